@@ -1,0 +1,1 @@
+//! Data formats (placeholder: being written).

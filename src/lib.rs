@@ -1,0 +1,27 @@
+//! # pff: the Predictive Forward-Forward algorithm
+//!
+//! A faithful Rust port of the PFF dual-circuit system (Ororbia & Mali, "The Predictive
+//! Forward-Forward Algorithm", 2023), following the project's specification
+//! (`docs/pff-algorithm.md` in the shared docs) and the authors' reference code.
+//!
+//! * [`model`]: the representation circuit (recurrent, lateral competition, noise, leak,
+//!   goodness-based local losses) and the generative circuit (local predictive coding), with
+//!   their hand-derived local gradients.
+//! * [`train`]: Adam in TensorFlow's form and the K-step update schedule.
+//! * [`infer`]: the goodness classifier, the forward head, reconstruction, latents, sampling.
+//! * [`gmm`]: the Gaussian-mixture prior over top latents used to generate digits.
+//! * [`checkpoint`]: the safetensors weights format shared by the CLI and the web page.
+//! * [`data`]: MNIST-style IDX parsing and the project's compressed shard format.
+//! * [`linalg`]: the one seam every matrix product goes through.
+//!
+//! The core is pure computation on byte slices and arrays: no files, no network, no terminal.
+//! Those live in [`native`] (feature `cli`, never compiled for wasm32), and the whole
+//! JavaScript-facing surface lives in `web` (wasm32 only).
+
+pub mod error;
+pub mod data;
+
+#[cfg(all(feature = "cli", not(target_arch = "wasm32")))]
+pub mod native;
+
+pub use error::{PffError, Result};

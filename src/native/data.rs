@@ -1,0 +1,1 @@
+//! Fetching and sharding datasets (placeholder: being written).
