@@ -25,3 +25,19 @@ pub mod data;
 pub mod native;
 
 pub use error::{PffError, Result};
+
+pub mod checkpoint;
+pub mod config;
+pub mod gmm;
+pub mod infer;
+pub mod init;
+pub mod lateral;
+pub mod linalg;
+pub mod model;
+pub mod ops;
+pub mod real;
+pub mod rng;
+pub mod train;
+
+pub use config::Config;
+pub use model::Pff;

@@ -1,0 +1,280 @@
+//! The weights format shared by the CLI and the web page: one safetensors file.
+//!
+//! Tensors are named as in the spec (`W1`, `V2`, `b1`, `L1`, …, `Gy`, `G2`, `G1`); the lateral
+//! matrices are stored compactly (H×10, see [`crate::lateral`]). The header metadata holds
+//! `format` = `pff-weights`, `version`, the `config` (JSON), a free-form `meta` record (JSON:
+//! dataset, epoch, accuracies, seed, command…) and, once fitted, the GMM `prior` (JSON).
+//! A training checkpoint additionally holds Adam's moments as `adam.r.m.W1`, … and its step
+//! counters and schedule position in `trainer` (JSON), so that training resumes exactly.
+//!
+//! Loading checks names, shapes, dtypes and finiteness, and rejects anything else with a
+//! message that names the problem; it never panics on bad bytes.
+
+use crate::config::Config;
+use crate::error::{PffError, Result};
+use crate::gmm::Gmm;
+use crate::model::{Generative, ParamSet, Pff, Representation};
+use crate::train::{Adam, Cursor, Trainer};
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+pub const FORMAT: &str = "pff-weights";
+pub const VERSION: &str = "1";
+
+/// Element type used to store the parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Storage {
+    #[default]
+    F32,
+    /// Half precision (for shipping small files); loads back as f32.
+    F16,
+}
+
+/// Free-form description of how a model was made and how well it does.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelMeta {
+    #[serde(default)]
+    pub dataset: String,
+    #[serde(default)]
+    pub epochs: usize,
+    #[serde(default)]
+    pub seed: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dev_accuracy: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_accuracy: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_forward_accuracy: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub command: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub storage: String,
+}
+
+/// A model with its metadata and (optional) prior.
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    pub model: Pff<f32>,
+    pub meta: ModelMeta,
+    pub prior: Option<Gmm>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TrainerState {
+    seed: u64,
+    cursor: Cursor,
+    t_r: u64,
+    t_g: u64,
+    best_dev: Option<f64>,
+}
+
+fn to_bytes(values: &[f32], storage: Storage) -> Vec<u8> {
+    match storage {
+        Storage::F32 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        Storage::F16 => values.iter().flat_map(|v| half::f16::from_f32(*v).to_le_bytes()).collect(),
+    }
+}
+
+struct Owned {
+    name: String,
+    dtype: Dtype,
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+fn push_set<P: ParamSet<f32>>(out: &mut Vec<Owned>, prefix: &str, set: &P, storage: Storage) {
+    for ((name, shape), data) in P::NAMES.iter().zip(set.shapes()).zip(set.slices()) {
+        let dtype = if storage == Storage::F16 { Dtype::F16 } else { Dtype::F32 };
+        out.push(Owned { name: format!("{prefix}{name}"), dtype, shape, bytes: to_bytes(data, storage) });
+    }
+}
+
+fn serialize(tensors: &[Owned], metadata: HashMap<String, String>) -> Result<Vec<u8>> {
+    let views = tensors
+        .iter()
+        .map(|t| Ok((t.name.clone(), TensorView::new(t.dtype, t.shape.clone(), &t.bytes).map_err(|e| PffError::Weights(e.to_string()))?)))
+        .collect::<Result<Vec<_>>>()?;
+    safetensors::tensor::serialize(views, Some(metadata)).map_err(|e| PffError::Weights(format!("cannot serialise: {e}")))
+}
+
+fn base_metadata(model: &Pff<f32>, meta: &ModelMeta, prior: Option<&Gmm>) -> HashMap<String, String> {
+    let mut md = HashMap::new();
+    md.insert("format".into(), FORMAT.into());
+    md.insert("version".into(), VERSION.into());
+    md.insert("config".into(), serde_json::to_string(&model.cfg).expect("config serialises"));
+    md.insert("meta".into(), serde_json::to_string(meta).expect("meta serialises"));
+    if let Some(p) = prior {
+        md.insert("prior".into(), serde_json::to_string(p).expect("prior serialises"));
+    }
+    md
+}
+
+impl Checkpoint {
+    /// The safetensors bytes of this model.
+    pub fn to_bytes(&self, storage: Storage) -> Result<Vec<u8>> {
+        let mut tensors = Vec::new();
+        push_set(&mut tensors, "", &self.model.rep, storage);
+        push_set(&mut tensors, "", &self.model.generative, storage);
+        let mut meta = self.meta.clone();
+        meta.storage = if storage == Storage::F16 { "f16".into() } else { "f32".into() };
+        serialize(&tensors, base_metadata(&self.model, &meta, self.prior.as_ref()))
+    }
+
+    /// Parses and validates a weights file (a training checkpoint is accepted too).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let parsed = Parsed::new(bytes)?;
+        let model = parsed.model()?;
+        let meta = match parsed.md.get("meta") {
+            Some(s) => serde_json::from_str(s).map_err(|e| PffError::Weights(format!("metadata 'meta' is not valid: {e}")))?,
+            None => ModelMeta::default(),
+        };
+        let prior = match parsed.md.get("prior") {
+            Some(s) => {
+                let g: Gmm = serde_json::from_str(s).map_err(|e| PffError::Weights(format!("metadata 'prior' is not valid: {e}")))?;
+                g.validate(model.cfg.latent)?;
+                Some(g)
+            }
+            None => None,
+        };
+        Ok(Checkpoint { model, meta, prior })
+    }
+}
+
+/// A training checkpoint: the model, Adam's state and the schedule position.
+pub fn trainer_to_bytes(tr: &Trainer, meta: &ModelMeta, best_dev: Option<f64>) -> Result<Vec<u8>> {
+    let mut tensors = Vec::new();
+    push_set(&mut tensors, "", &tr.model.rep, Storage::F32);
+    push_set(&mut tensors, "", &tr.model.generative, Storage::F32);
+    push_set(&mut tensors, "adam.r.m.", &tr.opt_r.m, Storage::F32);
+    push_set(&mut tensors, "adam.r.v.", &tr.opt_r.v, Storage::F32);
+    push_set(&mut tensors, "adam.g.m.", &tr.opt_g.m, Storage::F32);
+    push_set(&mut tensors, "adam.g.v.", &tr.opt_g.v, Storage::F32);
+    let mut md = base_metadata(&tr.model, meta, None);
+    let st = TrainerState { seed: tr.seed, cursor: tr.cursor, t_r: tr.opt_r.t, t_g: tr.opt_g.t, best_dev };
+    md.insert("trainer".into(), serde_json::to_string(&st).expect("state serialises"));
+    serialize(&tensors, md)
+}
+
+/// Restores a trainer (and the best dev accuracy so far) from a training checkpoint.
+pub fn trainer_from_bytes(bytes: &[u8]) -> Result<(Trainer, ModelMeta, Option<f64>)> {
+    let parsed = Parsed::new(bytes)?;
+    let model = parsed.model()?;
+    let st: TrainerState = match parsed.md.get("trainer") {
+        Some(s) => serde_json::from_str(s).map_err(|e| PffError::Weights(format!("metadata 'trainer' is not valid: {e}")))?,
+        None => return Err(PffError::Weights("this is a weights file without training state; resume needs the training checkpoint (FILE.train.safetensors)".into())),
+    };
+    let meta = parsed.md.get("meta").and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
+    let mut opt_r = Adam::new(model.cfg.lr, &model.rep);
+    let mut opt_g = Adam::new(model.cfg.lr, &model.generative);
+    opt_r.m = parsed.set("adam.r.m.", &model.rep)?;
+    opt_r.v = parsed.set("adam.r.v.", &model.rep)?;
+    opt_g.m = parsed.set("adam.g.m.", &model.generative)?;
+    opt_g.v = parsed.set("adam.g.v.", &model.generative)?;
+    opt_r.t = st.t_r;
+    opt_g.t = st.t_g;
+    Ok((Trainer { model, opt_r, opt_g, seed: st.seed, cursor: st.cursor }, meta, st.best_dev))
+}
+
+struct Parsed<'a> {
+    st: SafeTensors<'a>,
+    md: HashMap<String, String>,
+}
+
+impl<'a> Parsed<'a> {
+    fn new(bytes: &'a [u8]) -> Result<Self> {
+        if bytes.len() < 8 {
+            return Err(PffError::Weights(format!("only {} bytes: not a safetensors file", bytes.len())));
+        }
+        let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| PffError::Weights(format!("not a valid safetensors file ({e})")))?;
+        let st = SafeTensors::deserialize(bytes).map_err(|e| PffError::Weights(format!("not a valid safetensors file ({e})")))?;
+        let md: HashMap<String, String> = header.metadata().clone().map(|m| m.into_iter().collect()).unwrap_or_default();
+        match md.get("format").map(String::as_str) {
+            Some(FORMAT) => {}
+            Some(other) => return Err(PffError::Weights(format!("format is {other:?}, expected {FORMAT:?}"))),
+            None => return Err(PffError::Weights(format!("no 'format' metadata: this safetensors file was not written by pff (expected {FORMAT:?})"))),
+        }
+        if md.get("version").map(String::as_str) != Some(VERSION) {
+            return Err(PffError::Weights(format!("unsupported version {:?} (this build reads version {VERSION})", md.get("version"))));
+        }
+        Ok(Parsed { st, md })
+    }
+
+    fn model(&self) -> Result<Pff<f32>> {
+        let cfg: Config = match self.md.get("config") {
+            Some(s) => serde_json::from_str(s).map_err(|e| PffError::Weights(format!("metadata 'config' is not valid: {e}")))?,
+            None => return Err(PffError::Weights("no 'config' metadata".into())),
+        };
+        cfg.validate().map_err(|e| PffError::Weights(format!("stored configuration: {e}")))?;
+        // Shapes come from a zero-sized model of the same configuration.
+        let like = Pff::<f32>::shape_template(&cfg);
+        for name in self.st.names() {
+            let known = Representation::<f32>::NAMES.contains(&name)
+                || Generative::<f32>::NAMES.contains(&name)
+                || name.starts_with("adam.");
+            if !known {
+                return Err(PffError::Weights(format!("unexpected tensor {name:?}")));
+            }
+        }
+        let rep = self.set("", &like.rep)?;
+        let generative = self.set("", &like.generative)?;
+        Ok(Pff { cfg, rep, generative })
+    }
+
+    fn set<P: ParamSet<f32>>(&self, prefix: &str, like: &P) -> Result<P> {
+        let mut out = like.zeros_like();
+        let shapes = like.shapes();
+        for ((name, shape), dst) in P::NAMES.iter().zip(shapes).zip(out.slices_mut()) {
+            let full = format!("{prefix}{name}");
+            let t = self.st.tensor(&full).map_err(|_| PffError::Weights(format!("tensor {full:?} is missing")))?;
+            if t.shape() != shape.as_slice() {
+                return Err(PffError::Weights(format!("tensor {full:?} has shape {:?}, the stored configuration needs {shape:?}", t.shape())));
+            }
+            let data = t.data();
+            match t.dtype() {
+                Dtype::F32 => {
+                    for (d, c) in dst.iter_mut().zip(data.chunks_exact(4)) {
+                        *d = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                    }
+                }
+                Dtype::F16 => {
+                    for (d, c) in dst.iter_mut().zip(data.chunks_exact(2)) {
+                        *d = half::f16::from_le_bytes([c[0], c[1]]).to_f32();
+                    }
+                }
+                other => return Err(PffError::Weights(format!("tensor {full:?} has dtype {other:?}; only F32 and F16 are supported"))),
+            }
+            if let Some(pos) = dst.iter().position(|v| !v.is_finite()) {
+                return Err(PffError::Weights(format!("tensor {full:?} contains a non-finite value ({}) at index {pos}", dst[pos])));
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Pff<f32> {
+    /// A model of the configuration's shapes with zero weights (no initialisation cost).
+    pub fn shape_template(cfg: &Config) -> Pff<f32> {
+        use crate::config::GROUP;
+        use ndarray::{Array1, Array2};
+        let (d, h, c, g) = (cfg.input_dim, cfg.hidden, cfg.classes, cfg.latent);
+        Pff {
+            cfg: cfg.clone(),
+            rep: Representation {
+                w1: Array2::zeros((d, h)),
+                v2: Array2::zeros((h, h)),
+                b1: Array1::zeros(h),
+                l1: Array2::zeros((h, GROUP)),
+                w2: Array2::zeros((h, h)),
+                v: Array2::zeros((c, h)),
+                b2: Array1::zeros(h),
+                l2: Array2::zeros((h, GROUP)),
+                w: Array2::zeros((h, c)),
+                b: Array1::zeros(c),
+            },
+            generative: Generative { gy: Array2::zeros((g, h)), g1: Array2::zeros((h, d)), g2: Array2::zeros((h, h)) },
+        }
+    }
+}

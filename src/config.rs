@@ -1,0 +1,173 @@
+//! Hyper-parameters and the named presets.
+
+use crate::error::{PffError, Result};
+use serde::{Deserialize, Serialize};
+
+/// How the GMM prior picks a mixture component for each sample (spec §12.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ComponentDraw {
+    /// By the mixture weights π (the intended behaviour; the default).
+    #[default]
+    Weights,
+    /// By softmax(π), as the reference code does by passing probabilities as logits.
+    ReferenceSoftmax,
+}
+
+/// Every hyper-parameter of the model and its training protocol. Field names follow the spec's
+/// notation (§0).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Preset this configuration started from (informational).
+    pub preset: String,
+    /// Input dimension D (784 for 28×28 images).
+    pub input_dim: usize,
+    /// Number of classes C.
+    pub classes: usize,
+    /// Units per hidden layer H (a multiple of the competition group size, 10).
+    pub hidden: usize,
+    /// Size G of the generative circuit's top latent z_g.
+    pub latent: usize,
+    /// Settling steps K per mini-batch.
+    pub steps: usize,
+    /// Goodness threshold `thr`.
+    pub threshold: f64,
+    /// Leak α: weight on the previous state.
+    pub alpha: f64,
+    /// Noise std ε_r in the representation circuit.
+    pub eps_r: f64,
+    /// Noise std ε_g in the generative circuit.
+    pub eps_g: f64,
+    /// Step size β of the top-latent descent.
+    pub beta: f64,
+    /// Multiplier on the one-hot label (5 in the reference).
+    pub y_scale: f64,
+    /// Adam learning rate η for both circuits.
+    pub lr: f64,
+    /// Real samples per mini-batch B (each batch also has B negatives).
+    pub batch_size: usize,
+    /// Training epochs.
+    pub epochs: usize,
+    /// Mixture components of the GMM prior.
+    pub prior_components: usize,
+    /// Batch size of latent extraction (sets the scale of z_g, spec §12.1).
+    pub latent_batch: usize,
+    /// How samples pick a mixture component.
+    #[serde(default)]
+    pub component_draw: ComponentDraw,
+}
+
+/// Size of a lateral competition group.
+pub const GROUP: usize = 10;
+
+impl Config {
+    /// The published configuration: 2×2000 units, K=12 (spec §0).
+    pub fn paper() -> Self {
+        Config {
+            preset: "paper".into(),
+            input_dim: 784,
+            classes: 10,
+            hidden: 2000,
+            latent: 20,
+            steps: 12,
+            threshold: 10.0,
+            alpha: 0.3,
+            eps_r: 0.01,
+            eps_g: 0.025,
+            beta: 0.025,
+            y_scale: 5.0,
+            lr: 2.5e-4,
+            batch_size: 500,
+            epochs: 60,
+            prior_components: 10,
+            latent_batch: 400,
+            component_draw: ComponentDraw::Weights,
+        }
+    }
+
+    /// The browser model: 2×500 units, otherwise the paper's protocol.
+    pub fn web() -> Self {
+        Config { preset: "web".into(), hidden: 500, ..Self::paper() }
+    }
+
+    /// A small model for tests and quick in-browser runs: 2×100 units, K=8, smaller batches and a
+    /// larger learning rate so that one short epoch already classifies well.
+    pub fn tiny() -> Self {
+        Config {
+            preset: "tiny".into(),
+            hidden: 100,
+            latent: 10,
+            steps: 8,
+            lr: 2e-3,
+            batch_size: 50,
+            epochs: 1,
+            ..Self::paper()
+        }
+    }
+
+    /// A preset by name.
+    pub fn preset(name: &str) -> Result<Self> {
+        match name {
+            "paper" => Ok(Self::paper()),
+            "web" => Ok(Self::web()),
+            "tiny" => Ok(Self::tiny()),
+            other => Err(PffError::Config(format!("unknown preset {other:?} (expected tiny, web or paper)"))),
+        }
+    }
+
+    /// Checks that the values make a model that can be built and trained.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(PffError::Config(m));
+        if self.input_dim == 0 || self.classes < 2 || self.latent == 0 {
+            return bad("input_dim, latent must be positive and classes at least 2".into());
+        }
+        if self.hidden == 0 || self.hidden % GROUP != 0 {
+            return bad(format!("hidden = {} must be a positive multiple of the group size {GROUP}", self.hidden));
+        }
+        if self.steps < 2 {
+            return bad(format!("steps = {} must be at least 2", self.steps));
+        }
+        if !(0.0..1.0).contains(&self.alpha) {
+            return bad(format!("alpha = {} must be in [0, 1)", self.alpha));
+        }
+        for (name, v) in [("eps_r", self.eps_r), ("eps_g", self.eps_g), ("beta", self.beta), ("threshold", self.threshold), ("y_scale", self.y_scale)] {
+            if !v.is_finite() || v < 0.0 {
+                return bad(format!("{name} = {v} must be finite and non-negative"));
+            }
+        }
+        if !self.lr.is_finite() || self.lr <= 0.0 {
+            return bad(format!("lr = {} must be positive", self.lr));
+        }
+        if self.batch_size == 0 || self.latent_batch == 0 || self.prior_components == 0 {
+            return bad("batch_size, latent_batch and prior_components must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// The classifier's summation window (spec §11.1): it runs `high` steps and sums the
+    /// goodness of steps `low..high` (0-based), i.e. steps K/2−1 and K/2 for even K.
+    pub fn classifier_window(&self) -> (usize, usize) {
+        let k = self.steps as isize;
+        let low = (k / 2 - 1).max(0) as usize;
+        let high = (k / 2 + 1) as usize;
+        (low, high)
+    }
+
+    /// Sets one hyper-parameter from its name and a string value (for `--set name=value`).
+    pub fn set(&mut self, name: &str, value: &str) -> Result<()> {
+        let mut v = serde_json::to_value(&*self).map_err(|e| PffError::Config(e.to_string()))?;
+        let obj = v.as_object_mut().expect("config serialises to an object");
+        let old = obj.get(name).ok_or_else(|| PffError::Config(format!("unknown hyper-parameter {name:?}; known: {}", obj.keys().cloned().collect::<Vec<_>>().join(", "))))?;
+        let new = if old.is_string() {
+            serde_json::Value::String(value.to_string())
+        } else {
+            serde_json::from_str(value).map_err(|_| PffError::Config(format!("{name}: cannot parse {value:?}")))?
+        };
+        obj.insert(name.to_string(), new);
+        let cfg: Config = serde_json::from_value(v).map_err(|e| PffError::Config(format!("{name}={value}: {e}")))?;
+        cfg.validate()?;
+        *self = cfg;
+        Ok(())
+    }
+}

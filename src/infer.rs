@@ -1,0 +1,225 @@
+//! Inference: the goodness classifier (spec §11.1), the forward head (§11.2), reconstruction
+//! (§11.3), latent extraction and decoding (§12), and the settling trace the web page draws.
+
+use crate::model::Pff;
+use crate::ops::{self, nrm, relu, row_sq_sums};
+use crate::real::Real;
+use ndarray::{Array1, Array2, Array3, ArrayView2, Axis, concatenate, s};
+use serde::Serialize;
+
+/// Images per chunk of the goodness classifier (each becomes C rows).
+const CLASSIFY_CHUNK: usize = 500;
+
+/// One evaluation of a labelled set.
+#[derive(Clone, Debug, Serialize)]
+pub struct Evaluation {
+    pub n: usize,
+    /// Accuracy of the goodness classifier.
+    pub accuracy: f64,
+    pub error: f64,
+    /// Accuracy of the forward softmax head.
+    pub forward_accuracy: f64,
+    /// Reconstruction error: per-image sum of squared errors, averaged (the reference's `Lx`).
+    pub recon_sse: f64,
+    /// confusion[true][predicted] for the goodness classifier.
+    pub confusion: Vec<Vec<usize>>,
+    /// Goodness-classifier prediction for each image.
+    #[serde(skip)]
+    pub predictions: Vec<usize>,
+}
+
+/// Per-step record of settling one input under every label hypothesis.
+#[derive(Clone, Debug)]
+pub struct SettleTrace {
+    /// Steps recorded (K).
+    pub steps: usize,
+    /// goodness[k][c] = −(‖z1‖² + ‖z2‖²)/2 after step k under hypothesis c (higher is better).
+    pub goodness: Vec<Vec<f32>>,
+    /// Sum of squares per layer: layer_energy[k][c] = [‖z1‖², ‖z2‖²].
+    pub layer_energy: Vec<Vec<[f32; 2]>>,
+    /// The hypothesis whose states are recorded below.
+    pub label: usize,
+    /// z1 after each step (K×H) for `label`.
+    pub z1: Array2<f32>,
+    /// z2 after each step (K×H) for `label`.
+    pub z2: Array2<f32>,
+    /// The generative circuit's prediction of the input from z1, after each step (K×D).
+    pub prediction: Array2<f32>,
+    /// Goodness classifier scores (the window sum, /3) per hypothesis.
+    pub scores: Vec<f32>,
+}
+
+impl<T: Real> Pff<T> {
+    /// Noise-free settling of each input under each hypothesis in `labels` (spec §11.1): rows
+    /// are hypothesis-major (row `c·N + i` is image i under `labels[c]`), all starting from the
+    /// forward states. Calls `visit(k, z1, z2)` after each of `steps` steps.
+    pub fn settle(&self, x: ArrayView2<'_, T>, labels: &[usize], steps: usize, mut visit: impl FnMut(usize, &Array2<T>, &Array2<T>)) {
+        let cfg = &self.cfg;
+        let x_hat = nrm(x);
+        let fwd = self.rep.forward(x_hat.view());
+        let h = labels.len();
+        let tile = |a: &Array2<T>| concatenate(Axis(0), &vec![a.view(); h]).expect("same widths");
+        let xs = tile(&x_hat);
+        let (mut z1, mut z2) = (tile(&fwd.z1), tile(&fwd.z2));
+        let n = x.nrows();
+        let mut y_hat = Array2::zeros((n * h, cfg.classes));
+        for (c, &lab) in labels.iter().enumerate() {
+            y_hat.slice_mut(s![c * n..(c + 1) * n, lab]).fill(T::c(cfg.y_scale));
+        }
+        for k in 0..steps {
+            let (z1h, z2h) = (nrm(z1.view()), nrm(z2.view()));
+            let (n1, n2) = self.rep.step(cfg, xs.view(), y_hat.view(), z1.view(), z2.view(), z1h.view(), z2h.view(), None);
+            z1 = n1;
+            z2 = n2;
+            visit(k, &z1, &z2);
+        }
+    }
+
+    /// The goodness classifier's scores (N×C): for each class hypothesis, K/2+1 noise-free steps
+    /// from the forward states with goodness `−Σz²` summed over steps K/2−1 and K/2 of both layers
+    /// (0-based; only those two, as the reference's loop bound implies), halved, divided by 3.
+    pub fn goodness_scores(&self, x: ArrayView2<'_, T>) -> Array2<T> {
+        let c = self.cfg.classes;
+        let (low, high) = self.cfg.classifier_window();
+        let labels: Vec<usize> = (0..c).collect();
+        let mut out = Array2::zeros((x.nrows(), c));
+        for (ci, chunk) in x.axis_chunks_iter(Axis(0), CLASSIFY_CHUNK).enumerate() {
+            let n = chunk.nrows();
+            let mut g = Array1::<T>::zeros(n * c);
+            self.settle(chunk, &labels, high, |k, z1, z2| {
+                if k >= low {
+                    let (s1, s2) = (row_sq_sums(z1.view()), row_sq_sums(z2.view()));
+                    g.zip_mut_with(&(s1 + s2), |a, &b| *a = *a - T::c(0.5) * b);
+                }
+            });
+            let mut o = out.slice_mut(s![ci * CLASSIFY_CHUNK..ci * CLASSIFY_CHUNK + n, ..]);
+            for cl in 0..c {
+                for i in 0..n {
+                    o[[i, cl]] = g[cl * n + i] / T::c(3.0);
+                }
+            }
+        }
+        out
+    }
+
+    /// Goodness-classifier predictions.
+    pub fn classify(&self, x: ArrayView2<'_, T>) -> Vec<usize> {
+        ops::argmax_rows(self.goodness_scores(x).view())
+    }
+
+    /// Forward-head probabilities (N×C).
+    pub fn forward_probs(&self, x: ArrayView2<'_, T>) -> Array2<T> {
+        self.rep.forward(nrm(x).view()).z3
+    }
+
+    /// Reconstruction `clip01(nrm(φ(nrm(z2⁰)·G2))·G1)` from the forward state (spec §11.3).
+    pub fn reconstruct(&self, x: ArrayView2<'_, T>) -> Array2<T> {
+        let fwd = self.rep.forward(nrm(x).view());
+        let h1 = self.generative.predict_layer1(fwd.z2.view());
+        self.generative.predict_input(h1.view())
+    }
+
+    /// Evaluates a labelled set (pixels in [0, 1]) with both classifiers and reconstruction.
+    pub fn evaluate(&self, x: ArrayView2<'_, T>, labels: &[usize]) -> Evaluation {
+        let c = self.cfg.classes;
+        let n = x.nrows();
+        let mut predictions = Vec::with_capacity(n);
+        let (mut fwd_ok, mut sse) = (0usize, 0.0f64);
+        for chunk in x.axis_chunks_iter(Axis(0), CLASSIFY_CHUNK) {
+            predictions.extend(self.classify(chunk));
+            let x_hat = nrm(chunk);
+            let fwd = self.rep.forward(x_hat.view());
+            let off = predictions.len() - chunk.nrows();
+            for (i, p) in ops::argmax_rows(fwd.z3.view()).into_iter().enumerate() {
+                fwd_ok += usize::from(p == labels[off + i]);
+            }
+            let h1 = self.generative.predict_layer1(fwd.z2.view());
+            let xr = self.generative.predict_input(h1.view());
+            sse += (&xr - &chunk).mapv(|v| (v * v).f64()).sum();
+        }
+        let mut confusion = vec![vec![0usize; c]; c];
+        let mut ok = 0;
+        for (&p, &l) in predictions.iter().zip(labels) {
+            confusion[l][p] += 1;
+            ok += usize::from(p == l);
+        }
+        let acc = if n == 0 { 0.0 } else { ok as f64 / n as f64 };
+        Evaluation {
+            n,
+            accuracy: acc,
+            error: 1.0 - acc,
+            forward_accuracy: if n == 0 { 0.0 } else { fwd_ok as f64 / n as f64 },
+            recon_sse: if n == 0 { 0.0 } else { sse / n as f64 },
+            confusion,
+            predictions,
+        }
+    }
+
+    /// Top latents (N×G) as the reference's `get_latent` computes them (spec §12.1): the forward
+    /// state, the label replaced by the head's probabilities, one noise-free step (the same at
+    /// every repeat) and K z_g descent steps from zero, in batches of `latent_batch`.
+    pub fn latents(&self, x: ArrayView2<'_, T>) -> Array2<T> {
+        let cfg = &self.cfg;
+        let mut out = Array2::zeros((x.nrows(), cfg.latent));
+        for (bi, chunk) in x.axis_chunks_iter(Axis(0), cfg.latent_batch).enumerate() {
+            let x_hat = nrm(chunk);
+            let fwd = self.rep.forward(x_hat.view());
+            let y_hat = fwd.z3.mapv(|v| v * T::c(cfg.y_scale));
+            let (z1h, z2h) = (nrm(fwd.z1.view()), nrm(fwd.z2.view()));
+            let (_z1, z2) = self.rep.step(cfg, x_hat.view(), y_hat.view(), fwd.z1.view(), fwd.z2.view(), z1h.view(), z2h.view(), None);
+            let mut z_g = Array2::zeros((chunk.nrows(), cfg.latent));
+            for _ in 0..cfg.steps {
+                let (d, _) = self.generative.latent_direction(z_g.view(), z2.view(), chunk.nrows());
+                z_g.scaled_add(-T::c(cfg.beta), &d);
+            }
+            let start = bi * cfg.latent_batch;
+            out.slice_mut(s![start..start + chunk.nrows(), ..]).assign(&z_g);
+        }
+        out
+    }
+}
+
+impl Pff<f32> {
+    /// Settles one image (1×D) under all C hypotheses for K steps, recording what the page
+    /// draws: goodness per hypothesis and layer at each step, and for hypothesis `label` the
+    /// layer states and the generative prediction of the input.
+    pub fn settle_trace(&self, x: ArrayView2<'_, f32>, label: usize) -> SettleTrace {
+        let cfg = &self.cfg;
+        let c = cfg.classes;
+        let k_steps = cfg.steps;
+        let (low, high) = cfg.classifier_window();
+        let labels: Vec<usize> = (0..c).collect();
+        let h = cfg.hidden;
+        let mut goodness = Vec::with_capacity(k_steps);
+        let mut energy = Vec::with_capacity(k_steps);
+        let mut z1s = Array2::zeros((k_steps, h));
+        let mut z2s = Array2::zeros((k_steps, h));
+        let mut pred = Array3::<f32>::zeros((k_steps, 1, cfg.input_dim));
+        let mut scores = vec![0f32; c];
+        let x1 = x.slice(s![0..1, ..]);
+        self.settle(x1, &labels, k_steps, |k, z1, z2| {
+            let (s1, s2) = (row_sq_sums(z1.view()), row_sq_sums(z2.view()));
+            goodness.push((0..c).map(|i| -0.5 * (s1[i] + s2[i])).collect());
+            energy.push((0..c).map(|i| [s1[i], s2[i]]).collect());
+            if k >= low && k < high {
+                for i in 0..c {
+                    scores[i] += -0.5 * (s1[i] + s2[i]) / 3.0;
+                }
+            }
+            z1s.row_mut(k).assign(&z1.row(label));
+            z2s.row_mut(k).assign(&z2.row(label));
+            let p = self.generative.predict_input(z1.slice(s![label..label + 1, ..]).mapv(relu).view());
+            pred.slice_mut(s![k, .., ..]).assign(&p);
+        });
+        SettleTrace {
+            steps: k_steps,
+            goodness,
+            layer_energy: energy,
+            label,
+            z1: z1s,
+            z2: z2s,
+            prediction: pred.into_shape_with_order((k_steps, cfg.input_dim)).expect("contiguous"),
+            scores,
+        }
+    }
+}

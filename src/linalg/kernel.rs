@@ -1,0 +1,53 @@
+//! The single-threaded matrix-multiply kernel behind [`super::gemm`].
+//!
+//! It is the `gemm` crate's: AVX2/AVX-512 (selected at run time) natively, and its SIMD128
+//! micro-kernels on wasm32 (enabled through the crate's `wasm-simd128-enable` feature, which the
+//! wasm builds turn on; it needs `+simd128`). Parallelism is ours (row blocks), so the crate
+//! always runs with `Parallelism::None`.
+
+use crate::real::Real;
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+/// `c ← alpha·a·b + beta·c` on the calling thread.
+pub fn gemm_serial<T: Real>(alpha: T, a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, beta: T, mut c: ArrayViewMut2<'_, T>) {
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 || alpha == T::zero() {
+        c.mapv_inplace(|v| if beta == T::zero() { T::zero() } else { v * beta });
+        return;
+    }
+    let [a_rs, a_cs] = [a.strides()[0], a.strides()[1]];
+    let [b_rs, b_cs] = [b.strides()[0], b.strides()[1]];
+    let [c_rs, c_cs] = [c.strides()[0], c.strides()[1]];
+    let read_dst = beta != T::zero();
+    // SAFETY: the pointers and strides come from live ndarray views whose shapes were checked
+    // by the caller (m×k · k×n into m×n); `c` is borrowed mutably so nothing aliases it.
+    // The gemm crate computes dst := alpha_g·dst + beta_g·lhs·rhs (its names are swapped
+    // relative to BLAS), hence (beta, alpha) below.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            c_cs,
+            c_rs,
+            read_dst,
+            a.as_ptr(),
+            a_cs,
+            a_rs,
+            b.as_ptr(),
+            b_cs,
+            b_rs,
+            beta,
+            alpha,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
