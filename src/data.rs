@@ -119,7 +119,9 @@ pub fn is_safe_file_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 200
         && !name.starts_with('.')
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
 }
 
 /// Checks that `name` can name a dataset (and so a folder under the data root): 1 to 64 ASCII
@@ -128,7 +130,9 @@ pub fn validate_dataset_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name.as_bytes()[0].is_ascii_alphanumeric()
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if ok {
         Ok(())
     } else {
@@ -148,7 +152,11 @@ fn le_u32(bytes: &[u8], at: usize) -> u32 {
 }
 
 fn check_labels(labels: &[u8], name: &str) -> Result<()> {
-    if let Some((i, &v)) = labels.iter().enumerate().find(|&(_, &v)| usize::from(v) >= CLASSES) {
+    if let Some((i, &v)) = labels
+        .iter()
+        .enumerate()
+        .find(|&(_, &v)| usize::from(v) >= CLASSES)
+    {
         return Err(PffError::data(
             name,
             format!("label {v} at index {i} is outside 0..={}", CLASSES - 1),
@@ -201,7 +209,10 @@ pub fn parse_idx_images(bytes: &[u8], name: &str) -> Result<IdxImages> {
     if bytes.len() < 4 {
         return Err(PffError::data(
             name,
-            format!("truncated: {} bytes, too short for an IDX header", bytes.len()),
+            format!(
+                "truncated: {} bytes, too short for an IDX header",
+                bytes.len()
+            ),
         ));
     }
     let magic = be_u32(bytes, 0);
@@ -217,7 +228,10 @@ pub fn parse_idx_images(bytes: &[u8], name: &str) -> Result<IdxImages> {
     if bytes.len() < 16 {
         return Err(PffError::data(
             name,
-            format!("truncated: the IDX image header needs 16 bytes, the file has {}", bytes.len()),
+            format!(
+                "truncated: the IDX image header needs 16 bytes, the file has {}",
+                bytes.len()
+            ),
         ));
     }
     let count = be_u32(bytes, 4);
@@ -249,7 +263,12 @@ pub fn parse_idx_images(bytes: &[u8], name: &str) -> Result<IdxImages> {
             ),
         ));
     }
-    Ok(IdxImages { count: count as usize, rows: ROWS, cols: COLS, pixels: bytes[16..].to_vec() })
+    Ok(IdxImages {
+        count: count as usize,
+        rows: ROWS,
+        cols: COLS,
+        pixels: bytes[16..].to_vec(),
+    })
 }
 
 /// Parses an (uncompressed) IDX label file. `name` names the file in errors.
@@ -260,7 +279,10 @@ pub fn parse_idx_labels(bytes: &[u8], name: &str) -> Result<Vec<u8>> {
     if bytes.len() < 4 {
         return Err(PffError::data(
             name,
-            format!("truncated: {} bytes, too short for an IDX header", bytes.len()),
+            format!(
+                "truncated: {} bytes, too short for an IDX header",
+                bytes.len()
+            ),
         ));
     }
     let magic = be_u32(bytes, 0);
@@ -276,7 +298,10 @@ pub fn parse_idx_labels(bytes: &[u8], name: &str) -> Result<Vec<u8>> {
     if bytes.len() < 8 {
         return Err(PffError::data(
             name,
-            format!("truncated: the IDX label header needs 8 bytes, the file has {}", bytes.len()),
+            format!(
+                "truncated: the IDX label header needs 8 bytes, the file has {}",
+                bytes.len()
+            ),
         ));
     }
     let count = be_u32(bytes, 4);
@@ -346,7 +371,10 @@ impl Dataset {
         if images.rows != ROWS || images.cols != COLS {
             return Err(PffError::data(
                 name,
-                format!("images are {}x{}, expected {ROWS}x{COLS}", images.rows, images.cols),
+                format!(
+                    "images are {}x{}, expected {ROWS}x{COLS}",
+                    images.rows, images.cols
+                ),
             ));
         }
         if images.count != labels.len() {
@@ -391,7 +419,11 @@ impl Dataset {
 
     /// The 784 pixels of image `i`. Panics if `i >= len()`.
     pub fn image(&self, i: usize) -> &[u8] {
-        assert!(i < self.len(), "image index {i} out of range for a dataset of {}", self.len());
+        assert!(
+            i < self.len(),
+            "image index {i} out of range for a dataset of {}",
+            self.len()
+        );
         &self.pixels[i * PIXELS..(i + 1) * PIXELS]
     }
 
@@ -447,8 +479,9 @@ impl Dataset {
     /// [`Dataset::batch`] in any float type (`f32`, `f64`, ...).
     pub fn batch_as<T: Float>(&self, indices: &[usize]) -> (Array2<T>, Vec<usize>) {
         let scale = T::from(255u8).unwrap_or_else(T::one);
-        let lut: Vec<T> =
-            (0..=255u8).map(|v| T::from(v).unwrap_or_else(T::zero) / scale).collect();
+        let lut: Vec<T> = (0..=255u8)
+            .map(|v| T::from(v).unwrap_or_else(T::zero) / scale)
+            .collect();
         let mut data = Vec::with_capacity(indices.len() * PIXELS);
         let mut labels = Vec::with_capacity(indices.len());
         for &i in indices {
@@ -513,15 +546,19 @@ pub fn encode_shard(pixels: &[u8], labels: &[u8]) -> Result<Vec<u8>> {
     raw.extend_from_slice(labels);
     // GzEncoder's default header has no file name and mtime 0: the output is deterministic.
     let mut enc = GzEncoder::new(Vec::with_capacity(raw.len() / 4), Compression::default());
-    enc.write_all(&raw).and_then(|_| enc.finish()).map_err(|e| {
-        PffError::data(NAME, format!("gzip compression failed: {e}"))
-    })
+    enc.write_all(&raw)
+        .and_then(|_| enc.finish())
+        .map_err(|e| PffError::data(NAME, format!("gzip compression failed: {e}")))
 }
 
 /// Decodes a gzip-compressed shard. `name` names the file in errors.
 pub fn decode_shard(gz_bytes: &[u8], name: &str) -> Result<Dataset> {
     if !is_gzip(gz_bytes) {
-        let start: Vec<String> = gz_bytes.iter().take(2).map(|b| format!("{b:02x}")).collect();
+        let start: Vec<String> = gz_bytes
+            .iter()
+            .take(2)
+            .map(|b| format!("{b:02x}"))
+            .collect();
         return Err(PffError::data(
             name,
             format!(
@@ -545,7 +582,10 @@ pub fn decode_shard(gz_bytes: &[u8], name: &str) -> Result<Dataset> {
         ));
     }
     if raw.len() < 8 || raw[..8] != SHARD_MAGIC {
-        return Err(PffError::data(name, "bad magic: not a pff shard (expected \"PFFSHARD\")"));
+        return Err(PffError::data(
+            name,
+            "bad magic: not a pff shard (expected \"PFFSHARD\")",
+        ));
     }
     if raw.len() < SHARD_HEADER_LEN {
         return Err(PffError::data(
@@ -560,7 +600,9 @@ pub fn decode_shard(gz_bytes: &[u8], name: &str) -> Result<Dataset> {
     if version != SHARD_VERSION {
         return Err(PffError::data(
             name,
-            format!("unsupported shard version {version} (this build reads version {SHARD_VERSION})"),
+            format!(
+                "unsupported shard version {version} (this build reads version {SHARD_VERSION})"
+            ),
         ));
     }
     let count = le_u32(&raw, 12) as usize;
@@ -574,7 +616,9 @@ pub fn decode_shard(gz_bytes: &[u8], name: &str) -> Result<Dataset> {
     if count > MAX_SHARD_IMAGES {
         return Err(PffError::data(
             name,
-            format!("the header declares {count} images, more than the limit of {MAX_SHARD_IMAGES}"),
+            format!(
+                "the header declares {count} images, more than the limit of {MAX_SHARD_IMAGES}"
+            ),
         ));
     }
     let expected = SHARD_HEADER_LEN + count * (PIXELS + 1);
@@ -603,7 +647,10 @@ pub fn decode_shard(gz_bytes: &[u8], name: &str) -> Result<Dataset> {
     check_labels(&labels, name)?;
     raw.truncate(split);
     raw.drain(..SHARD_HEADER_LEN);
-    Ok(Dataset { pixels: raw, labels })
+    Ok(Dataset {
+        pixels: raw,
+        labels,
+    })
 }
 
 /// One encoded shard, ready to be written as `file`.
@@ -629,7 +676,11 @@ impl fmt::Debug for EncodedShard {
 impl EncodedShard {
     /// The manifest entry of this shard.
     pub fn info(&self) -> ShardInfo {
-        ShardInfo { file: self.file.clone(), count: self.count, sha256: self.sha256.clone() }
+        ShardInfo {
+            file: self.file.clone(),
+            count: self.count,
+            sha256: self.sha256.clone(),
+        }
     }
 }
 
@@ -642,15 +693,19 @@ pub fn shard_file_name(split: &str, index: usize) -> String {
 /// returns the split's manifest entry with the encoded shards.
 pub fn encode_split(split: &str, data: &Dataset) -> Result<(SplitInfo, Vec<EncodedShard>)> {
     if !is_safe_file_name(split) {
-        return Err(PffError::Config(format!("split name {split:?} is not a valid file name part")));
+        return Err(PffError::Config(format!(
+            "split name {split:?} is not a valid file name part"
+        )));
     }
     data.validate(split)?;
     let mut shards = Vec::new();
     let mut start = 0;
     while start < data.len() {
         let end = (start + MAX_SHARD_IMAGES).min(data.len());
-        let bytes =
-            encode_shard(&data.pixels[start * PIXELS..end * PIXELS], &data.labels[start..end])?;
+        let bytes = encode_shard(
+            &data.pixels[start * PIXELS..end * PIXELS],
+            &data.labels[start..end],
+        )?;
         shards.push(EncodedShard {
             file: shard_file_name(split, shards.len()),
             count: end - start,
@@ -659,7 +714,10 @@ pub fn encode_split(split: &str, data: &Dataset) -> Result<(SplitInfo, Vec<Encod
         });
         start = end;
     }
-    let info = SplitInfo { count: data.len(), shards: shards.iter().map(|s| s.info()).collect() };
+    let info = SplitInfo {
+        count: data.len(),
+        shards: shards.iter().map(|s| s.info()).collect(),
+    };
     Ok((info, shards))
 }
 
@@ -699,7 +757,11 @@ pub fn verify_shard(gz_bytes: &[u8], info: &ShardInfo, name: &str) -> Result<Dat
     if ds.len() != info.count {
         return Err(PffError::data(
             name,
-            format!("counts disagree: the manifest says {} images, the shard holds {}", info.count, ds.len()),
+            format!(
+                "counts disagree: the manifest says {} images, the shard holds {}",
+                info.count,
+                ds.len()
+            ),
         ));
     }
     Ok(ds)
@@ -784,7 +846,10 @@ impl Manifest {
     pub fn validate(&self, name: &str) -> Result<()> {
         let err = |r: String| Err(PffError::data(name, r));
         if self.format != MANIFEST_FORMAT {
-            return err(format!("format is {:?}, expected {MANIFEST_FORMAT:?}", self.format));
+            return err(format!(
+                "format is {:?}, expected {MANIFEST_FORMAT:?}",
+                self.format
+            ));
         }
         if self.version != MANIFEST_VERSION {
             return err(format!(
@@ -801,7 +866,8 @@ impl Manifest {
                         shard.file
                     ));
                 }
-                if shard.sha256.len() != 64 || !shard.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                if shard.sha256.len() != 64 || !shard.sha256.bytes().all(|b| b.is_ascii_hexdigit())
+                {
                     return err(format!(
                         "split {split:?}: shard {} has a malformed sha256 {:?}",
                         shard.file, shard.sha256

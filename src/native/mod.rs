@@ -1,4 +1,6 @@
-//! Native-only functionality for the `pff` command line: files, child processes, the server.
-//! Compiled only with feature `cli` and never for wasm32.
+//! Native-only functionality for the `pff` command line: files, child processes, the server,
+//! images and benchmarks. Compiled only with feature `cli` and never for wasm32.
 
+pub mod bench;
 pub mod data;
+pub mod image;

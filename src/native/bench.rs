@@ -1,0 +1,133 @@
+//! `pff bench`: training throughput, classifier throughput and GFLOP/s of every matrix-product
+//! shape the model uses, for a preset, on this machine. Numbers are best-of-N wall-clock
+//! timings; compare ratios measured in the same run.
+
+use crate::config::Config;
+use crate::linalg;
+use crate::model::Pff;
+use crate::rng;
+use crate::train::Trainer;
+use ndarray::Array2;
+use serde::Serialize;
+use std::time::Instant;
+
+#[derive(Debug, Serialize)]
+pub struct MatmulResult {
+    /// What the product is in the model.
+    pub name: String,
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    /// Whether the left operand is a transposed view (weight gradients).
+    pub transposed_lhs: bool,
+    pub ms: f64,
+    pub gflops: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BenchReport {
+    pub preset: String,
+    pub hidden: usize,
+    pub steps: usize,
+    pub batch_size: usize,
+    pub threads: usize,
+    /// Positive samples per second (each batch also trains on as many negatives, K steps with updates).
+    pub train_samples_per_s: f64,
+    pub train_batch_ms: f64,
+    /// Goodness-classifier images per second (10 hypotheses, K/2+1 steps each), batches of 500.
+    pub classify_images_per_s: f64,
+    /// One image (10 hypotheses as one batch of 10 rows): milliseconds.
+    pub classify_one_ms: f64,
+    pub matmuls: Vec<MatmulResult>,
+}
+
+fn best_of<F: FnMut()>(reps: usize, mut f: F) -> f64 {
+    let mut best = f64::INFINITY;
+    for _ in 0..reps {
+        let t = Instant::now();
+        f();
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    best
+}
+
+fn synthetic_images(n: usize, d: usize, seed: u64) -> Array2<f32> {
+    // Sparse, non-negative, image-like rows.
+    let noise = rng::normal::<f32>(n, d, 1.0, seed);
+    noise.mapv(|v| if v > 0.8 { (v - 0.8).min(1.0) } else { 0.0 })
+}
+
+/// The product shapes of one training step (N = 2B rows) and their roles.
+pub fn model_shapes(cfg: &Config) -> Vec<(String, usize, usize, usize, bool)> {
+    let n = 2 * cfg.batch_size;
+    let (d, h) = (cfg.input_dim, cfg.hidden);
+    vec![
+        ("x·W1 (forward, layer 1)".into(), n, d, h, false),
+        ("z·W2, z·V2, z·G2 (forward)".into(), n, h, h, false),
+        ("z1·G1 (input prediction)".into(), n, h, d, false),
+        ("xᵀ·δ (dW1)".into(), d, n, h, true),
+        ("zᵀ·δ (dW2, dV2, dG2)".into(), h, n, h, true),
+        ("zᵀ·e (dG1)".into(), h, n, d, true),
+    ]
+}
+
+pub fn run(cfg: &Config, train_batches: usize, reps: usize) -> BenchReport {
+    let mut matmuls = Vec::new();
+    for (name, m, k, n, transposed) in model_shapes(cfg) {
+        let a = if transposed { rng::normal::<f32>(k, m, 1.0, 1) } else { rng::normal::<f32>(m, k, 1.0, 1) };
+        let b = rng::normal::<f32>(k, n, 1.0, 2);
+        let mut c = Array2::<f32>::zeros((m, n));
+        let av = if transposed { a.t() } else { a.view() };
+        linalg::gemm(1.0, av, b.view(), 0.0, c.view_mut()); // warm-up
+        let secs = best_of(reps, || linalg::gemm(1.0, av, b.view(), 0.0, c.view_mut()));
+        matmuls.push(MatmulResult { name, m, k, n, transposed_lhs: transposed, ms: secs * 1e3, gflops: 2.0 * (m * k * n) as f64 / secs / 1e9 });
+    }
+
+    let model = Pff::<f32>::new(cfg.clone(), 7).expect("preset is valid");
+    let b = cfg.batch_size;
+    let x = synthetic_images(b, cfg.input_dim, 3);
+    let labels: Vec<usize> = (0..b).map(|i| i % cfg.classes).collect();
+    let mut tr = Trainer::new(model, 7);
+    tr.train_batch(x.view(), &labels, 0).expect("synthetic batch trains");
+    let mut key = 1;
+    let secs = best_of(train_batches.max(1), || {
+        tr.train_batch(x.view(), &labels, key).expect("synthetic batch trains");
+        key += 1;
+    });
+    let model = tr.model;
+    let cx = synthetic_images(500, cfg.input_dim, 4);
+    model.goodness_scores(cx.view());
+    let csecs = best_of(reps.min(3).max(1), || {
+        model.goodness_scores(cx.view());
+    });
+    let one = cx.slice(ndarray::s![0..1, ..]).to_owned();
+    model.goodness_scores(one.view());
+    let one_secs = best_of(reps * 3, || {
+        model.goodness_scores(one.view());
+    });
+    BenchReport {
+        preset: cfg.preset.clone(),
+        hidden: cfg.hidden,
+        steps: cfg.steps,
+        batch_size: b,
+        threads: rayon::current_num_threads(),
+        train_samples_per_s: b as f64 / secs,
+        train_batch_ms: secs * 1e3,
+        classify_images_per_s: 500.0 / csecs,
+        classify_one_ms: one_secs * 1e3,
+        matmuls,
+    }
+}
+
+impl std::fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "preset {} (H={}, K={}, batch {} + {} negatives), {} threads", self.preset, self.hidden, self.steps, self.batch_size, self.batch_size, self.threads)?;
+        writeln!(f, "training:        {:8.1} positive samples/s  ({:.0} ms per batch)", self.train_samples_per_s, self.train_batch_ms)?;
+        writeln!(f, "goodness classifier: {:8.1} images/s; one image {:.2} ms", self.classify_images_per_s, self.classify_one_ms)?;
+        writeln!(f, "matrix products (f32):")?;
+        for m in &self.matmuls {
+            writeln!(f, "  {:>5}×{:<5}·{:>5}×{:<5} {:7.2} ms {:7.1} GFLOP/s  {}", m.m, m.k, m.k, m.n, m.ms, m.gflops, m.name)?;
+        }
+        Ok(())
+    }
+}
