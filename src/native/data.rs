@@ -365,7 +365,11 @@ fn run(
             msg = "(no output)".into();
         }
         return Err(PffError::io(
-            format!("`{}` failed ({})", command_line(program, args), output.status),
+            format!(
+                "`{}` failed ({})",
+                command_line(program, args),
+                output.status
+            ),
             io::Error::other(format!("{msg}{failed_hint}")),
         ));
     }
