@@ -39,5 +39,8 @@ pub mod real;
 pub mod rng;
 pub mod train;
 
+#[cfg(target_arch = "wasm32")]
+pub mod web;
+
 pub use config::Config;
 pub use model::Pff;

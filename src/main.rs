@@ -132,6 +132,32 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the web page (www/), the WebAssembly builds (pkg/) and data/ on one origin, with
+    /// the cross-origin isolation headers the threaded build needs.
+    Serve {
+        /// Address to listen on (127.0.0.1: this machine only).
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Port (0: any free port, printed at start).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Leave out COOP/COEP/CORP (to test the page's single-thread fallback).
+        #[arg(long)]
+        no_isolation: bool,
+        /// Repository root holding www/, pkg/ and data/.
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+    },
+    /// Write a self-contained static copy of the page, builds and data for any static host
+    /// (with a service worker providing cross-origin isolation where headers cannot be set).
+    Bundle {
+        /// Output folder (created, or replaced if it holds a previous bundle).
+        #[arg(long)]
+        out: PathBuf,
+        /// Repository root holding www/, pkg/ and data/.
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -217,6 +243,15 @@ fn run(cli: Cli) -> pff::Result<()> {
             } else {
                 print!("{report}");
             }
+            Ok(())
+        }
+        Cmd::Serve { host, port, no_isolation, root } => {
+            let runtime = tokio::runtime::Runtime::new().map_err(|e| PffError::io("cannot start the server runtime", e))?;
+            runtime.block_on(pff::native::serve::serve(pff::native::serve::ServeOptions { host, port, no_isolation, root }))
+        }
+        Cmd::Bundle { out, root } => {
+            let report = pff::native::bundle::bundle(&root, &out)?;
+            print!("{report}");
             Ok(())
         }
     }

@@ -31,9 +31,10 @@ pub fn add_row<T: Real>(a: &mut Array2<T>, bias: ArrayView1<'_, T>) {
     a.axis_iter_mut(Axis(0)).into_par_iter().for_each(|mut r| r += &bias);
 }
 
+/// `max(v, 0)`, letting NaN through (as TF's relu does) so that a blow-up is seen, not hidden.
 #[inline]
 pub fn relu<T: Real>(v: T) -> T {
-    if v > T::zero() { v } else { T::zero() }
+    if v < T::zero() { T::zero() } else { v }
 }
 
 /// Logistic sigmoid, stable for large |v|.

@@ -2,5 +2,7 @@
 //! images and benchmarks. Compiled only with feature `cli` and never for wasm32.
 
 pub mod bench;
+pub mod bundle;
 pub mod data;
 pub mod image;
+pub mod serve;

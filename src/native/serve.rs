@@ -1,0 +1,410 @@
+//! `pff serve`: the web page, the wasm-bindgen builds and the data under one origin, with the
+//! headers that make the page cross-origin isolated (so it may use `SharedArrayBuffer` and
+//! the threaded build).
+//!
+//! URL layout, relative to the repository root (`--root`):
+//!
+//! | URL           | file                   |
+//! |---------------|------------------------|
+//! | `/`           | `www/index.html`       |
+//! | `/<path>`     | `www/<path>`           |
+//! | `/pkg/<path>` | `pkg/<path>`           |
+//! | `/data/<path>`| `data/<path>`          |
+//!
+//! Files are served by tower-http's [`ServeDir`] (which refuses `..`, absolute paths and
+//! percent-encoded separators). In front of it, [`files`] resolves the path the same way,
+//! canonicalises it and refuses anything that a symlink takes outside its folder. Every
+//! response (errors included) carries `X-Content-Type-Options: nosniff`, `Cache-Control:
+//! no-cache` and, unless isolation is turned off, COOP `same-origin`, COEP `require-corp` and
+//! CORP `same-origin`. Text, JavaScript, JSON, WebAssembly and weights are gzip-compressed when
+//! the client accepts it; `.gz` files (the dataset shards, which the page decompresses itself
+//! with `DecompressionStream`) are sent as `application/gzip`, byte for byte, never with a
+//! `Content-Encoding`.
+
+use std::future::{Future, IntoFuture};
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::http::{Extensions, StatusCode, Uri, Version};
+use axum::response::{IntoResponse, Response};
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{Predicate, SizeAbove};
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::error::{PffError, Result};
+
+/// What `pff serve` serves and where it listens.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Address to bind (default `127.0.0.1`: this machine only).
+    pub host: String,
+    /// Port (0: any free port; [`bind`] reports the one chosen).
+    pub port: u16,
+    /// Leave out COOP/COEP/CORP, to test the page's single-thread fallback.
+    pub no_isolation: bool,
+    /// The repository root holding `www/`, `pkg/` and `data/`.
+    pub root: PathBuf,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions { host: "127.0.0.1".into(), port: 8080, no_isolation: false, root: PathBuf::from(".") }
+    }
+}
+
+/// The three served folders, in the order they are matched: `/pkg/…`, `/data/…`, the rest.
+struct Site {
+    mounts: Vec<Mount>,
+}
+
+struct Mount {
+    /// The URL prefix without slashes (`"pkg"`, `"data"`), or `""` for the catch-all `www`.
+    prefix: &'static str,
+    dir: PathBuf,
+    files: ServeDir,
+}
+
+impl Site {
+    fn new(root: &Path) -> Site {
+        let mount = |prefix: &'static str, folder: &str| {
+            let dir = root.join(folder);
+            let files = ServeDir::new(&dir)
+                .append_index_html_on_directories(true)
+                .redirect_path_prefix(if prefix.is_empty() { String::new() } else { format!("/{prefix}") });
+            Mount { prefix, dir, files }
+        };
+        Site { mounts: vec![mount("pkg", "pkg"), mount("data", "data"), mount("", "www")] }
+    }
+
+    /// The mount serving the raw (still percent-encoded) URL path, and the raw rest of the
+    /// path inside it. Routing looks at the raw first segment, so `/%70kg/x` is `www/pkg/x`,
+    /// exactly what [`ServeDir`] would open for the rewritten request.
+    fn route<'a>(&self, raw_path: &'a str) -> (&Mount, &'a str) {
+        let trimmed = raw_path.trim_start_matches('/');
+        let (first, rest) = trimmed.split_once('/').unwrap_or((trimmed, ""));
+        for m in &self.mounts {
+            if m.prefix.is_empty() {
+                return (m, trimmed);
+            }
+            if first == m.prefix {
+                return (m, rest);
+            }
+        }
+        unreachable!("the last mount is the catch-all")
+    }
+}
+
+/// Decodes a raw URL path the way [`ServeDir`] does (percent-decoding, then path components)
+/// and returns the relative path, or `None` for anything that is not a plain relative path:
+/// `..`, an absolute path, a drive prefix, invalid UTF-8 or an embedded NUL.
+fn decode_relative(raw: &str) -> Option<PathBuf> {
+    let bytes = percent_decode(raw.trim_start_matches('/'))?;
+    let text = String::from_utf8(bytes).ok()?;
+    if text.contains('\0') {
+        return None;
+    }
+    let mut rel = PathBuf::new();
+    for component in Path::new(&text).components() {
+        match component {
+            Component::Normal(c) if Path::new(c).components().all(|c| matches!(c, Component::Normal(_))) => rel.push(c),
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    Some(rel)
+}
+
+/// `%XX` decoding; `None` for a malformed escape.
+fn percent_decode(s: &str) -> Option<Vec<u8>> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = |c: u8| (c as char).to_digit(16);
+            let hi = hex(*b.get(i + 1)?)?;
+            let lo = hex(*b.get(i + 2)?)?;
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+/// What the file system says about a requested path.
+#[derive(Debug, PartialEq)]
+enum Resolved {
+    /// It exists and stays inside its folder; `is_dir` tells whether it is a folder.
+    Inside { is_dir: bool },
+    /// It (or the `index.html` a folder request would serve) resolves outside the folder.
+    Outside,
+    /// It does not exist (or cannot be resolved): 404.
+    Missing,
+}
+
+/// Canonicalises `dir/rel` and checks that it stays under the canonical `dir`. For a folder
+/// requested with a trailing slash, the `index.html` inside it is checked as well.
+fn resolve(dir: &Path, rel: &Path, wants_index: bool) -> Resolved {
+    let Ok(base) = std::fs::canonicalize(dir) else { return Resolved::Missing };
+    let Ok(target) = std::fs::canonicalize(dir.join(rel)) else { return Resolved::Missing };
+    if !target.starts_with(&base) {
+        return Resolved::Outside;
+    }
+    let is_dir = target.is_dir();
+    if is_dir && wants_index {
+        match std::fs::canonicalize(target.join("index.html")) {
+            Ok(index) if !index.starts_with(&base) => return Resolved::Outside,
+            Ok(_) => {}
+            Err(_) => return Resolved::Missing,
+        }
+    }
+    Resolved::Inside { is_dir }
+}
+
+/// The content type for a file extension, where the guess of `mime_guess` is not the one the
+/// page needs (or names no charset).
+fn mime_for(ext: &str) -> Option<&'static str> {
+    Some(match ext.to_ascii_lowercase().as_str() {
+        "html" | "htm" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript",
+        "json" | "map" => "application/json",
+        "wasm" => "application/wasm",
+        "css" => "text/css; charset=utf-8",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "ico" => "image/x-icon",
+        "txt" | "md" => "text/plain; charset=utf-8",
+        "webmanifest" => "application/manifest+json",
+        "safetensors" | "bin" => "application/octet-stream",
+        "gz" => "application/gzip",
+        _ => return None,
+    })
+}
+
+/// Content types worth compressing on the fly. `application/gzip` and images are not.
+fn compressible(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    matches!(
+        essence.as_str(),
+        "text/html"
+            | "text/javascript"
+            | "application/javascript"
+            | "text/css"
+            | "text/plain"
+            | "application/json"
+            | "application/manifest+json"
+            | "application/wasm"
+            | "application/octet-stream"
+            | "image/svg+xml"
+    )
+}
+
+fn plain(status: StatusCode, message: &'static str) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], message).into_response()
+}
+
+/// The one handler: route to a folder, refuse escapes, let [`ServeDir`] serve, fix the type.
+async fn files(State(site): State<Arc<Site>>, req: Request) -> Response {
+    let raw_path = req.uri().path().to_owned();
+    let (mount, rest) = site.route(&raw_path);
+    let Some(rel) = decode_relative(rest) else {
+        return plain(StatusCode::NOT_FOUND, "404 Not Found\n");
+    };
+    let wants_index = rest.is_empty() || rest.ends_with('/');
+    let (dir, rel_for_check) = (mount.dir.clone(), rel.clone());
+    let resolved = tokio::task::spawn_blocking(move || resolve(&dir, &rel_for_check, wants_index))
+        .await
+        .unwrap_or(Resolved::Missing);
+    let is_dir = match resolved {
+        Resolved::Missing => return plain(StatusCode::NOT_FOUND, "404 Not Found\n"),
+        Resolved::Outside => {
+            return plain(StatusCode::FORBIDDEN, "403 Forbidden: the path resolves outside the served folder\n");
+        }
+        Resolved::Inside { is_dir } => is_dir,
+    };
+
+    // Hand ServeDir the request with the mount's prefix removed (its redirects put it back).
+    let (mut parts, body) = req.into_parts();
+    let rewritten = match parts.uri.query() {
+        Some(q) => format!("/{rest}?{q}"),
+        None => format!("/{rest}"),
+    };
+    parts.uri = match rewritten.parse::<Uri>() {
+        Ok(uri) => uri,
+        Err(_) => return plain(StatusCode::BAD_REQUEST, "400 Bad Request\n"),
+    };
+    let mut serve_dir = mount.files.clone();
+    let response = match serve_dir.try_call(Request::from_parts(parts, body)).await {
+        Ok(r) => r.map(Body::new),
+        Err(e) if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::PermissionDenied => {
+            return plain(StatusCode::NOT_FOUND, "404 Not Found\n");
+        }
+        Err(e) if e.raw_os_error() == Some(20) => return plain(StatusCode::NOT_FOUND, "404 Not Found\n"), // ENOTDIR
+        Err(_) => return plain(StatusCode::INTERNAL_SERVER_ERROR, "500 Internal Server Error\n"),
+    };
+    fix_content_type(response, if is_dir { Some("html") } else { rel.extension().and_then(|e| e.to_str()) })
+}
+
+fn fix_content_type(mut response: Response, ext: Option<&str>) -> Response {
+    if response.status().is_success()
+        && response.headers().contains_key(header::CONTENT_TYPE)
+        && let Some(mime) = ext.and_then(mime_for)
+    {
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    }
+    response
+}
+
+/// The application: the folders under `opts.root` with the headers and compression described
+/// in the module documentation. Paths are resolved per request, so folders created after the
+/// server started (a fresh `pkg/` build) are served too.
+pub fn router(opts: &ServeOptions) -> Router {
+    let site = Arc::new(Site::new(&opts.root));
+    let only_compressible = |_: StatusCode, _: Version, headers: &HeaderMap, _: &Extensions| {
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(compressible)
+    };
+    let mut app = Router::new()
+        .fallback(files)
+        .with_state(site)
+        .layer(CompressionLayer::new().compress_when(SizeAbove::new(32).and(only_compressible)))
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-cache")));
+    if !opts.no_isolation {
+        for (name, value) in [
+            ("cross-origin-opener-policy", "same-origin"),
+            ("cross-origin-embedder-policy", "require-corp"),
+            ("cross-origin-resource-policy", "same-origin"),
+        ] {
+            app = app.layer(SetResponseHeaderLayer::overriding(HeaderName::from_static(name), HeaderValue::from_static(value)));
+        }
+    }
+    app
+}
+
+/// Binds `opts.host:opts.port` and returns the bound address (the real port when `port` is 0)
+/// and the server, which runs until `shutdown` completes and open requests have finished.
+pub async fn bind_with_shutdown<S>(opts: &ServeOptions, shutdown: S) -> Result<(SocketAddr, impl Future<Output = Result<()>> + Send + 'static)>
+where
+    S: Future<Output = ()> + Send + 'static,
+{
+    let root_meta = std::fs::metadata(&opts.root).map_err(|e| PffError::io(format!("cannot serve {}", opts.root.display()), e))?;
+    if !root_meta.is_dir() {
+        return Err(PffError::io(
+            format!("cannot serve {}", opts.root.display()),
+            io::Error::new(io::ErrorKind::NotADirectory, "--root must be a folder (the repository root with www/, pkg/ and data/)"),
+        ));
+    }
+    let what = format!("{}:{}", opts.host, opts.port);
+    let listener = tokio::net::TcpListener::bind((opts.host.as_str(), opts.port)).await.map_err(|e| {
+        let hint = match e.kind() {
+            io::ErrorKind::AddrInUse => " (the port is taken: stop the other server, or choose another with --port N, or --port 0 for any free port)",
+            io::ErrorKind::PermissionDenied => " (ports below 1024 need privileges: choose another with --port N)",
+            _ => "",
+        };
+        PffError::io(format!("cannot listen on {what}{hint}"), e)
+    })?;
+    let addr = listener.local_addr().map_err(|e| PffError::io(format!("cannot listen on {what}"), e))?;
+    let app = router(opts);
+    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown).into_future();
+    Ok((addr, async move { server.await.map_err(|e| PffError::io(format!("server on {addr} failed"), e)) }))
+}
+
+/// [`bind_with_shutdown`] with Ctrl-C as the shutdown signal.
+pub async fn bind(opts: &ServeOptions) -> Result<(SocketAddr, impl Future<Output = Result<()>> + Send + 'static)> {
+    bind_with_shutdown(opts, async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("shutting down (Ctrl-C again to stop at once)");
+        } else {
+            std::future::pending::<()>().await
+        }
+    })
+    .await
+}
+
+/// `pff serve`: binds, prints `serving http://HOST:PORT/ (cross-origin isolated: yes|no)` and
+/// serves until Ctrl-C (a second Ctrl-C stops without waiting for open downloads).
+pub async fn serve(opts: ServeOptions) -> Result<()> {
+    for folder in ["www", "pkg", "data"] {
+        let dir = opts.root.join(folder);
+        if !dir.is_dir() {
+            let hint = match folder {
+                "www" => "the page itself",
+                "pkg" => "the WebAssembly build: run scripts/build-wasm.sh",
+                _ => "datasets and weights: run `pff data`",
+            };
+            eprintln!("warning: {} does not exist yet ({hint}); its URLs answer 404", dir.display());
+        }
+    }
+    let (addr, server) = bind(&opts).await?;
+    println!("serving http://{addr}/ (cross-origin isolated: {})", if opts.no_isolation { "no" } else { "yes" });
+    if !addr.ip().is_loopback() {
+        eprintln!(
+            "note: listening beyond this machine. Browsers allow cross-origin isolation (threads) only in \
+             secure contexts (https://, or http://localhost / 127.0.0.1), so over plain http from \
+             another machine the page runs single-threaded."
+        );
+    }
+    let server = tokio::spawn(server);
+    tokio::select! {
+        joined = server => match joined {
+            Ok(result) => result,
+            Err(e) => Err(PffError::io("the server task failed", io::Error::other(e.to_string()))),
+        },
+        // The first Ctrl-C starts the graceful shutdown (inside `bind`); this waits for a second.
+        _ = async {
+            let _ = tokio::signal::ctrl_c().await;
+            let _ = tokio::signal::ctrl_c().await;
+        } => {
+            eprintln!("stopped");
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decoding_refuses_traversal() {
+        assert_eq!(decode_relative("a/b.js"), Some(PathBuf::from("a/b.js")));
+        assert_eq!(decode_relative(""), Some(PathBuf::new()));
+        assert_eq!(decode_relative("./a"), Some(PathBuf::from("a")));
+        for bad in ["../x", "%2e%2e/x", "..%2fx", "a/%2e%2e/%2e%2e/x", "%2fetc/passwd", "a%00b", "%zz", "%e2%28"] {
+            assert_eq!(decode_relative(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn routing_uses_the_raw_first_segment() {
+        let site = Site::new(Path::new("/r"));
+        let (m, rest) = site.route("/pkg/single/x.js");
+        assert_eq!((m.prefix, rest), ("pkg", "single/x.js"));
+        let (m, rest) = site.route("/data");
+        assert_eq!((m.prefix, rest), ("data", ""));
+        let (m, rest) = site.route("/pkgs/x");
+        assert_eq!((m.prefix, rest), ("", "pkgs/x"));
+        let (m, rest) = site.route("/%70kg/x");
+        assert_eq!((m.prefix, rest), ("", "%70kg/x"));
+        let (m, rest) = site.route("/");
+        assert_eq!((m.prefix, rest), ("", ""));
+    }
+
+    #[test]
+    fn types() {
+        assert_eq!(mime_for("gz"), Some("application/gzip"));
+        assert!(!compressible("application/gzip"));
+        assert!(compressible("text/html; charset=utf-8"));
+        assert!(compressible("application/wasm"));
+    }
+}

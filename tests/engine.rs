@@ -1,0 +1,284 @@
+//! Engine behaviour: Adam against a hand computation, the classifier's step window, the GMM,
+//! the weights format (round trip and rejection of bad files), determinism and resume, and the
+//! NaN guard. These run natively and, compiled to wasm32, in headless Chromium.
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+use ndarray::{Array1, Array2};
+use pff::checkpoint::{self, Checkpoint, ModelMeta, Storage};
+use pff::config::{ComponentDraw, Config};
+use pff::data::Dataset;
+use pff::gmm::Gmm;
+use pff::model::{Generative, ParamSet, Pff};
+use pff::ops::row_sq_sums;
+use pff::rng;
+use pff::train::{Adam, Trainer};
+use pff::PffError;
+use rand::RngExt;
+
+fn micro() -> Config {
+    Config { input_dim: 784, hidden: 20, latent: 4, steps: 6, batch_size: 8, prior_components: 2, latent_batch: 8, ..Config::tiny() }
+}
+
+/// Random "images": sparse non-negative rows, with a class-dependent pattern.
+fn toy_data(n: usize, d: usize, seed: u64) -> Dataset {
+    let mut r = rng::rng(seed, &[]);
+    let mut pixels = Vec::with_capacity(n * d);
+    let mut labels = Vec::with_capacity(n);
+    for i in 0..n {
+        let c = i % 10;
+        labels.push(c as u8);
+        for p in 0..d {
+            let on = (p + c) % 5 == 0 || r.random::<f64>() < 0.1;
+            pixels.push(if on { 255 } else { 0 });
+        }
+    }
+    Dataset { pixels, labels }
+}
+
+fn toy_batch(d: &Dataset, dim: usize) -> (Array2<f32>, Vec<usize>) {
+    let x = Array2::from_shape_fn((d.len(), dim), |(i, j)| d.pixels[i * dim + j] as f32 / 255.0);
+    (x, d.labels.iter().map(|&l| l as usize).collect())
+}
+
+#[test]
+fn adam_step_matches_a_hand_computation() {
+    let cfg = micro();
+    let model = Pff::<f64>::new(cfg, 1).unwrap();
+    let mut p = model.generative.clone();
+    let mut g = p.zeros_like();
+    // Three entries: a small gradient, one clipped from 3.0 to 1.0, one from −5 to −1.
+    g.gy[[0, 0]] = 0.2;
+    g.gy[[0, 1]] = 3.0;
+    g.gy[[0, 2]] = -5.0;
+    let before = p.gy.clone();
+    let mut opt: Adam<Generative<f64>> = Adam::new(0.01, &p);
+    opt.step(&mut p, &g);
+    opt.step(&mut p, &g);
+    // Hand computation of TF's Adam for two identical steps, ε added to √v.
+    let (lr, b1, b2, eps) = (0.01f64, 0.9f64, 0.999f64, 1e-7f64);
+    let hand = |grad: f64| {
+        let (mut m, mut v, mut theta) = (0.0, 0.0, 0.0);
+        for t in 1..=2 {
+            m += (grad - m) * (1.0 - b1);
+            v += (grad * grad - v) * (1.0 - b2);
+            let lr_t = lr * (1.0 - b2.powi(t)).sqrt() / (1.0 - b1.powi(t));
+            theta -= lr_t * m / (v.sqrt() + eps);
+        }
+        theta
+    };
+    for (j, grad) in [(0, 0.2), (1, 1.0), (2, -1.0)] {
+        let moved = p.gy[[0, j]] - before[[0, j]];
+        assert!((moved - hand(grad)).abs() < 1e-15, "entry {j}: moved {moved}, hand {}", hand(grad));
+    }
+    assert_eq!(p.gy[[1, 1]], before[[1, 1]], "zero gradient, zero moment: no move");
+    assert_eq!(opt.t, 2);
+}
+
+#[test]
+fn classifier_sums_exactly_steps_k_half_minus_one_and_k_half() {
+    for (k, want) in [(12usize, (5usize, 7usize)), (8, (3, 5)), (2, (0, 2))] {
+        let cfg = Config { steps: k, ..micro() };
+        assert_eq!(cfg.classifier_window(), want);
+    }
+    let cfg = Config { steps: 12, ..micro() };
+    let model = Pff::<f64>::new(cfg.clone(), 3).unwrap();
+    let data = toy_data(7, cfg.input_dim, 4);
+    let (x, _) = toy_batch(&data, cfg.input_dim);
+    let x = x.mapv(|v| v as f64);
+    let labels: Vec<usize> = (0..10).collect();
+    // Record the goodness of every step of a 12-step settle.
+    let mut per_step: Vec<Array1<f64>> = vec![];
+    model.settle(x.view(), &labels, 12, |_, z1, z2| per_step.push(-0.5 * (row_sq_sums(z1.view()) + row_sq_sums(z2.view()))));
+    let scores = model.goodness_scores(x.view());
+    let n = x.nrows();
+    let pick = |steps: &[usize]| -> Array2<f64> {
+        let mut s = Array2::zeros((n, 10));
+        for &k in steps {
+            for c in 0..10 {
+                for i in 0..n {
+                    s[[i, c]] += per_step[k][c * n + i] / 3.0;
+                }
+            }
+        }
+        s
+    };
+    let close = |a: &Array2<f64>, b: &Array2<f64>| a.iter().zip(b.iter()).all(|(p, q)| (p - q).abs() <= 1e-12 * (1.0 + q.abs()));
+    assert!(close(&scores, &pick(&[5, 6])), "the classifier must sum steps 5 and 6 (0-based)");
+    for other in [&[4usize, 5, 6][..], &[5, 6, 7], &[6, 7], &[4, 5]] {
+        assert!(!close(&scores, &pick(other)), "steps {other:?} must not match");
+    }
+}
+
+#[test]
+fn gmm_recovers_a_known_three_component_mixture() {
+    let mut r = rng::rng(21, &[]);
+    let means = [[0.0, 0.0], [8.0, 1.0], [-3.0, 9.0]];
+    let stds = [[1.0, 0.5], [0.7, 1.5], [1.2, 1.2]];
+    let weights = [0.5, 0.3, 0.2];
+    let n = 3000;
+    let mut x = Array2::zeros((n, 2));
+    let mut truth = vec![];
+    for i in 0..n {
+        let u = r.random::<f64>();
+        let c = if u < weights[0] { 0 } else if u < weights[0] + weights[1] { 1 } else { 2 };
+        truth.push(c);
+        for d in 0..2 {
+            x[[i, d]] = means[c][d] + stds[c][d] * <f64 as pff::real::Real>::std_normal(&mut r);
+        }
+    }
+    let g = Gmm::fit(x.view(), 3, Some(&truth), &mut rng::rng(5, &[])).unwrap();
+    assert!(g.converged);
+    for c in 0..3 {
+        // Find the fitted component nearest to the true mean.
+        let k = (0..3)
+            .min_by(|&a, &b| {
+                let da = (g.means[a][0] - means[c][0]).powi(2) + (g.means[a][1] - means[c][1]).powi(2);
+                let db = (g.means[b][0] - means[c][0]).powi(2) + (g.means[b][1] - means[c][1]).powi(2);
+                da.total_cmp(&db)
+            })
+            .unwrap();
+        for d in 0..2 {
+            assert!((g.means[k][d] - means[c][d]).abs() < 0.2, "mean {c}/{d}: {:?}", g.means[k]);
+            let var = g.covariances[k][d][d];
+            assert!((var.sqrt() - stds[c][d]).abs() < 0.15, "std {c}/{d}: {}", var.sqrt());
+        }
+        assert!((g.weights[k] - weights[c]).abs() < 0.03, "weight {c}: {}", g.weights[k]);
+        assert_eq!(g.component_labels[k], Some(c));
+    }
+    // Sampling by weights reproduces the proportions; the reference draw is near uniform.
+    let (_, comps) = g.sample(6000, ComponentDraw::Weights, None, &mut rng::rng(8, &[])).unwrap();
+    let (_, ref_comps) = g.sample(6000, ComponentDraw::ReferenceSoftmax, None, &mut rng::rng(8, &[])).unwrap();
+    let frac = |cs: &[usize], k: usize| cs.iter().filter(|&&c| c == k).count() as f64 / cs.len() as f64;
+    let big = (0..3).max_by(|&a, &b| g.weights[a].total_cmp(&g.weights[b])).unwrap();
+    assert!((frac(&comps, big) - 0.5).abs() < 0.03);
+    assert!((frac(&ref_comps, big) - 0.5).abs() > 0.1, "softmax(π) flattens the draw");
+    let (only, oc) = g.sample(50, ComponentDraw::Weights, Some(1), &mut rng::rng(9, &[])).unwrap();
+    assert!(oc.iter().all(|&c| c == 1) && only.nrows() == 50);
+    assert!(g.sample(5, ComponentDraw::Weights, Some(3), &mut rng::rng(9, &[])).is_err());
+}
+
+fn trained_micro(batches: usize, seed: u64) -> Trainer {
+    let cfg = micro();
+    let data = toy_data(40, cfg.input_dim, 7);
+    let mut tr = Trainer::new(Pff::new(cfg, seed).unwrap(), seed);
+    tr.train_batches(&data, batches, |_, _| {}).unwrap();
+    tr
+}
+
+#[test]
+fn weights_round_trip_in_f32_and_f16() {
+    let tr = trained_micro(2, 3);
+    let data = toy_data(40, tr.model.cfg.input_dim, 8);
+    let (x, labels) = toy_batch(&data, tr.model.cfg.input_dim);
+    let z = tr.model.latents(x.view()).mapv(|v| v as f64);
+    let prior = Gmm::fit(z.view(), 2, Some(&labels), &mut rng::rng(1, &[])).unwrap();
+    let meta = ModelMeta { dataset: "toy".into(), epochs: 1, dev_accuracy: Some(0.5), ..Default::default() };
+    let ck = Checkpoint { model: tr.model.clone(), meta: meta.clone(), prior: Some(prior.clone()) };
+    let back = Checkpoint::from_bytes(&ck.to_bytes(Storage::F32).unwrap()).unwrap();
+    assert_eq!(back.model, tr.model);
+    assert_eq!(back.prior.as_ref(), Some(&prior));
+    assert_eq!(back.meta.dataset, "toy");
+    let half = Checkpoint::from_bytes(&ck.to_bytes(Storage::F16).unwrap()).unwrap();
+    let a = tr.model.rep.w1.clone();
+    let b = half.model.rep.w1.clone();
+    assert!(a.iter().zip(b.iter()).all(|(p, q)| (p - q).abs() <= 1e-3 * p.abs().max(1e-2)));
+    assert_eq!(half.meta.storage, "f16");
+}
+
+#[test]
+fn bad_weights_files_are_rejected_with_clear_errors() {
+    let tr = trained_micro(1, 4);
+    let ck = Checkpoint { model: tr.model.clone(), meta: ModelMeta::default(), prior: None };
+    let good = ck.to_bytes(Storage::F32).unwrap();
+    let msg = |bytes: &[u8]| match Checkpoint::from_bytes(bytes) {
+        Err(PffError::Weights(m)) => m,
+        Err(other) => panic!("wrong error kind: {other}"),
+        Ok(_) => panic!("bad bytes were accepted"),
+    };
+    assert!(msg(&[]).contains("not a safetensors"));
+    assert!(msg(&good[..good.len() / 2]).contains("not a valid safetensors"), "truncated");
+    assert!(msg(b"hello world, definitely not weights").contains("safetensors"));
+    // A NaN in one tensor.
+    let mut nan = tr.model.clone();
+    nan.rep.w2[[1, 2]] = f32::NAN;
+    let bytes = Checkpoint { model: nan, meta: ModelMeta::default(), prior: None }.to_bytes(Storage::F32).unwrap();
+    assert!(msg(&bytes).contains("W2") && msg(&bytes).contains("non-finite"));
+    // Shapes that do not match the stored configuration.
+    let mut wrong = tr.model.clone();
+    wrong.cfg.hidden = 30;
+    let bytes = Checkpoint { model: wrong, meta: ModelMeta::default(), prior: None }.to_bytes(Storage::F32).unwrap();
+    assert!(msg(&bytes).contains("shape"));
+    // A safetensors file from elsewhere (no pff metadata).
+    let t = safetensors::tensor::TensorView::new(safetensors::tensor::Dtype::F32, vec![1], &[0, 0, 0, 0]).unwrap();
+    let foreign = safetensors::tensor::serialize(vec![("x", t)], None).unwrap();
+    assert!(msg(&foreign).contains("not written by pff"));
+    // Training state is rejected where a weights file is expected, and vice versa.
+    let st = checkpoint::trainer_to_bytes(&tr, &ModelMeta::default(), Some(0.5)).unwrap();
+    assert!(Checkpoint::from_bytes(&st).is_ok(), "a training checkpoint also holds the weights");
+    assert!(checkpoint::trainer_from_bytes(&good).is_err());
+}
+
+#[test]
+fn training_is_deterministic_and_resumes_exactly() {
+    let a = trained_micro(3, 9);
+    let b = trained_micro(3, 9);
+    assert_eq!(a.model, b.model, "same seed, same result");
+    let c = trained_micro(3, 10);
+    assert_ne!(a.model, c.model, "another seed, another result");
+    // Resume: 1 batch, save the training state, load, 2 more batches.
+    let cfg = micro();
+    let data = toy_data(40, cfg.input_dim, 7);
+    let mut first = trained_micro(1, 9);
+    let bytes = checkpoint::trainer_to_bytes(&first, &ModelMeta::default(), None).unwrap();
+    let (mut resumed, _, _) = checkpoint::trainer_from_bytes(&bytes).unwrap();
+    resumed.train_batches(&data, 2, |_, _| {}).unwrap();
+    first.train_batches(&data, 2, |_, _| {}).unwrap();
+    assert_eq!(resumed.model, a.model);
+    assert_eq!(first.model, a.model);
+    assert_eq!(resumed.opt_r.t, a.opt_r.t);
+}
+
+#[test]
+fn a_nan_stops_training_before_it_spreads() {
+    let mut tr = trained_micro(1, 11);
+    tr.model.rep.w1[[0, 0]] = f32::NAN;
+    let before = tr.model.clone();
+    let data = toy_data(40, tr.model.cfg.input_dim, 7);
+    let (x, labels) = toy_batch(&data, tr.model.cfg.input_dim);
+    let e = tr.train_batch(x.slice(ndarray::s![0..8, ..]), &labels[..8], 99).unwrap_err();
+    assert!(matches!(e, PffError::NonFinite(_)), "{e}");
+    assert!(e.to_string().contains("before applying the update"));
+    assert_eq!(tr.model.rep.w2, before.rep.w2, "no update was applied");
+    // Only the one good batch before the NaN was injected was applied: K Adam steps.
+    assert_eq!(tr.opt_r.t, tr.model.cfg.steps as u64);
+}
+
+#[test]
+fn inference_outputs_have_the_right_shapes_and_ranges() {
+    let tr = trained_micro(2, 12);
+    let m = &tr.model;
+    let data = toy_data(13, m.cfg.input_dim, 5);
+    let (x, labels) = toy_batch(&data, m.cfg.input_dim);
+    let ev = m.evaluate(x.view(), &labels);
+    assert_eq!(ev.n, 13);
+    assert_eq!(ev.confusion.iter().flatten().sum::<usize>(), 13);
+    assert!((ev.accuracy + ev.error - 1.0).abs() < 1e-12);
+    let rec = m.reconstruct(x.view());
+    assert_eq!(rec.dim(), x.dim());
+    assert!(rec.iter().all(|&v| (0.0..=1.0).contains(&v)));
+    let z = m.latents(x.view());
+    assert_eq!(z.dim(), (13, m.cfg.latent));
+    let imgs = m.generative.decode(z.view());
+    assert!(imgs.iter().all(|&v| (0.0..=1.0).contains(&v)));
+    let t = m.settle_trace(x.slice(ndarray::s![0..1, ..]), 3);
+    assert_eq!(t.goodness.len(), m.cfg.steps);
+    assert_eq!(t.z1.dim(), (m.cfg.steps, m.cfg.hidden));
+    let direct = m.goodness_scores(x.slice(ndarray::s![0..1, ..]));
+    for c in 0..10 {
+        assert!((direct[[0, c]] - t.scores[c]).abs() <= 1e-4 * (1.0 + direct[[0, c]].abs()), "trace scores = classifier scores");
+    }
+}

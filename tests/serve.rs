@@ -1,0 +1,508 @@
+//! `pff serve` and `pff bundle`: the server is started in-process on 127.0.0.1:0 over a
+//! temporary root and spoken to with raw HTTP/1.1 requests (so paths like `/../secret` reach
+//! the server exactly as written); the bundle is built from a temporary root. No traffic
+//! leaves 127.0.0.1.
+#![cfg(all(feature = "cli", not(target_arch = "wasm32")))]
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use pff::native::bundle::{self, COI_SCRIPT_TAG, MARKER_FILE};
+use pff::native::serve::{ServeOptions, bind_with_shutdown};
+
+const SECRET: &str = "TOP-SECRET-do-not-serve";
+
+struct TestDir(PathBuf);
+
+impl TestDir {
+    fn new(tag: &str) -> TestDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+        let path = std::env::temp_dir().join(format!(
+            "pff-test-serve-{tag}-{}-{nanos}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        fs::create_dir_all(&path).unwrap();
+        TestDir(path)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn write(path: &Path, bytes: impl AsRef<[u8]>) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, bytes).unwrap();
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes).read_to_end(&mut out).unwrap();
+    out
+}
+
+const INDEX_HTML: &str = "<!doctype html>\n<html lang=\"en\">\n<head>\n  <meta charset=\"utf-8\">\n  <title>pff</title>\n  <script type=\"module\" src=\"app.js\"></script>\n</head>\n<body><header>Predictive Forward-Forward</header><main id=\"app\"></main></body>\n</html>\n";
+
+fn app_js() -> String {
+    "export function hello(name) { return `hello ${name}`; }\n".repeat(40)
+}
+
+/// `base/root` is the served root; `base/secret.txt`, `root/secret.txt` and `base/outside/`
+/// must never be served.
+fn site(dir: &TestDir) -> PathBuf {
+    let base = dir.path();
+    let root = base.join("root");
+    write(&root.join("www/index.html"), INDEX_HTML);
+    write(&root.join("www/app.js"), app_js());
+    write(&root.join("www/sub/index.html"), "<!doctype html><title>sub</title>");
+    let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+    wasm.extend(std::iter::repeat_n(0u8, 4096));
+    write(&root.join("pkg/single/x.wasm"), &wasm);
+    write(&root.join("pkg/single/x.js"), app_js());
+    write(&root.join("data/mnist/manifest.json"), "{\"name\": \"mnist\", \"shards\": [\"train-000.bin.gz\"]}");
+    let shard: Vec<u8> = (0..20_000u32).map(|i| (i % 7) as u8).collect();
+    write(&root.join("data/mnist/train-000.bin.gz"), gzip(&shard));
+    write(&root.join("data/weights/web.safetensors"), vec![0u8; 8192]);
+    write(&base.join("secret.txt"), SECRET);
+    write(&root.join("secret.txt"), SECRET);
+    write(&base.join("outside/secret.txt"), SECRET);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::symlink;
+        symlink(base.join("secret.txt"), root.join("www/escape.txt")).unwrap();
+        symlink(base.join("outside"), root.join("www/escape-dir")).unwrap();
+        symlink("../secret.txt", root.join("data/mnist/relative-escape.json")).unwrap();
+        symlink(root.join("www/app.js"), root.join("www/alias.js")).unwrap();
+    }
+    root
+}
+
+/// A server on 127.0.0.1:0 in its own runtime; dropping it stops the server.
+struct Server {
+    addr: SocketAddr,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn start(root: &Path, no_isolation: bool) -> Server {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let opts = ServeOptions { host: "127.0.0.1".into(), port: 0, no_isolation, root: root.to_path_buf() };
+    let (addr, server) = runtime.block_on(bind_with_shutdown(&opts, std::future::pending())).unwrap();
+    assert!(addr.ip().is_loopback() && addr.port() != 0, "{addr}");
+    runtime.spawn(server);
+    Server { addr, _runtime: runtime }
+}
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// One raw HTTP/1.1 request; `target` is sent verbatim.
+fn get(addr: SocketAddr, target: &str, extra_headers: &[(&str, &str)]) -> Reply {
+    request(addr, "GET", target, extra_headers)
+}
+
+fn request(addr: SocketAddr, method: &str, target: &str, extra_headers: &[(&str, &str)]) -> Reply {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in extra_headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete response head");
+    let head = String::from_utf8(raw[..split].to_vec()).unwrap();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap();
+    let status: u16 = status_line.split(' ').nth(1).unwrap().parse().unwrap();
+    let headers: Vec<(String, String)> = lines
+        .map(|l| {
+            let (k, v) = l.split_once(':').unwrap();
+            (k.trim().to_ascii_lowercase(), v.trim().to_string())
+        })
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    let chunked = headers.iter().any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    if chunked {
+        body = dechunk(&body);
+    }
+    Reply { status, headers, body }
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let eol = b.windows(2).position(|w| w == b"\r\n").expect("chunk size line");
+        let size_text = std::str::from_utf8(&b[..eol]).unwrap();
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
+        b = &b[eol + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[..size]);
+        b = &b[size + 2..];
+    }
+}
+
+fn assert_isolated(r: &Reply, what: &str) {
+    assert_eq!(r.header("cross-origin-opener-policy"), Some("same-origin"), "{what}");
+    assert_eq!(r.header("cross-origin-embedder-policy"), Some("require-corp"), "{what}");
+    assert_eq!(r.header("cross-origin-resource-policy"), Some("same-origin"), "{what}");
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"), "{what}");
+    assert_eq!(r.header("cache-control"), Some("no-cache"), "{what}");
+}
+
+fn refused(r: &Reply) -> bool {
+    (r.status == 404 || r.status == 403) && !String::from_utf8_lossy(&r.body).contains(SECRET)
+}
+
+#[test]
+fn serves_the_page_with_isolation_headers_and_types() {
+    let dir = TestDir::new("types");
+    let root = site(&dir);
+    let server = start(&root, false);
+    let a = server.addr;
+
+    let index = get(a, "/", &[]);
+    assert_eq!(index.status, 200);
+    assert_eq!(index.body, INDEX_HTML.as_bytes());
+    assert_eq!(index.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_isolated(&index, "/");
+    let explicit = get(a, "/index.html", &[]);
+    assert_eq!((explicit.status, explicit.body.as_slice()), (200, INDEX_HTML.as_bytes()));
+
+    for (target, mime) in [
+        ("/app.js", "text/javascript"),
+        ("/pkg/single/x.js", "text/javascript"),
+        ("/pkg/single/x.wasm", "application/wasm"),
+        ("/data/mnist/manifest.json", "application/json"),
+        ("/data/mnist/train-000.bin.gz", "application/gzip"),
+        ("/data/weights/web.safetensors", "application/octet-stream"),
+    ] {
+        let r = get(a, target, &[]);
+        assert_eq!(r.status, 200, "{target}");
+        assert_eq!(r.header("content-type"), Some(mime), "{target}");
+        assert_eq!(r.header("content-encoding"), None, "{target}: not compressed without Accept-Encoding");
+        assert_isolated(&r, target);
+    }
+    let wasm = get(a, "/pkg/single/x.wasm", &[]);
+    assert_eq!(wasm.body, fs::read(root.join("pkg/single/x.wasm")).unwrap());
+
+    // Errors carry the headers too.
+    let missing = get(a, "/no-such-file.js", &[]);
+    assert_eq!(missing.status, 404);
+    assert_isolated(&missing, "404");
+
+    // A folder without its trailing slash redirects, keeping the mount prefix.
+    let sub = get(a, "/sub", &[]);
+    assert!(matches!(sub.status, 301 | 307 | 308), "{}", sub.status);
+    assert_eq!(sub.header("location"), Some("/sub/"));
+    assert_eq!(get(a, "/sub/", &[]).body, b"<!doctype html><title>sub</title>");
+    let pkg_dir = get(a, "/pkg/single", &[]);
+    assert_eq!(pkg_dir.header("location"), Some("/pkg/single/"));
+}
+
+#[test]
+fn compresses_text_and_wasm_but_never_gz() {
+    let dir = TestDir::new("gzip");
+    let root = site(&dir);
+    let server = start(&root, false);
+    let a = server.addr;
+    let accept = [("Accept-Encoding", "gzip")];
+
+    for (target, file) in [
+        ("/app.js", "www/app.js"),
+        ("/", "www/index.html"),
+        ("/pkg/single/x.wasm", "pkg/single/x.wasm"),
+        ("/data/weights/web.safetensors", "data/weights/web.safetensors"),
+    ] {
+        let r = get(a, target, &accept);
+        assert_eq!(r.status, 200, "{target}");
+        assert_eq!(r.header("content-encoding"), Some("gzip"), "{target}");
+        assert!(r.header("vary").is_some_and(|v| v.to_ascii_lowercase().contains("accept-encoding")), "{target}");
+        assert_eq!(gunzip(&r.body), fs::read(root.join(file)).unwrap(), "{target}");
+        assert_isolated(&r, target);
+    }
+    let js = get(a, "/app.js", &accept);
+    assert_eq!(js.header("content-type"), Some("text/javascript"));
+    assert!(js.body.len() < app_js().len() / 4, "compressed js is {} bytes", js.body.len());
+
+    // Shards are sent byte for byte: the page decompresses them itself.
+    let shard = get(a, "/data/mnist/train-000.bin.gz", &[("Accept-Encoding", "gzip, deflate, br")]);
+    assert_eq!(shard.status, 200);
+    assert_eq!(shard.header("content-type"), Some("application/gzip"));
+    assert_eq!(shard.header("content-encoding"), None);
+    assert_eq!(shard.body, fs::read(root.join("data/mnist/train-000.bin.gz")).unwrap());
+}
+
+#[test]
+fn refuses_everything_outside_the_folders() {
+    let dir = TestDir::new("escape");
+    let root = site(&dir);
+    let server = start(&root, false);
+    let a = server.addr;
+
+    for target in [
+        "/../secret.txt",
+        "/../../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/%2E%2E/%2e%2e/secret.txt",
+        "/..%2fsecret.txt",
+        "/..%2f..%2fsecret.txt",
+        "/.%2e/secret.txt",
+        "/sub/../../secret.txt",
+        "/pkg/../secret.txt",
+        "/pkg/%2e%2e/secret.txt",
+        "/data/..%2fsecret.txt",
+        "/data/mnist/../../../secret.txt",
+        "//etc/passwd",
+        "/%2fetc%2fpasswd",
+        "/%2Fetc/passwd",
+        "/secret.txt",
+        "/%00",
+    ] {
+        let r = get(a, target, &[]);
+        assert!(refused(&r), "{target}: status {}", r.status);
+        assert_isolated(&r, target);
+    }
+    #[cfg(unix)]
+    {
+        for target in ["/escape.txt", "/escape-dir/secret.txt", "/escape-dir/", "/data/mnist/relative-escape.json"] {
+            let r = get(a, target, &[]);
+            assert!(refused(&r), "{target}: status {}", r.status);
+        }
+        // A symlink that stays inside the folder is fine.
+        let alias = get(a, "/alias.js", &[]);
+        assert_eq!(alias.status, 200);
+        assert_eq!(alias.body, app_js().as_bytes());
+    }
+    // Only GET and HEAD.
+    assert_eq!(request(a, "POST", "/app.js", &[("Content-Length", "0")]).status, 405);
+    let head = request(a, "HEAD", "/app.js", &[]);
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+}
+
+#[test]
+fn no_isolation_drops_the_three_headers() {
+    let dir = TestDir::new("noiso");
+    let root = site(&dir);
+    let server = start(&root, true);
+    for target in ["/", "/pkg/single/x.wasm", "/missing"] {
+        let r = get(server.addr, target, &[]);
+        for h in ["cross-origin-opener-policy", "cross-origin-embedder-policy", "cross-origin-resource-policy"] {
+            assert_eq!(r.header(h), None, "{target}: {h}");
+        }
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(r.header("cache-control"), Some("no-cache"));
+    }
+}
+
+#[test]
+fn a_taken_port_is_a_clear_error() {
+    let dir = TestDir::new("port");
+    let root = site(&dir);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let opts = ServeOptions { host: "127.0.0.1".into(), port, no_isolation: false, root };
+    let err = match runtime.block_on(bind_with_shutdown(&opts, std::future::pending())) {
+        Ok(_) => panic!("bound a taken port"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains(&format!("cannot listen on 127.0.0.1:{port}")) && err.contains("port is taken"), "{err}");
+
+    let missing = ServeOptions { root: dir.path().join("no-such-root"), port: 0, ..ServeOptions::default() };
+    assert!(runtime.block_on(bind_with_shutdown(&missing, std::future::pending())).is_err());
+}
+
+// ---- bundle ----
+
+fn bundle_source(dir: &TestDir) -> PathBuf {
+    let root = dir.path().join("repo");
+    write(&root.join("www/index.html"), INDEX_HTML);
+    write(&root.join("www/app.js"), app_js());
+    write(&root.join("www/css/style.css"), "body { margin: 0 }");
+    write(&root.join("www/.hidden"), "not bundled");
+    write(&root.join("pkg/single/pff.js"), "export default 1;");
+    write(&root.join("pkg/single/pff_bg.wasm"), b"\0asm\x01\0\0\0");
+    write(&root.join("pkg/single/.gitignore"), "*");
+    write(&root.join("pkg/threads/pff.js"), "export default 2;");
+    write(&root.join("pkg/threads/pff_bg.wasm"), b"\0asm\x01\0\0\0");
+    write(&root.join("pkg/other/ignored.js"), "not bundled");
+    write(&root.join("data/README.md"), "not bundled");
+    write(&root.join("data/mnist/manifest.json"), "{}");
+    write(&root.join("data/mnist/train-000.bin.gz"), gzip(b"shard"));
+    write(&root.join("data/mnist/.train-000.bin.gz.123.tmp"), "partial");
+    write(&root.join("data/half-fetched/train-000.bin.gz"), gzip(b"no manifest"));
+    write(&root.join("data/weights/web.safetensors"), b"weights");
+    write(&root.join("data/weights/web.train.safetensors"), b"optimizer state");
+    root
+}
+
+fn leftovers(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("pff-bundle"))
+        .collect()
+}
+
+#[test]
+fn bundle_writes_a_self_contained_site() {
+    let dir = TestDir::new("bundle");
+    let root = bundle_source(&dir);
+    let out = dir.path().join("site");
+    let report = bundle::bundle(&root, &out).unwrap();
+    assert!(report.threads && report.injected && !report.replaced);
+    assert_eq!(report.datasets, vec!["mnist".to_string()]);
+    assert_eq!(report.weights, vec!["web.safetensors".to_string()]);
+
+    for f in [
+        "app.js",
+        "css/style.css",
+        "pkg/single/pff.js",
+        "pkg/single/pff_bg.wasm",
+        "pkg/threads/pff.js",
+        "pkg/threads/pff_bg.wasm",
+        "data/mnist/manifest.json",
+        "data/mnist/train-000.bin.gz",
+        "data/weights/web.safetensors",
+        "coi-serviceworker.js",
+        MARKER_FILE,
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    for f in [
+        ".hidden",
+        "pkg/single/.gitignore",
+        "pkg/other",
+        "data/README.md",
+        "data/half-fetched",
+        "data/mnist/.train-000.bin.gz.123.tmp",
+        "data/weights/web.train.safetensors",
+        "www",
+    ] {
+        assert!(!out.join(f).exists(), "{f} should not be bundled");
+    }
+    assert_eq!(fs::read(out.join("app.js")).unwrap(), app_js().as_bytes());
+
+    let html = fs::read_to_string(out.join("index.html")).unwrap();
+    let tag = html.find(COI_SCRIPT_TAG).expect("the service worker is loaded");
+    let head = html.find("<head>").unwrap();
+    assert!(head < tag && tag < html.find("<meta").unwrap() && tag < html.find("<script type=\"module\"").unwrap(), "{html}");
+    assert_eq!(html.matches("coi-serviceworker.js").count(), 1);
+    assert_eq!(html.replace(&format!("\n    {COI_SCRIPT_TAG}"), ""), INDEX_HTML);
+
+    let sw = fs::read_to_string(out.join("coi-serviceworker.js")).unwrap();
+    for needle in ["Cross-Origin-Opener-Policy", "Cross-Origin-Embedder-Policy", "Cross-Origin-Resource-Policy", "sessionStorage", "serviceWorker.register", "crossOriginIsolated"] {
+        assert!(sw.contains(needle), "service worker lacks {needle}");
+    }
+    assert!(leftovers(dir.path()).is_empty(), "{:?}", leftovers(dir.path()));
+
+    // Bundling again replaces the previous bundle (stale files go away).
+    write(&out.join("stale.js"), "old");
+    fs::remove_file(root.join("www/app.js")).unwrap();
+    let again = bundle::bundle(&root, &out).unwrap();
+    assert!(again.replaced);
+    assert!(!out.join("stale.js").exists() && !out.join("app.js").exists());
+    assert!(out.join("index.html").is_file() && out.join(MARKER_FILE).is_file());
+    assert!(leftovers(dir.path()).is_empty(), "{:?}", leftovers(dir.path()));
+
+    // An empty existing folder is fine too.
+    let empty = dir.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    bundle::bundle(&root, &empty).unwrap();
+    assert!(empty.join("index.html").is_file());
+}
+
+#[test]
+fn bundle_fails_cleanly() {
+    let dir = TestDir::new("bundle-fail");
+    let root = bundle_source(&dir);
+
+    // No page: a clear error naming www/index.html, and nothing written.
+    fs::rename(root.join("www/index.html"), root.join("www/page.html")).unwrap();
+    let out = dir.path().join("site");
+    let err = bundle::bundle(&root, &out).unwrap_err().to_string();
+    assert!(err.contains("www/index.html") && err.contains("missing"), "{err}");
+    assert!(!out.exists());
+    assert!(leftovers(dir.path()).is_empty());
+    fs::rename(root.join("www/page.html"), root.join("www/index.html")).unwrap();
+
+    // No build.
+    fs::rename(root.join("pkg/single"), root.join("pkg/single-moved")).unwrap();
+    let err = bundle::bundle(&root, &out).unwrap_err().to_string();
+    assert!(err.contains("pkg/single") && err.contains("run the build first"), "{err}");
+    assert!(!out.exists());
+    fs::rename(root.join("pkg/single-moved"), root.join("pkg/single")).unwrap();
+
+    // A non-empty folder that is not a bundle is never overwritten.
+    let precious = dir.path().join("precious");
+    write(&precious.join("thesis.tex"), "years of work");
+    let err = bundle::bundle(&root, &precious).unwrap_err().to_string();
+    assert!(err.contains("refusing to overwrite") && err.contains(MARKER_FILE), "{err}");
+    assert_eq!(fs::read_to_string(precious.join("thesis.tex")).unwrap(), "years of work");
+    assert_eq!(fs::read_dir(&precious).unwrap().count(), 1);
+
+    // A file is not a folder.
+    let file = dir.path().join("a-file");
+    write(&file, "x");
+    assert!(bundle::bundle(&root, &file).is_err());
+    assert_eq!(fs::read_to_string(&file).unwrap(), "x");
+
+    // Not inside a bundled folder (it would copy itself).
+    let err = bundle::bundle(&root, &root.join("www/dist")).unwrap_err().to_string();
+    assert!(err.contains("inside"), "{err}");
+    assert!(!root.join("www/dist").exists());
+    assert!(leftovers(&root.join("www")).is_empty());
+
+    // And the sources still bundle fine afterwards.
+    bundle::bundle(&root, &out).unwrap();
+    assert!(out.join(MARKER_FILE).is_file());
+}
+
+#[test]
+fn a_bundle_is_servable() {
+    // The bundle has the serve layout: pointing a root's www at it serves the page.
+    let dir = TestDir::new("bundle-serve");
+    let root = bundle_source(&dir);
+    let out = dir.path().join("served/www");
+    bundle::bundle(&root, &out).unwrap();
+    let server = start(&dir.path().join("served"), false);
+    let r = get(server.addr, "/coi-serviceworker.js", &[]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/javascript"));
+    assert_eq!(r.body, bundle::COI_SERVICEWORKER_JS.as_bytes());
+    let page = get(server.addr, "/", &[]);
+    assert!(String::from_utf8(page.body).unwrap().contains(COI_SCRIPT_TAG));
+}

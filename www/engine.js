@@ -1,0 +1,133 @@
+// Promise wrapper around engine-worker.js (the protocol is documented at the top of that file).
+//
+//   const eng = await Engine.start();
+//   const r = await eng.call('classify', {pixels});
+//   const off = eng.on('progress', (ev) => ...);   // also 'log', 'status', 'crash', 'restarted'
+//
+// A worker that crashes (an `error` or `messageerror` event, or a trap the worker reports as
+// `fatal`) is terminated and started again; pending calls are rejected with a clear message,
+// 'crash' is emitted at once and 'restarted' (with the new init result) when the new worker is
+// ready. At most 3 restarts per minute, so a worker that cannot start does not loop.
+
+export class EngineCrashed extends Error {}
+
+export class Engine {
+  static async start(options = {}) {
+    const eng = new Engine(options);
+    await eng.boot();
+    return eng;
+  }
+
+  constructor({ url } = {}) {
+    this.url = url || new URL('engine-worker.js', import.meta.url);
+    this.worker = null;
+    this.pending = new Map();
+    this.listeners = new Map();
+    this.nextId = 1;
+    this.runtime = null;
+    this.restartTimes = [];
+    this.generation = 0;
+    this.dead = false;
+  }
+
+  spawn() {
+    const gen = ++this.generation;
+    const w = new Worker(this.url, { type: 'module', name: 'pff-engine' });
+    w.onmessage = (e) => {
+      if (gen !== this.generation) return;
+      this.receive(e.data);
+    };
+    w.onerror = (e) => {
+      if (e && e.preventDefault) e.preventDefault();
+      if (gen !== this.generation) return;
+      this.crashed(`the engine worker failed: ${(e && e.message) || 'unknown error'}`);
+    };
+    w.onmessageerror = () => {
+      if (gen !== this.generation) return;
+      this.crashed('a message from the engine worker could not be read');
+    };
+    this.worker = w;
+  }
+
+  async boot() {
+    this.spawn();
+    this.runtime = await this.call('init');
+    return this.runtime;
+  }
+
+  receive(msg) {
+    if (!msg) return;
+    if (msg.event) {
+      if (msg.event === 'fatal') {
+        this.emit('log', { level: 'error', message: msg.message });
+        this.crashed(msg.message);
+        return;
+      }
+      this.emit(msg.event, msg);
+      return;
+    }
+    const p = this.pending.get(msg.id);
+    if (!p) return;
+    this.pending.delete(msg.id);
+    if (msg.ok) p.resolve(msg.result);
+    else p.reject(new Error(msg.error));
+  }
+
+  call(type, payload = {}, transfer = []) {
+    if (this.dead) return Promise.reject(new EngineCrashed('the engine is not running (it crashed too often)'));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, type });
+      this.worker.postMessage({ id, type, payload }, transfer);
+    });
+  }
+
+  on(event, fn) {
+    if (!this.listeners.has(event)) this.listeners.set(event, new Set());
+    this.listeners.get(event).add(fn);
+    return () => this.listeners.get(event).delete(fn);
+  }
+
+  emit(event, data) {
+    for (const fn of this.listeners.get(event) || []) {
+      try {
+        fn(data);
+      } catch (e) {
+        console.warn(`pff: a '${event}' listener failed`, e);
+      }
+    }
+  }
+
+  crashed(reason) {
+    const old = this.worker;
+    this.worker = null;
+    this.generation++; // ignore anything the old worker still says
+    if (old) old.terminate();
+    for (const [, p] of this.pending) p.reject(new EngineCrashed(`${reason} (during ${p.type})`));
+    this.pending.clear();
+    const now = Date.now();
+    this.restartTimes = this.restartTimes.filter((t) => now - t < 60000);
+    const willRestart = this.restartTimes.length < 3;
+    this.emit('crash', { reason, willRestart });
+    if (!willRestart) {
+      this.dead = true;
+      return;
+    }
+    this.restartTimes.push(now);
+    setTimeout(async () => {
+      try {
+        this.runtime = await this.boot();
+        this.emit('restarted', { reason, runtime: this.runtime });
+      } catch (e) {
+        this.emit('log', { level: 'error', message: `the engine could not be restarted: ${e.message}` });
+      }
+    }, 200);
+  }
+
+  terminate() {
+    this.dead = true;
+    this.generation++;
+    if (this.worker) this.worker.terminate();
+    this.worker = null;
+  }
+}
