@@ -2,6 +2,11 @@
 //! compact form against a dense masked implementation, the leak-only and L ≤ 0 cases against
 //! the formulas, and the z_g step including its 1e-8 behaviour at z_g = 0.
 
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use pff::config::{Config, GROUP};
 use pff::lateral;

@@ -22,8 +22,8 @@
  *   init        {}                                  -> {mode: 'threads'|'single', threads, reason, version}
  *   status      {}                                  -> status (see `status()` below)
  *   info        {}                                  -> engine.info() + status, or {model: null}
- *   loadDataset {name: 'mnist', splits: {test: 0, train: 5000, dev: 2000}}   (0 = whole split)
- *                                                   -> {name, sizes: {split: n}}
+ *   loadDataset {name: 'mnist', splits: {test: 0, train: 5000, dev: 2000}, ensure?}  (0 = whole
+ *               split; ensure: only fill splits that are still empty) -> {name, sizes: {split: n}}
  *               Shards are fetched from data/<name>/ once and kept, so a later, larger request
  *               or a new model reuses them. Loading another dataset replaces the splits.
  *   manifest    {name}                              -> the manifest, or null when absent (404)
@@ -209,7 +209,7 @@ async function fillSplit(eng, name, man, split, limit) {
 
 let manifests = new Map();
 
-async function loadDataset({ name = 'mnist', splits = { test: 0 } } = {}) {
+async function loadDataset({ name = 'mnist', splits = { test: 0 }, ensure = false } = {}) {
   const eng = requireEngineOrPlaceholder();
   if (dataset.name && dataset.name !== name) requireIdle('switch datasets');
   let man = manifests.get(name);
@@ -223,6 +223,8 @@ async function loadDataset({ name = 'mnist', splits = { test: 0 } } = {}) {
     dataset = { name, sizes: {}, requested: {} };
   }
   for (const [split, limit] of Object.entries(splits)) {
+    if (ensure && dataset.sizes[split] > 0) continue; // `ensure`: only fill empty splits
+    if (dataset.requested[split] === (Number(limit) || 0) && dataset.sizes[split] > 0) continue; // already as asked
     if (split === 'train') requireIdle('change the training set');
     dataset.sizes[split] = await fillSplit(eng, name, man, split, Number(limit) || 0);
     dataset.requested[split] = Number(limit) || 0;

@@ -1,0 +1,140 @@
+// Shared helpers of the e2e tests: start a server (pff serve, or the node stand-in), launch the
+// system Chromium through playwright-core, watch console errors and off-origin requests.
+
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const ARTIFACTS = path.join(ROOT, 'artifacts');
+export const CHROMIUM = process.env.PFF_CHROMIUM || '/usr/bin/chromium';
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const PFF = path.join(ROOT, 'target', 'release', 'pff');
+
+/** Whether target/release/pff has a `serve` subcommand. */
+export function pffCanServe() {
+  if (process.env.PFF_SERVER === 'node') return false;
+  if (!fs.existsSync(PFF)) return false;
+  const r = spawnSync(PFF, ['serve', '--help'], { encoding: 'utf8', timeout: 20000 });
+  return r.status === 0 && /serve/i.test(r.stdout + r.stderr);
+}
+
+/** Starts a server on a free port; resolves {url, kind, stop()}. */
+export async function startServer({ isolation = true } = {}) {
+  const usePff = pffCanServe();
+  const cmd = usePff ? PFF : process.execPath;
+  const args = usePff ? ['serve', '--port', '0'] : [path.join(ROOT, 'tests', 'e2e', 'server.mjs'), '--port', '0', '--root', ROOT];
+  if (!isolation) args.push('--no-isolation');
+  const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 30000);
+    const onData = (d) => {
+      out += d;
+      const m = out.match(/http:\/\/127\.0\.0\.1:(\d+)\//);
+      if (m) {
+        clearTimeout(timer);
+        resolve(`http://127.0.0.1:${m[1]}/`);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited (${code}): ${out}`));
+    });
+  });
+  child.removeAllListeners('exit');
+  return {
+    url,
+    kind: usePff ? 'pff serve' : 'node server.mjs',
+    stop: () =>
+      new Promise((r) => {
+        if (child.exitCode !== null) return r();
+        child.once('exit', r);
+        child.kill('SIGTERM');
+        setTimeout(() => child.exitCode === null && child.kill('SIGKILL'), 3000);
+      }),
+  };
+}
+
+/** Launches Chromium with a fresh profile; resolves {context, dir, close()}. */
+export async function launch({ viewport = { width: 1280, height: 900 } } = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pff-e2e-'));
+  const context = await chromium.launchPersistentContext(dir, {
+    executablePath: CHROMIUM,
+    args: CHROMIUM_ARGS,
+    headless: true,
+    viewport,
+    acceptDownloads: true,
+  });
+  return {
+    context,
+    dir,
+    close: async () => {
+      await context.close().catch(() => {});
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Records console errors, page errors and requests leaving the origin of `base`. */
+export function watch(page, base, { allow = [] } = {}) {
+  const origin = new URL(base).origin;
+  const w = { errors: [], offOrigin: [] };
+  const allowed = (text) => allow.some((re) => re.test(text));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !allowed(m.text())) w.errors.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => {
+    if (!allowed(String(e))) w.errors.push(`pageerror: ${e.message}`);
+  });
+  page.on('request', (r) => {
+    const u = r.url();
+    if (u.startsWith('data:') || u.startsWith('blob:')) return;
+    if (new URL(u).origin !== origin) w.offOrigin.push(u);
+  });
+  return w;
+}
+
+/** A minimal test runner: named async tests in order, `N passed, M failed` at the end. */
+export class Runner {
+  constructor(name) {
+    this.name = name;
+    this.results = [];
+  }
+
+  async test(name, fn, { skip = null } = {}) {
+    const t0 = Date.now();
+    if (skip) {
+      this.results.push({ name, status: 'skipped', reason: skip });
+      console.log(`  - ${name} (skipped: ${skip})`);
+      return;
+    }
+    try {
+      const note = await fn();
+      const ms = Date.now() - t0;
+      this.results.push({ name, status: 'passed', ms });
+      console.log(`  ✔ ${name} (${(ms / 1000).toFixed(1)} s)${note ? ` — ${note}` : ''}`);
+    } catch (e) {
+      const ms = Date.now() - t0;
+      this.results.push({ name, status: 'failed', ms, error: e });
+      console.log(`  ✘ ${name} (${(ms / 1000).toFixed(1)} s)\n      ${String(e && e.stack ? e.stack : e).split('\n').slice(0, 6).join('\n      ')}`);
+    }
+  }
+
+  counts() {
+    const c = { passed: 0, failed: 0, skipped: 0 };
+    for (const r of this.results) c[r.status] += 1;
+    return c;
+  }
+}
+
+export function assert(cond, msg) {
+  if (!cond) throw new Error(`assertion failed: ${msg}`);
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,258 @@
+// Wiring: starts the engine, owns the shared state, the tabs and the status line, and tells
+// the views when the input or the model changes. Each panel lives in its own module.
+
+import { Engine } from './engine.js';
+import { DrawView } from './draw-view.js';
+import { SettleView } from './settle-view.js';
+import { DreamView } from './dream-view.js';
+import { TrainView } from './train-view.js';
+import { DataView } from './data-view.js';
+import { WeightsView, PRETRAINED_URL } from './weights-view.js';
+
+const $ = (sel) => document.querySelector(sel);
+
+const state = {
+  runtime: null, // {mode, threads, reason, version}
+  status: null, // the worker's last status (model, dataset, training)
+  input: null, // Float32Array(784) the panels work on, or null
+  inputSource: null, // {kind: 'draw'|'test'|'dream', index?, label?}
+  lastClassify: null,
+  lastEval: null,
+  hasModel: false,
+  booted: false,
+  ready: false,
+  panel: 'draw',
+  pretrainedAvailable: null,
+  restoreWeights: null, // {bytes, name} or {url}: how to bring the model back after a crash
+  restarts: 0,
+  errors: [],
+};
+
+let resolveReady;
+let resolveBooted;
+window.pffReady = new Promise((r) => (resolveReady = r));
+window.pffBooted = new Promise((r) => (resolveBooted = r));
+
+const listeners = new Map();
+
+const app = {
+  engine: null,
+  state,
+  views: {},
+  on(name, fn) {
+    if (!listeners.has(name)) listeners.set(name, new Set());
+    listeners.get(name).add(fn);
+  },
+  emit(name, data) {
+    for (const fn of listeners.get(name) || []) {
+      try {
+        fn(data);
+      } catch (e) {
+        console.warn(`pff: '${name}' handler failed`, e);
+      }
+    }
+  },
+  call(type, payload, transfer) {
+    if (!app.engine) return Promise.reject(new Error('the engine is not running yet'));
+    return app.engine.call(type, payload, transfer);
+  },
+  /** Sets the input the panels work on (source: {kind, index, label}). */
+  setInput(pixels, source = { kind: 'draw' }) {
+    state.input = pixels;
+    state.inputSource = source;
+    state.lastClassify = null;
+    app.emit('input', { pixels, source });
+  },
+  show(panel) {
+    showPanel(panel);
+  },
+  /** A line in the status bar. level: info | ok | warn | error. */
+  message(text, level = 'info') {
+    const el = $('#message');
+    el.textContent = text;
+    el.className = `message ${level}`;
+    if (level === 'error') state.errors.push(text);
+  },
+  /** The model changed (new, loaded, trained): refresh the status and tell the views. */
+  async modelChanged(why = 'model') {
+    try {
+      renderStatus(await app.call('status'));
+    } catch (_) {
+      /* a crash is reported elsewhere */
+    }
+    app.emit('model', { why });
+  },
+  /** Keeps what is needed to bring the current model back after a worker crash. */
+  async snapshot() {
+    try {
+      const { bytes } = await app.call('exportWeights', { half: false });
+      state.restoreWeights = { bytes, name: state.status && state.status.model ? state.status.model.name : 'weights' };
+    } catch (_) {
+      /* no model */
+    }
+  },
+};
+window.pff = app;
+
+// ------------------------------------------------------------------ status line
+
+function plural(n, word) {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+function fmtParams(n) {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${Math.round(n / 1e3)} k` : `${n}`;
+}
+
+function renderRuntime(rt) {
+  const el = $('#threads');
+  if (rt.mode === 'threads') {
+    el.textContent = plural(rt.threads, 'thread');
+    el.className = 'badge threads-on';
+    el.title = `threaded WebAssembly build (${rt.reason})`;
+  } else {
+    el.textContent = `1 thread: ${rt.reason || 'single-thread build'}`;
+    el.className = 'badge threads-off';
+    el.title = 'single-thread WebAssembly build';
+  }
+}
+
+function renderStatus(s) {
+  if (!s) return;
+  state.status = s;
+  const m = s.model;
+  const hadModel = state.hasModel;
+  state.hasModel = !!m;
+  $('#model-status').textContent = m ? `model: ${m.name} · ${m.preset} · ${fmtParams(m.params)} parameters` : 'no model loaded';
+  const sizes = s.dataset && s.dataset.sizes ? s.dataset.sizes : {};
+  const parts = Object.entries(sizes).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`);
+  $('#data-status').textContent = s.dataset && s.dataset.name ? `${s.dataset.name === 'mnist' ? 'MNIST' : s.dataset.name}: ${parts.join(', ') || 'nothing loaded'}` : 'no data';
+  if (s.training !== 'idle') $('#data-status').textContent += ` · training ${s.training}`;
+  if (m && !hadModel) markReady();
+  app.emit('status', s);
+}
+
+function markReady() {
+  if (state.ready) return;
+  state.ready = true;
+  document.body.dataset.ready = 'true';
+  resolveReady(true);
+}
+
+// ------------------------------------------------------------------ tabs
+
+const PANELS = ['draw', 'settle', 'dream', 'train', 'data', 'weights'];
+
+function showPanel(name, { focus = false, updateHash = true } = {}) {
+  if (!PANELS.includes(name)) name = 'draw';
+  state.panel = name;
+  for (const p of PANELS) {
+    const tab = $(`#tab-${p}`);
+    const on = p === name;
+    tab.setAttribute('aria-selected', String(on));
+    tab.tabIndex = on ? 0 : -1;
+    $(`#panel-${p}`).hidden = !on;
+    if (on && focus) tab.focus();
+  }
+  if (updateHash && location.hash !== `#${name}`) history.replaceState(null, '', `#${name}`);
+  const v = app.views[name];
+  if (v && v.show) v.show();
+  app.emit('panel', name);
+}
+
+function setupTabs() {
+  const tabs = [...document.querySelectorAll('[role="tab"]')];
+  for (const t of tabs) {
+    t.addEventListener('click', () => showPanel(t.dataset.panel));
+    t.addEventListener('keydown', (e) => {
+      const i = tabs.indexOf(t);
+      let j = null;
+      if (e.key === 'ArrowRight') j = (i + 1) % tabs.length;
+      if (e.key === 'ArrowLeft') j = (i - 1 + tabs.length) % tabs.length;
+      if (e.key === 'Home') j = 0;
+      if (e.key === 'End') j = tabs.length - 1;
+      if (j !== null) {
+        e.preventDefault();
+        showPanel(tabs[j].dataset.panel, { focus: true });
+      }
+    });
+  }
+  window.addEventListener('hashchange', () => showPanel(location.hash.slice(1), { updateHash: false }));
+}
+
+// ------------------------------------------------------------------ boot
+
+async function loadDefaults({ restoring = false } = {}) {
+  const eng = app.engine;
+  state.runtime = eng.runtime;
+  renderRuntime(eng.runtime);
+  try {
+    await app.call('loadDataset', { name: 'mnist', splits: { test: 0 } });
+  } catch (e) {
+    app.message(`The MNIST test digits could not be loaded: ${e.message}`, 'error');
+  }
+  const restore = restoring ? state.restoreWeights : null;
+  if (restore && restore.bytes) {
+    await app.call('loadWeights', { bytes: restore.bytes.slice(), name: restore.name });
+  } else {
+    const r = await app.call('loadWeights', { url: PRETRAINED_URL, optional: true, name: 'pretrained mnist-web' });
+    state.pretrainedAvailable = r.loaded;
+    if (r.loaded) state.restoreWeights = { url: PRETRAINED_URL };
+  }
+  renderStatus(await app.call('status'));
+}
+
+async function boot() {
+  setupTabs();
+  app.views.draw = new DrawView(app);
+  app.views.settle = new SettleView(app);
+  app.views.dream = new DreamView(app);
+  app.views.train = new TrainView(app);
+  app.views.data = new DataView(app);
+  app.views.weights = new WeightsView(app);
+  showPanel(location.hash.slice(1) || 'draw', { updateHash: false });
+  try {
+    app.engine = await Engine.start();
+  } catch (e) {
+    $('#threads').textContent = 'engine failed to start';
+    app.message(`The WebAssembly engine could not start: ${e.message}`, 'error');
+    resolveBooted(false);
+    return;
+  }
+  const eng = app.engine;
+  eng.on('status', (ev) => renderStatus(ev.status));
+  eng.on('log', (ev) => {
+    if (ev.level === 'error' || ev.level === 'warn') app.message(ev.message, ev.level);
+  });
+  eng.on('progress', (ev) => app.emit('progress', ev));
+  eng.on('crash', (ev) => {
+    state.restarts += 1;
+    app.message(ev.willRestart ? `The engine crashed (${ev.reason}); restarting it…` : `The engine crashed repeatedly (${ev.reason}); reload the page.`, 'error');
+    app.emit('crash', ev);
+  });
+  eng.on('restarted', async (ev) => {
+    try {
+      await loadDefaults({ restoring: true });
+      app.message(`The engine crashed and was restarted (${ev.reason}); the model was restored.`, 'warn');
+      app.emit('model', { why: 'restart' });
+    } catch (e) {
+      app.message(`The engine was restarted but the model could not be restored: ${e.message}`, 'error');
+    }
+  });
+  try {
+    await loadDefaults();
+  } catch (e) {
+    app.message(`Start-up failed: ${e.message}`, 'error');
+  }
+  state.booted = true;
+  document.body.dataset.booted = 'true';
+  resolveBooted(true);
+  if (!state.hasModel) {
+    app.message('No model is loaded yet: train one in the Train tab (about a minute for the tiny preset) or load a weights file in the Weights tab.', 'warn');
+  } else {
+    app.message('Ready: draw a digit.', 'ok');
+  }
+  app.emit('model', { why: 'boot' });
+}
+
+boot();

@@ -1,0 +1,194 @@
+// The Data panel: test digits with the model's answers, a misclassified filter, inspection in
+// Draw/Settle, and the confusion matrix of the last evaluation.
+
+import { drawDigit } from './draw.js';
+
+const $ = (sel) => document.querySelector(sel);
+const PAGE = 96;
+
+export class DataView {
+  constructor(app) {
+    this.app = app;
+    this.count = 0;
+    this.pixels = null; // Uint8Array(count×784) of the first `count` test digits
+    this.labels = null;
+    this.preds = null; // Uint8Array of predictions after an evaluation
+    this.page = 0;
+    this.selected = null;
+    this.stale = true;
+    $('#data-eval').addEventListener('click', () => this.evaluate());
+    $('#data-wrong').addEventListener('change', () => {
+      this.page = 0;
+      this.render();
+    });
+    $('#data-prev').addEventListener('click', () => this.turn(-1));
+    $('#data-next').addEventListener('click', () => this.turn(1));
+    $('#data-to-draw').addEventListener('click', () => this.open('draw'));
+    $('#data-to-settle').addEventListener('click', () => this.open('settle'));
+    app.on('model', () => {
+      // answers of another model are stale
+      if (this.preds) {
+        this.preds = null;
+        $('#data-summary').textContent = 'The model changed: evaluate again to see its answers.';
+        if (app.state.panel === 'data') this.render();
+      }
+    });
+    this.renderConfusion(null);
+  }
+
+  async show() {
+    if (!this.pixels) await this.load(Number($('#data-count').value));
+    this.render();
+  }
+
+  async load(n) {
+    const size = this.app.state.status && this.app.state.status.dataset.sizes.test;
+    if (!size) {
+      $('#data-summary').textContent = 'No test digits are loaded.';
+      return false;
+    }
+    n = Math.min(n, size);
+    if (this.pixels && this.count === n) return true;
+    const r = await this.app.call('images', { split: 'test', start: 0, count: n });
+    this.pixels = r.pixels;
+    this.labels = r.labels;
+    this.count = n;
+    this.preds = null;
+    return true;
+  }
+
+  async evaluate() {
+    if (!this.app.state.hasModel) {
+      $('#data-summary').textContent = 'No model is loaded yet.';
+      return;
+    }
+    const n = Number($('#data-count').value);
+    const btn = $('#data-eval');
+    btn.disabled = true;
+    $('#data-summary').textContent = `Evaluating ${n} test digits…`;
+    try {
+      if (!(await this.load(n))) return;
+      const t0 = performance.now();
+      const ev = await this.app.call('evaluate', { split: 'test', limit: this.count });
+      const ms = performance.now() - t0;
+      this.preds = ev.predictions;
+      this.app.state.lastEval = ev;
+      const wrong = ev.n - Math.round(ev.accuracy * ev.n);
+      $('#data-summary').textContent = `${ev.n} test digits: ${(ev.accuracy * 100).toFixed(2)} % right with the goodness classifier (${wrong} wrong), ${(ev.forward_accuracy * 100).toFixed(2)} % with the forward head; ${(ms / 1000).toFixed(1)} s.`;
+      document.querySelector('#panel-data').dataset.accuracy = String(ev.accuracy);
+      this.renderConfusion(ev.confusion);
+      this.page = 0;
+      this.render();
+    } catch (e) {
+      $('#data-summary').textContent = `Evaluation failed: ${e.message}`;
+    } finally {
+      btn.disabled = false;
+    }
+  }
+
+  indices() {
+    const all = [...Array(this.count).keys()];
+    if ($('#data-wrong').checked && this.preds) return all.filter((i) => this.preds[i] !== this.labels[i]);
+    return all;
+  }
+
+  turn(d) {
+    const pages = Math.max(1, Math.ceil(this.indices().length / PAGE));
+    this.page = Math.max(0, Math.min(pages - 1, this.page + d));
+    this.render();
+  }
+
+  render() {
+    const box = $('#data-tiles');
+    box.textContent = '';
+    if (!this.pixels) return;
+    const idx = this.indices();
+    const pages = Math.max(1, Math.ceil(idx.length / PAGE));
+    this.page = Math.min(this.page, pages - 1);
+    $('#data-page').textContent = `${this.page + 1} / ${pages}`;
+    $('#data-prev').disabled = this.page === 0;
+    $('#data-next').disabled = this.page >= pages - 1;
+    if ($('#data-wrong').checked && !this.preds) {
+      box.textContent = 'Evaluate first to find the misclassified digits.';
+      return;
+    }
+    if (!idx.length) {
+      box.textContent = 'None misclassified.';
+      return;
+    }
+    const frag = document.createDocumentFragment();
+    for (const i of idx.slice(this.page * PAGE, (this.page + 1) * PAGE)) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'tile';
+      const c = document.createElement('canvas');
+      drawDigit(c, this.pixels, { max: 255, offset: i * 784 });
+      const lab = document.createElement('span');
+      lab.className = 'lab';
+      const truth = this.labels[i];
+      if (this.preds) {
+        const p = this.preds[i];
+        lab.textContent = p === truth ? `${p}` : `${p} (is ${truth})`;
+        if (p !== truth) b.classList.add('wrong');
+        b.setAttribute('aria-label', `test digit ${i}, labelled ${truth}, model says ${p}`);
+      } else {
+        lab.textContent = `${truth}`;
+        b.setAttribute('aria-label', `test digit ${i}, labelled ${truth}`);
+      }
+      b.dataset.index = String(i);
+      b.append(c, lab);
+      b.addEventListener('click', () => this.select(i));
+      frag.append(b);
+    }
+    box.append(frag);
+  }
+
+  select(i) {
+    this.selected = i;
+    $('#data-inspect').hidden = false;
+    drawDigit($('#data-inspect-img'), this.pixels, { max: 255, offset: i * 784 });
+    const truth = this.labels[i];
+    const p = this.preds ? this.preds[i] : null;
+    $('#data-inspect-text').textContent = `Test digit #${i}, labelled ${truth}${p === null ? '' : `; the model says ${p}${p === truth ? ' (right)' : ' (wrong)'}`}.`;
+  }
+
+  open(panel) {
+    const i = this.selected;
+    if (i === null) return;
+    const px = Float32Array.from(this.pixels.subarray(i * 784, (i + 1) * 784), (v) => v / 255);
+    this.app.setInput(px, { kind: 'test', index: i, label: this.labels[i] });
+    this.app.show(panel);
+  }
+
+  renderConfusion(m) {
+    const t = $('#confusion');
+    t.textContent = '';
+    const head = document.createElement('tr');
+    head.innerHTML = '<th scope="col" aria-label="true label / predicted"></th>' + [...Array(10).keys()].map((d) => `<th scope="col">${d}</th>`).join('');
+    t.append(head);
+    for (let r = 0; r < 10; r++) {
+      const tr = document.createElement('tr');
+      const th = document.createElement('th');
+      th.scope = 'row';
+      th.textContent = String(r);
+      tr.append(th);
+      const total = m ? m[r].reduce((a, b) => a + b, 0) : 0;
+      for (let c = 0; c < 10; c++) {
+        const td = document.createElement('td');
+        const v = m ? m[r][c] : 0;
+        td.textContent = m ? String(v) : '';
+        if (r === c) td.className = 'diag';
+        if (m && total) {
+          const f = v / total;
+          // blue for the diagonal, orange for errors (Okabe–Ito), intensity = row share
+          const [cr, cg, cb] = r === c ? [0, 114, 178] : [230, 159, 0];
+          const a = r === c ? 0.15 + 0.75 * f : Math.min(0.9, f * 4);
+          td.style.background = v ? `rgba(${cr}, ${cg}, ${cb}, ${a.toFixed(3)})` : '';
+          if (r !== c && a > 0.5) td.style.color = '#000';
+        }
+        tr.append(td);
+      }
+      t.append(tr);
+    }
+  }
+}

@@ -1,0 +1,149 @@
+// The Draw panel: drawing pad, the 28×28 input, live classification with probability bars.
+
+import { DrawPad, drawDigit } from './draw.js';
+
+const $ = (sel) => document.querySelector(sel);
+const RASTER_INTERVAL_MS = 60; // at most this often while a stroke is being drawn
+
+export class DrawView {
+  constructor(app) {
+    this.app = app;
+    this.pad = new DrawPad($('#pad'), { onChange: (kind) => this.padChanged(kind) });
+    this.preview = $('#input28');
+    this.rows = [];
+    const list = $('#probs');
+    for (let d = 0; d < 10; d++) {
+      const li = document.createElement('li');
+      li.innerHTML = `<span class="d">${d}</span><span class="bar"><span class="fill"></span></span><span class="pct">–</span>`;
+      li.setAttribute('aria-label', `${d}: no guess`);
+      list.append(li);
+      this.rows.push(li);
+    }
+    this.lastRaster = 0;
+    this.rasterTimer = null;
+    this.want = null; // latest input to classify
+    this.busy = false;
+    $('#clear').addEventListener('click', () => this.pad.clear());
+    $('#undo').addEventListener('click', () => this.pad.undo());
+    $('#random-digit').addEventListener('click', () => this.randomDigit());
+    app.on('input', ({ pixels, source }) => this.inputChanged(pixels, source));
+    app.on('model', () => this.classify());
+    app.on('progress', (ev) => {
+      if (app.state.panel === 'draw' && (ev.epochEnd || ev.phase === 'done')) this.classify();
+    });
+    app.on('crash', () => (this.busy = false));
+    this.neutral('Draw a digit from 0 to 9, as large as you like.');
+  }
+
+  show() {
+    this.pad.resize();
+  }
+
+  padChanged(kind) {
+    if (kind === 'image') return; // set from elsewhere: the input is already known
+    const now = performance.now();
+    const run = () => {
+      this.rasterTimer = null;
+      this.lastRaster = performance.now();
+      const input = this.pad.input();
+      this.app.setInput(input, { kind: 'draw' });
+    };
+    if (kind === 'draw' && now - this.lastRaster < RASTER_INTERVAL_MS) {
+      if (!this.rasterTimer) this.rasterTimer = setTimeout(run, RASTER_INTERVAL_MS - (now - this.lastRaster));
+      return;
+    }
+    if (this.rasterTimer) clearTimeout(this.rasterTimer);
+    run();
+  }
+
+  inputChanged(pixels, source) {
+    if (source.kind !== 'draw') this.pad.setImage(pixels);
+    const note = $('#draw-source');
+    if (source.kind === 'test') note.textContent = `Test digit #${source.index}, labelled ${source.label}. Draw on it to start over.`;
+    else if (source.kind === 'dream') note.textContent = 'A dreamed digit. Draw on it to start over.';
+    else if (!pixels) note.textContent = 'Draw a digit from 0 to 9, as large as you like.';
+    else note.textContent = 'Keep drawing, or Clear to start again.';
+    const img = pixels || new Float32Array(784);
+    drawDigit(this.preview, img);
+    if (!pixels) this.neutral();
+    else this.classify();
+  }
+
+  async randomDigit() {
+    const size = this.app.state.status && this.app.state.status.dataset.sizes.test;
+    if (!size) {
+      this.app.message('No test digits are loaded.', 'warn');
+      return;
+    }
+    const index = Math.floor(Math.random() * size);
+    try {
+      const r = await this.app.call('images', { split: 'test', start: index, count: 1 });
+      const px = Float32Array.from(r.pixels, (v) => v / 255);
+      this.app.setInput(px, { kind: 'test', index, label: r.labels[0] });
+    } catch (e) {
+      this.app.message(`Could not read a test digit: ${e.message}`, 'error');
+    }
+  }
+
+  neutral(text) {
+    const p = $('#prediction');
+    p.textContent = '';
+    p.classList.add('empty');
+    p.dataset.state = 'empty';
+    $('#forward-pred').textContent = '–';
+    $('#probs').classList.add('neutral');
+    for (const [d, li] of this.rows.entries()) {
+      li.classList.remove('win');
+      li.querySelector('.pct').textContent = '–';
+      li.setAttribute('aria-label', `${d}: no guess`);
+    }
+    if (text) $('#draw-source').textContent = text;
+  }
+
+  /** Classifies the latest input; while a call is in flight only the newest input waits. */
+  async classify() {
+    this.want = this.app.state.input;
+    if (this.busy) return;
+    if (!this.want) return this.neutral();
+    if (!this.app.state.hasModel) {
+      this.neutral();
+      $('#draw-source').textContent = 'No model is loaded: train one in the Train tab or load weights in the Weights tab.';
+      return;
+    }
+    this.busy = true;
+    try {
+      let x;
+      do {
+        x = this.want;
+        if (!x) break;
+        const r = await this.app.call('classify', { pixels: x });
+        if (x === this.app.state.input) {
+          this.app.state.lastClassify = r;
+          this.render(r);
+        }
+      } while (this.want !== x);
+    } catch (e) {
+      if (!/crash/i.test(e.message)) this.app.message(`Classification failed: ${e.message}`, 'error');
+    } finally {
+      this.busy = false;
+    }
+    if (!this.app.state.input) this.neutral();
+  }
+
+  render(r) {
+    const p = $('#prediction');
+    p.textContent = String(r.prediction);
+    p.classList.remove('empty');
+    p.dataset.state = 'guess';
+    $('#forward-pred').textContent = String(r.forwardPrediction);
+    $('#probs').classList.remove('neutral');
+    for (const [d, li] of this.rows.entries()) {
+      const v = r.probs[d];
+      li.querySelector('.fill').style.width = `${(v * 100).toFixed(1)}%`;
+      li.querySelector('.pct').textContent = `${(v * 100).toFixed(v >= 0.995 || v < 0.1 ? 0 : 1)}%`;
+      li.classList.toggle('win', d === r.prediction);
+      li.setAttribute('aria-label', `${d}: ${(v * 100).toFixed(1)} percent`);
+    }
+    this.app.emit('classified', r);
+  }
+}

@@ -1,0 +1,301 @@
+// The Dream panel: digits sampled from the generative circuit's prior, per-component samples,
+// an interpolation between two latents, and a 2-D PCA map of test-digit latents.
+
+import { DIGIT_COLORS, fitCanvas } from './charts.js';
+import { blitDigit } from './draw.js';
+
+const $ = (sel) => document.querySelector(sel);
+const MAP_POINTS = 500;
+const INTERP_FRAMES = 16;
+const PRIOR_IMAGES = 2000;
+
+/** Top-2 principal axes of rows of X (n×g); returns projections Float32Array(n×2). */
+export function pca2(X, n, g) {
+  const mean = new Float64Array(g);
+  for (let i = 0; i < n; i++) for (let j = 0; j < g; j++) mean[j] += X[i * g + j] / n;
+  const cov = new Float64Array(g * g);
+  for (let i = 0; i < n; i++)
+    for (let a = 0; a < g; a++) {
+      const da = X[i * g + a] - mean[a];
+      for (let b = a; b < g; b++) cov[a * g + b] += (da * (X[i * g + b] - mean[b])) / n;
+    }
+  for (let a = 0; a < g; a++) for (let b = 0; b < a; b++) cov[a * g + b] = cov[b * g + a];
+  const axes = [];
+  for (let c = 0; c < 2; c++) {
+    let v = new Float64Array(g).map((_, i) => Math.sin(i * 1.7 + c + 1));
+    for (let it = 0; it < 200; it++) {
+      const w = new Float64Array(g);
+      for (let a = 0; a < g; a++) for (let b = 0; b < g; b++) w[a] += cov[a * g + b] * v[b];
+      for (const u of axes) {
+        const d = w.reduce((s, x, i) => s + x * u[i], 0);
+        for (let i = 0; i < g; i++) w[i] -= d * u[i];
+      }
+      const norm = Math.hypot(...w) || 1;
+      v = w.map((x) => x / norm);
+    }
+    axes.push(v);
+  }
+  const out = new Float32Array(n * 2);
+  for (let i = 0; i < n; i++)
+    for (let c = 0; c < 2; c++) {
+      let s = 0;
+      for (let j = 0; j < g; j++) s += (X[i * g + j] - mean[j]) * axes[c][j];
+      out[i * 2 + c] = s;
+    }
+  return out;
+}
+
+export class DreamView {
+  constructor(app) {
+    this.app = app;
+    this.seed = 1;
+    this.stale = true;
+    this.busy = false;
+    this.frames = null;
+    this.frame = 0;
+    this.dir = 1;
+    this.anim = null;
+    this.map = null; // {proj, labels, pixels, indices}
+    this.lastSample = null;
+    $('#resample').addEventListener('click', () => {
+      this.seed += 1;
+      this.grid().catch((e) => this.note(`Sampling failed: ${e.message}`));
+    });
+    $('#interp-new').addEventListener('click', () => {
+      this.seed += 1;
+      this.interp().catch((e) => this.note(`Interpolation failed: ${e.message}`));
+    });
+    $('#latent-map').addEventListener('click', (e) => this.pick(e));
+    app.on('model', () => this.invalidate());
+    app.on('progress', (ev) => {
+      if (ev.phase === 'done' || ev.phase === 'stopped') this.invalidate();
+    });
+    app.on('panel', (p) => (p === 'dream' ? this.startAnim() : this.stopAnim()));
+    window.addEventListener('resize', () => this.app.state.panel === 'dream' && this.drawMap());
+    const legend = $('#latent-legend');
+    DIGIT_COLORS.forEach((c, d) => {
+      const s = document.createElement('span');
+      s.innerHTML = `<i></i>${d}`;
+      s.querySelector('i').style.background = c;
+      legend.append(s);
+    });
+  }
+
+  note(text) {
+    $('#dream-note').textContent = text;
+  }
+
+  invalidate() {
+    this.stale = true;
+    if (this.app.state.panel === 'dream') this.refresh();
+  }
+
+  show() {
+    if (this.stale) this.refresh();
+    else this.drawMap();
+  }
+
+  async ensurePrior() {
+    const s = this.app.state.status;
+    if (s && s.model && s.model.hasPrior) return;
+    this.note(`This model has no prior over its latents yet: fitting one on ${PRIOR_IMAGES} digits…`);
+    const name = (s && s.dataset && s.dataset.name) || 'mnist';
+    await this.app.call('loadDataset', { name, splits: { dev: PRIOR_IMAGES }, ensure: true });
+    await this.app.call('fitPrior', { split: 'dev', limit: PRIOR_IMAGES });
+    this.app.state.status = await this.app.call('status');
+  }
+
+  async refresh() {
+    if (!this.app.state.hasModel) {
+      this.note('No model is loaded yet: train one in the Train tab or load weights.');
+      return;
+    }
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
+    this.busy = true;
+    this.stale = false;
+    try {
+      do {
+        this.again = false;
+        await this.ensurePrior();
+        this.note('Digits sampled from a Gaussian mixture over the generative circuit\'s top latent, then decoded by the generative circuit.');
+        await this.grid();
+        await this.components();
+        await this.interp();
+        await this.buildMap();
+      } while (this.again);
+    } catch (e) {
+      this.stale = true;
+      this.note(`Dreaming failed: ${e.message}`);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  async grid() {
+    const r = await this.app.call('sample', { n: 100, component: -1, seed: this.seed });
+    this.lastSample = r;
+    const c = $('#dream-grid');
+    c.width = 280;
+    c.height = 280;
+    const ctx = c.getContext('2d');
+    const img = ctx.createImageData(280, 280);
+    for (let i = 0; i < 100; i++) blitDigit(img, r.images, i, (i % 10) * 28, Math.floor(i / 10) * 28);
+    ctx.putImageData(img, 0, 0);
+    c.dataset.seed = String(this.seed);
+  }
+
+  async components() {
+    const info = await this.app.call('priorInfo');
+    if (!info) return;
+    const C = info.components;
+    const S = 3; // drawing scale, so that the labels are sharp
+    const c = $('#dream-components');
+    c.width = 11 * 28 * S;
+    c.height = C * 28 * S;
+    c.style.aspectRatio = `${11} / ${C}`;
+    const ctx = c.getContext('2d');
+    ctx.fillStyle = '#000';
+    ctx.fillRect(0, 0, c.width, c.height);
+    const tile = document.createElement('canvas');
+    tile.width = 280;
+    tile.height = 28;
+    const tctx = tile.getContext('2d');
+    ctx.imageSmoothingEnabled = false;
+    // the rows in digit order where the labels are known
+    const order = [...Array(C).keys()].sort((a, b) => (info.labels[a] < 0 ? 99 : info.labels[a]) - (info.labels[b] < 0 ? 99 : info.labels[b]) || a - b);
+    for (const [row, comp] of order.entries()) {
+      const r = await this.app.call('sample', { n: 10, component: comp, seed: this.seed * 131 + comp });
+      const img = tctx.createImageData(280, 28);
+      for (let i = 0; i < 10; i++) blitDigit(img, r.images, i, i * 28, 0);
+      tctx.putImageData(img, 0, 0);
+      ctx.drawImage(tile, 28 * S, row * 28 * S, 280 * S, 28 * S);
+      const lab = info.labels[comp];
+      ctx.fillStyle = lab >= 0 ? DIGIT_COLORS[lab] : '#999';
+      ctx.font = `bold ${16 * S}px system-ui, sans-serif`;
+      ctx.textAlign = 'center';
+      ctx.textBaseline = 'middle';
+      ctx.fillText(lab >= 0 ? String(lab) : '?', 14 * S, (row * 28 + 14) * S);
+    }
+    c.setAttribute('aria-label', `Samples of each of the ${C} mixture components, labelled ${order.map((k) => (info.labels[k] >= 0 ? info.labels[k] : '?')).join(', ')}`);
+  }
+
+  async interp() {
+    const pair = await this.app.call('sample', { n: 2, component: -1, seed: this.seed * 7919 + 3 });
+    const G = pair.latents.length / 2;
+    const z = new Float32Array(INTERP_FRAMES * G);
+    for (let f = 0; f < INTERP_FRAMES; f++) {
+      const t = f / (INTERP_FRAMES - 1);
+      for (let j = 0; j < G; j++) z[f * G + j] = (1 - t) * pair.latents[j] + t * pair.latents[G + j];
+    }
+    const { images } = await this.app.call('decode', { latents: z });
+    this.frames = images;
+    const strip = $('#dream-interp-strip');
+    strip.width = INTERP_FRAMES * 28;
+    strip.height = 28;
+    strip.style.aspectRatio = `${INTERP_FRAMES}`;
+    const ctx = strip.getContext('2d');
+    const img = ctx.createImageData(INTERP_FRAMES * 28, 28);
+    for (let f = 0; f < INTERP_FRAMES; f++) blitDigit(img, images, f, f * 28, 0);
+    ctx.putImageData(img, 0, 0);
+    this.frame = 0;
+    this.dir = 1;
+    this.paintFrame();
+    this.startAnim();
+  }
+
+  paintFrame() {
+    if (!this.frames) return;
+    const c = $('#dream-interp');
+    const ctx = c.getContext('2d');
+    const img = ctx.createImageData(28, 28);
+    blitDigit(img, this.frames, this.frame, 0, 0);
+    ctx.putImageData(img, 0, 0);
+  }
+
+  startAnim() {
+    if (this.anim || !this.frames || this.app.state.panel !== 'dream') return;
+    if (window.matchMedia && window.matchMedia('(prefers-reduced-motion: reduce)').matches) return;
+    this.anim = setInterval(() => {
+      this.frame += this.dir;
+      if (this.frame >= INTERP_FRAMES - 1 || this.frame <= 0) this.dir = -this.dir;
+      this.frame = Math.max(0, Math.min(INTERP_FRAMES - 1, this.frame));
+      this.paintFrame();
+    }, 110);
+  }
+
+  stopAnim() {
+    if (this.anim) clearInterval(this.anim);
+    this.anim = null;
+  }
+
+  async buildMap() {
+    const size = this.app.state.status && this.app.state.status.dataset.sizes.test;
+    if (!size) return;
+    const n = Math.min(MAP_POINTS, size);
+    // spread the points over the whole test set
+    const start = Math.floor(Math.random() * Math.max(1, size - n));
+    const r = await this.app.call('images', { split: 'test', start, count: n });
+    const px = Float32Array.from(r.pixels, (v) => v / 255);
+    const { latents, dim } = await this.app.call('latents', { pixels: px });
+    const proj = pca2(latents, n, dim);
+    this.map = { proj, labels: r.labels, pixels: px, start, n };
+    this.drawMap();
+  }
+
+  drawMap() {
+    const m = this.map;
+    const c = $('#latent-map');
+    const [W, H, dpr] = fitCanvas(c);
+    const ctx = c.getContext('2d');
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, W, H);
+    if (!m) return;
+    let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+    for (let i = 0; i < m.n; i++) {
+      x0 = Math.min(x0, m.proj[2 * i]);
+      x1 = Math.max(x1, m.proj[2 * i]);
+      y0 = Math.min(y0, m.proj[2 * i + 1]);
+      y1 = Math.max(y1, m.proj[2 * i + 1]);
+    }
+    const pad = 16 * dpr;
+    const sx = (W - 2 * pad) / (x1 - x0 || 1);
+    const sy = (H - 2 * pad) / (y1 - y0 || 1);
+    m.screen = new Float32Array(m.n * 2);
+    ctx.font = `bold ${11 * dpr}px system-ui, sans-serif`;
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'middle';
+    for (let i = 0; i < m.n; i++) {
+      const x = pad + (m.proj[2 * i] - x0) * sx;
+      const y = H - pad - (m.proj[2 * i + 1] - y0) * sy;
+      m.screen[2 * i] = x / dpr;
+      m.screen[2 * i + 1] = y / dpr;
+      ctx.fillStyle = DIGIT_COLORS[m.labels[i]];
+      ctx.fillText(String(m.labels[i]), x, y);
+    }
+    m.dpr = dpr;
+  }
+
+  pick(e) {
+    const m = this.map;
+    if (!m || !m.screen) return;
+    const r = e.currentTarget.getBoundingClientRect();
+    const x = e.clientX - r.left;
+    const y = e.clientY - r.top;
+    let best = -1;
+    let bd = 14 * 14;
+    for (let i = 0; i < m.n; i++) {
+      const d = (m.screen[2 * i] - x) ** 2 + (m.screen[2 * i + 1] - y) ** 2;
+      if (d < bd) {
+        bd = d;
+        best = i;
+      }
+    }
+    if (best < 0) return;
+    const px = m.pixels.slice(best * 784, (best + 1) * 784);
+    this.app.setInput(px, { kind: 'test', index: m.start + best, label: m.labels[best] });
+    this.app.show('draw');
+  }
+}

@@ -1,0 +1,286 @@
+// The Settle panel: how the circuits settle on the current input over K steps.
+
+import { DIGIT_COLORS, LineChart, gridCols, heatGrid } from './charts.js';
+import { drawDigit, blitDigit } from './draw.js';
+
+const $ = (sel) => document.querySelector(sel);
+const PLAY_MS = 450;
+
+function argmax(a, off = 0, n = a.length) {
+  let b = 0;
+  for (let i = 1; i < n; i++) if (a[off + i] > a[off + b]) b = i;
+  return b;
+}
+
+export class SettleView {
+  constructor(app) {
+    this.app = app;
+    this.trace = null; // the last settle result
+    this.step = 0;
+    this.choice = 'auto'; // 'auto' or a digit
+    this.timer = null;
+    this.stale = true;
+    this.busy = false;
+    this.chart = new LineChart($('#settle-chart'), {
+      series: DIGIT_COLORS.map((color, d) => ({ name: '', color, endLabel: String(d) })),
+      xLabel: 'settling step',
+      legend: false,
+      xInteger: true,
+    });
+    const fs = $('#settle-hyp');
+    const mk = (value, text, color) => {
+      const label = document.createElement('label');
+      label.dataset.value = value;
+      label.innerHTML = `<input type="radio" name="hyp" value="${value}"${value === 'auto' ? ' checked' : ''}>${color ? `<i class="swatch"></i>` : ''}${text}`;
+      if (color) label.querySelector('.swatch').style.background = color;
+      fs.append(label);
+    };
+    mk('auto', 'winner');
+    DIGIT_COLORS.forEach((c, d) => mk(String(d), String(d), c));
+    fs.addEventListener('change', (e) => {
+      this.choice = e.target.value;
+      this.refresh();
+    });
+    $('#settle-play').addEventListener('click', () => this.togglePlay());
+    $('#settle-step').addEventListener('click', () => {
+      this.stopPlay();
+      if (this.trace) this.setStep((this.step + 1) % this.trace.steps);
+    });
+    $('#settle-scrub').addEventListener('input', (e) => {
+      this.stopPlay();
+      this.setStep(Number(e.target.value));
+    });
+    $('#settle-strip').addEventListener('click', (e) => {
+      if (!this.trace) return;
+      const r = e.currentTarget.getBoundingClientRect();
+      const k = Math.floor(((e.clientX - r.left) / r.width) * this.trace.steps);
+      this.stopPlay();
+      this.setStep(Math.max(0, Math.min(this.trace.steps - 1, k)));
+    });
+    app.on('input', () => this.invalidate());
+    app.on('model', () => this.invalidate());
+    app.on('progress', (ev) => {
+      if (ev.epochEnd || ev.phase === 'done') this.invalidate();
+    });
+    window.addEventListener('resize', () => this.app.state.panel === 'settle' && this.drawAll());
+  }
+
+  visible() {
+    return this.app.state.panel === 'settle';
+  }
+
+  invalidate() {
+    this.stale = true;
+    if (this.visible()) this.refresh();
+  }
+
+  show() {
+    if (this.stale) this.refresh();
+    else this.drawAll();
+  }
+
+  note(text) {
+    $('#settle-note').textContent = text;
+  }
+
+  async refresh() {
+    const { state } = this.app;
+    drawDigit($('#settle-input'), state.input || new Float32Array(784));
+    if (!state.input) {
+      this.trace = null;
+      this.clearViews();
+      this.note('Draw a digit in the Draw tab (or pick a test digit) to see how the circuits settle on it.');
+      return;
+    }
+    if (!state.hasModel) {
+      this.note('No model is loaded yet.');
+      return;
+    }
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
+    this.busy = true;
+    this.stale = false;
+    try {
+      do {
+        this.again = false;
+        const input = state.input;
+        let label = this.choice === 'auto' ? null : Number(this.choice);
+        let t;
+        if (label === null) {
+          // the winner: the classifier's answer, known from the Draw panel or from a first pass
+          const known = state.lastClassify;
+          label = known ? known.prediction : 0;
+          t = await this.app.call('settle', { pixels: input, label });
+          const win = argmax(t.scores);
+          if (win !== label) t = await this.app.call('settle', { pixels: input, label: win });
+        } else {
+          t = await this.app.call('settle', { pixels: input, label });
+        }
+        if (input !== state.input) this.again = true;
+        this.trace = t;
+      } while (this.again);
+      const t = this.trace;
+      t.winner = argmax(t.scores);
+      const K = t.steps;
+      t.finalBest = argmax(t.goodness, (K - 1) * t.classes, t.classes);
+      const scrub = $('#settle-scrub');
+      scrub.max = String(K - 1);
+      if (this.step >= K) this.step = K - 1;
+      this.note(`${K} settling steps, ${t.hidden} units per layer. Winner: ${t.winner} (the hypothesis with the highest goodness over steps ${Math.floor(K / 2)}–${Math.floor(K / 2) + 1}). Showing the states under hypothesis ${t.label}.`);
+      for (const l of document.querySelectorAll('#settle-hyp label')) l.classList.toggle('winner', l.dataset.value === String(t.winner));
+      document.querySelector('#panel-settle').dataset.steps = String(K);
+      document.querySelector('#panel-settle').dataset.winner = String(t.winner);
+      document.querySelector('#panel-settle').dataset.finalBest = String(t.finalBest);
+      this.buildStrip();
+      this.drawAll();
+    } catch (e) {
+      this.stale = true;
+      this.note(`Settling failed: ${e.message}`);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  clearViews() {
+    this.chart.clear();
+    for (const id of ['#settle-pred', '#settle-z1', '#settle-z2']) {
+      const c = $(id);
+      c.getContext('2d').clearRect(0, 0, c.width, c.height);
+    }
+    const s = $('#settle-strip');
+    s.getContext('2d').clearRect(0, 0, s.width, s.height);
+  }
+
+  setStep(k) {
+    this.step = k;
+    this.drawStep();
+  }
+
+  togglePlay() {
+    if (this.timer) return this.stopPlay();
+    if (!this.trace) return;
+    if (this.step >= this.trace.steps - 1) this.setStep(0);
+    $('#settle-play').textContent = '❚❚ Pause';
+    $('#settle-play').setAttribute('aria-label', 'Pause');
+    this.timer = setInterval(() => {
+      if (!this.trace || this.step >= this.trace.steps - 1) return this.stopPlay();
+      this.setStep(this.step + 1);
+    }, PLAY_MS);
+  }
+
+  stopPlay() {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    $('#settle-play').textContent = '▶ Play';
+    $('#settle-play').setAttribute('aria-label', 'Play');
+  }
+
+  /** Range of a layer's activity over all steps, for one colour scale per layer. */
+  range(arr) {
+    let lo = Infinity, hi = -Infinity;
+    for (const v of arr) {
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    return [Math.min(0, lo), hi > lo ? hi : lo + 1];
+  }
+
+  buildStrip() {
+    const t = this.trace;
+    const K = t.steps;
+    const H = t.hidden;
+    const cols = gridCols(H);
+    const rows = Math.ceil(H / cols);
+    const cell = Math.max(28, cols, rows);
+    const gap = 3;
+    const W = K * (cell + gap) + gap;
+    const Hh = 3 * (cell + gap) + gap;
+    const off = document.createElement('canvas');
+    off.width = W;
+    off.height = Hh;
+    const ctx = off.getContext('2d');
+    const img = ctx.createImageData(W, Hh);
+    for (let i = 0; i < img.data.length; i += 4) {
+      img.data[i] = 23;
+      img.data[i + 1] = 27;
+      img.data[i + 2] = 33;
+      img.data[i + 3] = 255;
+    }
+    this.r1 = this.range(t.z1);
+    this.r2 = this.range(t.z2);
+    for (let k = 0; k < K; k++) {
+      const x = gap + k * (cell + gap);
+      const cx = x + Math.floor((cell - 28) / 2);
+      blitDigit(img, t.prediction, k, cx, gap, { max: 1 });
+      const gx = x + Math.floor((cell - cols) / 2);
+      heatGrid(img, t.z1, k * H, H, cols, gx, gap + (cell + gap) + Math.floor((cell - rows) / 2), this.r1[0], this.r1[1]);
+      heatGrid(img, t.z2, k * H, H, cols, gx, gap + 2 * (cell + gap) + Math.floor((cell - rows) / 2), this.r2[0], this.r2[1]);
+    }
+    ctx.putImageData(img, 0, 0);
+    this.strip = { canvas: off, cell, gap, cols, rows };
+  }
+
+  drawAll() {
+    if (!this.trace) return;
+    const t = this.trace;
+    const K = t.steps;
+    const C = t.classes;
+    for (let c = 0; c < C; c++) {
+      const xs = [];
+      const ys = [];
+      for (let k = 0; k < K; k++) {
+        xs.push(k + 1);
+        ys.push(t.goodness[k * C + c]);
+      }
+      this.chart.set(c, xs, ys);
+    }
+    this.chart.highlight = t.winner;
+    this.drawStep();
+  }
+
+  drawStep() {
+    const t = this.trace;
+    if (!t) return;
+    const k = this.step;
+    const K = t.steps;
+    $('#settle-scrub').value = String(k);
+    $('#settle-step-out').textContent = `${k + 1} / ${K}`;
+    $('#settle-now').textContent = `${k + 1} of ${K}`;
+    $('#settle-hyp-now').textContent = String(t.label);
+    this.chart.marker = k + 1;
+    this.chart.draw();
+    // big views of the current step
+    const pred = $('#settle-pred');
+    drawDigit(pred, t.prediction, { offset: k * 784 });
+    const H = t.hidden;
+    const cols = gridCols(H);
+    const rows = Math.ceil(H / cols);
+    for (const [id, arr, r] of [['#settle-z1', t.z1, this.r1], ['#settle-z2', t.z2, this.r2]]) {
+      const c = $(id);
+      c.width = cols;
+      c.height = rows;
+      const ctx = c.getContext('2d');
+      const img = ctx.createImageData(cols, rows);
+      heatGrid(img, arr, k * H, H, cols, 0, 0, r[0], r[1]);
+      ctx.putImageData(img, 0, 0);
+    }
+    // the strip, scaled up, with the current column outlined
+    const s = this.strip;
+    const vis = $('#settle-strip');
+    const scale = Math.max(2, Math.min(4, Math.floor(900 / s.canvas.width)));
+    const dpr = Math.min(2, window.devicePixelRatio || 1);
+    vis.style.width = `${s.canvas.width * scale}px`;
+    vis.style.height = `${s.canvas.height * scale}px`;
+    vis.width = Math.round(s.canvas.width * scale * dpr);
+    vis.height = Math.round(s.canvas.height * scale * dpr);
+    const ctx = vis.getContext('2d');
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(s.canvas, 0, 0, vis.width, vis.height);
+    const f = scale * dpr;
+    ctx.strokeStyle = '#F0E442';
+    ctx.lineWidth = 2 * dpr;
+    ctx.strokeRect((s.gap / 2 + k * (s.cell + s.gap)) * f, 1, (s.cell + s.gap) * f, vis.height - 2);
+  }
+}

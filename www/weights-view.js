@@ -1,0 +1,112 @@
+// The Weights panel: what model is loaded, download it, load one from disk or the pretrained one.
+
+export const PRETRAINED_URL = 'data/weights/mnist-web.safetensors';
+
+const $ = (sel) => document.querySelector(sel);
+
+export class WeightsView {
+  constructor(app) {
+    this.app = app;
+    $('#weights-download').addEventListener('click', () => this.download(false));
+    $('#weights-download-half').addEventListener('click', () => this.download(true));
+    $('#weights-input').addEventListener('change', (e) => this.fromDisk(e.target));
+    $('#weights-pretrained').addEventListener('click', () => this.pretrained());
+    app.on('status', () => this.render());
+  }
+
+  show() {
+    this.render();
+  }
+
+  say(text, level = 'ok') {
+    const el = $('#weights-message');
+    el.textContent = text;
+    el.className = `message-box ${level}`;
+  }
+
+  render() {
+    const s = this.app.state.status;
+    const m = s && s.model;
+    const dl = $('#model-info');
+    dl.textContent = '';
+    const add = (k, v) => {
+      const dt = document.createElement('dt');
+      dt.textContent = k;
+      const dd = document.createElement('dd');
+      dd.textContent = v;
+      dl.append(dt, dd);
+    };
+    if (!m) {
+      add('model', 'none loaded');
+    } else {
+      add('model', m.name);
+      add('preset', m.preset);
+      add('layers', `2 × ${m.hidden} units, ${m.steps} settling steps, latent ${m.latent}`);
+      add('parameters', m.params.toLocaleString('en'));
+      add('generative prior', m.hasPrior ? 'yes' : 'not yet (fitted when you open Dream)');
+      add('trained', `epoch ${m.epoch}${m.batch ? `, batch ${m.batch}` : ''}`);
+      if (m.devAccuracy !== null) add('dev accuracy', `${(m.devAccuracy * 100).toFixed(2)} %`);
+      add('learning rate', String(m.lr));
+    }
+    $('#weights-download').disabled = !m;
+    $('#weights-download-half').disabled = !m;
+    const pre = this.app.state.pretrainedAvailable;
+    const btn = $('#weights-pretrained');
+    btn.hidden = pre === false;
+  }
+
+  async download(half) {
+    try {
+      const { bytes } = await this.app.call('exportWeights', { half });
+      const m = this.app.state.status.model;
+      const name = `pff-${m.preset}-${half ? 'f16' : 'f32'}.safetensors`;
+      const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = name;
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+      this.say(`Saved ${name} (${(bytes.length / 1024).toFixed(0)} KiB).`);
+    } catch (e) {
+      this.say(`Could not export the weights: ${e.message}`, 'error');
+    }
+  }
+
+  async fromDisk(input) {
+    const file = input.files && input.files[0];
+    if (!file) return;
+    this.say(`Loading ${file.name}…`, 'info');
+    try {
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      await this.app.call('loadWeights', { bytes, name: file.name });
+      this.app.state.restoreWeights = { bytes, name: file.name };
+      this.say(`Loaded ${file.name}.`);
+      this.app.message(`Loaded the model ${file.name}.`, 'ok');
+      await this.app.modelChanged('loaded');
+    } catch (e) {
+      this.say(e.message, 'error');
+      this.app.message(e.message, 'error');
+    } finally {
+      input.value = '';
+    }
+  }
+
+  async pretrained() {
+    try {
+      const r = await this.app.call('loadWeights', { url: PRETRAINED_URL, optional: true, name: 'pretrained mnist-web' });
+      if (!r.loaded) {
+        this.app.state.pretrainedAvailable = false;
+        this.say('No pretrained model is published with this page.', 'error');
+        this.render();
+        return;
+      }
+      this.app.state.restoreWeights = { url: PRETRAINED_URL };
+      this.say('Loaded the pretrained MNIST model.');
+      await this.app.modelChanged('loaded');
+    } catch (e) {
+      this.say(e.message, 'error');
+    }
+  }
+}
