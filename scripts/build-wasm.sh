@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Builds both WebAssembly packages of the engine:
-#   pkg/single/   stable toolchain, +simd128, one thread (any static host)
-#   pkg/threads/  pinned nightly, +atomics (shared memory, -Z build-std), wasm-bindgen-rayon pool
-# Needs: rustup targets/toolchain and wasm-bindgen-cli (scripts/setup.sh installs them).
+# Builds both WebAssembly packages of the engine with wasm-pack:
+#   pkg/single/   stable toolchain, +simd128 (.cargo/config.toml), one thread: any static host
+#   pkg/threads/  nightly-2026-05-20, +atomics with shared memory and -Z build-std
+#                 (.cargo/threads.toml), rayon pool through wasm-bindgen-rayon
+# wasm-pack uses the wasm-bindgen on PATH (it must be 0.2.130: scripts/setup.sh installs it)
+# and never downloads one (--mode no-install); wasm-opt is off (Cargo.toml metadata).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NIGHTLY=nightly-2026-05-20
@@ -13,12 +15,8 @@ if [ "$have" != "$WB_VERSION" ]; then
   exit 1
 fi
 echo "==> pkg/single (stable, simd128)"
-cargo +stable build --release --target wasm32-unknown-unknown --lib
-rm -rf pkg/single.tmp && wasm-bindgen --target web --out-dir pkg/single.tmp target/wasm32-unknown-unknown/release/pff.wasm
-rm -rf pkg/single && mv pkg/single.tmp pkg/single
+wasm-pack --quiet build --target web --release --mode no-install --out-dir pkg/single
 echo "==> pkg/threads ($NIGHTLY, atomics + simd128)"
-cargo +"$NIGHTLY" build --config .cargo/threads.toml --release --target wasm32-unknown-unknown --lib \
-  --features threads --target-dir target/threads
-rm -rf pkg/threads.tmp && wasm-bindgen --target web --out-dir pkg/threads.tmp target/threads/wasm32-unknown-unknown/release/pff.wasm
-rm -rf pkg/threads && mv pkg/threads.tmp pkg/threads
-ls -l pkg/single/*.wasm pkg/threads/*.wasm
+CARGO_TARGET_DIR=target/threads rustup run "$NIGHTLY" wasm-pack --quiet build --target web --release --mode no-install \
+  --out-dir pkg/threads -- --config .cargo/threads.toml --features threads
+ls -l pkg/single/pff_bg.wasm pkg/threads/pff_bg.wasm

@@ -122,6 +122,22 @@ enum Cmd {
         #[arg(long)]
         reference_draw: bool,
     },
+    /// Write the figures and numbers of a trained model (for docs/results.md): dev-accuracy
+    /// curve, generated digits, reconstructions, latent map (PCA), and a JSON summary.
+    Report {
+        #[arg(long)]
+        weights: PathBuf,
+        /// The training history (default: beside the weights, FILE.history.jsonl).
+        #[arg(long)]
+        history: Option<PathBuf>,
+        /// Folder for the PNG figures.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        dataset: Option<String>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Measure training and classifier throughput and GFLOP/s per matrix shape.
     Bench {
         #[arg(long, default_value = "web")]
@@ -235,6 +251,7 @@ fn run(cli: Cli) -> pff::Result<()> {
             println!("wrote {n} generated digits to {}", out.display());
             Ok(())
         }
+        Cmd::Report { weights, history, out, dataset, seed } => report(&root, &weights, history, &out, dataset, seed),
         Cmd::Bench { preset, batches, json } => {
             let cfg = Config::preset(&preset)?;
             let report = pff::native::bench::run(&cfg, batches, 5);
@@ -465,4 +482,67 @@ fn append_history(path: &Path, v: serde_json::Value) -> pff::Result<()> {
     use std::io::Write;
     let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| PffError::io(format!("cannot open {}", path.display()), e))?;
     writeln!(f, "{v}").map_err(|e| PffError::io(format!("cannot write {}", path.display()), e))
+}
+
+fn report(root: &Path, weights: &Path, history: Option<PathBuf>, out: &Path, dataset: Option<String>, seed: u64) -> pff::Result<()> {
+    use pff::native::plot;
+    let ck = read_weights(weights)?;
+    let name = weights.file_name().and_then(|s| s.to_str()).unwrap_or("model").trim_end_matches(".safetensors").to_string();
+    let dataset = dataset.unwrap_or_else(|| if ck.meta.dataset.is_empty() { "mnist".into() } else { ck.meta.dataset.clone() });
+    std::fs::create_dir_all(out).map_err(|e| PffError::io(format!("cannot create {}", out.display()), e))?;
+    let write = |file: &str, bytes: Vec<u8>| -> pff::Result<PathBuf> {
+        let p = out.join(format!("{name}-{file}"));
+        ndata::write_atomic(&p, &bytes)?;
+        println!("wrote {}", p.display());
+        Ok(p)
+    };
+    // Training curve: dev accuracy per epoch.
+    let hist_path = history.unwrap_or_else(|| with_suffix(weights, ".history.jsonl"));
+    let mut epochs: Vec<serde_json::Value> = vec![];
+    if let Ok(text) = std::fs::read_to_string(&hist_path) {
+        epochs = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    }
+    let curve: Vec<(f64, f64)> = epochs.iter().filter_map(|e| Some((e["epoch"].as_f64()?, e["dev_accuracy"].as_f64()?))).filter(|p| p.0 >= 1.0).collect();
+    if !curve.is_empty() {
+        let lo = curve.iter().map(|p| p.1).fold(1.0, f64::min).min(0.9);
+        write("curves.png", plot::line_chart(&[(curve.clone(), plot::PALETTE[0])], ((lo * 20.0).floor() / 20.0, 1.0), 0.01, 640, 360)?)?;
+    }
+    let secs: Vec<f64> = epochs.iter().filter_map(|e| e["seconds"].as_f64()).collect();
+    // Test evaluation and reconstructions.
+    let test = load(root, &dataset, "test", None)?;
+    let ev = evaluate(&ck.model, &test);
+    let idx: Vec<usize> = (0..50).collect();
+    let (x, _) = test.batch(&idx);
+    let rec = ck.model.reconstruct(x.view());
+    let mut pairs = ndarray::Array2::<f32>::zeros((100, 784));
+    for r in 0..5 {
+        for c in 0..10 {
+            pairs.row_mut(r * 20 + c).assign(&x.row(r * 10 + c));
+            pairs.row_mut(r * 20 + 10 + c).assign(&rec.row(r * 10 + c));
+        }
+    }
+    write("recon.png", pff::native::image::grid_png(pairs.view(), 28, 10, 2)?)?;
+    if let Some(prior) = &ck.prior {
+        let (z, _) = prior.sample(100, ck.model.cfg.component_draw, None, &mut pff::rng::rng(seed, &[0x5a]))?;
+        let imgs = ck.model.generative.decode(z.mapv(|v| v as f32).view());
+        write("samples.png", pff::native::image::grid_png(imgs.view(), 28, 10, 2)?)?;
+    }
+    let n_map = test.len().min(3000);
+    let idx: Vec<usize> = (0..n_map).collect();
+    let (xm, lm) = test.batch(&idx);
+    let z = ck.model.latents(xm.view()).mapv(|v| v as f64);
+    let p = plot::pca2(z.view());
+    let pts: Vec<(f64, f64, usize)> = (0..n_map).map(|i| (p[[i, 0]], p[[i, 1]], lm[i])).collect();
+    write("latents.png", plot::scatter(&pts, 480, 480)?)?;
+    let size = std::fs::metadata(weights).map(|m| m.len()).unwrap_or(0);
+    let summary = json!({
+        "weights": weights, "dataset": dataset, "preset": ck.model.cfg.preset, "hidden": ck.model.cfg.hidden,
+        "params": ck.model.num_params(), "file_bytes": size, "epochs": ck.meta.epochs, "seed": ck.meta.seed,
+        "dev_accuracy": ck.meta.dev_accuracy, "test_accuracy": ev.accuracy, "test_error": ev.error,
+        "test_forward_accuracy": ev.forward_accuracy, "recon_sse": ev.recon_sse,
+        "mean_epoch_seconds": if secs.is_empty() { None } else { Some(secs.iter().sum::<f64>() / secs.len() as f64) },
+        "epochs_in_history": curve.len(), "command": ck.meta.command,
+    });
+    println!("{}", serde_json::to_string_pretty(&summary).expect("summary serialises"));
+    Ok(())
 }

@@ -86,9 +86,11 @@ impl Config {
         }
     }
 
-    /// The browser model: 2×500 units, otherwise the paper's protocol.
+    /// The browser model: 2×500 units and a 4× larger learning rate (1e-3), otherwise the
+    /// paper's protocol. Measured on MNIST with the reference protocol (seed 1234, one epoch):
+    /// lr 2.5e-4 gives 87.2 % dev accuracy, lr 1e-3 gives 91.3 % (docs/results.md).
     pub fn web() -> Self {
-        Config { preset: "web".into(), hidden: 500, ..Self::paper() }
+        Config { preset: "web".into(), hidden: 500, lr: 1e-3, ..Self::paper() }
     }
 
     /// A small model for tests and quick in-browser runs: 2×100 units, K=8, smaller batches and a

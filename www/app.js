@@ -123,7 +123,8 @@ function renderStatus(s) {
   const m = s.model;
   const hadModel = state.hasModel;
   state.hasModel = !!m;
-  $('#model-status').textContent = m ? `model: ${m.name} · ${m.preset} · ${fmtParams(m.params)} parameters` : 'no model loaded';
+  $('#model-status').textContent = m ? `model: ${m.preset} · ${m.name} · ${fmtParams(m.params)} parameters` : 'no model loaded';
+  $('#model-status').title = $('#model-status').textContent;
   const sizes = s.dataset && s.dataset.sizes ? s.dataset.sizes : {};
   const parts = Object.entries(sizes).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`);
   $('#data-status').textContent = s.dataset && s.dataset.name ? `${s.dataset.name === 'mnist' ? 'MNIST' : s.dataset.name}: ${parts.join(', ') || 'nothing loaded'}` : 'no data';
@@ -178,6 +179,14 @@ function setupTabs() {
     });
   }
   window.addEventListener('hashchange', () => showPanel(location.hash.slice(1), { updateHash: false }));
+  let resizeTimer = null;
+  window.addEventListener('resize', () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => {
+      const v = app.views[state.panel];
+      if (v && v.show) v.show();
+    }, 120);
+  });
 }
 
 // ------------------------------------------------------------------ boot
@@ -212,7 +221,9 @@ async function boot() {
   app.views.weights = new WeightsView(app);
   showPanel(location.hash.slice(1) || 'draw', { updateHash: false });
   try {
-    app.engine = await Engine.start();
+    // ?mode=single forces the single-thread build (for comparisons)
+    const mode = new URLSearchParams(location.search).get('mode') === 'single' ? 'single' : 'auto';
+    app.engine = await Engine.start({ init: { mode } });
   } catch (e) {
     $('#threads').textContent = 'engine failed to start';
     app.message(`The WebAssembly engine could not start: ${e.message}`, 'error');

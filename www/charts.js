@@ -2,7 +2,7 @@
 // Colours: Okabe–Ito (colour-blind safe) for series; a viridis-like scale for heat maps.
 
 /** Ten series colours for the ten digits, Okabe–Ito first (readable on the dark background). */
-export const DIGIT_COLORS = ['#E69F00', '#56B4E9', '#009E73', '#F0E442', '#3D8BD9', '#D55E00', '#CC79A7', '#FFFFFF', '#999999', '#B07AA1'];
+export const DIGIT_COLORS = ['#E69F00', '#56B4E9', '#009E73', '#F0E442', '#3D8BD9', '#D55E00', '#CC79A7', '#FFFFFF', '#999999', '#A6761D'];
 export const COLORS = { orange: '#E69F00', sky: '#56B4E9', green: '#009E73', yellow: '#F0E442', blue: '#3D8BD9', vermillion: '#D55E00', purple: '#CC79A7', grey: '#999999' };
 
 const VIRIDIS = [
@@ -45,14 +45,14 @@ function niceTicks(lo, hi, count = 5) {
   return ticks;
 }
 
-function fmt(v) {
+/** A tick label with as many decimals as the tick step needs. */
+function fmt(v, step) {
   const a = Math.abs(v);
   if (a === 0) return '0';
-  if (a >= 1000) return `${(v / 1000).toFixed(a >= 10000 ? 0 : 1)}k`;
-  if (a >= 10) return v.toFixed(0);
-  if (a >= 1) return v.toFixed(1).replace(/\.0$/, '');
-  if (a >= 0.01) return v.toFixed(2);
-  return v.toExponential(0);
+  if (a >= 10000 && step >= 1000) return `${(v / 1000).toFixed(0)}k`;
+  if (a < 1e-3) return v.toExponential(0);
+  const dec = Math.max(0, Math.min(4, -Math.floor(Math.log10(step || 1) + 1e-9)));
+  return v.toFixed(dec);
 }
 
 /**
@@ -162,20 +162,23 @@ export class LineChart {
     // grid and ticks
     ctx.textAlign = 'right';
     ctx.textBaseline = 'middle';
-    for (const t of niceTicks(ymin, ymax, Math.max(2, Math.round(ph / 40)))) {
+    const yt = niceTicks(ymin, ymax, Math.max(2, Math.round(ph / 40)));
+    const ystep = yt.length > 1 ? yt[1] - yt[0] : 1;
+    for (const t of yt) {
       const y = Y(t);
       ctx.strokeStyle = '#2a3039';
       ctx.beginPath();
       ctx.moveTo(left, y);
       ctx.lineTo(left + pw, y);
       ctx.stroke();
-      ctx.fillText(fmt(t), left - 5, y);
+      ctx.fillText(fmt(t, ystep), left - 5, y);
     }
     ctx.textAlign = 'center';
     ctx.textBaseline = 'top';
     let xt = niceTicks(xmin, xmax, Math.max(2, Math.round(pw / 70)));
     if (this.xInteger) xt = xt.filter((v) => Number.isInteger(v));
-    for (const t of xt) ctx.fillText(fmt(t), X(t), top + ph + 4);
+    const xstep = xt.length > 1 ? xt[1] - xt[0] : 1;
+    for (const t of xt) ctx.fillText(fmt(t, xstep), X(t), top + ph + 4);
     ctx.strokeStyle = '#3a414c';
     ctx.strokeRect(left, top, pw, ph);
     if (this.xLabel) {

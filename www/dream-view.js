@@ -9,10 +9,17 @@ const MAP_POINTS = 500;
 const INTERP_FRAMES = 16;
 const PRIOR_IMAGES = 2000;
 
-/** Top-2 principal axes of rows of X (n×g); returns projections Float32Array(n×2). */
-export function pca2(X, n, g) {
+/** Top-2 principal axes of the standardised rows of X (n×g); returns projections
+ * Float32Array(n×2). */
+export function pca2(X0, n, g) {
   const mean = new Float64Array(g);
-  for (let i = 0; i < n; i++) for (let j = 0; j < g; j++) mean[j] += X[i * g + j] / n;
+  for (let i = 0; i < n; i++) for (let j = 0; j < g; j++) mean[j] += X0[i * g + j] / n;
+  // standardise each latent dimension, so that no single wide one dominates
+  const sd = new Float64Array(g);
+  for (let i = 0; i < n; i++) for (let j = 0; j < g; j++) sd[j] += (X0[i * g + j] - mean[j]) ** 2 / n;
+  const X = new Float64Array(n * g);
+  for (let i = 0; i < n; i++) for (let j = 0; j < g; j++) X[i * g + j] = (X0[i * g + j] - mean[j]) / (Math.sqrt(sd[j]) || 1);
+  mean.fill(0);
   const cov = new Float64Array(g * g);
   for (let i = 0; i < n; i++)
     for (let a = 0; a < g; a++) {
@@ -71,7 +78,6 @@ export class DreamView {
       if (ev.phase === 'done' || ev.phase === 'stopped') this.invalidate();
     });
     app.on('panel', (p) => (p === 'dream' ? this.startAnim() : this.stopAnim()));
-    window.addEventListener('resize', () => this.app.state.panel === 'dream' && this.drawMap());
     const legend = $('#latent-legend');
     DIGIT_COLORS.forEach((c, d) => {
       const s = document.createElement('span');
@@ -253,14 +259,29 @@ export class DreamView {
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.clearRect(0, 0, W, H);
     if (!m) return;
-    let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
-    for (let i = 0; i < m.n; i++) {
-      x0 = Math.min(x0, m.proj[2 * i]);
-      x1 = Math.max(x1, m.proj[2 * i]);
-      y0 = Math.min(y0, m.proj[2 * i + 1]);
-      y1 = Math.max(y1, m.proj[2 * i + 1]);
+    // the axes span the 2nd to 98th percentiles (a few outliers would squash the rest);
+    // points beyond are drawn at the edge
+    // heavy tails: the axes are compressed with asinh around the median (order is kept)
+    if (!m.shown) {
+      m.shown = new Float32Array(m.n * 2);
+      for (let c = 0; c < 2; c++) {
+        const v = Array.from({ length: m.n }, (_, i) => m.proj[2 * i + c]).sort((a, b) => a - b);
+        const med = v[v.length >> 1];
+        const mad = v.map((x) => Math.abs(x - med)).sort((a, b) => a - b)[v.length >> 1] || 1;
+        for (let i = 0; i < m.n; i++) m.shown[2 * i + c] = Math.asinh((m.proj[2 * i + c] - med) / mad);
+      }
     }
-    const pad = 16 * dpr;
+    const P = m.shown;
+    const pct = (c) => {
+      const v = Array.from({ length: m.n }, (_, i) => P[2 * i + c]).sort((a, b) => a - b);
+      const lo = v[Math.floor(0.02 * (m.n - 1))];
+      const hi = v[Math.ceil(0.98 * (m.n - 1))];
+      const padv = (hi - lo) * 0.06 || 1;
+      return [lo - padv, hi + padv];
+    };
+    const [x0, x1] = pct(0);
+    const [y0, y1] = pct(1);
+    const pad = 10 * dpr;
     const sx = (W - 2 * pad) / (x1 - x0 || 1);
     const sy = (H - 2 * pad) / (y1 - y0 || 1);
     m.screen = new Float32Array(m.n * 2);
@@ -268,8 +289,8 @@ export class DreamView {
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
     for (let i = 0; i < m.n; i++) {
-      const x = pad + (m.proj[2 * i] - x0) * sx;
-      const y = H - pad - (m.proj[2 * i + 1] - y0) * sy;
+      const x = pad + (Math.max(x0, Math.min(x1, P[2 * i])) - x0) * sx;
+      const y = H - pad - (Math.max(y0, Math.min(y1, P[2 * i + 1])) - y0) * sy;
       m.screen[2 * i] = x / dpr;
       m.screen[2 * i + 1] = y / dpr;
       ctx.fillStyle = DIGIT_COLORS[m.labels[i]];

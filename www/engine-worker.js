@@ -19,13 +19,15 @@
  * Typed arrays in results are transferred (not copied) where possible.
  *
  * Types (payload -> result):
- *   init        {}                                  -> {mode: 'threads'|'single', threads, reason, version}
+ *   init        {mode: 'auto'|'single'}             -> {mode: 'threads'|'single', threads, reason, version}
  *   status      {}                                  -> status (see `status()` below)
  *   info        {}                                  -> engine.info() + status, or {model: null}
  *   loadDataset {name: 'mnist', splits: {test: 0, train: 5000, dev: 2000}, ensure?}  (0 = whole
  *               split; ensure: only fill splits that are still empty) -> {name, sizes: {split: n}}
  *               Shards are fetched from data/<name>/ once and kept, so a later, larger request
  *               or a new model reuses them. Loading another dataset replaces the splits.
+ *   addShard    {split, bytes}                      -> {split, size}   a gzip shard given as bytes;
+ *               a corrupt shard throws and leaves the split unchanged
  *   manifest    {name}                              -> the manifest, or null when absent (404)
  *   loadWeights {url, optional?} | {bytes, name?}   -> {loaded: true, info} | {loaded: false, reason}
  *               A bad file throws and keeps the current model. `optional`: 404 is not an error.
@@ -41,7 +43,8 @@
  *   decode      {latents}                           -> {images}
  *   evaluate    {split = 'test', limit = 0}         -> engine.evaluate(...)
  *   images      {split = 'test', start, count}      -> {pixels: Uint8Array, labels: Uint8Array}
- *   train       {epochs = 1, lr?, devLimit = 2000, batchesPerChunk?, fitPrior = true}
+ *   train       {epochs = 1, maxBatches = 0 (0: no limit), lr?, devLimit = 2000, batchesPerChunk?,
+ *                fitPrior = true (refit the generative prior on 2000 training images at the end)}
  *               Runs in chunks (about 150 ms each, or batchesPerChunk batches); other messages
  *               are answered between chunks. Posts `progress` events {phase, epoch, epochs,
  *               batch, batchesPerEpoch, done, total, fraction, samplesPerSec, etaSec,
@@ -114,12 +117,14 @@ function requireIdle(what) {
 
 // ---------------------------------------------------------------- initialisation
 
-async function init() {
+async function init({ mode: wanted = 'auto' } = {}) {
   if (wasm) return { ...runtime };
   const wantThreads = self.crossOriginIsolated === true;
   let threadsOk = false;
   let reason = '';
-  if (!wantThreads) {
+  if (wanted === 'single') {
+    reason = 'the single-thread build was asked for';
+  } else if (!wantThreads) {
     reason = 'this host does not allow cross-origin isolation';
   } else if (typeof SharedArrayBuffer === 'undefined' || !WebAssembly.validate(PROBE_SHARED_MEMORY)) {
     reason = 'this browser has no WebAssembly threads';
@@ -294,7 +299,7 @@ function newModel({ preset = 'tiny', seed = 1, overrides = {} } = {}) {
   } else {
     engine = fresh;
   }
-  modelName = `new ${preset} model (seed ${seed})`;
+  modelName = `new, seed ${seed}`;
   postStatus();
   return status().model;
 }
@@ -303,7 +308,7 @@ function newModel({ preset = 'tiny', seed = 1, overrides = {} } = {}) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function train({ epochs = 1, lr, devLimit = 2000, batchesPerChunk, fitPrior: refit = true } = {}) {
+async function train({ epochs = 1, maxBatches = 0, lr, devLimit = 2000, batchesPerChunk, fitPrior: refit = true } = {}) {
   const eng = requireEngine();
   requireIdle('start another training run');
   if (!eng.splitSize('train')) throw new Error('no training data loaded');
@@ -317,7 +322,7 @@ async function train({ epochs = 1, lr, devLimit = 2000, batchesPerChunk, fitPrio
   const bs = start.config.batch_size;
   const targetEpoch = start.epoch + Math.max(1, epochs | 0);
   let perEpoch = Math.ceil(eng.splitSize('train') / bs);
-  const total = () => (targetEpoch - start.epoch) * perEpoch - start.batch;
+  const total = () => (maxBatches > 0 ? Math.min(maxBatches, (targetEpoch - start.epoch) * perEpoch - start.batch) : (targetEpoch - start.epoch) * perEpoch - start.batch);
   let done = 0;
   let samples = 0;
   let chunk = batchesPerChunk || 1;
@@ -356,7 +361,7 @@ async function train({ epochs = 1, lr, devLimit = 2000, batchesPerChunk, fitPrio
   };
   try {
     report();
-    while (!run.stop && epoch < targetEpoch) {
+    while (!run.stop && epoch < targetEpoch && !(maxBatches > 0 && done >= maxBatches)) {
       if (run.paused) {
         report();
         const p0 = performance.now();
@@ -365,7 +370,7 @@ async function train({ epochs = 1, lr, devLimit = 2000, batchesPerChunk, fitPrio
         continue;
       }
       const c0 = performance.now();
-      const r = eng.trainBatches(chunk);
+      const r = eng.trainBatches(maxBatches > 0 ? Math.min(chunk, maxBatches - done) : chunk);
       const ms = performance.now() - c0;
       perEpoch = r.batchesPerEpoch;
       for (const b of r.batches) {
@@ -406,7 +411,7 @@ async function train({ epochs = 1, lr, devLimit = 2000, batchesPerChunk, fitPrio
     training = null;
   }
   const seconds = (performance.now() - t0 - pausedMs) / 1000;
-  modelName = `${eng.info().config.preset} model trained in this page (epoch ${epoch})`;
+  modelName = `trained in this page, epoch ${epoch}`;
   report({ phase: run.stop ? 'stopped' : 'done' });
   postStatus();
   return {
@@ -588,6 +593,15 @@ const handlers = {
   info: () => (engine ? { ...engine.info(), status: status() } : { model: null, status: status() }),
   manifest: ({ name }) => manifest(name),
   loadDataset,
+  addShard: ({ split = 'test', bytes }) => {
+    requireIdle('change the data');
+    const eng = requireEngineOrPlaceholder();
+    const size = eng.addShard(split, bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
+    dataset.sizes[split] = size;
+    dataset.requested[split] = -1; // no longer what a manifest request gave
+    postStatus();
+    return { split, size };
+  },
   loadWeights,
   exportWeights: ({ half = false } = {}) => ({ bytes: requireEngine().exportWeights(!!half) }),
   newModel,

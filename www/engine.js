@@ -1,6 +1,6 @@
 // Promise wrapper around engine-worker.js (the protocol is documented at the top of that file).
 //
-//   const eng = await Engine.start();
+//   const eng = await Engine.start();                 // or Engine.start({init: {mode: 'single'}})
 //   const r = await eng.call('classify', {pixels});
 //   const off = eng.on('progress', (ev) => ...);   // also 'log', 'status', 'crash', 'restarted'
 //
@@ -18,8 +18,9 @@ export class Engine {
     return eng;
   }
 
-  constructor({ url } = {}) {
+  constructor({ url, init = {} } = {}) {
     this.url = url || new URL('engine-worker.js', import.meta.url);
+    this.initPayload = init; // e.g. {mode: 'single'}
     this.worker = null;
     this.pending = new Map();
     this.listeners = new Map();
@@ -51,7 +52,7 @@ export class Engine {
 
   async boot() {
     this.spawn();
-    this.runtime = await this.call('init');
+    this.runtime = await this.call('init', this.initPayload);
     return this.runtime;
   }
 

@@ -53,7 +53,8 @@ export class SettleView {
     $('#settle-strip').addEventListener('click', (e) => {
       if (!this.trace) return;
       const r = e.currentTarget.getBoundingClientRect();
-      const k = Math.floor(((e.clientX - r.left) / r.width) * this.trace.steps);
+      const g = this.stripGeom;
+      const k = Math.floor((e.clientX - r.left - g.gap / 2) / (g.T + g.gap));
       this.stopPlay();
       this.setStep(Math.max(0, Math.min(this.trace.steps - 1, k)));
     });
@@ -62,7 +63,6 @@ export class SettleView {
     app.on('progress', (ev) => {
       if (ev.epochEnd || ev.phase === 'done') this.invalidate();
     });
-    window.addEventListener('resize', () => this.app.state.panel === 'settle' && this.drawAll());
   }
 
   visible() {
@@ -193,33 +193,64 @@ export class SettleView {
     const H = t.hidden;
     const cols = gridCols(H);
     const rows = Math.ceil(H / cols);
-    const cell = Math.max(28, cols, rows);
-    const gap = 3;
-    const W = K * (cell + gap) + gap;
-    const Hh = 3 * (cell + gap) + gap;
-    const off = document.createElement('canvas');
-    off.width = W;
-    off.height = Hh;
-    const ctx = off.getContext('2d');
-    const img = ctx.createImageData(W, Hh);
-    for (let i = 0; i < img.data.length; i += 4) {
-      img.data[i] = 23;
-      img.data[i + 1] = 27;
-      img.data[i + 2] = 33;
-      img.data[i + 3] = 255;
-    }
     this.r1 = this.range(t.z1);
     this.r2 = this.range(t.z2);
+    const small = (w, h, paint) => {
+      const c = document.createElement('canvas');
+      c.width = w;
+      c.height = h;
+      const ctx = c.getContext('2d');
+      const img = ctx.createImageData(w, h);
+      paint(img);
+      ctx.putImageData(img, 0, 0);
+      return c;
+    };
+    const tiles = [];
     for (let k = 0; k < K; k++) {
-      const x = gap + k * (cell + gap);
-      const cx = x + Math.floor((cell - 28) / 2);
-      blitDigit(img, t.prediction, k, cx, gap, { max: 1 });
-      const gx = x + Math.floor((cell - cols) / 2);
-      heatGrid(img, t.z1, k * H, H, cols, gx, gap + (cell + gap) + Math.floor((cell - rows) / 2), this.r1[0], this.r1[1]);
-      heatGrid(img, t.z2, k * H, H, cols, gx, gap + 2 * (cell + gap) + Math.floor((cell - rows) / 2), this.r2[0], this.r2[1]);
+      tiles.push({
+        pred: small(28, 28, (img) => blitDigit(img, t.prediction, k, 0, 0)),
+        z1: small(cols, rows, (img) => heatGrid(img, t.z1, k * H, H, cols, 0, 0, this.r1[0], this.r1[1])),
+        z2: small(cols, rows, (img) => heatGrid(img, t.z2, k * H, H, cols, 0, 0, this.r2[0], this.r2[1])),
+      });
     }
-    ctx.putImageData(img, 0, 0);
-    this.strip = { canvas: off, cell, gap, cols, rows };
+    this.strip = { tiles, cols, rows };
+  }
+
+  /** All K steps as columns (prediction, layer 1, layer 2), the current one outlined. */
+  drawStrip(k) {
+    const s = this.strip;
+    const K = s.tiles.length;
+    const vis = $('#settle-strip');
+    const avail = Math.max(200, vis.parentElement.clientWidth - 16);
+    const gap = 6;
+    const T = Math.max(30, Math.min(96, Math.floor((avail - gap * (K + 1)) / K)));
+    const gh = Math.round((T * s.rows) / s.cols);
+    const top = 18;
+    const W = gap + K * (T + gap);
+    const Hh = top + T + gap + 2 * (gh + gap);
+    const dpr = Math.min(2, window.devicePixelRatio || 1);
+    vis.style.width = `${W}px`;
+    vis.style.height = `${Hh}px`;
+    vis.width = Math.round(W * dpr);
+    vis.height = Math.round(Hh * dpr);
+    this.stripGeom = { gap, T, K };
+    const ctx = vis.getContext('2d');
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.imageSmoothingEnabled = false;
+    ctx.font = '12px system-ui, sans-serif';
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'top';
+    for (let j = 0; j < K; j++) {
+      const x = gap + j * (T + gap);
+      ctx.fillStyle = j === k ? '#F0E442' : '#a3abb7';
+      ctx.fillText(String(j + 1), x + T / 2, 2);
+      ctx.drawImage(s.tiles[j].pred, x, top, T, T);
+      ctx.drawImage(s.tiles[j].z1, x, top + T + gap, T, gh);
+      ctx.drawImage(s.tiles[j].z2, x, top + T + gap + gh + gap, T, gh);
+    }
+    ctx.strokeStyle = '#F0E442';
+    ctx.lineWidth = 2;
+    ctx.strokeRect(gap / 2 + k * (T + gap), top - 2, T + gap, Hh - top + 1);
   }
 
   drawAll() {
@@ -266,21 +297,6 @@ export class SettleView {
       heatGrid(img, arr, k * H, H, cols, 0, 0, r[0], r[1]);
       ctx.putImageData(img, 0, 0);
     }
-    // the strip, scaled up, with the current column outlined
-    const s = this.strip;
-    const vis = $('#settle-strip');
-    const scale = Math.max(2, Math.min(4, Math.floor(900 / s.canvas.width)));
-    const dpr = Math.min(2, window.devicePixelRatio || 1);
-    vis.style.width = `${s.canvas.width * scale}px`;
-    vis.style.height = `${s.canvas.height * scale}px`;
-    vis.width = Math.round(s.canvas.width * scale * dpr);
-    vis.height = Math.round(s.canvas.height * scale * dpr);
-    const ctx = vis.getContext('2d');
-    ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(s.canvas, 0, 0, vis.width, vis.height);
-    const f = scale * dpr;
-    ctx.strokeStyle = '#F0E442';
-    ctx.lineWidth = 2 * dpr;
-    ctx.strokeRect((s.gap / 2 + k * (s.cell + s.gap)) * f, 1, (s.cell + s.gap) * f, vis.height - 2);
+    this.drawStrip(k);
   }
 }

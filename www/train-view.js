@@ -141,7 +141,8 @@ export class TrainView {
         const overrides = {};
         if (steps !== d.steps) overrides.steps = steps;
         if (lr !== d.lr) overrides.lr = lr;
-        await app.call('newModel', { preset, seed: (Math.random() * 1e9) >>> 0, overrides });
+        const seed = Number($('#train-seed').value) >>> 0;
+        await app.call('newModel', { preset, seed, overrides });
         await app.modelChanged('new');
       }
       this.note(`Training ${fromScratch ? `a new ${preset} model` : 'the current model'} on ${size} images for ${epochs} epoch${epochs > 1 ? 's' : ''}. Draw, Settle and Dream keep working with the weights as they are now.`);

@@ -5,4 +5,5 @@ pub mod bench;
 pub mod bundle;
 pub mod data;
 pub mod image;
+pub mod plot;
 pub mod serve;

@@ -8,15 +8,18 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const ARTIFACTS = path.join(ROOT, 'artifacts');
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+// PFF_E2E_ROOT: serve another folder holding www/, pkg/ and data/ (with the node server), e.g.
+// to try the page with a pretrained file in data/weights/ without touching the repository
+export const ROOT = process.env.PFF_E2E_ROOT ? path.resolve(process.env.PFF_E2E_ROOT) : REPO;
+export const ARTIFACTS = path.join(REPO, 'artifacts');
 export const CHROMIUM = process.env.PFF_CHROMIUM || '/usr/bin/chromium';
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const PFF = path.join(ROOT, 'target', 'release', 'pff');
+const PFF = path.join(REPO, 'target', 'release', 'pff');
 
 /** Whether target/release/pff has a `serve` subcommand. */
 export function pffCanServe() {
-  if (process.env.PFF_SERVER === 'node') return false;
+  if (process.env.PFF_SERVER === 'node' || process.env.PFF_E2E_ROOT) return false;
   if (!fs.existsSync(PFF)) return false;
   const r = spawnSync(PFF, ['serve', '--help'], { encoding: 'utf8', timeout: 20000 });
   return r.status === 0 && /serve/i.test(r.stdout + r.stderr);
@@ -26,7 +29,7 @@ export function pffCanServe() {
 export async function startServer({ isolation = true } = {}) {
   const usePff = pffCanServe();
   const cmd = usePff ? PFF : process.execPath;
-  const args = usePff ? ['serve', '--port', '0'] : [path.join(ROOT, 'tests', 'e2e', 'server.mjs'), '--port', '0', '--root', ROOT];
+  const args = usePff ? ['serve', '--port', '0'] : [path.join(REPO, 'tests', 'e2e', 'server.mjs'), '--port', '0', '--root', ROOT];
   if (!isolation) args.push('--no-isolation');
   const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

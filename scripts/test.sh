@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs every test of the project and ends with one line "N passed, M failed":
+#   1. native: cargo test --release (gradients, engine, data incl. the real MNIST and
+#      Fashion-MNIST fetches, server, shipped weights)
+#   2. both wasm packages built with wasm-pack (scripts/build-wasm.sh)
+#   3. wasm-bindgen tests in headless Chromium with `wasm-pack test --headless --chrome`,
+#      single-threaded build and threaded build
+#   4. end-to-end tests of the page with playwright-core and Debian's Chromium, served by
+#      `pff serve` with and without cross-origin isolation
+# Installs what it needs first (scripts/setup.sh --test).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+NIGHTLY=nightly-2026-05-20
+LOG=$(mktemp)
+failed_steps=()
+
+step() {
+  local name=$1
+  shift
+  echo "==> $name"
+  if ! "$@" 2>&1 | tee -a "$LOG"; then
+    failed_steps+=("$name")
+  fi
+}
+
+./scripts/setup.sh --test || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
+step "native tests" cargo test --release -- --include-ignored
+step "wasm build" ./scripts/build-wasm.sh
+step "wasm tests (single)" wasm-pack test --headless --chrome --mode no-install
+step "wasm tests (threads)" env CARGO_TARGET_DIR=target/threads rustup run "$NIGHTLY" \
+  wasm-pack test --headless --chrome --mode no-install -- --config .cargo/threads.toml --features threads
+step "build CLI" cargo build --release
+step "end-to-end tests" node tests/e2e/run.mjs
+
+# Sum the runners' own counts: cargo/wasm-bindgen-test "test result: … N passed; M failed"
+# and the e2e runner's "N passed, M failed".
+passed=$(grep -aoE '([0-9]+) passed' "$LOG" | awk '{s+=$1} END {print s+0}')
+failed=$(grep -aoE '([0-9]+) failed' "$LOG" | awk '{s+=$1} END {print s+0}')
+rm -f "$LOG"
+if [ ${#failed_steps[@]} -gt 0 ]; then
+  echo "failed steps: ${failed_steps[*]}"
+  [ "$failed" -gt 0 ] || failed=${#failed_steps[@]}
+fi
+echo "$passed passed, $failed failed"
+[ ${#failed_steps[@]} -eq 0 ] && [ "$failed" -eq 0 ]

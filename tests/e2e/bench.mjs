@@ -1,0 +1,43 @@
+// Drives www/bench.html headless, with the threaded build (default) and the single-thread build
+// (?mode=single), on a cross-origin isolated server; prints the results as JSON.
+//
+//   cd tests/e2e && node bench.mjs [--mode threads|single] [--out FILE]
+
+import fs from 'node:fs';
+import { launch, startServer, watch } from './lib.mjs';
+
+const args = process.argv.slice(2);
+const only = args.includes('--mode') ? args[args.indexOf('--mode') + 1] : null;
+const out = args.includes('--out') ? args[args.indexOf('--out') + 1] : null;
+const modes = only ? [only] : ['threads', 'single'];
+
+const server = await startServer({ isolation: true });
+const browser = await launch();
+const results = {};
+let failed = false;
+try {
+  for (const mode of modes) {
+    const page = await browser.context.newPage();
+    const seen = watch(page, server.url);
+    const t0 = Date.now();
+    await page.goto(`${server.url}bench.html${mode === 'single' ? '?mode=single' : ''}`);
+    await page.waitForFunction(() => window.benchResult, null, { timeout: 600000, polling: 500 });
+    const r = await page.evaluate(() => window.benchResult);
+    r.wallSeconds = (Date.now() - t0) / 1000;
+    if (r.error || seen.errors.length || seen.offOrigin.length) {
+      failed = true;
+      r.consoleErrors = seen.errors;
+      r.offOrigin = seen.offOrigin;
+    }
+    results[mode] = r;
+    console.error(`${mode}: ${r.error ? `error: ${r.error}` : `${r.matmul.map((m) => (m.gflops ? m.gflops.toFixed(1) : 'skip')).join(' / ')} GFLOP/s, classify ${r.classifyMs.toFixed(1)} ms, settle ${r.settleMs.toFixed(1)} ms, dream100 ${r.dream100Ms.toFixed(0)} ms, train ${r.trainSamplesPerSec.toFixed(0)} samples/s`} (${r.wallSeconds.toFixed(0)} s)`);
+    await page.close();
+  }
+} finally {
+  await browser.close();
+  await server.stop();
+}
+const json = JSON.stringify({ server: server.kind, results }, null, 2);
+if (out) fs.writeFileSync(out, json);
+console.log(json);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,529 @@
+// End-to-end tests of the pff web page, in both modes:
+//   isolated  (COOP/COEP: the threaded build with navigator.hardwareConcurrency threads)
+//   single    (--no-isolation: the single-thread build, and the page says why)
+// against `target/release/pff serve` when it has a `serve` subcommand, else tests/e2e/server.mjs.
+//
+//   cd tests/e2e && npm ci && node run.mjs            (both modes)
+//   node run.mjs --mode isolated | --mode single       (one mode)
+//   PFF_SERVER=node node run.mjs                       (force the node server)
+//
+// Screenshots of every panel (1280×900 and 390×844) go to artifacts/screenshots/.
+// The last line is `N passed, M failed`; the exit code is non-zero on any failure.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { ARTIFACTS, ROOT, Runner, assert, launch, sleep, startServer, watch } from './lib.mjs';
+
+const args = process.argv.slice(2);
+const onlyMode = args.includes('--mode') ? args[args.indexOf('--mode') + 1] : null;
+const MODES = onlyMode ? [onlyMode] : ['isolated', 'single'];
+const PRETRAINED = path.join(ROOT, 'data', 'weights', 'mnist-web.safetensors');
+const HAVE_PRETRAINED = fs.existsSync(PRETRAINED);
+const SHOTS = path.join(ARTIFACTS, 'screenshots');
+const TRAIN_IMAGES = 20000; // one epoch of tiny: ~25 s on 2 busy cores, dev ≈ 88 %
+const DESKTOP = { width: 1280, height: 900 };
+const PHONE = { width: 390, height: 844 };
+// the deliberate crash of the crash-recovery test is an expected console error
+const ALLOWED_CONSOLE = [/deliberate crash/];
+
+// a handwritten "2": an arc over the top, a diagonal down to the left, a base line
+const TWO = [
+  [0.3, 0.3], [0.36, 0.2], [0.46, 0.16], [0.57, 0.17], [0.65, 0.24], [0.67, 0.34], [0.62, 0.45],
+  [0.52, 0.56], [0.42, 0.66], [0.33, 0.76], [0.3, 0.8], [0.42, 0.8], [0.55, 0.79], [0.68, 0.8], [0.74, 0.82],
+];
+
+const runner = new Runner('pff e2e');
+let trainedWeights = null; // bytes of the model trained in isolated mode, for the single-mode page
+
+function rng(seed) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const call = (page, type, payload = {}) => page.evaluate(([t, p]) => window.pff.call(t, p).then((r) => r), [type, payload]);
+
+async function waitText(page, selector, re, timeout = 30000) {
+  await page.waitForFunction(([s, src]) => {
+    const el = document.querySelector(s);
+    return el && new RegExp(src).test(el.textContent);
+  }, [selector, re.source], { timeout });
+  return page.textContent(selector);
+}
+
+async function drawStroke(page, points) {
+  const box = await page.locator('[data-testid="draw-canvas"]').boundingBox();
+  const at = ([x, y]) => [box.x + x * box.width, box.y + y * box.height];
+  await page.mouse.move(...at(points[0]));
+  await page.mouse.down();
+  for (const p of points.slice(1)) await page.mouse.move(...at(p), { steps: 4 });
+  await page.mouse.up();
+}
+
+async function tab(page, name) {
+  await page.click(`#tab-${name}`);
+  await page.waitForFunction((n) => !document.querySelector(`#panel-${n}`).hidden, name);
+}
+
+async function shoot(page, name) {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+async function runMode(mode) {
+  const isolation = mode === 'isolated';
+  console.log(`\n# ${mode} mode`);
+  const server = await startServer({ isolation });
+  console.log(`  server: ${server.kind} at ${server.url}${HAVE_PRETRAINED ? '' : ' (no pretrained weights: training tiny first)'}`);
+  const browser = await launch({ viewport: DESKTOP });
+  const page = await browser.context.newPage();
+  const seen = watch(page, server.url, { allow: ALLOWED_CONSOLE });
+  const T = (name, fn, opts) => runner.test(`[${mode}] ${name}`, fn, opts);
+  try {
+    await page.goto(server.url);
+
+    await T('the worker starts and the page reports the thread mode', async () => {
+      await page.waitForFunction(() => window.pffBooted, null, { timeout: 60000 });
+      assert(await page.evaluate(() => window.pffBooted), 'boot failed');
+      const rt = await page.evaluate(() => window.pff.state.runtime);
+      const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+      const badge = (await page.textContent('[data-testid="threads"]')).trim();
+      if (isolation) {
+        assert(await page.evaluate(() => window.crossOriginIsolated), 'page not cross-origin isolated');
+        assert(rt.mode === 'threads', `mode ${rt.mode} (${rt.reason})`);
+        assert(rt.threads === cores, `threads ${rt.threads} != hardwareConcurrency ${cores}`);
+        assert(badge === `${cores} threads`, `badge "${badge}"`);
+      } else {
+        assert(rt.mode === 'single' && rt.threads === 1, `mode ${rt.mode} threads ${rt.threads}`);
+        assert(/^1 thread: this host does not allow cross-origin isolation/.test(badge), `badge "${badge}"`);
+      }
+      return `${badge}, wasm ${rt.version}`;
+    });
+
+    await T('matmul of this build equals a naive product (and the single build, when threaded)', async () => {
+      const r = await call(page, 'matmulCheck', { m: 200, k: 300, n: 150, seed: 3 });
+      assert(r.length === 200 * 150, 'wrong size');
+      assert(r.maxDiffNaive <= 1e-4, `max |diff| to naive JS = ${r.maxDiffNaive}`);
+      if (isolation) {
+        assert(r.mode === 'threads' && r.threads > 1, `ran in ${r.mode} with ${r.threads} threads`);
+        assert(r.maxDiffSingle !== null && r.maxDiffSingle <= 1e-4, `max |diff| to single build = ${r.maxDiffSingle}`);
+      }
+      return `max diff naive ${r.maxDiffNaive.toExponential(1)}${r.maxDiffSingle !== null ? `, single ${r.maxDiffSingle.toExponential(1)}` : ''}`;
+    });
+
+    await T('the MNIST test shard is loaded', async () => {
+      const s = await call(page, 'status');
+      assert(s.dataset.name === 'mnist' && s.dataset.sizes.test === 10000, JSON.stringify(s.dataset));
+      assert(/MNIST: test 10000/.test(await page.textContent('#data-status')), 'status line');
+    });
+
+    await T('a corrupt shard is refused and the data stays as it was', async () => {
+      const bad = Array.from({ length: 4096 }, (_, i) => (i * 7919) & 255);
+      bad[0] = 0x1f;
+      bad[1] = 0x8b; // a gzip magic, then garbage
+      const r = await page.evaluate((b) => window.pff.call('addShard', { split: 'test', bytes: new Uint8Array(b) }).then(() => 'accepted', (e) => e.message), bad);
+      assert(r !== 'accepted' && r.length > 5, `corrupt shard: ${r}`);
+      const s = await call(page, 'status');
+      assert(s.dataset.sizes.test === 10000, `test size now ${s.dataset.sizes.test}`);
+      const img = await call(page, 'images', { split: 'test', start: 5, count: 2 });
+      assert(img.pixels.length === 2 * 784 && img.labels.length === 2, 'images after a bad shard');
+      return `"${r}"`;
+    });
+
+    // ---------------------------------------------------------------- a model
+    if (HAVE_PRETRAINED) {
+      await T('the pretrained model loads by default', async () => {
+        await page.evaluate(() => window.pffReady);
+        const s = await call(page, 'status');
+        assert(s.model && /pretrained/.test(s.model.name), JSON.stringify(s.model));
+        return `${s.model.preset}, ${s.model.params} parameters`;
+      });
+    } else {
+      await T('with no pretrained file the page says no model is loaded', async () => {
+        const t = await page.textContent('[data-testid="status"]');
+        assert(/no model loaded/i.test(t), t);
+      });
+    }
+
+    await T('a few training batches lower the loss (then any loaded model is restored)', async () => {
+      const r = await page.evaluate(async () => {
+        const app = window.pff;
+        const had = app.state.status.model;
+        const saved = had ? (await app.call('exportWeights', {})).bytes : null;
+        const name = had ? had.name : null;
+        await app.call('loadDataset', { name: 'mnist', splits: { train: 2000 }, ensure: true });
+        await app.call('newModel', { preset: 'tiny', seed: 11 });
+        const t = await app.call('train', { epochs: 1, maxBatches: 30, fitPrior: false, devLimit: 200 });
+        if (saved) await app.call('loadWeights', { bytes: saved, name });
+        await app.modelChanged('restored');
+        return { first: t.firstLosses, last: t.lastLosses, batches: t.batches, name: had ? app.state.status.model.name : null };
+      });
+      const mean = (xs, k) => xs.reduce((a, b) => a + b[k], 0) / xs.length;
+      assert(r.batches === 30, `trained ${r.batches} batches`);
+      assert(mean(r.last, 'goodness_loss') < mean(r.first, 'goodness_loss'), `goodness loss ${mean(r.first, 'goodness_loss')} -> ${mean(r.last, 'goodness_loss')}`);
+      assert(mean(r.last, 'gen_loss') < mean(r.first, 'gen_loss'), 'generative loss did not fall');
+      if (r.name !== null) assert(/pretrained/.test(r.name), `model not restored: ${r.name}`);
+      return `goodness loss ${mean(r.first, 'goodness_loss').toFixed(2)} -> ${mean(r.last, 'goodness_loss').toFixed(2)}`;
+    });
+
+    if (isolation) {
+      await T(`train tiny from scratch in the page for one epoch (${TRAIN_IMAGES} images): loss falls, dev accuracy > 80 %`, async () => {
+        await tab(page, 'train');
+        await page.selectOption('#train-preset', 'tiny');
+        await page.fill('#train-size', String(TRAIN_IMAGES));
+        await page.fill('#train-epochs', '1');
+        await page.fill('#train-seed', '1');
+        await page.check('input[name="train-from"][value="scratch"]');
+        await page.evaluate(() => {
+          window.__progress = [];
+          window.pff.on('progress', (ev) => window.__progress.push({ t: performance.now(), phase: ev.phase, n: ev.batches.length }));
+        });
+        const t0 = Date.now();
+        await page.click('[data-testid="train-start"]');
+        await page.waitForFunction(() => document.querySelector('#train-pause').disabled === false, null, { timeout: 10000 });
+        // pause and resume once
+        await sleep(1500);
+        await page.click('#train-pause');
+        await waitText(page, '#train-eta', /paused/, 10000);
+        await page.click('#train-pause');
+        await page.waitForFunction(() => !document.querySelector('[data-testid="train-start"]').disabled && window.pff.state.lastTrain, null, { timeout: 240000 });
+        const secs = (Date.now() - t0) / 1000;
+        const r = await page.evaluate(() => window.pff.state.lastTrain);
+        const mean = (xs, k) => xs.reduce((a, b) => a + b[k], 0) / xs.length;
+        for (const k of ['goodness_loss', 'gen_loss']) assert(mean(r.lastLosses, k) < mean(r.firstLosses, k), `${k} did not fall: ${mean(r.firstLosses, k)} -> ${mean(r.lastLosses, k)}`);
+        const devText = await page.textContent('[data-testid="dev-accuracy"]');
+        const dev = parseFloat(devText);
+        assert(dev > 80, `dev accuracy ${devText}`);
+        const ev = await page.evaluate(() => window.__progress);
+        const rate = ev.length / ((ev[ev.length - 1].t - ev[0].t) / 1000);
+        assert(rate < 6, `${ev.length} progress events at ${rate.toFixed(1)}/s`);
+        const charted = await page.evaluate(() => window.pff.views.train.charts.goodness.series[0].xs.length);
+        assert(charted === r.batches, `charted ${charted} of ${r.batches} batches`);
+        trainedWeights = Buffer.from(await page.evaluate(() => window.pff.call('exportWeights', {}).then((r) => Array.from(r.bytes))));
+        fs.mkdirSync(ARTIFACTS, { recursive: true });
+        fs.writeFileSync(path.join(ARTIFACTS, 'tiny-trained.safetensors'), trainedWeights);
+        await shoot(page, 'desktop-train');
+        return `dev ${devText}, ${Math.round(r.samplesPerSec)} samples/s, ${secs.toFixed(0)} s, goodness loss ${mean(r.firstLosses, 'goodness_loss').toFixed(2)} -> ${mean(r.lastLosses, 'goodness_loss').toFixed(2)}`;
+      });
+      if (HAVE_PRETRAINED) {
+        await T('the Weights panel loads the pretrained model back', async () => {
+          await tab(page, 'weights');
+          await page.click('#weights-pretrained');
+          await waitText(page, '#weights-message', /Loaded the pretrained/);
+          const s = await call(page, 'status');
+          assert(s.model && /pretrained/.test(s.model.name), JSON.stringify(s.model));
+        });
+      }
+    } else if (!HAVE_PRETRAINED) {
+      await T('weights uploaded from disk (the model trained in isolated mode) load', async () => {
+        assert(trainedWeights, 'no weights from the isolated run (run both modes)');
+        await tab(page, 'weights');
+        await page.setInputFiles('[data-testid="weights-input"]', { name: 'tiny-trained.safetensors', mimeType: 'application/octet-stream', buffer: trainedWeights });
+        await waitText(page, '#weights-message', /Loaded tiny-trained/);
+        await page.evaluate(() => window.pffReady);
+        const s = await call(page, 'status');
+        assert(s.model && s.model.name === 'tiny-trained.safetensors', JSON.stringify(s.model));
+      });
+    }
+    const model = (await call(page, 'status')).model;
+    if (!model) {
+      console.log('  (no model: the remaining tests of this mode are skipped)');
+      return;
+    }
+
+    // ---------------------------------------------------------------- engine calls
+    let sample7 = null;
+    await T('classify, settle and sample return well-formed results', async () => {
+      const img = await call(page, 'images', { split: 'test', start: 0, count: 1 });
+      const px = Array.from(img.pixels, (v) => v / 255);
+      sample7 = { px, label: img.labels[0] };
+      const r = await page.evaluate(async (p) => {
+        const pixels = new Float32Array(p);
+        const c = await window.pff.call('classify', { pixels });
+        const s = await window.pff.call('settle', { pixels, label: c.prediction });
+        const d = await window.pff.call('sample', { n: 10, component: -1, seed: 4 });
+        const z = await window.pff.call('latents', { pixels });
+        const back = await window.pff.call('decode', { latents: z.latents });
+        const finite = (a) => Array.from(a).every(Number.isFinite);
+        return {
+          probsSum: Array.from(c.probs).reduce((a, b) => a + b, 0), probsLen: c.probs.length, fwdLen: c.forward.length, pred: c.prediction, fpred: c.forwardPrediction,
+          steps: s.steps, hidden: s.hidden, classes: s.classes, gLen: s.goodness.length, eLen: s.energy.length, z1: s.z1.length, z2: s.z2.length, pLen: s.prediction.length, scores: s.scores.length,
+          finite: finite(c.probs) && finite(s.goodness) && finite(s.z1) && finite(s.prediction) && finite(d.images),
+          dImages: d.images.length, dLat: d.latents.length, dComp: d.components.length, zDim: z.dim, back: back.images.length,
+          dRange: [Math.min(...d.images), Math.max(...d.images)],
+        };
+      }, px);
+      assert(r.probsLen === 10 && Math.abs(r.probsSum - 1) < 1e-3 && r.fwdLen === 10, `classify ${JSON.stringify(r)}`);
+      assert(r.pred >= 0 && r.pred < 10 && r.fpred >= 0 && r.fpred < 10, 'prediction range');
+      const { steps: K, hidden: H } = r;
+      assert(K === model.steps && H === model.hidden && r.classes === 10, `settle dims ${K} ${H}`);
+      assert(r.gLen === K * 10 && r.eLen === K * 20 && r.z1 === K * H && r.z2 === K * H && r.pLen === K * 784 && r.scores === 10, `settle shapes ${JSON.stringify(r)}`);
+      assert(r.dImages === 10 * 784 && r.dLat === 10 * r.zDim && r.dComp === 10 && r.back === 784, `sample shapes ${JSON.stringify(r)}`);
+      assert(r.finite, 'non-finite values');
+      assert(r.dRange[0] >= -1e-3 && r.dRange[1] <= 1 + 1e-3, `sample range ${r.dRange}`);
+      return `K ${K}, H ${H}, G ${r.zDim}; test #0 (a ${sample7.label}) -> ${r.pred}`;
+    });
+
+    await T('corrupt weights are refused through the protocol and the model is kept', async () => {
+      const r = await page.evaluate(async () => {
+        const app = window.pff;
+        const good = (await app.call('exportWeights', {})).bytes;
+        const errs = [];
+        for (const bytes of [good.slice(0, good.length >> 1), new Uint8Array(1000).fill(7), new Uint8Array(0)]) {
+          errs.push(await app.call('loadWeights', { bytes, name: 'bad.safetensors' }).then(() => null, (e) => e.message));
+        }
+        const px = new Float32Array(784).fill(0.1);
+        const c = await app.call('classify', { pixels: px });
+        return { errs, pred: c.prediction, name: (await app.call('status')).model.name };
+      });
+      assert(r.errs.every((e) => e && e.length > 10), `errors: ${JSON.stringify(r.errs)}`);
+      assert(r.name === model.name, `model changed to ${r.name}`);
+      assert(r.pred >= 0 && r.pred < 10, 'classify after bad weights');
+      return `"${r.errs[0]}"`;
+    });
+
+    // ---------------------------------------------------------------- the page
+    await T('drawing a vertical stroke gives a live prediction; Clear returns to neutral', async () => {
+      await tab(page, 'draw');
+      await page.click('[data-testid="clear"]');
+      await page.waitForFunction(() => document.querySelector('[data-testid="prediction"]').textContent === '');
+      await drawStroke(page, [[0.5, 0.15], [0.5, 0.35], [0.51, 0.55], [0.51, 0.75], [0.51, 0.87]]);
+      const p = await waitText(page, '[data-testid="prediction"]', /^[0-9]$/, 15000);
+      const bars = await page.$$eval('[data-testid="probabilities"] li', (lis) => lis.map((li) => parseFloat(li.querySelector('.fill').style.width)));
+      assert(bars.length === 10 && Math.abs(bars.reduce((a, b) => a + b, 0) - 100) < 2, `bars ${bars}`);
+      const win = await page.$eval('[data-testid="probabilities"] li.win .d', (e) => e.textContent);
+      assert(win === p, `highlighted ${win} but prediction ${p}`);
+      const ink = await page.evaluate(() => Array.from(window.pff.state.input).reduce((a, b) => a + b, 0));
+      assert(ink > 20 && ink < 200, `input ink ${ink}`);
+      if (isolation) await shoot(page, 'desktop-draw');
+      await page.click('#undo');
+      await page.waitForFunction(() => document.querySelector('[data-testid="prediction"]').textContent === '');
+      await drawStroke(page, [[0.5, 0.15], [0.5, 0.87]]);
+      await waitText(page, '[data-testid="prediction"]', /^[0-9]$/);
+      await page.click('[data-testid="clear"]');
+      await page.waitForFunction(() => document.querySelector('[data-testid="prediction"]').textContent === '');
+      return `a "1" stroke is read as ${p}`;
+    });
+
+    await T('random test digits in Draw: the label and a prediction show', async () => {
+      for (let i = 0; i < 3; i++) {
+        await page.click('[data-testid="random-digit"]');
+        await waitText(page, '#draw-source', /Test digit #\d+, labelled \d/);
+        await waitText(page, '[data-testid="prediction"]', /^[0-9]$/);
+      }
+    });
+
+    await T(`100 random test digits: at least ${HAVE_PRETRAINED ? 95 : 80} classified as labelled`, async () => {
+      const rand = rng(2024);
+      const idx = Array.from({ length: 100 }, () => Math.floor(rand() * 10000));
+      const r = await page.evaluate(async (ids) => {
+        let right = 0;
+        for (const i of ids) {
+          const img = await window.pff.call('images', { split: 'test', start: i, count: 1 });
+          const c = await window.pff.call('classify', { pixels: Float32Array.from(img.pixels, (v) => v / 255) });
+          if (c.prediction === img.labels[0]) right++;
+        }
+        return right;
+      }, idx);
+      assert(r >= (HAVE_PRETRAINED ? 95 : 80), `${r} of 100 right`);
+      return `${r} of 100 right`;
+    });
+
+    await T('Settle shows K steps and the winner has the best final goodness', async () => {
+      // a test digit the model gets right
+      const pick = await page.evaluate(async () => {
+        for (let i = 0; i < 50; i++) {
+          const img = await window.pff.call('images', { split: 'test', start: i, count: 1 });
+          const px = Float32Array.from(img.pixels, (v) => v / 255);
+          const c = await window.pff.call('classify', { pixels: px });
+          if (c.prediction === img.labels[0] && Math.max(...c.probs) > 0.6) {
+            window.pff.setInput(px, { kind: 'test', index: i, label: img.labels[0] });
+            return { i, label: img.labels[0] };
+          }
+        }
+        return null;
+      });
+      assert(pick, 'no confidently right digit among the first 50');
+      await tab(page, 'settle');
+      await page.waitForFunction(() => document.querySelector('#panel-settle').dataset.steps && window.pff.views.settle.trace && !window.pff.views.settle.busy, null, { timeout: 20000 });
+      const d = await page.evaluate(() => ({ ...document.querySelector('#panel-settle').dataset, max: document.querySelector('#settle-scrub').max, lines: window.pff.views.settle.chart.series.map((s) => s.xs.length) }));
+      assert(Number(d.steps) === model.steps, `steps ${d.steps} != ${model.steps}`);
+      assert(Number(d.max) === model.steps - 1, `scrubber max ${d.max}`);
+      assert(d.lines.length === 10 && d.lines.every((n) => n === model.steps), `lines ${d.lines}`);
+      assert(Number(d.winner) === pick.label, `winner ${d.winner}, label ${pick.label}`);
+      assert(d.finalBest === d.winner, `best final goodness ${d.finalBest} != winner ${d.winner}`);
+      // stepping and playing
+      await page.click('#settle-step');
+      assert((await page.textContent('#settle-step-out')).startsWith('2 /'), 'step button');
+      await page.click('#settle-play');
+      await page.waitForFunction((k) => document.querySelector('#settle-step-out').textContent.startsWith(`${k} /`), model.steps, { timeout: 15000 });
+      // another hypothesis
+      await page.click(`#settle-hyp label[data-value="${(pick.label + 1) % 10}"]`);
+      await waitText(page, '#settle-hyp-now', new RegExp(`^${(pick.label + 1) % 10}$`));
+      await page.click('#settle-hyp label[data-value="auto"]');
+      await waitText(page, '#settle-hyp-now', new RegExp(`^${pick.label}$`));
+      if (isolation) await shoot(page, 'desktop-settle');
+      return `test #${pick.i} (${pick.label}), K ${d.steps}`;
+    });
+
+    await T('Dream shows 100 distinct, non-blank digits; Resample changes them', async () => {
+      await tab(page, 'dream');
+      await page.waitForFunction(() => document.querySelector('#dream-grid').dataset.seed && !window.pff.views.dream.busy && window.pff.views.dream.map, null, { timeout: 60000 });
+      const tiles = () =>
+        page.evaluate(() => {
+          const c = document.querySelector('[data-testid="dream-grid"]');
+          const d = c.getContext('2d').getImageData(0, 0, 280, 280).data;
+          const out = [];
+          for (let t = 0; t < 100; t++) {
+            const tx = (t % 10) * 28;
+            const ty = Math.floor(t / 10) * 28;
+            const v = [];
+            for (let y = 0; y < 28; y++) for (let x = 0; x < 28; x++) v.push(d[((ty + y) * 280 + tx + x) * 4]);
+            out.push(v);
+          }
+          return out;
+        });
+      const a = await tiles();
+      const ink = a.map((v) => v.reduce((s, x) => s + x, 0) / 255);
+      assert(ink.every((s) => s > 15), `blank tiles: ${ink.filter((s) => s <= 15).length}`);
+      let dup = 0;
+      for (let i = 0; i < 100; i++)
+        for (let j = i + 1; j < 100; j++) {
+          let diff = 0;
+          for (let k = 0; k < 784; k++) diff += Math.abs(a[i][k] - a[j][k]);
+          if (diff / 255 < 1) dup++;
+        }
+      assert(dup === 0, `${dup} duplicate pairs`);
+      const seed = await page.getAttribute('#dream-grid', 'data-seed');
+      await page.click('[data-testid="resample"]');
+      await page.waitForFunction((s) => document.querySelector('#dream-grid').dataset.seed !== s, seed);
+      const b = await tiles();
+      assert(a.some((v, i) => v.some((x, k) => x !== b[i][k])), 'resample changed nothing');
+      // the latent map: clicking a point loads that digit into Draw
+      const m = await page.evaluate(() => {
+        const mp = window.pff.views.dream.map;
+        return { x: mp.screen[0], y: mp.screen[1], label: mp.labels[0] };
+      });
+      if (isolation) await shoot(page, 'desktop-dream');
+      const box = await page.locator('#latent-map').boundingBox();
+      await page.mouse.click(box.x + m.x, box.y + m.y);
+      await page.waitForFunction(() => !document.querySelector('#panel-draw').hidden);
+      await waitText(page, '#draw-source', /Test digit #\d+/);
+      return `mean ink ${(ink.reduce((s, x) => s + x, 0) / 100).toFixed(0)} px per digit`;
+    });
+
+    await T('Data: evaluation, confusion matrix, misclassified filter, inspect in Draw', async () => {
+      await tab(page, 'data');
+      await page.selectOption('#data-count', '1000');
+      await page.click('#data-eval');
+      await page.waitForFunction(() => document.querySelector('#panel-data').dataset.accuracy, null, { timeout: 60000 });
+      const acc = Number(await page.getAttribute('#panel-data', 'data-accuracy'));
+      const cells = await page.$$eval('#confusion td', (tds) => tds.map((t) => Number(t.textContent)));
+      assert(cells.length === 100 && cells.reduce((a, b) => a + b, 0) === 1000, `confusion sums to ${cells.reduce((a, b) => a + b, 0)}`);
+      const diag = cells.filter((_, i) => i % 11 === 0).reduce((a, b) => a + b, 0);
+      assert(Math.abs(diag / 1000 - acc) < 1e-9, `diagonal ${diag} vs accuracy ${acc}`);
+      assert((await page.$$('#data-tiles .tile')).length === 96, 'first page of tiles');
+      if (isolation) await shoot(page, 'desktop-data');
+      await page.check('#data-wrong');
+      const wrong = await page.$$eval('#data-tiles .tile', (ts) => ts.map((t) => t.classList.contains('wrong')));
+      assert(wrong.length > 0 && wrong.every(Boolean), `filter shows ${wrong.length} tiles, ${wrong.filter(Boolean).length} wrong`);
+      await page.click('#data-tiles .tile');
+      await page.uncheck('#data-wrong');
+      await page.click('#data-to-draw');
+      await page.waitForFunction(() => !document.querySelector('#panel-draw').hidden);
+      await waitText(page, '[data-testid="prediction"]', /^[0-9]$/);
+      return `accuracy on 1000 test digits ${(acc * 100).toFixed(1)} %`;
+    });
+
+    await T('a corrupted weights upload shows a clear error and the model keeps working', async () => {
+      await tab(page, 'weights');
+      const good = Buffer.from(await page.evaluate(() => window.pff.call('exportWeights', {}).then((r) => Array.from(r.bytes))));
+      const bad = Buffer.from(good.subarray(0, Math.floor(good.length * 0.6)));
+      await page.setInputFiles('[data-testid="weights-input"]', { name: 'broken.safetensors', mimeType: 'application/octet-stream', buffer: bad });
+      const msg = await waitText(page, '#weights-message', /not a valid pff weights file/);
+      assert(/current model is kept/.test(msg), msg);
+      assert(/not a valid/.test(await page.textContent('[data-testid="status"]')), 'status line shows the error');
+      const s = await call(page, 'status');
+      assert(s.model.name === model.name, `model became ${s.model.name}`);
+      await tab(page, 'draw');
+      await page.click('[data-testid="random-digit"]');
+      await waitText(page, '[data-testid="prediction"]', /^[0-9]$/);
+      return `"${msg}"`;
+    });
+
+    await T('downloading the weights gives a safetensors file', async () => {
+      await tab(page, 'weights');
+      const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#weights-download')]);
+      const file = await dl.path();
+      const buf = fs.readFileSync(file);
+      const n = Number(buf.readBigUInt64LE(0));
+      const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
+      assert(header.__metadata__ && header.__metadata__.config, 'no config metadata');
+      assert(/\.safetensors$/.test(dl.suggestedFilename()), dl.suggestedFilename());
+      if (isolation) await shoot(page, 'desktop-weights');
+      return `${dl.suggestedFilename()}, ${buf.length} bytes`;
+    });
+
+    await T('a crashed worker is restarted, the page says so and the model comes back', async () => {
+      await tab(page, 'draw');
+      await page.evaluate(() => window.pff.call('crash').catch(() => {}));
+      await waitText(page, '#message', /restarted/, 30000);
+      await page.waitForFunction(() => window.pff.state.status && window.pff.state.status.model, null, { timeout: 30000 });
+      const s = await call(page, 'status');
+      assert(s.model && s.model.preset === model.preset, `model after restart: ${JSON.stringify(s.model)}`);
+      await page.click('[data-testid="random-digit"]');
+      await waitText(page, '[data-testid="prediction"]', /^[0-9]$/);
+      return (await page.textContent('#message')).trim();
+    });
+
+    if (isolation) {
+      await T('screenshots of every panel at desktop and phone widths', async () => {
+        for (const [vp, tag] of [[DESKTOP, 'desktop'], [PHONE, 'phone']]) {
+          await page.setViewportSize(vp);
+          await sleep(200);
+          for (const p of ['draw', 'settle', 'dream', 'train', 'data', 'weights']) {
+            await tab(page, p);
+            if (p === 'draw') {
+              await page.click('[data-testid="clear"]');
+              await drawStroke(page, TWO);
+              await waitText(page, '[data-testid="prediction"]', /^[0-9]$/);
+            }
+            if (p === 'settle') await page.waitForFunction(() => !window.pff.views.settle.busy && window.pff.views.settle.trace, null, { timeout: 20000 });
+            if (p === 'dream') await page.waitForFunction(() => !window.pff.views.dream.busy, null, { timeout: 60000 });
+            await sleep(300);
+            await shoot(page, `${tag}-${p}`);
+          }
+        }
+        await page.setViewportSize(DESKTOP);
+        return `${fs.readdirSync(SHOTS).length} files in artifacts/screenshots`;
+      });
+    }
+
+    await T('no console errors and no requests to other origins', async () => {
+      assert(seen.errors.length === 0, seen.errors.join('\n'));
+      assert(seen.offOrigin.length === 0, seen.offOrigin.join('\n'));
+    });
+  } finally {
+    await browser.close();
+    await server.stop();
+  }
+}
+
+const t0 = Date.now();
+for (const mode of MODES) {
+  try {
+    await runMode(mode);
+  } catch (e) {
+    runner.results.push({ name: `[${mode}] setup`, status: 'failed', error: e });
+    console.log(`  ✘ [${mode}] setup: ${e.stack || e}`);
+  }
+}
+const c = runner.counts();
+console.log(`\n${((Date.now() - t0) / 1000).toFixed(0)} s`);
+console.log(`${c.passed} passed, ${c.failed} failed${c.skipped ? `, ${c.skipped} skipped` : ''}`);
+process.exit(c.failed ? 1 : 0);
