@@ -187,7 +187,7 @@ impl<T: Real> Representation<T> {
 
     /// One synchronous settling step (spec §4): every recurrent input is the previous state.
     /// `y_hat` is the scaled label (y_scale·y), `noise` the already-scaled (e1, e2), if any.
-    /// Returns the new (z1, z2) and the pre-activations (a1, a2).
+    /// Returns the new (z1, z2).
     #[allow(clippy::too_many_arguments)]
     pub fn step(
         &self,
@@ -200,26 +200,13 @@ impl<T: Real> Representation<T> {
         z2p_hat: ArrayView2<'_, T>,
         noise: Option<(ArrayView2<'_, T>, ArrayView2<'_, T>)>,
     ) -> (Array2<T>, Array2<T>) {
-        let alpha = T::c(cfg.alpha);
-        let keep = T::one() - alpha;
-
-        let mut a1 = matmul(x_hat, self.w1.view());
-        gemm(T::one(), z2p_hat, self.v2.view(), T::one(), a1.view_mut());
-        ops::add_row(&mut a1, self.b1.view());
-        lateral::apply(z1p, lateral::effective(self.l1.view()).view(), -T::one(), a1.view_mut());
-
-        let mut a2 = matmul(z1p_hat, self.w2.view());
-        gemm(T::one(), y_hat, self.v.view(), T::one(), a2.view_mut());
-        ops::add_row(&mut a2, self.b2.view());
-        lateral::apply(z2p, lateral::effective(self.l2.view()).view(), -T::one(), a2.view_mut());
-
-        if let Some((e1, e2)) = noise {
-            a1 += &e1;
-            a2 += &e2;
-        }
-        Zip::from(&mut a1).and(z1p).par_for_each(|a, &p| *a = keep * relu(*a) + alpha * p);
-        Zip::from(&mut a2).and(z2p).par_for_each(|a, &p| *a = keep * relu(*a) + alpha * p);
-        (a1, a2)
+        let (e1, e2) = match noise {
+            Some((a, b)) => (Some(a), Some(b)),
+            None => (None, None),
+        };
+        let z1 = leaky_layer(cfg, (x_hat, &self.w1), (z2p_hat, &self.v2), &self.b1, (z1p, &self.l1), e1);
+        let z2 = leaky_layer(cfg, (z1p_hat, &self.w2), (y_hat, &self.v), &self.b2, (z2p, &self.l2), e2);
+        (z1, z2)
     }
 
     /// One training step of the representation circuit: the settling step, its three local
@@ -296,6 +283,28 @@ impl<T: Real> Representation<T> {
         };
         RepStep { z1, z2, grads, loss: RepLoss { layer1: loss1, layer2: loss2, head: loss3 } }
     }
+}
+
+/// One layer's new state: `(1−α)·relu(bottom·W + top·V + b + noise − z_prev·Leff) + α·z_prev`.
+fn leaky_layer<T: Real>(
+    cfg: &Config,
+    (bottom, w): (ArrayView2<'_, T>, &Array2<T>),
+    (top, v): (ArrayView2<'_, T>, &Array2<T>),
+    bias: &Array1<T>,
+    (zp, lat): (ArrayView2<'_, T>, &Array2<T>),
+    noise: Option<ArrayView2<'_, T>>,
+) -> Array2<T> {
+    let alpha = T::c(cfg.alpha);
+    let keep = T::one() - alpha;
+    let mut a = matmul(bottom, w.view());
+    gemm(T::one(), top, v.view(), T::one(), a.view_mut());
+    ops::add_row(&mut a, bias.view());
+    lateral::apply(zp, lateral::effective(lat.view()).view(), -T::one(), a.view_mut());
+    if let Some(e) = noise {
+        a += &e;
+    }
+    Zip::from(&mut a).and(zp).par_for_each(|a, &p| *a = keep * relu(*a) + alpha * p);
+    a
 }
 
 /// `nrm(φ(z + noise))`: the generator's view of a representation state.
