@@ -201,74 +201,59 @@ fn idx_magic_hint(magic: u32, bytes: &[u8]) -> &'static str {
     }
 }
 
-/// Parses an (uncompressed) IDX image file. `name` names the file in errors.
-///
-/// Checks the magic number `0x00000803`, that the images are 28 × 28, and that the file holds
-/// exactly the declared number of images (neither truncated nor followed by extra bytes).
-pub fn parse_idx_images(bytes: &[u8], name: &str) -> Result<IdxImages> {
+/// Checks an IDX header: the magic number, a header of `header_len` bytes, and a file size of
+/// exactly `header_len + count·item_len` bytes. Returns the declared count.
+fn idx_checked_count(bytes: &[u8], name: &str, magic_want: u32, what: &str, header_len: usize, item_len: u64) -> Result<u32> {
     if bytes.len() < 4 {
-        return Err(PffError::data(
-            name,
-            format!(
-                "truncated: {} bytes, too short for an IDX header",
-                bytes.len()
-            ),
-        ));
+        return Err(PffError::data(name, format!("truncated: {} bytes, too short for an IDX header", bytes.len())));
     }
     let magic = be_u32(bytes, 0);
-    if magic != IDX_IMAGES_MAGIC {
+    if magic != magic_want {
         return Err(PffError::data(
             name,
-            format!(
-                "wrong magic number 0x{magic:08x}, expected 0x{IDX_IMAGES_MAGIC:08x} (IDX images){}",
-                idx_magic_hint(magic, bytes)
-            ),
+            format!("wrong magic number 0x{magic:08x}, expected 0x{magic_want:08x} (IDX {what}){}", idx_magic_hint(magic, bytes)),
         ));
     }
-    if bytes.len() < 16 {
+    if bytes.len() < header_len {
         return Err(PffError::data(
             name,
-            format!(
-                "truncated: the IDX image header needs 16 bytes, the file has {}",
-                bytes.len()
-            ),
+            format!("truncated: the IDX {what} header needs {header_len} bytes, the file has {}", bytes.len()),
         ));
     }
     let count = be_u32(bytes, 4);
-    let (rows, cols) = (be_u32(bytes, 8), be_u32(bytes, 12));
-    if rows as usize != ROWS || cols as usize != COLS {
-        return Err(PffError::data(
-            name,
-            format!("images are {rows}x{cols} pixels, expected {ROWS}x{COLS}"),
-        ));
-    }
-    let expected = 16u64 + u64::from(count) * PIXELS as u64;
+    let expected = header_len as u64 + u64::from(count) * item_len;
     let actual = bytes.len() as u64;
     if actual < expected {
         return Err(PffError::data(
             name,
-            format!(
-                "truncated: the header declares {count} images ({expected} bytes) but the file \
-                 has only {actual} bytes"
-            ),
+            format!("truncated: the header declares {count} {what} ({expected} bytes) but the file has only {actual} bytes"),
         ));
     }
     if actual > expected {
         return Err(PffError::data(
             name,
             format!(
-                "size mismatch: the header declares {count} images ({expected} bytes) but the \
-                 file has {actual} bytes ({} trailing)",
+                "size mismatch: the header declares {count} {what} ({expected} bytes) but the file has {actual} bytes ({} trailing)",
                 actual - expected
             ),
         ));
     }
-    Ok(IdxImages {
-        count: count as usize,
-        rows: ROWS,
-        cols: COLS,
-        pixels: bytes[16..].to_vec(),
-    })
+    Ok(count)
+}
+
+/// Parses an (uncompressed) IDX image file. `name` names the file in errors.
+///
+/// Checks the magic number `0x00000803`, that the images are 28 × 28, and that the file holds
+/// exactly the declared number of images (neither truncated nor followed by extra bytes).
+pub fn parse_idx_images(bytes: &[u8], name: &str) -> Result<IdxImages> {
+    if bytes.len() >= 16 && be_u32(bytes, 0) == IDX_IMAGES_MAGIC {
+        let (rows, cols) = (be_u32(bytes, 8), be_u32(bytes, 12));
+        if rows as usize != ROWS || cols as usize != COLS {
+            return Err(PffError::data(name, format!("images are {rows}x{cols} pixels, expected {ROWS}x{COLS}")));
+        }
+    }
+    let count = idx_checked_count(bytes, name, IDX_IMAGES_MAGIC, "images", 16, PIXELS as u64)?;
+    Ok(IdxImages { count: count as usize, rows: ROWS, cols: COLS, pixels: bytes[16..].to_vec() })
 }
 
 /// Parses an (uncompressed) IDX label file. `name` names the file in errors.
@@ -276,56 +261,7 @@ pub fn parse_idx_images(bytes: &[u8], name: &str) -> Result<IdxImages> {
 /// Checks the magic number `0x00000801`, the exact size, and that every label is in 0..=9
 /// (the error names the index and the value of the first bad one).
 pub fn parse_idx_labels(bytes: &[u8], name: &str) -> Result<Vec<u8>> {
-    if bytes.len() < 4 {
-        return Err(PffError::data(
-            name,
-            format!(
-                "truncated: {} bytes, too short for an IDX header",
-                bytes.len()
-            ),
-        ));
-    }
-    let magic = be_u32(bytes, 0);
-    if magic != IDX_LABELS_MAGIC {
-        return Err(PffError::data(
-            name,
-            format!(
-                "wrong magic number 0x{magic:08x}, expected 0x{IDX_LABELS_MAGIC:08x} (IDX labels){}",
-                idx_magic_hint(magic, bytes)
-            ),
-        ));
-    }
-    if bytes.len() < 8 {
-        return Err(PffError::data(
-            name,
-            format!(
-                "truncated: the IDX label header needs 8 bytes, the file has {}",
-                bytes.len()
-            ),
-        ));
-    }
-    let count = be_u32(bytes, 4);
-    let expected = 8u64 + u64::from(count);
-    let actual = bytes.len() as u64;
-    if actual < expected {
-        return Err(PffError::data(
-            name,
-            format!(
-                "truncated: the header declares {count} labels ({expected} bytes) but the file \
-                 has only {actual} bytes"
-            ),
-        ));
-    }
-    if actual > expected {
-        return Err(PffError::data(
-            name,
-            format!(
-                "size mismatch: the header declares {count} labels ({expected} bytes) but the \
-                 file has {actual} bytes ({} trailing)",
-                actual - expected
-            ),
-        ));
-    }
+    idx_checked_count(bytes, name, IDX_LABELS_MAGIC, "labels", 8, 1)?;
     let labels = bytes[8..].to_vec();
     check_labels(&labels, name)?;
     Ok(labels)
