@@ -127,6 +127,12 @@ impl Config {
         if self.hidden == 0 || self.hidden % GROUP != 0 {
             return bad(format!("hidden = {} must be a positive multiple of the group size {GROUP}", self.hidden));
         }
+        if self.hidden > 8000 || self.latent > 1000 || self.input_dim > 100_000 || self.classes > 1000 {
+            return bad(format!("hidden = {}, latent = {} are beyond what this engine is meant for (at most 8000 and 1000)", self.hidden, self.latent));
+        }
+        if self.steps > 200 || self.batch_size > 20_000 || self.latent_batch > 20_000 || self.prior_components > 1000 {
+            return bad("steps (≤ 200), batch_size and latent_batch (≤ 20000) or prior_components (≤ 1000) are out of range".into());
+        }
         if self.steps < 2 {
             return bad(format!("steps = {} must be at least 2", self.steps));
         }

@@ -258,8 +258,9 @@ async function boot() {
   state.booted = true;
   document.body.dataset.booted = 'true';
   resolveBooted(true);
+  $('#no-model').hidden = state.hasModel;
   if (!state.hasModel) {
-    app.message('No model is loaded yet: train one in the Train tab (about a minute for the tiny preset) or load a weights file in the Weights tab.', 'warn');
+    app.message('No model is loaded yet: train one in the Train tab (about half a minute for the tiny preset) or load a weights file in the Weights tab.', 'warn');
   } else {
     app.message('Ready: draw a digit.', 'ok');
   }

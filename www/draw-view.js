@@ -26,6 +26,11 @@ export class DrawView {
     $('#clear').addEventListener('click', () => this.pad.clear());
     $('#undo').addEventListener('click', () => this.pad.undo());
     $('#random-digit').addEventListener('click', () => this.randomDigit());
+    $('#quick-train').addEventListener('click', () => {
+      app.show('train');
+      app.views.train.quickStart();
+    });
+    app.on('status', (s) => ($('#no-model').hidden = !!s.model || !app.state.booted));
     app.on('input', ({ pixels, source }) => this.inputChanged(pixels, source));
     app.on('model', () => this.classify());
     app.on('progress', (ev) => {

@@ -199,12 +199,12 @@ export class DreamView {
     const { images } = await this.app.call('decode', { latents: z });
     this.frames = images;
     const strip = $('#dream-interp-strip');
-    strip.width = INTERP_FRAMES * 28;
-    strip.height = 28;
-    strip.style.aspectRatio = `${INTERP_FRAMES}`;
+    const per = INTERP_FRAMES / 2; // two rows
+    strip.width = per * 28;
+    strip.height = 56;
     const ctx = strip.getContext('2d');
-    const img = ctx.createImageData(INTERP_FRAMES * 28, 28);
-    for (let f = 0; f < INTERP_FRAMES; f++) blitDigit(img, images, f, f * 28, 0);
+    const img = ctx.createImageData(per * 28, 56);
+    for (let f = 0; f < INTERP_FRAMES; f++) blitDigit(img, images, f, (f % per) * 28, Math.floor(f / per) * 28);
     ctx.putImageData(img, 0, 0);
     this.frame = 0;
     this.dir = 1;

@@ -177,14 +177,16 @@ export class SettleView {
     $('#settle-play').setAttribute('aria-label', 'Play');
   }
 
-  /** Range of a layer's activity over all steps, for one colour scale per layer. */
+  /** Colour range of a layer's activity over all steps: from min(0, lowest) to the 99th
+   * percentile, so that a few very active units do not turn everything else dark. */
   range(arr) {
-    let lo = Infinity, hi = -Infinity;
-    for (const v of arr) {
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
-    }
-    return [Math.min(0, lo), hi > lo ? hi : lo + 1];
+    let lo = Infinity;
+    for (const v of arr) if (v < lo) lo = v;
+    lo = Math.min(0, lo);
+    const s = Float32Array.from(arr).sort();
+    let hi = s[Math.min(s.length - 1, Math.floor(0.99 * s.length))];
+    if (!(hi > lo)) hi = s[s.length - 1] > lo ? s[s.length - 1] : lo + 1;
+    return [lo, hi];
   }
 
   buildStrip() {

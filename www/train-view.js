@@ -114,6 +114,16 @@ export class TrainView {
     $('#train-progress').value = 0;
   }
 
+  /** The tiny preset from scratch with the default settings (the Draw panel's offer). */
+  quickStart() {
+    if (this.running) return;
+    $('#train-preset').value = 'tiny';
+    this.presetChanged();
+    document.querySelector('input[name="train-from"][value="scratch"]').checked = true;
+    this.fromChanged();
+    this.start();
+  }
+
   async start() {
     if (this.running) return;
     const app = this.app;

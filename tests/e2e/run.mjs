@@ -46,6 +46,17 @@ function rng(seed) {
   };
 }
 
+/** The current model's weights file, exported in the page, as a Buffer (base64 on the way). */
+async function exportWeights(page) {
+  const b64 = await page.evaluate(async () => {
+    const { bytes } = await window.pff.call('exportWeights', {});
+    let s = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+    return btoa(s);
+  });
+  return Buffer.from(b64, 'base64');
+}
+
 const call = (page, type, payload = {}) => page.evaluate(([t, p]) => window.pff.call(t, p).then((r) => r), [type, payload]);
 
 async function waitText(page, selector, re, timeout = 30000) {
@@ -147,6 +158,7 @@ async function runMode(mode) {
       await T('with no pretrained file the page says no model is loaded', async () => {
         const t = await page.textContent('[data-testid="status"]');
         assert(/no model loaded/i.test(t), t);
+        assert(await page.isVisible('#quick-train'), 'the Draw panel offers no training');
       });
     }
 
@@ -204,7 +216,7 @@ async function runMode(mode) {
         assert(rate < 6, `${ev.length} progress events at ${rate.toFixed(1)}/s`);
         const charted = await page.evaluate(() => window.pff.views.train.charts.goodness.series[0].xs.length);
         assert(charted === r.batches, `charted ${charted} of ${r.batches} batches`);
-        trainedWeights = Buffer.from(await page.evaluate(() => window.pff.call('exportWeights', {}).then((r) => Array.from(r.bytes))));
+        trainedWeights = await exportWeights(page);
         fs.mkdirSync(ARTIFACTS, { recursive: true });
         fs.writeFileSync(path.join(ARTIFACTS, 'tiny-trained.safetensors'), trainedWeights);
         await shoot(page, 'desktop-train');
@@ -244,6 +256,11 @@ async function runMode(mode) {
       sample7 = { px, label: img.labels[0] };
       const r = await page.evaluate(async (p) => {
         const pixels = new Float32Array(p);
+        if (!window.pff.state.status.model.hasPrior) {
+          // pretrained files may come without the generative prior: fit one as Dream does
+          await window.pff.call('loadDataset', { name: 'mnist', splits: { dev: 2000 }, ensure: true });
+          await window.pff.call('fitPrior', { split: 'dev', limit: 2000 });
+        }
         const c = await window.pff.call('classify', { pixels });
         const s = await window.pff.call('settle', { pixels, label: c.prediction });
         const d = await window.pff.call('sample', { n: 10, component: -1, seed: 4 });
@@ -401,17 +418,29 @@ async function runMode(mode) {
       assert(dup === 0, `${dup} duplicate pairs`);
       const seed = await page.getAttribute('#dream-grid', 'data-seed');
       await page.click('[data-testid="resample"]');
-      await page.waitForFunction((s) => document.querySelector('#dream-grid').dataset.seed !== s, seed);
+      await page.waitForFunction((s) => document.querySelector('#dream-grid').dataset.seed !== s, seed).catch(async (e) => {
+        throw new Error(`${e.message}; the panel says: ${await page.textContent('#dream-note')}`);
+      });
       const b = await tiles();
       assert(a.some((v, i) => v.some((x, k) => x !== b[i][k])), 'resample changed nothing');
       // the latent map: clicking a point loads that digit into Draw
       const m = await page.evaluate(() => {
+        // the point nearest the middle of the map
         const mp = window.pff.views.dream.map;
-        return { x: mp.screen[0], y: mp.screen[1], label: mp.labels[0] };
+        const r = document.querySelector('#latent-map').getBoundingClientRect();
+        let best = 0;
+        let bd = Infinity;
+        for (let i = 0; i < mp.n; i++) {
+          const d = (mp.screen[2 * i] - r.width / 2) ** 2 + (mp.screen[2 * i + 1] - r.height / 2) ** 2;
+          if (d < bd) {
+            bd = d;
+            best = i;
+          }
+        }
+        return { x: mp.screen[2 * best], y: mp.screen[2 * best + 1], label: mp.labels[best] };
       });
       if (isolation) await shoot(page, 'desktop-dream');
-      const box = await page.locator('#latent-map').boundingBox();
-      await page.mouse.click(box.x + m.x, box.y + m.y);
+      await page.locator('#latent-map').click({ position: { x: m.x, y: m.y } });
       await page.waitForFunction(() => !document.querySelector('#panel-draw').hidden);
       await waitText(page, '#draw-source', /Test digit #\d+/);
       return `mean ink ${(ink.reduce((s, x) => s + x, 0) / 100).toFixed(0)} px per digit`;
@@ -442,7 +471,7 @@ async function runMode(mode) {
 
     await T('a corrupted weights upload shows a clear error and the model keeps working', async () => {
       await tab(page, 'weights');
-      const good = Buffer.from(await page.evaluate(() => window.pff.call('exportWeights', {}).then((r) => Array.from(r.bytes))));
+      const good = await exportWeights(page);
       const bad = Buffer.from(good.subarray(0, Math.floor(good.length * 0.6)));
       await page.setInputFiles('[data-testid="weights-input"]', { name: 'broken.safetensors', mimeType: 'application/octet-stream', buffer: bad });
       const msg = await waitText(page, '#weights-message', /not a valid pff weights file/);
