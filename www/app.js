@@ -130,6 +130,12 @@ function renderStatus(s) {
   $('#data-status').textContent = s.dataset && s.dataset.name ? `${s.dataset.name === 'mnist' ? 'MNIST' : s.dataset.name}: ${parts.join(', ') || 'nothing loaded'}` : 'no data';
   if (s.training !== 'idle') $('#data-status').textContent += ` · training ${s.training}`;
   if (m && !hadModel) markReady();
+  // keep a copy of each new model, to bring it back if the worker crashes
+  const key = m ? `${m.name}|${m.params}` : null;
+  if (key && key !== state.modelKey && s.training === 'idle') {
+    state.modelKey = key;
+    if (!(state.restoreWeights && state.restoreWeights.url && /pretrained/.test(m.name))) app.snapshot();
+  }
   app.emit('status', s);
 }
 

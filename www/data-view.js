@@ -29,6 +29,8 @@ export class DataView {
       // answers of another model are stale
       if (this.preds) {
         this.preds = null;
+        this.renderConfusion(null);
+        delete document.querySelector('#panel-data').dataset.accuracy;
         $('#data-summary').textContent = 'The model changed: evaluate again to see its answers.';
         if (app.state.panel === 'data') this.render();
       }

@@ -112,8 +112,9 @@ export function rasterize(strokes) {
   // the pen's own width counts towards the 20×20 box
   const inner = BOX - 2 * PEN;
   const ext = Math.max(w, h);
-  // a dot or a tiny scribble: do not blow it up beyond a quarter of the pad
-  const scale = inner / Math.max(ext, 0.25);
+  // every drawing is scaled to the box, however small (as in MNIST); only a tap (a dot) is
+  // not blown up into a disc
+  const scale = inner / Math.max(ext, 0.03);
   // first pass: centre the bounding box
   const ox = SIDE / 2 - (b.x0 + w / 2) * scale;
   const oy = SIDE / 2 - (b.y0 + h / 2) * scale;

@@ -32,7 +32,7 @@
  *   loadWeights {url, optional?} | {bytes, name?}   -> {loaded: true, info} | {loaded: false, reason}
  *               A bad file throws and keeps the current model. `optional`: 404 is not an error.
  *   exportWeights {half?}                           -> {bytes: Uint8Array}
- *   newModel    {preset, seed, overrides: {steps, lr, ...}} -> info (loaded data is kept)
+ *   newModel    {preset, seed, overrides: {steps, lr, ...}} -> status.model (loaded data is kept)
  *   classify    {pixels: Float32Array(784)}         -> {scores, probs, forward, prediction, forwardPrediction}
  *   classifyBatch {pixels}                          -> {predictions: Uint8Array}
  *   settle      {pixels, label}                     -> engine.settle(...)
@@ -50,7 +50,10 @@
  *               batch, batchesPerEpoch, done, total, fraction, samplesPerSec, etaSec,
  *               elapsedSec, threads, batches: [per-batch losses since the last event],
  *               devAccuracy?, epochEnd?}. Resolves when finished or stopped:
- *               {stopped, epochs, batches, samples, seconds, samplesPerSec, devAccuracy, losses}.
+ *               {stopped, epochs, epoch, batches, samples, seconds, samplesPerSec, devAccuracy,
+ *                lastBatch, firstLosses, lastLosses (the first and last 5 batches' losses)}.
+ *               Another `train`, `newModel`, `loadWeights`, a change of the train split or of the
+ *               dataset are refused while a run is active; everything else is answered.
  *   pause / resume / stop  {}                       -> {state}
  *   matmulCheck {m, k, n, seed}                     -> {mode, threads, maxDiffNaive, maxDiffSingle|null, ms}
  *               a·b with this build, compared with a naive JS product and (threads mode) with
@@ -89,8 +92,10 @@ function status() {
       batchSize: info.config.batch_size,
       params: info.params,
       hasPrior: info.hasPrior,
-      epoch: info.epoch,
+      epoch: info.epoch, // epochs trained by this engine (0 for a freshly loaded file)
       batch: info.batch,
+      trainedEpochs: Math.max(info.epoch, (info.meta && info.meta.epochs) || 0), // incl. the file's record
+      dataset: (info.meta && info.meta.dataset) || '',
       devAccuracy: info.meta.dev_accuracy ?? null,
     };
   }

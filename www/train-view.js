@@ -215,7 +215,8 @@ export class TrainView {
     $('#train-progress').value = ev.fraction;
     const inEpoch = ev.phase === 'done' || ev.phase === 'stopped' ? ev.epoch - ev.startEpoch : Math.min(ev.epochs - ev.startEpoch, ev.epoch - ev.startEpoch + 1);
     $('#train-epoch').textContent = `${inEpoch} / ${ev.epochs - ev.startEpoch}`;
-    $('#train-batch').textContent = `${ev.batch} / ${ev.batchesPerEpoch}`;
+    const batch = ev.batch === 0 && ev.done > 0 ? ev.batchesPerEpoch : ev.batch; // 0 after an epoch's end
+    $('#train-batch').textContent = `${batch} / ${ev.batchesPerEpoch}`;
     $('#train-rate').textContent = ev.samplesPerSec ? Math.round(ev.samplesPerSec).toLocaleString('en') : '–';
     $('#train-eta').textContent = ev.phase === 'done' ? 'done' : ev.phase === 'stopped' ? 'stopped' : ev.phase === 'paused' ? 'paused' : fmtTime(ev.etaSec);
     $('#train-threads').textContent = String(ev.threads);

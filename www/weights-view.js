@@ -44,7 +44,7 @@ export class WeightsView {
       add('layers', `2 × ${m.hidden} units, ${m.steps} settling steps, latent ${m.latent}`);
       add('parameters', m.params.toLocaleString('en'));
       add('generative prior', m.hasPrior ? 'yes' : 'not yet (fitted when you open Dream)');
-      add('trained', `epoch ${m.epoch}${m.batch ? `, batch ${m.batch}` : ''}`);
+      add('trained', `${m.trainedEpochs} epoch${m.trainedEpochs === 1 ? '' : 's'}${m.batch ? ` and ${m.batch} batches` : ''}${m.dataset ? ` on ${m.dataset}` : ''}`);
       if (m.devAccuracy !== null) add('dev accuracy', `${(m.devAccuracy * 100).toFixed(2)} %`);
       add('learning rate', String(m.lr));
     }

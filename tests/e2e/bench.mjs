@@ -2,9 +2,11 @@
 // (?mode=single), on a cross-origin isolated server; prints the results as JSON.
 //
 //   cd tests/e2e && node bench.mjs [--mode threads|single] [--out FILE]
+// Screenshots of the page go to artifacts/screenshots/bench-<mode>.png.
 
 import fs from 'node:fs';
-import { launch, startServer, watch } from './lib.mjs';
+import path from 'node:path';
+import { ARTIFACTS, launch, startServer, watch } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const only = args.includes('--mode') ? args[args.indexOf('--mode') + 1] : null;
@@ -30,6 +32,8 @@ try {
       r.offOrigin = seen.offOrigin;
     }
     results[mode] = r;
+    fs.mkdirSync(path.join(ARTIFACTS, 'screenshots'), { recursive: true });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'screenshots', `bench-${mode}.png`), fullPage: true });
     console.error(`${mode}: ${r.error ? `error: ${r.error}` : `${r.matmul.map((m) => (m.gflops ? m.gflops.toFixed(1) : 'skip')).join(' / ')} GFLOP/s, classify ${r.classifyMs.toFixed(1)} ms, settle ${r.settleMs.toFixed(1)} ms, dream100 ${r.dream100Ms.toFixed(0)} ms, train ${r.trainSamplesPerSec.toFixed(0)} samples/s`} (${r.wallSeconds.toFixed(0)} s)`);
     await page.close();
   }

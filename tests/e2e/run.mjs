@@ -5,6 +5,7 @@
 //
 //   cd tests/e2e && npm ci && node run.mjs            (both modes)
 //   node run.mjs --mode isolated | --mode single       (one mode)
+//   node run.mjs --unit                                (only the node tests of the preprocessing)
 //   PFF_SERVER=node node run.mjs                       (force the node server)
 //
 // Screenshots of every panel (1280×900 and 390×844) go to artifacts/screenshots/.
@@ -16,7 +17,8 @@ import { ARTIFACTS, ROOT, Runner, assert, launch, sleep, startServer, watch } fr
 
 const args = process.argv.slice(2);
 const onlyMode = args.includes('--mode') ? args[args.indexOf('--mode') + 1] : null;
-const MODES = onlyMode ? [onlyMode] : ['isolated', 'single'];
+const MODES = args.includes('--unit') ? [] : onlyMode ? [onlyMode] : ['isolated', 'single'];
+for (const m of MODES) if (!['isolated', 'single'].includes(m)) throw new Error(`--mode ${m}: expected isolated or single`);
 const PRETRAINED = path.join(ROOT, 'data', 'weights', 'mnist-web.safetensors');
 const HAVE_PRETRAINED = fs.existsSync(PRETRAINED);
 const SHOTS = path.join(ARTIFACTS, 'screenshots');
@@ -183,7 +185,7 @@ async function runMode(mode) {
       return `goodness loss ${mean(r.first, 'goodness_loss').toFixed(2)} -> ${mean(r.last, 'goodness_loss').toFixed(2)}`;
     });
 
-    if (isolation) {
+    if (isolation || (!HAVE_PRETRAINED && !trainedWeights)) {
       await T(`train tiny from scratch in the page for one epoch (${TRAIN_IMAGES} images): loss falls, dev accuracy > 80 %`, async () => {
         await tab(page, 'train');
         await page.selectOption('#train-preset', 'tiny');
@@ -543,7 +545,44 @@ async function runMode(mode) {
   }
 }
 
+/** The MNIST-style preprocessing of draw.js, in node (it is a plain ES module). */
+async function unitTests() {
+  console.log('\n# preprocessing (node)');
+  const { rasterize, centreOfMass, bounds } = await import(new URL('../../www/draw.js', import.meta.url));
+  const inkBox = (img) => {
+    const pts = [];
+    for (let i = 0; i < 784; i++) if (img[i] > 0.05) pts.push([i % 28, Math.floor(i / 28)]);
+    return bounds([pts]);
+  };
+  await runner.test('an empty pad gives a blank input', async () => {
+    const img = rasterize([]);
+    assert(img.length === 784 && img.every((v) => v === 0), 'not blank');
+  });
+  await runner.test('strokes are scaled into 20×20 (aspect kept) and centred by mass in 28×28', async () => {
+    for (const [name, strokes, tall] of [['a "1"', [[[0.5, 0.1], [0.5, 0.9]]], true], ['a "2"', [TWO], true], ['a small "-"', [[[0.4, 0.5], [0.45, 0.5]]], false]]) {
+      const img = rasterize(strokes);
+      assert(img.every((v) => v >= 0 && v <= 1), `${name}: values outside [0,1]`);
+      const b = inkBox(img);
+      const w = b.x1 - b.x0 + 1;
+      const h = b.y1 - b.y0 + 1;
+      assert(Math.max(w, h) >= 19 && Math.max(w, h) <= 22, `${name}: ink box ${w}×${h}`);
+      if (tall) assert(h >= w, `${name}: aspect lost (${w}×${h})`);
+      const c = centreOfMass(img);
+      assert(Math.abs(c.x - 14) < 0.3 && Math.abs(c.y - 14) < 0.3, `${name}: centre of mass ${c.x.toFixed(2)}, ${c.y.toFixed(2)}`);
+      assert(img.some((v) => v > 0.99) && img.some((v) => v > 0.05 && v < 0.95), `${name}: not anti-aliased`);
+    }
+  });
+  await runner.test('the same shape drawn at any size and place gives the same input', async () => {
+    const big = rasterize([TWO]);
+    const small = rasterize([TWO.map(([x, y]) => [0.1 + x * 0.3, 0.5 + y * 0.3])]);
+    let d = 0;
+    for (let i = 0; i < 784; i++) d = Math.max(d, Math.abs(big[i] - small[i]));
+    assert(d < 1e-3, `max difference ${d}`);
+  });
+}
+
 const t0 = Date.now();
+await unitTests();
 for (const mode of MODES) {
   try {
     await runMode(mode);
