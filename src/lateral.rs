@@ -26,7 +26,7 @@ pub fn effective<T: Real>(l: ArrayView2<'_, T>) -> Array2<T> {
 pub fn apply<T: Real>(z: ArrayView2<'_, T>, leff: ArrayView2<'_, T>, scale: T, mut out: ArrayViewMut2<'_, T>) {
     let h = z.ncols();
     debug_assert_eq!(leff.dim(), (h, GROUP));
-    Zip::from(out.rows_mut()).and(z.rows()).par_for_each(|mut o, zr| {
+    crate::zip_each!(z.len(), Zip::from(out.rows_mut()).and(z.rows()), |mut o, zr| {
         for g in 0..h / GROUP {
             let base = g * GROUP;
             let mut acc = [T::zero(); GROUP];
@@ -51,7 +51,7 @@ pub fn apply<T: Real>(z: ArrayView2<'_, T>, leff: ArrayView2<'_, T>, scale: T, m
 pub fn grad<T: Real>(zp: ArrayView2<'_, T>, delta: ArrayView2<'_, T>, l: ArrayView2<'_, T>) -> Array2<T> {
     let h = zp.ncols();
     let mut out = Array2::zeros((h, GROUP));
-    out.axis_chunks_iter_mut(Axis(0), GROUP).into_par_iter().enumerate().for_each(|(g, mut blk)| {
+    let work = |(g, mut blk): (usize, ndarray::ArrayViewMut2<'_, T>)| {
         let base = g * GROUP;
         let zs = zp.slice(ndarray::s![.., base..base + GROUP]);
         let ds = delta.slice(ndarray::s![.., base..base + GROUP]);
@@ -72,7 +72,9 @@ pub fn grad<T: Real>(zp: ArrayView2<'_, T>, delta: ArrayView2<'_, T>, l: ArrayVi
                 blk[[ii, jj]] = if live { sign * blk[[ii, jj]] } else { T::zero() };
             }
         }
-    });
+    };
+    let blocks = out.axis_chunks_iter_mut(Axis(0), GROUP);
+    if crate::ops::parallel(zp.len()) { blocks.into_par_iter().enumerate().for_each(work) } else { blocks.enumerate().for_each(work) }
     out
 }
 

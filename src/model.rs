@@ -170,10 +170,10 @@ impl<T: Real> Representation<T> {
     pub fn forward(&self, x_hat: ArrayView2<'_, T>) -> Forward<T> {
         let mut z1 = matmul(x_hat, self.w1.view());
         ops::add_row(&mut z1, self.b1.view());
-        z1.par_mapv_inplace(relu);
+        ops::map_inplace(&mut z1, relu);
         let mut z2 = matmul(nrm(z1.view()).view(), self.w2.view());
         ops::add_row(&mut z2, self.b2.view());
-        z2.par_mapv_inplace(relu);
+        ops::map_inplace(&mut z2, relu);
         let z3 = ops::softmax(self.head_logits(nrm(z2.view()).view()).view());
         Forward { z1, z2, z3 }
     }
@@ -243,7 +243,7 @@ impl<T: Real> Representation<T> {
                 coef[i] = scale * (sigmoid(l) - lab[i]);
             }
             let mut delta = z.clone();
-            Zip::from(delta.rows_mut()).and(&coef).par_for_each(|mut r, &c| r.mapv_inplace(|v| v * c));
+            crate::zip_each!(delta.len(), Zip::from(delta.rows_mut()).and(&coef), |mut r, &c| r.mapv_inplace(|v| v * c));
             (delta, loss / n as f64)
         };
         let (d1, loss1) = goodness(&z1);
@@ -303,7 +303,7 @@ fn leaky_layer<T: Real>(
     if let Some(e) = noise {
         a += &e;
     }
-    Zip::from(&mut a).and(zp).par_for_each(|a, &p| *a = keep * relu(*a) + alpha * p);
+    crate::zip_each!(a.len(), Zip::from(&mut a).and(zp), |a, &p| *a = keep * relu(*a) + alpha * p);
     a
 }
 
@@ -313,7 +313,7 @@ fn generativeinput<T: Real>(z: ArrayView2<'_, T>, noise: Option<ArrayView2<'_, T
     if let Some(n) = noise {
         a += &n;
     }
-    a.par_mapv_inplace(relu);
+    ops::map_inplace(&mut a, relu);
     nrm(a.view())
 }
 
@@ -333,21 +333,21 @@ impl<T: Real> Generative<T> {
     pub fn predict_layer2(&self, z_g: ArrayView2<'_, T>) -> Array2<T> {
         let u = nrm(z_g.mapv(relu).view());
         let mut p = matmul(u.view(), self.gy.view());
-        p.par_mapv_inplace(relu);
+        ops::map_inplace(&mut p, relu);
         p
     }
 
     /// `φ(nrm(z2) · G2)`: the prediction of layer 1 from a (non-negative) layer-2 state.
     pub fn predict_layer1(&self, z2: ArrayView2<'_, T>) -> Array2<T> {
         let mut p = matmul(nrm(z2).view(), self.g2.view());
-        p.par_mapv_inplace(relu);
+        ops::map_inplace(&mut p, relu);
         p
     }
 
     /// `clip01(nrm(z1) · G1)`: the prediction of the input from a (non-negative) layer-1 state.
     pub fn predict_input(&self, z1: ArrayView2<'_, T>) -> Array2<T> {
         let mut p = matmul(nrm(z1).view(), self.g1.view());
-        p.par_mapv_inplace(|v| v.max(T::zero()).min(T::one()));
+        ops::map_inplace(&mut p, |v| v.max(T::zero()).min(T::one()));
         p
     }
 
@@ -388,10 +388,10 @@ impl<T: Real> Generative<T> {
         };
         let u = nrm(z_g.mapv(relu).view());
         let mut zh2 = matmul(u.view(), self.gy.view());
-        zh2.par_mapv_inplace(relu);
+        ops::map_inplace(&mut zh2, relu);
         let a2 = generativeinput(z2, n2);
         let mut zh1 = matmul(a2.view(), self.g2.view());
-        zh1.par_mapv_inplace(relu);
+        ops::map_inplace(&mut zh1, relu);
         let a1 = generativeinput(z1, n1);
         let h0 = matmul(a1.view(), self.g1.view());
 
@@ -399,7 +399,7 @@ impl<T: Real> Generative<T> {
         let e1 = zh1 - &z1;
         let mut e0 = Array2::zeros(h0.raw_dim());
         let mut sse0 = Array1::<T>::zeros(n);
-        Zip::from(e0.rows_mut()).and(h0.rows()).and(x.rows()).and(&mut sse0).par_for_each(|mut er, hr, xr, s| {
+        crate::zip_each!(h0.len(), Zip::from(e0.rows_mut()).and(h0.rows()).and(x.rows()).and(&mut sse0), |mut er, hr, xr, s| {
             let mut acc = T::zero();
             for ((e, &h), &xv) in er.iter_mut().zip(hr.iter()).zip(xr.iter()) {
                 let d = h.max(T::zero()).min(T::one()) - xv;

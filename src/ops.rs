@@ -2,8 +2,30 @@
 //! the arrays are large. None of them changes the order of a sum with the thread count.
 
 use crate::real::Real;
-use ndarray::parallel::prelude::*;
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, Zip};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Zip};
+
+/// Elementwise work on fewer elements than this runs on the calling thread: waking the pool
+/// costs more than the work (it made one-image classification slower with threads in wasm).
+pub const PARALLEL_MIN_ELEMS: usize = 1 << 15;
+
+/// Whether work on `elems` elements is worth the thread pool.
+#[inline]
+pub fn parallel(elems: usize) -> bool {
+    elems >= PARALLEL_MIN_ELEMS && rayon::current_num_threads() > 1
+}
+
+/// `zip.for_each(f)` or, for at least [`PARALLEL_MIN_ELEMS`] elements, `zip.par_for_each(f)`.
+#[macro_export]
+macro_rules! zip_each {
+    ($elems:expr, $zip:expr, $f:expr) => {
+        if $crate::ops::parallel($elems) { $zip.par_for_each($f) } else { $zip.for_each($f) }
+    };
+}
+
+/// `a.mapv_inplace(f)`, in parallel for large arrays.
+pub fn map_inplace<T: Real>(a: &mut Array2<T>, f: impl Fn(T) -> T + Sync + Send) {
+    if parallel(a.len()) { a.par_mapv_inplace(f) } else { a.mapv_inplace(f) }
+}
 
 /// The 1e-8 added to a row's norm in `nrm` (spec §2.1).
 pub const NORM_EPS: f64 = 1e-8;
@@ -12,7 +34,7 @@ pub const NORM_EPS: f64 = 1e-8;
 pub fn nrm<T: Real>(z: ArrayView2<'_, T>) -> Array2<T> {
     let mut out = z.to_owned();
     let eps = T::c(NORM_EPS);
-    out.axis_iter_mut(Axis(0)).into_par_iter().for_each(|mut row| {
+    crate::zip_each!(out.len(), Zip::from(out.rows_mut()), |mut row| {
         let d = row.dot(&row).sqrt() + eps;
         row.mapv_inplace(|v| v / d);
     });
@@ -22,13 +44,13 @@ pub fn nrm<T: Real>(z: ArrayView2<'_, T>) -> Array2<T> {
 /// `Σ_j z_ij²` for every row.
 pub fn row_sq_sums<T: Real>(z: ArrayView2<'_, T>) -> Array1<T> {
     let mut out = Array1::zeros(z.nrows());
-    Zip::from(&mut out).and(z.rows()).par_for_each(|o, r| *o = r.dot(&r));
+    crate::zip_each!(z.len(), Zip::from(&mut out).and(z.rows()), |o, r| *o = r.dot(&r));
     out
 }
 
 /// `a += bias` on every row.
 pub fn add_row<T: Real>(a: &mut Array2<T>, bias: ArrayView1<'_, T>) {
-    a.axis_iter_mut(Axis(0)).into_par_iter().for_each(|mut r| r += &bias);
+    crate::zip_each!(a.len(), Zip::from(a.rows_mut()), |mut r| r += &bias);
 }
 
 /// `max(v, 0)`, letting NaN through (as TF's relu does) so that a blow-up is seen, not hidden.

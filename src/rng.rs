@@ -38,9 +38,11 @@ pub fn rng(seed: u64, path: &[u64]) -> Rng {
 /// An array of N(0, std²) draws, block-seeded from `seed`.
 pub fn normal<T: Real>(rows: usize, cols: usize, std: T, seed: u64) -> Array2<T> {
     let mut out = Array2::zeros((rows, cols));
-    out.axis_chunks_iter_mut(Axis(0), NOISE_BLOCK_ROWS).into_par_iter().enumerate().for_each(|(b, mut blk)| {
+    let fill = |(b, mut blk): (usize, ndarray::ArrayViewMut2<'_, T>)| {
         let mut r = Rng::seed_from_u64(derive(seed, &[b as u64]));
         blk.mapv_inplace(|_| T::std_normal(&mut r) * std);
-    });
+    };
+    let blocks = out.axis_chunks_iter_mut(Axis(0), NOISE_BLOCK_ROWS);
+    if crate::ops::parallel(rows * cols) { blocks.into_par_iter().enumerate().for_each(fill) } else { blocks.enumerate().for_each(fill) }
     out
 }

@@ -154,6 +154,12 @@ impl Engine {
         Ok(o.into())
     }
 
+    /// Names the dataset the model is trained on (recorded in exported weights).
+    #[wasm_bindgen(js_name = setDatasetName)]
+    pub fn set_dataset_name(&mut self, name: &str) {
+        self.meta.dataset = name.to_string();
+    }
+
     /// Sets the learning rate of both optimisers.
     #[wasm_bindgen(js_name = setLearningRate)]
     pub fn set_learning_rate(&mut self, lr: f64) -> Result<(), JsError> {
@@ -208,6 +214,7 @@ impl Engine {
     pub fn train_batches(&mut self, count: usize) -> Result<JsValue, JsError> {
         let data = self.data.get("train").ok_or_else(|| input("no training data loaded (add a train shard first)"))?;
         let stats = self.trainer.train_batches(data, count, |_, _| {}).map_err(err)?;
+        self.meta.epochs = self.trainer.cursor.epoch;
         let o = Object::new();
         set(&o, "batches", to_js(&stats)?);
         set(&o, "epoch", self.trainer.cursor.epoch as f64);

@@ -318,6 +318,7 @@ async function train({ epochs = 1, maxBatches = 0, lr, devLimit = 2000, batchesP
   requireIdle('start another training run');
   if (!eng.splitSize('train')) throw new Error('no training data loaded');
   if (lr !== undefined && lr !== null && lr !== '') eng.setLearningRate(Number(lr));
+  if (dataset.name) eng.setDatasetName(dataset.name); // recorded in exported weights
   const run = { paused: false, stop: false, wake: null };
   training = run;
   postStatus();
