@@ -68,6 +68,13 @@ pub fn model_shapes(cfg: &Config) -> Vec<(String, usize, usize, usize, bool)> {
         ("xᵀ·δ (dW1)".into(), d, n, h, true),
         ("zᵀ·δ (dW2, dV2, dG2)".into(), h, n, h, true),
         ("zᵀ·e (dG1)".into(), h, n, d, true),
+        ("ŷ·V (label drive)".into(), n, cfg.classes, h, false),
+        ("ẑ2·W (head)".into(), n, h, cfg.classes, false),
+        ("u·Gy (top-down prediction)".into(), n, cfg.latent, h, false),
+        ("e2·Gyᵀ (z_g direction)".into(), n, h, cfg.latent, false),
+        ("ŷᵀ·δ (dV)".into(), cfg.classes, n, h, true),
+        ("ẑ2ᵀ·δ3 (dW)".into(), h, n, cfg.classes, true),
+        ("uᵀ·e2 (dGy)".into(), cfg.latent, n, h, true),
     ]
 }
 

@@ -1,0 +1,56 @@
+//! Rough breakdown of one training step's non-matmul work at a preset's size (development aid).
+use pff::model::Pff;
+use pff::train::Adam;
+use std::time::Instant;
+
+fn time<F: FnMut()>(name: &str, reps: usize, mut f: F) {
+    f();
+    let t = Instant::now();
+    for _ in 0..reps {
+        f();
+    }
+    println!("{name:30} {:8.2} ms", t.elapsed().as_secs_f64() * 1e3 / reps as f64);
+}
+
+fn main() {
+    let preset = std::env::args().nth(1).unwrap_or("paper".into());
+    let cfg = pff::Config::preset(&preset).unwrap();
+    let m = Pff::<f32>::new(cfg.clone(), 1).unwrap();
+    if std::env::args().nth(2).as_deref() == Some("train") {
+        let mut tr = pff::train::Trainer::new(m, 1);
+        let x = pff::rng::normal::<f32>(cfg.batch_size, cfg.input_dim, 1.0, 5).mapv(|v| v.max(0.0).min(1.0));
+        let labels: Vec<usize> = (0..cfg.batch_size).map(|i| i % 10).collect();
+        let t = Instant::now();
+        tr.train_batch(x.view(), &labels, 1).unwrap();
+        println!("one batch: {:.0} ms", t.elapsed().as_secs_f64() * 1e3);
+        return;
+    }
+    let (n, h) = (2 * cfg.batch_size, cfg.hidden);
+    let mut rep = m.rep.clone();
+    let g = m.rep.clone();
+    let mut opt = Adam::new(1e-3, &rep);
+    time("adam (representation)", 5, || opt.step(&mut rep, &g));
+    let mut gen_ = m.generative.clone();
+    let gg = m.generative.clone();
+    let mut optg = Adam::new(1e-3, &gen_);
+    time("adam (generative)", 5, || optg.step(&mut gen_, &gg));
+    time("noise N×H", 10, || {
+        pff::rng::normal::<f32>(n, h, 0.01, 3);
+    });
+    let z = pff::rng::normal::<f32>(n, h, 1.0, 3);
+    time("nrm N×H", 10, || {
+        pff::ops::nrm(z.view());
+    });
+    time("row_sq_sums N×H", 10, || {
+        pff::ops::row_sq_sums(z.view());
+    });
+    let l = m.rep.l1.clone();
+    let mut out = z.clone();
+    time("lateral apply", 10, || pff::lateral::apply(z.view(), l.view(), -1.0, out.view_mut()));
+    time("lateral grad", 10, || {
+        pff::lateral::grad(z.view(), z.view(), l.view());
+    });
+    time("clone N×H", 10, || {
+        let _ = z.clone();
+    });
+}
