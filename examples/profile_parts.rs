@@ -16,6 +16,37 @@ fn main() {
     let preset = std::env::args().nth(1).unwrap_or("paper".into());
     let cfg = pff::Config::preset(&preset).unwrap();
     let m = Pff::<f32>::new(cfg.clone(), 1).unwrap();
+    if std::env::args().nth(2).as_deref() == Some("step") {
+        use pff::ops::{nrm, one_hot};
+        let b = cfg.batch_size;
+        let x = pff::rng::normal::<f32>(2 * b, cfg.input_dim, 1.0, 5).mapv(|v| v.max(0.0).min(1.0));
+        let labels: Vec<usize> = (0..2 * b).map(|i| i % 10).collect();
+        let y = one_hot::<f32>(&labels, 10);
+        let lab = ndarray::Array1::from_shape_fn(2 * b, |i| if i < b { 1.0f32 } else { 0.0 });
+        let x_hat = nrm(x.view());
+        let f = m.rep.forward(x_hat.view());
+        let zg = ndarray::Array2::<f32>::zeros((2 * b, cfg.latent));
+        let e = pff::rng::normal::<f32>(2 * b, cfg.hidden, 0.01, 1);
+        time("rep train_step", 3, || {
+            m.rep.train_step(&cfg, x_hat.view(), y.view(), lab.view(), f.z1.view(), f.z2.view(), Some((e.view(), e.view())));
+        });
+        let rs = m.rep.train_step(&cfg, x_hat.view(), y.view(), lab.view(), f.z1.view(), f.z2.view(), Some((e.view(), e.view())));
+        time("gen train_step", 3, || {
+            m.generative.train_step(x.view(), rs.z1.view(), rs.z2.view(), zg.view(), Some((e.view(), e.view())));
+        });
+        let z1h = nrm(f.z1.view());
+        time("rep step only", 3, || {
+            m.rep.step(&cfg, x_hat.view(), y.view(), f.z1.view(), f.z2.view(), z1h.view(), z1h.view(), Some((e.view(), e.view())));
+        });
+        let d1 = f.z1.clone();
+        time("5 rep grad matmuls", 3, || {
+            pff::linalg::matmul(x_hat.t(), d1.view());
+            pff::linalg::matmul(z1h.t(), d1.view());
+            pff::linalg::matmul(z1h.t(), d1.view());
+            pff::linalg::matmul(y.t(), d1.view());
+        });
+        return;
+    }
     if std::env::args().nth(2).as_deref() == Some("train") {
         let mut tr = pff::train::Trainer::new(m, 1);
         let x = pff::rng::normal::<f32>(cfg.batch_size, cfg.input_dim, 1.0, 5).mapv(|v| v.max(0.0).min(1.0));

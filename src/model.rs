@@ -308,13 +308,14 @@ fn leaky_layer<T: Real>(
 }
 
 /// `nrm(φ(z + noise))`: the generator's view of a representation state.
-fn generativeinput<T: Real>(z: ArrayView2<'_, T>, noise: Option<ArrayView2<'_, T>>) -> Array2<T> {
+fn generator_input<T: Real>(z: ArrayView2<'_, T>, noise: Option<ArrayView2<'_, T>>) -> Array2<T> {
     let mut a = z.to_owned();
-    if let Some(n) = noise {
-        a += &n;
+    match noise {
+        Some(n) => crate::zip_each!(a.len(), Zip::from(&mut a).and(n), |a, &e| *a = relu(*a + e)),
+        None => ops::map_inplace(&mut a, relu),
     }
-    ops::map_inplace(&mut a, relu);
-    nrm(a.view())
+    ops::nrm_inplace(&mut a);
+    a
 }
 
 /// Mean over rows of the squared row norms of `e`.
@@ -389,10 +390,10 @@ impl<T: Real> Generative<T> {
         let u = nrm(z_g.mapv(relu).view());
         let mut zh2 = matmul(u.view(), self.gy.view());
         ops::map_inplace(&mut zh2, relu);
-        let a2 = generativeinput(z2, n2);
+        let a2 = generator_input(z2, n2);
         let mut zh1 = matmul(a2.view(), self.g2.view());
         ops::map_inplace(&mut zh1, relu);
-        let a1 = generativeinput(z1, n1);
+        let a1 = generator_input(z1, n1);
         let h0 = matmul(a1.view(), self.g1.view());
 
         let e2 = zh2 - &z2;

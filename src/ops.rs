@@ -33,12 +33,17 @@ pub const NORM_EPS: f64 = 1e-8;
 /// `nrm(z)_i = z_i / (‖z_i‖₂ + 1e-8)`, row by row; a zero row stays zero.
 pub fn nrm<T: Real>(z: ArrayView2<'_, T>) -> Array2<T> {
     let mut out = z.to_owned();
+    nrm_inplace(&mut out);
+    out
+}
+
+/// [`nrm`] in place.
+pub fn nrm_inplace<T: Real>(z: &mut Array2<T>) {
     let eps = T::c(NORM_EPS);
-    crate::zip_each!(out.len(), Zip::from(out.rows_mut()), |mut row| {
+    crate::zip_each!(z.len(), Zip::from(z.rows_mut()), |mut row| {
         let d = row.dot(&row).sqrt() + eps;
         row.mapv_inplace(|v| v / d);
     });
-    out
 }
 
 /// `Σ_j z_ij²` for every row.
