@@ -91,6 +91,9 @@ enum Cmd {
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
+        /// Store the measured accuracy in the weights file's metadata (full test split only).
+        #[arg(long)]
+        record: bool,
     },
     /// Fit the GMM prior over training latents and store it in the weights file.
     Prior {
@@ -208,8 +211,11 @@ fn run(cli: Cli) -> pff::Result<()> {
             let args = TrainArgs { preset, dataset, epochs, train_limit, dev_limit, seed, overrides, out, resume, f16, no_prior, no_test };
             train(&root, args)
         }
-        Cmd::Eval { weights, dataset, split, limit, json } => {
-            let ck = read_weights(&weights)?;
+        Cmd::Eval { weights, dataset, split, limit, json, record } => {
+            if record && (split != "test" || limit.is_some()) {
+                return Err(PffError::Input("--record stores the accuracy on the whole test split: use it with --split test and no --limit".into()));
+            }
+            let mut ck = read_weights(&weights)?;
             let data = load(&root, &dataset, &split, limit)?;
             let t = Instant::now();
             let ev = evaluate(&ck.model, &data);
@@ -226,6 +232,13 @@ fn run(cli: Cli) -> pff::Result<()> {
                     "{dataset}/{split}: {} images, goodness accuracy {:.2} % (error {:.2} %), forward head {:.2} %, reconstruction SSE {:.2} per image ({secs:.1} s)",
                     ev.n, 100.0 * ev.accuracy, 100.0 * ev.error, 100.0 * ev.forward_accuracy, ev.recon_sse
                 );
+            }
+            if record {
+                ck.meta.test_accuracy = Some(ev.accuracy);
+                ck.meta.test_forward_accuracy = Some(ev.forward_accuracy);
+                ck.meta.dataset = dataset.clone();
+                write_weights(&weights, &ck, storage_of(&ck))?;
+                eprintln!("recorded the test accuracy in {}", weights.display());
             }
             Ok(())
         }
