@@ -38,6 +38,46 @@ fn main() {
         time("rep step only", 3, || {
             m.rep.step(&cfg, x_hat.view(), y.view(), f.z1.view(), f.z2.view(), z1h.view(), z1h.view(), Some((e.view(), e.view())));
         });
+        {
+            // The phases of Representation::train_step, timed one by one.
+            let t = Instant::now();
+            let mut last = 0.0;
+            let mut lap = |name: &str| {
+                let now = t.elapsed().as_secs_f64() * 1e3;
+                println!("  {name:28} {:8.2} ms", now - last);
+                last = now;
+            };
+            for _ in 0..2 {
+                let y_hat = y.mapv(|v| v * 5.0);
+                let z1p_hat = nrm(f.z1.view());
+                let z2p_hat = nrm(f.z2.view());
+                lap("nrm");
+                let (z1, z2) = m.rep.step(&cfg, x_hat.view(), y_hat.view(), f.z1.view(), f.z2.view(), z1p_hat.view(), z2p_hat.view(), Some((e.view(), e.view())));
+                lap("step");
+                let s1 = pff::ops::row_sq_sums(z1.view());
+                let mut d1 = z1.clone();
+                for (mut r, &c) in d1.rows_mut().into_iter().zip(s1.iter()) { r *= c * 1e-6; }
+                let d2 = z2.clone();
+                lap("deltas");
+                let logp = pff::ops::log_softmax(m.rep.head_logits(z2p_hat.view()).view());
+                lap("head");
+                let g1 = pff::linalg::matmul(x_hat.t(), d1.view());
+                lap("dW1");
+                let g2 = pff::linalg::matmul(z2p_hat.t(), d1.view());
+                lap("dV2");
+                let g3 = pff::linalg::matmul(z1p_hat.t(), d2.view());
+                lap("dW2");
+                let g4 = pff::linalg::matmul(y_hat.t(), d2.view());
+                let b1 = d1.sum_axis(ndarray::Axis(0));
+                let b2 = d2.sum_axis(ndarray::Axis(0));
+                lap("dV, db");
+                let l1 = pff::lateral::grad(f.z1.view(), d1.view(), m.rep.l1.view());
+                let l2 = pff::lateral::grad(f.z2.view(), d2.view(), m.rep.l2.view());
+                lap("dL1, dL2");
+                drop((g1, g2, g3, g4, b1, b2, l1, l2, logp));
+                lap("drop");
+            }
+        }
         let d1 = f.z1.clone();
         time("5 rep grad matmuls", 3, || {
             pff::linalg::matmul(x_hat.t(), d1.view());

@@ -175,7 +175,7 @@ pub fn trainer_from_bytes(bytes: &[u8]) -> Result<(Trainer, ModelMeta, Option<f6
     opt_g.v = parsed.set("adam.g.v.", &model.generative)?;
     opt_r.t = st.t_r;
     opt_g.t = st.t_g;
-    Ok((Trainer { model, opt_r, opt_g, seed: st.seed, cursor: st.cursor }, meta, st.best_dev))
+    Ok((Trainer { model, opt_r, opt_g, seed: st.seed, cursor: st.cursor, scratch: Default::default() }, meta, st.best_dev))
 }
 
 struct Parsed<'a> {

@@ -11,7 +11,8 @@
 use crate::config::GROUP;
 use crate::real::Real;
 use ndarray::parallel::prelude::*;
-use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, Zip};
+use crate::linalg::kernel::gemm_serial;
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, s};
 
 /// The compact `Leff` (H×10) of a compact L (H×10).
 pub fn effective<T: Real>(l: ArrayView2<'_, T>) -> Array2<T> {
@@ -22,49 +23,29 @@ pub fn effective<T: Real>(l: ArrayView2<'_, T>) -> Array2<T> {
     e
 }
 
-/// `out += scale · (z · Leff)` where `leff` is the compact effective matrix (H×10) and z is N×H.
+/// `out += scale · (z · Leff)` where `leff` is the compact effective matrix (H×10) and z is N×H:
+/// one small (N×10)·(10×10) product per competition group.
 pub fn apply<T: Real>(z: ArrayView2<'_, T>, leff: ArrayView2<'_, T>, scale: T, mut out: ArrayViewMut2<'_, T>) {
     let h = z.ncols();
     debug_assert_eq!(leff.dim(), (h, GROUP));
-    crate::zip_each!(z.len(), Zip::from(out.rows_mut()).and(z.rows()), |mut o, zr| {
-        for g in 0..h / GROUP {
-            let base = g * GROUP;
-            let mut acc = [T::zero(); GROUP];
-            for ii in 0..GROUP {
-                let zv = zr[base + ii];
-                if zv != T::zero() {
-                    let lrow = leff.row(base + ii);
-                    for (a, &w) in acc.iter_mut().zip(lrow.iter()) {
-                        *a = *a + zv * w;
-                    }
-                }
-            }
-            for jj in 0..GROUP {
-                o[base + jj] = o[base + jj] + scale * acc[jj];
-            }
-        }
-    });
+    let work = |(g, o): (usize, ArrayViewMut2<'_, T>)| {
+        let cols = g * GROUP..(g + 1) * GROUP;
+        gemm_serial(scale, z.slice(s![.., cols.clone()]), leff.slice(s![cols, ..]), T::one(), o);
+    };
+    let blocks = out.axis_chunks_iter_mut(Axis(1), GROUP);
+    if crate::ops::parallel(z.len()) { blocks.into_par_iter().enumerate().for_each(work) } else { blocks.enumerate().for_each(work) }
 }
 
 /// Gradient of the compact L (spec §7.2): `dL = −(z_prevᵀ δ) ⊙ (M⊙(1−I) − I) ⊙ 1[L>0]`, restricted
-/// to the live entries. `zp` is the raw previous state (N×H), `delta` the pre-activation error (N×H).
+/// to the live entries: one (10×N)·(N×10) product per group. `zp` is the raw previous state
+/// (N×H), `delta` the pre-activation error (N×H).
 pub fn grad<T: Real>(zp: ArrayView2<'_, T>, delta: ArrayView2<'_, T>, l: ArrayView2<'_, T>) -> Array2<T> {
     let h = zp.ncols();
     let mut out = Array2::zeros((h, GROUP));
-    let work = |(g, mut blk): (usize, ndarray::ArrayViewMut2<'_, T>)| {
+    let work = |(g, mut blk): (usize, ArrayViewMut2<'_, T>)| {
         let base = g * GROUP;
-        let zs = zp.slice(ndarray::s![.., base..base + GROUP]);
-        let ds = delta.slice(ndarray::s![.., base..base + GROUP]);
-        for (zr, dr) in zs.rows().into_iter().zip(ds.rows()) {
-            for ii in 0..GROUP {
-                let zv = zr[ii];
-                if zv != T::zero() {
-                    for jj in 0..GROUP {
-                        blk[[ii, jj]] = blk[[ii, jj]] + zv * dr[jj];
-                    }
-                }
-            }
-        }
+        let cols = base..base + GROUP;
+        gemm_serial(T::one(), zp.slice(s![.., cols.clone()]).t(), delta.slice(s![.., cols]), T::zero(), blk.view_mut());
         for ii in 0..GROUP {
             for jj in 0..GROUP {
                 let live = l[[base + ii, jj]] > T::zero();

@@ -223,6 +223,23 @@ impl<T: Real> Representation<T> {
         z2p: ArrayView2<'_, T>,
         noise: Option<(ArrayView2<'_, T>, ArrayView2<'_, T>)>,
     ) -> RepStep<T> {
+        self.train_step_into(cfg, x_hat, y, lab, z1p, z2p, noise, None)
+    }
+
+    /// [`Self::train_step`] writing the gradients into `buffer` (a previous step's gradients),
+    /// which saves allocating and faulting in fresh pages for the large matrices every step.
+    #[allow(clippy::too_many_arguments)]
+    pub fn train_step_into(
+        &self,
+        cfg: &Config,
+        x_hat: ArrayView2<'_, T>,
+        y: ArrayView2<'_, T>,
+        lab: ArrayView1<'_, T>,
+        z1p: ArrayView2<'_, T>,
+        z2p: ArrayView2<'_, T>,
+        noise: Option<(ArrayView2<'_, T>, ArrayView2<'_, T>)>,
+        buffer: Option<Representation<T>>,
+    ) -> RepStep<T> {
         let n = x_hat.nrows();
         let nf = T::c(n as f64);
         let y_hat = y.mapv(|v| v * T::c(cfg.y_scale));
@@ -269,18 +286,18 @@ impl<T: Real> Representation<T> {
             loss3 /= npos.f64();
         }
 
-        let grads = Representation {
-            w1: matmul(x_hat.t(), d1.view()),
-            v2: matmul(z2p_hat.t(), d1.view()),
-            b1: d1.sum_axis(Axis(0)),
-            l1: lateral::grad(z1p, d1.view(), self.l1.view()),
-            w2: matmul(z1p_hat.t(), d2.view()),
-            v: matmul(y_hat.t(), d2.view()),
-            b2: d2.sum_axis(Axis(0)),
-            l2: lateral::grad(z2p, d2.view(), self.l2.view()),
-            w: matmul(z2p_hat.t(), d3.view()),
-            b: d3.sum_axis(Axis(0)),
-        };
+        let mut grads = buffer.unwrap_or_else(|| self.zeros_like());
+        let (one, zero) = (T::one(), T::zero());
+        gemm(one, x_hat.t(), d1.view(), zero, grads.w1.view_mut());
+        gemm(one, z2p_hat.t(), d1.view(), zero, grads.v2.view_mut());
+        grads.b1.assign(&d1.sum_axis(Axis(0)));
+        grads.l1.assign(&lateral::grad(z1p, d1.view(), self.l1.view()));
+        gemm(one, z1p_hat.t(), d2.view(), zero, grads.w2.view_mut());
+        gemm(one, y_hat.t(), d2.view(), zero, grads.v.view_mut());
+        grads.b2.assign(&d2.sum_axis(Axis(0)));
+        grads.l2.assign(&lateral::grad(z2p, d2.view(), self.l2.view()));
+        gemm(one, z2p_hat.t(), d3.view(), zero, grads.w.view_mut());
+        grads.b.assign(&d3.sum_axis(Axis(0)));
         RepStep { z1, z2, grads, loss: RepLoss { layer1: loss1, layer2: loss2, head: loss3 } }
     }
 }
@@ -381,6 +398,19 @@ impl<T: Real> Generative<T> {
         z_g: ArrayView2<'_, T>,
         noise: Option<(ArrayView2<'_, T>, ArrayView2<'_, T>)>,
     ) -> GenStep<T> {
+        self.train_step_into(x, z1, z2, z_g, noise, None)
+    }
+
+    /// [`Self::train_step`] writing the gradients into `buffer` (a previous step's gradients).
+    pub fn train_step_into(
+        &self,
+        x: ArrayView2<'_, T>,
+        z1: ArrayView2<'_, T>,
+        z2: ArrayView2<'_, T>,
+        z_g: ArrayView2<'_, T>,
+        noise: Option<(ArrayView2<'_, T>, ArrayView2<'_, T>)>,
+        buffer: Option<Generative<T>>,
+    ) -> GenStep<T> {
         let n = x.nrows();
         let two_n = T::c(2.0 / n as f64);
         let (n1, n2) = match noise {
@@ -418,7 +448,10 @@ impl<T: Real> Generative<T> {
         let e2s = e2 * two_n;
         let e1s = e1 * two_n;
         let gu = matmul(e2s.view(), self.gy.t());
-        let grads = Generative { gy: matmul(u.t(), e2s.view()), g1: matmul(a1.t(), e0.view()), g2: matmul(a2.t(), e1s.view()) };
+        let mut grads = buffer.unwrap_or_else(|| self.zeros_like());
+        gemm(T::one(), u.t(), e2s.view(), T::zero(), grads.gy.view_mut());
+        gemm(T::one(), a1.t(), e0.view(), T::zero(), grads.g1.view_mut());
+        gemm(T::one(), a2.t(), e1s.view(), T::zero(), grads.g2.view_mut());
         GenStep { grads, d_z: latent_step(z_g, gu.view()), loss }
     }
 }
