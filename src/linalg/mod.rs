@@ -20,6 +20,10 @@ use rayon::prelude::*;
 /// of waking the pool is larger than the work (measured with `pff bench`).
 pub const PARALLEL_MIN_MACS: usize = 1 << 21;
 
+/// Row blocks per pool thread. Each block packs the right-hand operand again, so more blocks cost
+/// packing time; one per thread measured best (natively and in the browser) on this 2-core machine.
+const BLOCKS_PER_THREAD: usize = 1;
+
 /// Smallest row block handed to one task; keeps the kernel's packing cost amortised.
 const MIN_BLOCK_ROWS: usize = 16;
 
@@ -34,8 +38,7 @@ pub fn gemm<T: Real>(alpha: T, a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, beta:
         kernel::gemm_serial(alpha, a, b, beta, c);
         return;
     }
-    // A few blocks per thread so that an unlucky slow thread does not hold everyone up.
-    let blocks = (threads * 2).min(m / MIN_BLOCK_ROWS).max(1);
+    let blocks = (threads * BLOCKS_PER_THREAD).min(m / MIN_BLOCK_ROWS).max(1);
     let rows = m.div_ceil(blocks);
     let mut parts: Vec<_> = c.axis_chunks_iter_mut(Axis(0), rows).zip(a.axis_chunks_iter(Axis(0), rows)).collect();
     parts.par_iter_mut().for_each(|(cb, ab)| {
