@@ -28,11 +28,11 @@ fn main() {
         let zg = ndarray::Array2::<f32>::zeros((2 * b, cfg.latent));
         let e = pff::rng::normal::<f32>(2 * b, cfg.hidden, 0.01, 1);
         time("rep train_step", 3, || {
-            m.rep.train_step(&cfg, x_hat.view(), y.view(), lab.view(), f.z1.view(), f.z2.view(), Some((e.view(), e.view())));
+            m.rep.train_step(&cfg, x_hat.view(), y.view(), lab.view(), f.z1.view(), f.z2.view(), Some((e.view(), e.view())), None);
         });
-        let rs = m.rep.train_step(&cfg, x_hat.view(), y.view(), lab.view(), f.z1.view(), f.z2.view(), Some((e.view(), e.view())));
+        let rs = m.rep.train_step(&cfg, x_hat.view(), y.view(), lab.view(), f.z1.view(), f.z2.view(), Some((e.view(), e.view())), None);
         time("gen train_step", 3, || {
-            m.generative.train_step(x.view(), rs.z1.view(), rs.z2.view(), zg.view(), Some((e.view(), e.view())));
+            m.generative.train_step(x.view(), rs.z1.view(), rs.z2.view(), zg.view(), Some((e.view(), e.view())), None);
         });
         let z1h = nrm(f.z1.view());
         time("rep step only", 3, || {

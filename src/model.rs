@@ -212,24 +212,10 @@ impl<T: Real> Representation<T> {
     /// One training step of the representation circuit: the settling step, its three local
     /// losses and their hand-derived gradients (spec §5, §7). `y` is the unscaled label
     /// (one-hot, or soft), `lab` is 1 for positives and 0 for negatives.
+    /// `buffer` may hold a previous step's gradients to overwrite, which saves allocating and
+    /// faulting in fresh pages for the large matrices at every step; `None` allocates.
     #[allow(clippy::too_many_arguments)]
     pub fn train_step(
-        &self,
-        cfg: &Config,
-        x_hat: ArrayView2<'_, T>,
-        y: ArrayView2<'_, T>,
-        lab: ArrayView1<'_, T>,
-        z1p: ArrayView2<'_, T>,
-        z2p: ArrayView2<'_, T>,
-        noise: Option<(ArrayView2<'_, T>, ArrayView2<'_, T>)>,
-    ) -> RepStep<T> {
-        self.train_step_into(cfg, x_hat, y, lab, z1p, z2p, noise, None)
-    }
-
-    /// [`Self::train_step`] writing the gradients into `buffer` (a previous step's gradients),
-    /// which saves allocating and faulting in fresh pages for the large matrices every step.
-    #[allow(clippy::too_many_arguments)]
-    pub fn train_step_into(
         &self,
         cfg: &Config,
         x_hat: ArrayView2<'_, T>,
@@ -390,19 +376,8 @@ impl<T: Real> Generative<T> {
     /// One generator step (spec §8): predictions of (z2, z1, x) from the layer above, their
     /// squared errors, the gradients of G_y, G_2, G_1 and the z_g direction (pre-update Gy).
     /// `noise` is the already-scaled (n1, n2), if any.
+    /// `buffer` may hold a previous step's gradients to overwrite (`None` allocates).
     pub fn train_step(
-        &self,
-        x: ArrayView2<'_, T>,
-        z1: ArrayView2<'_, T>,
-        z2: ArrayView2<'_, T>,
-        z_g: ArrayView2<'_, T>,
-        noise: Option<(ArrayView2<'_, T>, ArrayView2<'_, T>)>,
-    ) -> GenStep<T> {
-        self.train_step_into(x, z1, z2, z_g, noise, None)
-    }
-
-    /// [`Self::train_step`] writing the gradients into `buffer` (a previous step's gradients).
-    pub fn train_step_into(
         &self,
         x: ArrayView2<'_, T>,
         z1: ArrayView2<'_, T>,

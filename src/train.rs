@@ -186,14 +186,14 @@ impl Trainer {
             let noise = |which: u64, std: f64| rng::normal::<f32>(n, h, std as f32, rng::derive(self.seed, &[RNG_NOISE, key, k, which]));
             let (e1, e2) = (noise(0, cfg.eps_r), noise(1, cfg.eps_r));
             let buf = self.scratch.rep.take();
-            let rs = self.model.rep.train_step_into(&cfg, x_hat.view(), y.view(), lab.view(), z1.view(), z2.view(), Some((e1.view(), e2.view())), buf);
+            let rs = self.model.rep.train_step(&cfg, x_hat.view(), y.view(), lab.view(), z1.view(), z2.view(), Some((e1.view(), e2.view())), buf);
             check_finite(&[rs.loss.layer1, rs.loss.layer2, rs.loss.head], "representation losses", k)?;
             self.opt_r.step(&mut self.model.rep, &rs.grads);
             self.scratch.rep = Some(rs.grads);
 
             let (n1, n2) = (noise(2, cfg.eps_g), noise(3, cfg.eps_g));
             let buf = self.scratch.generative.take();
-            let gs = self.model.generative.train_step_into(xx.view(), rs.z1.view(), rs.z2.view(), z_g.view(), Some((n1.view(), n2.view())), buf);
+            let gs = self.model.generative.train_step(xx.view(), rs.z1.view(), rs.z2.view(), z_g.view(), Some((n1.view(), n2.view())), buf);
             check_finite(&[gs.loss.input, gs.loss.layer1, gs.loss.layer2], "generative losses", k)?;
             self.opt_g.step(&mut self.model.generative, &gs.grads);
             self.scratch.generative = Some(gs.grads);

@@ -70,7 +70,7 @@ fn rep_inputs(cfg: &Config, n: usize, r: &mut rng::Rng) -> RepInputs {
 }
 
 fn rep_loss(rep: &Representation<f64>, cfg: &Config, inp: &RepInputs) -> f64 {
-    rep.train_step(cfg, inp.x_hat.view(), inp.y.view(), inp.lab.view(), inp.z1p.view(), inp.z2p.view(), Some((inp.e1.view(), inp.e2.view())))
+    rep.train_step(cfg, inp.x_hat.view(), inp.y.view(), inp.lab.view(), inp.z1p.view(), inp.z2p.view(), Some((inp.e1.view(), inp.e2.view())), None)
         .loss
         .total()
 }
@@ -108,7 +108,7 @@ fn representation_gradients_match_finite_differences() {
     let mut r = rng::rng(11, &[]);
     let model = positive_model(&cfg, &mut r);
     let inp = rep_inputs(&cfg, 6, &mut r);
-    let step = model.rep.train_step(&cfg, inp.x_hat.view(), inp.y.view(), inp.lab.view(), inp.z1p.view(), inp.z2p.view(), Some((inp.e1.view(), inp.e2.view())));
+    let step = model.rep.train_step(&cfg, inp.x_hat.view(), inp.y.view(), inp.lab.view(), inp.z1p.view(), inp.z2p.view(), Some((inp.e1.view(), inp.e2.view())), None);
     // Preconditions of the check (spec §7.4): every pre-activation positive, so the new state
     // exceeds the leak term everywhere.
     assert!((&step.z1 - &(&inp.z1p * cfg.alpha)).iter().all(|&v| v > 0.0));
@@ -128,7 +128,7 @@ fn generative_gradients_and_latent_step_match_finite_differences() {
     let z_g = unif(n, cfg.latent, 0.1, 1.0, &mut r);
     let n1 = unif(n, cfg.hidden, -0.01, 0.01, &mut r);
     let n2 = unif(n, cfg.hidden, -0.01, 0.01, &mut r);
-    let run = |g: &Generative<f64>, zg: ArrayView2<f64>| g.train_step(x.view(), z1.view(), z2.view(), zg, Some((n1.view(), n2.view())));
+    let run = |g: &Generative<f64>, zg: ArrayView2<f64>| g.train_step(x.view(), z1.view(), z2.view(), zg, Some((n1.view(), n2.view())), None);
     let out = run(&model.generative, z_g.view());
     // The clip is inactive: every input prediction strictly inside (0, 1).
     let a1 = nrm(z1.mapv(|v| v.max(0.0)).view());
@@ -274,7 +274,7 @@ fn compact_laterals_equal_the_dense_masked_form_with_leak_only_rows_and_dead_ent
     };
     let (l1d, l2d) = (embed(&model.rep.l1), embed(&model.rep.l2));
     let want = dense_reference(&model.rep, &cfg, &inp, &l1d, &l2d);
-    let got = model.rep.train_step(&cfg, inp.x_hat.view(), inp.y.view(), inp.lab.view(), inp.z1p.view(), inp.z2p.view(), Some((inp.e1.view(), inp.e2.view())));
+    let got = model.rep.train_step(&cfg, inp.x_hat.view(), inp.y.view(), inp.lab.view(), inp.z1p.view(), inp.z2p.view(), Some((inp.e1.view(), inp.e2.view())), None);
 
     for row in [1usize, 6] {
         let leak = &inp.z1p.row(row) * cfg.alpha;
@@ -311,11 +311,11 @@ fn head_gradient_uses_positives_only() {
     let mut r = rng::rng(15, &[]);
     let model = positive_model(&cfg, &mut r);
     let mut inp = rep_inputs(&cfg, 6, &mut r);
-    let base = model.rep.train_step(&cfg, inp.x_hat.view(), inp.y.view(), inp.lab.view(), inp.z1p.view(), inp.z2p.view(), None);
+    let base = model.rep.train_step(&cfg, inp.x_hat.view(), inp.y.view(), inp.lab.view(), inp.z1p.view(), inp.z2p.view(), None, None);
     // Changing the label of a negative row leaves the head gradient unchanged.
     inp.y.row_mut(5).fill(0.0);
     inp.y[[5, 9]] = 1.0;
-    let other = model.rep.train_step(&cfg, inp.x_hat.view(), inp.y.view(), inp.lab.view(), inp.z1p.view(), inp.z2p.view(), None);
+    let other = model.rep.train_step(&cfg, inp.x_hat.view(), inp.y.view(), inp.lab.view(), inp.z1p.view(), inp.z2p.view(), None, None);
     assert_eq!(base.grads.w, other.grads.w);
     assert_eq!(base.grads.b, other.grads.b);
     assert_ne!(base.grads.v, other.grads.v, "the label still enters layer 2");
