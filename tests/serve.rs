@@ -8,42 +8,15 @@ use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use pff::native::bundle::{self, COI_SCRIPT_TAG, MARKER_FILE};
 use pff::native::serve::{ServeOptions, bind_with_shutdown};
 
 const SECRET: &str = "TOP-SECRET-do-not-serve";
 
-struct TestDir(PathBuf);
-
-impl TestDir {
-    fn new(tag: &str) -> TestDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let path = std::env::temp_dir().join(format!(
-            "pff-test-serve-{tag}-{}-{nanos}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        fs::create_dir_all(&path).unwrap();
-        TestDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TestDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::TestDir;
 
 fn write(path: &Path, bytes: impl AsRef<[u8]>) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -246,7 +219,7 @@ fn refused(r: &Reply) -> bool {
 
 #[test]
 fn serves_the_page_with_isolation_headers_and_types() {
-    let dir = TestDir::new("types");
+    let dir = TestDir::new("serve-types");
     let root = site(&dir);
     let server = start(&root, false);
     let a = server.addr;
@@ -305,7 +278,7 @@ fn serves_the_page_with_isolation_headers_and_types() {
 
 #[test]
 fn compresses_text_and_wasm_but_never_gz() {
-    let dir = TestDir::new("gzip");
+    let dir = TestDir::new("serve-gzip");
     let root = site(&dir);
     let server = start(&root, false);
     let a = server.addr;
@@ -360,7 +333,7 @@ fn compresses_text_and_wasm_but_never_gz() {
 
 #[test]
 fn refuses_everything_outside_the_folders() {
-    let dir = TestDir::new("escape");
+    let dir = TestDir::new("serve-escape");
     let root = site(&dir);
     let server = start(&root, false);
     let a = server.addr;
@@ -416,7 +389,7 @@ fn refuses_everything_outside_the_folders() {
 
 #[test]
 fn no_isolation_drops_the_three_headers() {
-    let dir = TestDir::new("noiso");
+    let dir = TestDir::new("serve-noiso");
     let root = site(&dir);
     let server = start(&root, true);
     for target in ["/", "/pkg/single/x.wasm", "/missing"] {
@@ -435,7 +408,7 @@ fn no_isolation_drops_the_three_headers() {
 
 #[test]
 fn a_taken_port_is_a_clear_error() {
-    let dir = TestDir::new("port");
+    let dir = TestDir::new("serve-port");
     let root = site(&dir);
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
@@ -515,7 +488,7 @@ fn leftovers(dir: &Path) -> Vec<String> {
 
 #[test]
 fn bundle_writes_a_self_contained_site() {
-    let dir = TestDir::new("bundle");
+    let dir = TestDir::new("serve-bundle");
     let root = bundle_source(&dir);
     let out = dir.path().join("site");
     let report = bundle::bundle(&root, &out).unwrap();
@@ -608,7 +581,7 @@ fn bundle_writes_a_self_contained_site() {
 
 #[test]
 fn bundle_fails_cleanly() {
-    let dir = TestDir::new("bundle-fail");
+    let dir = TestDir::new("serve-bundle-fail");
     let root = bundle_source(&dir);
 
     // No page: a clear error naming www/index.html, and nothing written.
@@ -669,7 +642,7 @@ fn bundle_fails_cleanly() {
 #[test]
 fn a_bundle_is_servable() {
     // The bundle has the serve layout: pointing a root's www at it serves the page.
-    let dir = TestDir::new("bundle-serve");
+    let dir = TestDir::new("serve-bundle-serve");
     let root = bundle_source(&dir);
     let out = dir.path().join("served/www");
     bundle::bundle(&root, &out).unwrap();
