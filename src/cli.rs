@@ -45,8 +45,9 @@ enum Cmd {
     Train {
         #[arg(long, default_value = "web")]
         preset: String,
-        #[arg(long, default_value = "mnist")]
-        dataset: String,
+        /// mnist (default) or fashion; a resumed run keeps its own.
+        #[arg(long)]
+        dataset: Option<String>,
         /// Epochs to train in total (default: the preset's).
         #[arg(long)]
         epochs: Option<usize>,
@@ -58,13 +59,15 @@ enum Cmd {
         dev_limit: Option<usize>,
         #[arg(long, default_value_t = 1234)]
         seed: u64,
-        /// Override any hyper-parameter, e.g. --set lr=0.001 --set hidden=800.
+        /// Override any hyper-parameter, e.g. --set lr=0.001 --set hidden=800 --set lr_milestones=[30,40].
+        /// With --resume only the schedule (epochs, lr, lr_milestones, lr_gamma) may change.
         #[arg(long = "set", value_name = "NAME=VALUE")]
         overrides: Vec<String>,
         /// Best-dev weights file (.safetensors); the training checkpoint goes beside it as
-        /// FILE.train.safetensors and the per-epoch history as FILE.history.jsonl.
-        #[arg(long)]
-        out: PathBuf,
+        /// FILE.train.safetensors and the per-epoch history as FILE.history.jsonl. With --resume
+        /// it defaults to the weights file beside the training checkpoint.
+        #[arg(long, required_unless_present = "resume")]
+        out: Option<PathBuf>,
         /// Continue from a training checkpoint (FILE.train.safetensors, or the weights path beside it).
         #[arg(long)]
         resume: Option<PathBuf>,
@@ -289,13 +292,13 @@ fn run(cli: Cli) -> pff::Result<()> {
 
 struct TrainArgs {
     preset: String,
-    dataset: String,
+    dataset: Option<String>,
     epochs: Option<usize>,
     train_limit: Option<usize>,
     dev_limit: Option<usize>,
     seed: u64,
     overrides: Vec<String>,
-    out: PathBuf,
+    out: Option<PathBuf>,
     resume: Option<PathBuf>,
     f16: bool,
     no_prior: bool,
@@ -352,21 +355,46 @@ fn fit_prior(model: &Pff<f32>, train: &Dataset, components: usize, seed: u64) ->
 }
 
 fn train(root: &Path, a: TrainArgs) -> pff::Result<()> {
-    let train_path = with_suffix(&a.out, ".train.safetensors");
-    let history_path = with_suffix(&a.out, ".history.jsonl");
-    let train_data = load(root, &a.dataset, "train", a.train_limit)?;
+    let out = match (&a.out, &a.resume) {
+        (Some(o), _) => o.clone(),
+        (None, Some(r)) => PathBuf::from(format!("{}.safetensors", r.to_string_lossy().trim_end_matches(".safetensors").trim_end_matches(".train"))),
+        (None, None) => return Err(PffError::Input("train needs --out (or --resume)".into())),
+    };
+    let train_path = with_suffix(&out, ".train.safetensors");
+    let history_path = with_suffix(&out, ".history.jsonl");
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let resumed = match &a.resume {
+        Some(p) => {
+            let p = if p.to_string_lossy().ends_with(".train.safetensors") { p.clone() } else { with_suffix(p, ".train.safetensors") };
+            let (tr, meta, best) = checkpoint::trainer_from_bytes(&read_file(&p)?)?;
+            if let Some(d) = a.dataset.as_ref().filter(|d| !meta.dataset.is_empty() && **d != meta.dataset) {
+                return Err(PffError::Input(format!("{} was trained on {}, not {d}", p.display(), meta.dataset)));
+            }
+            Some((p, tr, meta, best))
+        }
+        None => None,
+    };
+    let dataset = match &resumed {
+        Some((_, _, meta, _)) if !meta.dataset.is_empty() => meta.dataset.clone(),
+        _ => a.dataset.clone().unwrap_or_else(|| "mnist".into()),
+    };
+    let train_data = load(root, &dataset, "train", a.train_limit)?;
     if train_data.is_empty() {
         return Err(PffError::Input("the training set is empty".into()));
     }
-    let dev = load(root, &a.dataset, "dev", a.dev_limit)?;
-    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let dev = load(root, &dataset, "dev", a.dev_limit)?;
 
-    let (mut tr, mut meta, mut best) = match &a.resume {
-        Some(p) => {
-            let p = if p.to_string_lossy().ends_with(".train.safetensors") { p.clone() } else { with_suffix(p, ".train.safetensors") };
-            let (mut tr, meta, best) = checkpoint::trainer_from_bytes(&read_file(&p)?)?;
+    let (mut tr, mut meta, mut best) = match resumed {
+        Some((p, mut tr, mut meta, best)) => {
             if let Some(e) = a.epochs {
                 tr.model.cfg.epochs = e;
+            }
+            for o in &a.overrides {
+                let (k, v) = o.split_once('=').ok_or_else(|| PffError::Config(format!("--set expects NAME=VALUE, got {o:?}")))?;
+                tr.model.cfg.set_schedule(k, v)?;
+            }
+            if !meta.command.is_empty() {
+                meta.command = format!("{} && {command}", meta.command);
             }
             println!("resuming {} at epoch {} (best dev accuracy so far {:.2} %)", p.display(), tr.cursor.epoch, 100.0 * best.unwrap_or(0.0));
             (tr, meta, best)
@@ -383,18 +411,20 @@ fn train(root: &Path, a: TrainArgs) -> pff::Result<()> {
             let t = Instant::now();
             let model = Pff::new(cfg, a.seed)?;
             println!("initialised {} model ({} parameters) in {:.1} s", model.cfg.preset, model.num_params(), t.elapsed().as_secs_f64());
-            let meta = ModelMeta { dataset: a.dataset.clone(), seed: a.seed, command: command.clone(), threads: Some(rayon::current_num_threads()), ..Default::default() };
+            let meta = ModelMeta { dataset: dataset.clone(), seed: a.seed, command: command.clone(), threads: Some(rayon::current_num_threads()), ..Default::default() };
             (Trainer::new(model, a.seed), meta, None)
         }
     };
-    meta.command = command;
+    if meta.command.is_empty() {
+        meta.command = command;
+    }
     let cfg = tr.model.cfg.clone();
     if tr.cursor.epoch == 0 && best.is_none() {
         let ev = evaluate(&tr.model, &dev);
         println!("epoch 0 (before training): dev accuracy {:.2} %", 100.0 * ev.accuracy);
         best = Some(ev.accuracy);
         meta.dev_accuracy = Some(ev.accuracy);
-        write_weights(&a.out, &Checkpoint { model: tr.model.clone(), meta: meta.clone(), prior: None }, Storage::F32)?;
+        write_weights(&out, &Checkpoint { model: tr.model.clone(), meta: meta.clone(), prior: None }, Storage::F32)?;
         append_history(&history_path, json!({"epoch": 0, "dev_accuracy": ev.accuracy, "dev_forward_accuracy": ev.forward_accuracy, "dev_recon_sse": ev.recon_sse}))?;
     }
     let per_epoch = tr.batches_per_epoch(train_data.len());
@@ -430,7 +460,7 @@ fn train(root: &Path, a: TrainArgs) -> pff::Result<()> {
             Err(e) => {
                 return Err(PffError::NonFinite(format!(
                     "{e}. Nothing was lost: {} holds the best model and {} the state after epoch {}",
-                    a.out.display(),
+                    out.display(),
                     train_path.display(),
                     tr.cursor.epoch
                 )));
@@ -455,7 +485,7 @@ fn train(root: &Path, a: TrainArgs) -> pff::Result<()> {
         if improved {
             best = Some(ev.accuracy);
             meta.dev_accuracy = Some(ev.accuracy);
-            write_weights(&a.out, &Checkpoint { model: tr.model.clone(), meta: meta.clone(), prior: None }, Storage::F32)?;
+            write_weights(&out, &Checkpoint { model: tr.model.clone(), meta: meta.clone(), prior: None }, Storage::F32)?;
         }
         ndata::write_atomic(&train_path, &checkpoint::trainer_to_bytes(&tr, &meta, best)?)?;
         append_history(
@@ -469,9 +499,9 @@ fn train(root: &Path, a: TrainArgs) -> pff::Result<()> {
     }
 
     // Finish the best model: test accuracy and the generative prior go into its metadata.
-    let mut ck = read_weights(&a.out)?;
+    let mut ck = read_weights(&out)?;
     if !a.no_test {
-        match load(root, &a.dataset, "test", None) {
+        match load(root, &dataset, "test", None) {
             Ok(test) => {
                 let ev = evaluate(&ck.model, &test);
                 println!("best model (dev {:.2} %): test accuracy {:.2} % (error {:.2} %), forward head {:.2} %", 100.0 * best.unwrap_or(0.0), 100.0 * ev.accuracy, 100.0 * ev.error, 100.0 * ev.forward_accuracy);
@@ -486,8 +516,8 @@ fn train(root: &Path, a: TrainArgs) -> pff::Result<()> {
         println!("fitted a {}-component prior ({} EM iterations)", cfg.prior_components, gmm.iterations);
         ck.prior = Some(gmm);
     }
-    write_weights(&a.out, &ck, if a.f16 { Storage::F16 } else { Storage::F32 })?;
-    println!("wrote {}", a.out.display());
+    write_weights(&out, &ck, if a.f16 { Storage::F16 } else { Storage::F32 })?;
+    println!("wrote {}", out.display());
     Ok(())
 }
 

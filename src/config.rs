@@ -45,6 +45,13 @@ pub struct Config {
     pub y_scale: f64,
     /// Adam learning rate η for both circuits.
     pub lr: f64,
+    /// Step schedule (an option; the spec and the presets keep η constant): after each epoch
+    /// count listed here, the learning rate is multiplied by `lr_gamma`. Empty by default.
+    #[serde(default)]
+    pub lr_milestones: Vec<usize>,
+    /// Factor applied to η at each of `lr_milestones`.
+    #[serde(default = "default_lr_gamma")]
+    pub lr_gamma: f64,
     /// Real samples per mini-batch B (each batch also has B negatives).
     pub batch_size: usize,
     /// Training epochs.
@@ -60,6 +67,13 @@ pub struct Config {
 
 /// Size of a lateral competition group.
 pub const GROUP: usize = 10;
+
+/// Hyper-parameters of the training schedule only: the ones a resumed run may change.
+pub const SCHEDULE_FIELDS: [&str; 4] = ["epochs", "lr", "lr_milestones", "lr_gamma"];
+
+fn default_lr_gamma() -> f64 {
+    0.1
+}
 
 impl Config {
     /// The published configuration: 2×2000 units, K=12 (spec §0).
@@ -78,6 +92,8 @@ impl Config {
             beta: 0.025,
             y_scale: 5.0,
             lr: 2.5e-4,
+            lr_milestones: Vec::new(),
+            lr_gamma: default_lr_gamma(),
             batch_size: 500,
             epochs: 60,
             prior_components: 10,
@@ -147,6 +163,9 @@ impl Config {
         if !self.lr.is_finite() || self.lr <= 0.0 {
             return bad(format!("lr = {} must be positive", self.lr));
         }
+        if !self.lr_gamma.is_finite() || self.lr_gamma <= 0.0 {
+            return bad(format!("lr_gamma = {} must be positive", self.lr_gamma));
+        }
         if self.batch_size == 0 || self.latent_batch == 0 || self.prior_components == 0 {
             return bad("batch_size, latent_batch and prior_components must be positive".into());
         }
@@ -160,6 +179,25 @@ impl Config {
         let low = (k / 2 - 1).max(0) as usize;
         let high = (k / 2 + 1) as usize;
         (low, high)
+    }
+
+    /// The learning rate for the epoch after `completed` finished epochs: η times `lr_gamma`
+    /// once for every milestone already reached.
+    pub fn lr_at(&self, completed: usize) -> f64 {
+        let reached = self.lr_milestones.iter().filter(|&&m| m <= completed).count();
+        self.lr * self.lr_gamma.powi(reached as i32)
+    }
+
+    /// Like [`Config::set`], for a run being resumed: only the schedule ([`SCHEDULE_FIELDS`]) may
+    /// change, because everything else shapes the parameters or the optimiser state already saved.
+    pub fn set_schedule(&mut self, name: &str, value: &str) -> Result<()> {
+        if !SCHEDULE_FIELDS.contains(&name) {
+            return Err(PffError::Config(format!(
+                "{name} cannot change when resuming a run (only {} can); start a new run instead",
+                SCHEDULE_FIELDS.join(", ")
+            )));
+        }
+        self.set(name, value)
     }
 
     /// Sets one hyper-parameter from its name and a string value (for `--set name=value`).

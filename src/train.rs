@@ -222,6 +222,9 @@ impl Trainer {
             return Err(PffError::Input("the training set is empty".into()));
         }
         let bs = self.model.cfg.batch_size;
+        let lr = self.model.cfg.lr_at(self.cursor.epoch);
+        self.opt_r.lr = lr;
+        self.opt_g.lr = lr;
         let per_epoch = self.batches_per_epoch(n);
         let perm = self.permutation(n, self.cursor.epoch);
         let mut out = Vec::new();

@@ -243,6 +243,43 @@ fn training_is_deterministic_and_resumes_exactly() {
 }
 
 #[test]
+fn the_lr_schedule_decays_at_its_milestones_and_only_schedule_fields_change_on_resume() {
+    let mut cfg = micro();
+    assert!(cfg.lr_milestones.is_empty(), "constant learning rate by default (the spec)");
+    assert_eq!(cfg.lr_at(1000), cfg.lr);
+    cfg.set("lr_milestones", "[2, 3]").unwrap();
+    cfg.set("lr_gamma", "0.5").unwrap();
+    let lr = cfg.lr;
+    assert_eq!([cfg.lr_at(0), cfg.lr_at(1), cfg.lr_at(2), cfg.lr_at(3), cfg.lr_at(9)], [lr, lr, lr / 2.0, lr / 4.0, lr / 4.0]);
+    assert!(cfg.set("lr_gamma", "0").is_err());
+    // The trainer uses the scheduled rate: 40 toy samples make 5 batches per epoch.
+    let data = toy_data(40, cfg.input_dim, 7);
+    let mut tr = Trainer::new(Pff::new(cfg.clone(), 5).unwrap(), 5);
+    for epoch in 0..3 {
+        tr.train_batches(&data, usize::MAX, |_, _| {}).unwrap();
+        assert_eq!((tr.opt_r.lr, tr.opt_g.lr), (cfg.lr_at(epoch), cfg.lr_at(epoch)), "epoch {epoch}");
+    }
+    // A decayed schedule gives a different model from a constant one.
+    let mut constant = Trainer::new(Pff::new(micro(), 5).unwrap(), 5);
+    for _ in 0..3 {
+        constant.train_batches(&data, usize::MAX, |_, _| {}).unwrap();
+    }
+    assert_ne!(constant.model, tr.model);
+    // Old files have no schedule fields: they read as the constant default.
+    let mut v = serde_json::to_value(micro()).unwrap();
+    v.as_object_mut().unwrap().retain(|k, _| !k.starts_with("lr_"));
+    let old: Config = serde_json::from_value(v).unwrap();
+    assert_eq!(old, micro());
+    // A resumed run may change its schedule but not the model.
+    let mut resumed = micro();
+    resumed.set_schedule("lr_milestones", "[40]").unwrap();
+    resumed.set_schedule("lr", "0.0005").unwrap();
+    let e = resumed.set_schedule("hidden", "40").unwrap_err().to_string();
+    assert!(e.contains("hidden cannot change when resuming"), "{e}");
+    assert_eq!(resumed.hidden, micro().hidden);
+}
+
+#[test]
 fn a_nan_stops_training_before_it_spreads() {
     let mut tr = trained_micro(1, 11);
     tr.model.rep.w1[[0, 0]] = f32::NAN;
