@@ -548,7 +548,7 @@ fn report(root: &Path, weights: &Path, history: Option<PathBuf>, out: &Path, dat
     let curve: Vec<(f64, f64)> = epochs.iter().filter_map(|e| Some((e["epoch"].as_f64()?, e["dev_accuracy"].as_f64()?))).filter(|p| p.0 >= 1.0).collect();
     if !curve.is_empty() {
         let lo = curve.iter().map(|p| p.1).fold(1.0, f64::min).min(0.9);
-        write("curves.png", plot::line_chart(&[(curve.clone(), plot::PALETTE[0])], ((lo * 20.0).floor() / 20.0, 1.0), 0.01, 640, 360)?)?;
+        write("curves.png", plot::line_chart(&[(curve.clone(), plot::PALETTE[0])], ((lo * 20.0).floor() / 20.0, 1.0), 0.01, true, ("epoch", "dev accuracy"), 640, 360)?)?;
     }
     let secs: Vec<f64> = epochs.iter().filter_map(|e| e["seconds"].as_f64()).collect();
     // Test evaluation and reconstructions.
