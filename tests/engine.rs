@@ -279,6 +279,34 @@ fn the_lr_schedule_decays_at_its_milestones_and_only_schedule_fields_change_on_r
     assert_eq!(resumed.hidden, micro().hidden);
 }
 
+/// Row-blocked matmuls and chunked elementwise passes never change the order of a sum, so a
+/// run gives the same bits on any number of threads (what lets a long run resume on another
+/// thread count). The sizes are above the parallel thresholds so that both paths really run.
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn training_gives_the_same_bits_on_one_and_on_three_threads() {
+    let cfg = Config { hidden: 300, batch_size: 64, steps: 4, ..micro() };
+    let rows = 2 * cfg.batch_size;
+    assert!(rows * cfg.input_dim * cfg.hidden >= pff::linalg::PARALLEL_MIN_MACS);
+    assert!(rows * cfg.hidden >= pff::ops::PARALLEL_MIN_ELEMS);
+    let data = toy_data(128, cfg.input_dim, 7);
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let mut tr = Trainer::new(Pff::new(cfg.clone(), 21).unwrap(), 21);
+            tr.train_batches(&data, 2, |_, _| {}).unwrap();
+            let (x, _) = toy_batch(&data, cfg.input_dim);
+            let z = tr.model.latents(x.view());
+            (tr.model, tr.opt_r.m, tr.opt_g.v, z)
+        })
+    };
+    let (one, three) = (run(1), run(3));
+    assert_eq!(one.0, three.0, "parameters");
+    assert_eq!(one.1, three.1, "Adam first moments");
+    assert_eq!(one.2, three.2, "Adam second moments");
+    assert_eq!(one.3, three.3, "latents");
+}
+
 #[test]
 fn a_nan_stops_training_before_it_spreads() {
     let mut tr = trained_micro(1, 11);
