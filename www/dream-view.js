@@ -2,6 +2,7 @@
 // an interpolation between two latents, and a 2-D PCA map of test-digit latents.
 
 import { DIGIT_COLORS, fitCanvas } from './charts.js';
+import { Coalescer } from './coalesce.js';
 import { blitDigit } from './draw.js';
 
 const $ = (sel) => document.querySelector(sel);
@@ -57,7 +58,14 @@ export class DreamView {
     this.app = app;
     this.seed = 1;
     this.stale = true;
-    this.busy = false;
+    this.dreamer = new Coalescer(async () => {
+      await this.ensurePrior();
+      this.note('Digits sampled from a Gaussian mixture over the generative circuit\'s top latent, then decoded by the generative circuit.');
+      await this.grid();
+      await this.components();
+      await this.interp();
+      await this.buildMap();
+    });
     this.frames = null;
     this.frame = 0;
     this.dir = 1;
@@ -116,27 +124,12 @@ export class DreamView {
       this.note('No model is loaded yet: train one in the Train tab or load weights.');
       return;
     }
-    if (this.busy) {
-      this.again = true;
-      return;
-    }
-    this.busy = true;
     this.stale = false;
     try {
-      do {
-        this.again = false;
-        await this.ensurePrior();
-        this.note('Digits sampled from a Gaussian mixture over the generative circuit\'s top latent, then decoded by the generative circuit.');
-        await this.grid();
-        await this.components();
-        await this.interp();
-        await this.buildMap();
-      } while (this.again);
+      await this.dreamer.request();
     } catch (e) {
       this.stale = true;
       this.note(`Dreaming failed: ${e.message}`);
-    } finally {
-      this.busy = false;
     }
   }
 

@@ -1,6 +1,7 @@
 // The Settle panel: how the circuits settle on the current input over K steps.
 
 import { DIGIT_COLORS, LineChart, gridCols, heatGrid } from './charts.js';
+import { Coalescer } from './coalesce.js';
 import { drawDigit, blitDigit } from './draw.js';
 
 const $ = (sel) => document.querySelector(sel);
@@ -20,7 +21,7 @@ export class SettleView {
     this.choice = 'auto'; // 'auto' or a digit
     this.timer = null;
     this.stale = true;
-    this.busy = false;
+    this.settler = new Coalescer(() => this.settleInput());
     this.chart = new LineChart($('#settle-chart'), {
       series: DIGIT_COLORS.map((color, d) => ({ name: '', color, endLabel: String(d) })),
       xLabel: 'settling step',
@@ -96,31 +97,9 @@ export class SettleView {
       this.note('No model is loaded yet.');
       return;
     }
-    if (this.busy) {
-      this.again = true;
-      return;
-    }
-    this.busy = true;
     this.stale = false;
     try {
-      do {
-        this.again = false;
-        const input = state.input;
-        let label = this.choice === 'auto' ? null : Number(this.choice);
-        let t;
-        if (label === null) {
-          // the winner: the classifier's answer, known from the Draw panel or from a first pass
-          const known = state.lastClassify;
-          label = known ? known.prediction : 0;
-          t = await this.app.call('settle', { pixels: input, label });
-          const win = argmax(t.scores);
-          if (win !== label) t = await this.app.call('settle', { pixels: input, label: win });
-        } else {
-          t = await this.app.call('settle', { pixels: input, label });
-        }
-        if (input !== state.input) this.again = true;
-        this.trace = t;
-      } while (this.again);
+      if (!(await this.settler.request())) return;
       const t = this.trace;
       t.winner = argmax(t.scores);
       const K = t.steps;
@@ -138,9 +117,27 @@ export class SettleView {
     } catch (e) {
       this.stale = true;
       this.note(`Settling failed: ${e.message}`);
-    } finally {
-      this.busy = false;
     }
+  }
+
+  /** One settle of the current input under the chosen hypothesis (the winner by default). */
+  async settleInput() {
+    const state = this.app.state;
+    const input = state.input;
+    let label = this.choice === 'auto' ? null : Number(this.choice);
+    let t;
+    if (label === null) {
+      // the winner: the classifier's answer, known from the Draw panel or from a first pass
+      const known = state.lastClassify;
+      label = known ? known.prediction : 0;
+      t = await this.app.call('settle', { pixels: input, label });
+      const win = argmax(t.scores);
+      if (win !== label) t = await this.app.call('settle', { pixels: input, label: win });
+    } else {
+      t = await this.app.call('settle', { pixels: input, label });
+    }
+    if (input !== state.input) this.settler.rerun();
+    this.trace = t;
   }
 
   clearViews() {
