@@ -341,6 +341,19 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(format!("{base}{suffix}"))
 }
 
+/// The weights file a run's files hang off, given it or its training checkpoint (`X`,
+/// `X.safetensors` or `X.train.safetensors` all give `X.safetensors`).
+fn run_weights_path(path: &Path) -> PathBuf {
+    let s = path.to_string_lossy();
+    let base = s.strip_suffix(".train.safetensors").or_else(|| s.strip_suffix(".safetensors")).unwrap_or(&s);
+    PathBuf::from(format!("{base}.safetensors"))
+}
+
+/// `--set NAME=VALUE` arguments as (name, value) pairs.
+fn parse_overrides(overrides: &[String]) -> pff::Result<Vec<(&str, &str)>> {
+    overrides.iter().map(|o| o.split_once('=').ok_or_else(|| PffError::Config(format!("--set expects NAME=VALUE, got {o:?}")))).collect()
+}
+
 fn evaluate(model: &Pff<f32>, data: &Dataset) -> pff::infer::Evaluation {
     let idx: Vec<usize> = (0..data.len()).collect();
     let (x, labels) = data.batch(&idx);
@@ -357,7 +370,7 @@ fn fit_prior(model: &Pff<f32>, train: &Dataset, components: usize, seed: u64) ->
 fn train(root: &Path, a: TrainArgs) -> pff::Result<()> {
     let out = match (&a.out, &a.resume) {
         (Some(o), _) => o.clone(),
-        (None, Some(r)) => PathBuf::from(format!("{}.safetensors", r.to_string_lossy().trim_end_matches(".safetensors").trim_end_matches(".train"))),
+        (None, Some(r)) => run_weights_path(r),
         (None, None) => return Err(PffError::Input("train needs --out (or --resume)".into())),
     };
     let train_path = with_suffix(&out, ".train.safetensors");
@@ -365,7 +378,7 @@ fn train(root: &Path, a: TrainArgs) -> pff::Result<()> {
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let resumed = match &a.resume {
         Some(p) => {
-            let p = if p.to_string_lossy().ends_with(".train.safetensors") { p.clone() } else { with_suffix(p, ".train.safetensors") };
+            let p = with_suffix(&run_weights_path(p), ".train.safetensors");
             let (tr, meta, best) = checkpoint::trainer_from_bytes(&read_file(&p)?)?;
             if let Some(d) = a.dataset.as_ref().filter(|d| !meta.dataset.is_empty() && **d != meta.dataset) {
                 return Err(PffError::Input(format!("{} was trained on {}, not {d}", p.display(), meta.dataset)));
@@ -389,13 +402,10 @@ fn train(root: &Path, a: TrainArgs) -> pff::Result<()> {
             if let Some(e) = a.epochs {
                 tr.model.cfg.epochs = e;
             }
-            for o in &a.overrides {
-                let (k, v) = o.split_once('=').ok_or_else(|| PffError::Config(format!("--set expects NAME=VALUE, got {o:?}")))?;
+            for (k, v) in parse_overrides(&a.overrides)? {
                 tr.model.cfg.set_schedule(k, v)?;
             }
-            if !meta.command.is_empty() {
-                meta.command = format!("{} && {command}", meta.command);
-            }
+            meta.command = if meta.command.is_empty() { command } else { format!("{} && {command}", meta.command) };
             println!("resuming {} at epoch {} (best dev accuracy so far {:.2} %)", p.display(), tr.cursor.epoch, 100.0 * best.unwrap_or(0.0));
             (tr, meta, best)
         }
@@ -404,20 +414,16 @@ fn train(root: &Path, a: TrainArgs) -> pff::Result<()> {
             if let Some(e) = a.epochs {
                 cfg.epochs = e;
             }
-            for o in &a.overrides {
-                let (k, v) = o.split_once('=').ok_or_else(|| PffError::Config(format!("--set expects NAME=VALUE, got {o:?}")))?;
+            for (k, v) in parse_overrides(&a.overrides)? {
                 cfg.set(k, v)?;
             }
             let t = Instant::now();
             let model = Pff::new(cfg, a.seed)?;
             println!("initialised {} model ({} parameters) in {:.1} s", model.cfg.preset, model.num_params(), t.elapsed().as_secs_f64());
-            let meta = ModelMeta { dataset: dataset.clone(), seed: a.seed, command: command.clone(), threads: Some(rayon::current_num_threads()), ..Default::default() };
+            let meta = ModelMeta { dataset: dataset.clone(), seed: a.seed, command, threads: Some(rayon::current_num_threads()), ..Default::default() };
             (Trainer::new(model, a.seed), meta, None)
         }
     };
-    if meta.command.is_empty() {
-        meta.command = command;
-    }
     let cfg = tr.model.cfg.clone();
     if tr.cursor.epoch == 0 && best.is_none() {
         let ev = evaluate(&tr.model, &dev);

@@ -164,6 +164,10 @@ impl Trainer {
         if let Some(&bad) = labels.iter().find(|&&l| l >= cfg.classes) {
             return Err(PffError::Input(format!("label {bad} is out of range 0..{}", cfg.classes)));
         }
+        // The optimisers' rate follows the configuration's schedule at the current epoch.
+        let lr = cfg.lr_at(self.cursor.epoch);
+        self.opt_r.lr = lr;
+        self.opt_g.lr = lr;
         let c = cfg.classes;
         let mut neg_rng = rng::rng(self.seed, &[RNG_NEG, key]);
         let neg: Vec<usize> = labels.iter().map(|&l| (l + 1 + neg_rng.random_range(0..c - 1)) % c).collect();
@@ -222,9 +226,6 @@ impl Trainer {
             return Err(PffError::Input("the training set is empty".into()));
         }
         let bs = self.model.cfg.batch_size;
-        let lr = self.model.cfg.lr_at(self.cursor.epoch);
-        self.opt_r.lr = lr;
-        self.opt_g.lr = lr;
         let per_epoch = self.batches_per_epoch(n);
         let perm = self.permutation(n, self.cursor.epoch);
         let mut out = Vec::new();

@@ -160,15 +160,14 @@ impl Engine {
         self.meta.dataset = name.to_string();
     }
 
-    /// Sets the learning rate of both optimisers.
+    /// Sets the learning rate of both optimisers (η of the schedule).
     #[wasm_bindgen(js_name = setLearningRate)]
     pub fn set_learning_rate(&mut self, lr: f64) -> Result<(), JsError> {
         if !(lr.is_finite() && lr > 0.0) {
             return Err(input(format!("learning rate must be positive, got {lr}")));
         }
+        // the optimisers take it (through the schedule) at the next batch
         self.trainer.model.cfg.lr = lr;
-        self.trainer.opt_r.lr = lr;
-        self.trainer.opt_g.lr = lr;
         Ok(())
     }
 

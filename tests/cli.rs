@@ -5,25 +5,19 @@
 
 use pff::checkpoint::Checkpoint;
 use pff::native::data::{FetchOptions, fetch_dataset};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 mod common;
-use common::TestDir;
-
-fn data_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data")
-}
+use common::{TestDir, repo_data_root as data_root};
 
 fn pff(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_pff"))
+    Command::new(env!("CARGO_BIN_EXE_pff"))
         .arg("--data-dir")
         .arg(data_root())
         .args(["--threads", "1"])
         .args(args)
         .output()
-        .expect("the pff binary runs");
-    out
+        .expect("the pff binary runs")
 }
 
 fn stderr(o: &Output) -> String {

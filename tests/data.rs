@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
 use pff::PffError;
@@ -24,7 +24,7 @@ use pff::native::data::{
 // ---------------------------------------------------------------------------------------------
 
 mod common;
-use common::TestDir;
+use common::{TestDir, repo_data_root};
 
 /// Every file under `dir` (recursively), as paths relative to `dir`, sorted.
 fn files_under(dir: &Path) -> Vec<String> {
@@ -822,11 +822,6 @@ fn failed_fetch_leaves_nothing_half_written() {
     );
     let e = err_text(load_split(&root, "mnist", "train"));
     assert!(e.contains("pff data --dataset mnist"), "{e}");
-}
-
-/// The repository's data folder, where the real MNIST shards live (git-ignored).
-fn repo_data_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data")
 }
 
 /// Fetches MNIST into the repository's `data/` once per test binary (the library also holds a

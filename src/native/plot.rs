@@ -19,6 +19,9 @@ pub const PALETTE: [[u8; 3]; 10] = [
     [170, 68, 153],
 ];
 
+/// One line of a chart: its (x, y) points and its colour.
+pub type Series = (Vec<(f64, f64)>, [u8; 3]);
+
 /// 5×7 glyphs (one row per byte, bit 4 = leftmost column) for the characters charts need.
 fn glyph(ch: char) -> Option<[u8; 7]> {
     Some(match ch {
@@ -129,7 +132,7 @@ impl Canvas {
 /// steps, tick labels on both axes (y as percentages when `y_percent`) and the axis names.
 #[allow(clippy::too_many_arguments)]
 pub fn line_chart(
-    series: &[(Vec<(f64, f64)>, [u8; 3])],
+    series: &[Series],
     y_range: (f64, f64),
     y_grid: f64,
     y_percent: bool,
@@ -227,21 +230,6 @@ pub fn scatter(points: &[(f64, f64, usize)], w: usize, h: usize) -> Result<Vec<u
     c.png()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_label_character_has_a_glyph_and_ticks_are_nice() {
-        for ch in "0123456789.%- epoch dev accuracy".chars() {
-            assert!(glyph(ch).is_some(), "{ch:?}");
-        }
-        assert_eq!(tick_step(60.0, 10), 10.0);
-        assert_eq!(tick_step(9.0, 10), 1.0);
-        assert_eq!(tick_step(0.1, 6), 0.02);
-    }
-}
-
 /// Projection of the rows of `x` on their top two principal components.
 pub fn pca2(x: ArrayView2<'_, f64>) -> Array2<f64> {
     let mean = x.mean_axis(ndarray::Axis(0)).expect("non-empty");
@@ -270,4 +258,19 @@ pub fn pca2(x: ArrayView2<'_, f64>) -> Array2<f64> {
         out.column_mut(k).assign(&xc.dot(c));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_label_character_has_a_glyph_and_ticks_are_nice() {
+        for ch in "0123456789.%- epoch dev accuracy".chars() {
+            assert!(glyph(ch).is_some(), "{ch:?}");
+        }
+        assert_eq!(tick_step(60.0, 10), 10.0);
+        assert_eq!(tick_step(9.0, 10), 1.0);
+        assert_eq!(tick_step(0.1, 6), 0.02);
+    }
 }

@@ -1,4 +1,6 @@
 //! Helpers shared by the native integration tests.
+// Each test binary compiles this module and uses only part of it.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,4 +26,10 @@ impl Drop for TestDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// The repository's data folder, where the real datasets live (git-ignored) and the shipped
+/// weights are committed.
+pub fn repo_data_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data")
 }
