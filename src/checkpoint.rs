@@ -144,7 +144,8 @@ impl Checkpoint {
 }
 
 /// A training checkpoint: the model, Adam's state and the schedule position.
-pub fn trainer_to_bytes(tr: &Trainer, meta: &ModelMeta, best_dev: Option<f64>) -> Result<Vec<u8>> {
+/// `run` is the run's own record (identity and history, JSON), stored as metadata `run`.
+pub fn trainer_to_bytes(tr: &Trainer, meta: &ModelMeta, best_dev: Option<f64>, run: Option<&str>) -> Result<Vec<u8>> {
     let mut tensors = Vec::new();
     push_set(&mut tensors, "", &tr.model.rep, Storage::F32);
     push_set(&mut tensors, "", &tr.model.generative, Storage::F32);
@@ -155,11 +156,18 @@ pub fn trainer_to_bytes(tr: &Trainer, meta: &ModelMeta, best_dev: Option<f64>) -
     let mut md = base_metadata(&tr.model, meta, None);
     let st = TrainerState { seed: tr.seed, cursor: tr.cursor, t_r: tr.opt_r.t, t_g: tr.opt_g.t, best_dev };
     md.insert("trainer".into(), serde_json::to_string(&st).expect("state serialises"));
+    if let Some(run) = run {
+        md.insert("run".into(), run.to_string());
+    }
     serialize(&tensors, md)
 }
 
+/// A trainer restored from a training checkpoint, with its metadata, the best dev accuracy so
+/// far and the run's own record (metadata `run`, absent in older files).
+pub type RestoredTrainer = (Trainer, ModelMeta, Option<f64>, Option<String>);
+
 /// Restores a trainer (and the best dev accuracy so far) from a training checkpoint.
-pub fn trainer_from_bytes(bytes: &[u8]) -> Result<(Trainer, ModelMeta, Option<f64>)> {
+pub fn trainer_from_bytes(bytes: &[u8]) -> Result<RestoredTrainer> {
     let parsed = Parsed::new(bytes)?;
     let model = parsed.model()?;
     let st: TrainerState = match parsed.md.get("trainer") {
@@ -175,7 +183,8 @@ pub fn trainer_from_bytes(bytes: &[u8]) -> Result<(Trainer, ModelMeta, Option<f6
     opt_g.v = parsed.set("adam.g.v.", &model.generative)?;
     opt_r.t = st.t_r;
     opt_g.t = st.t_g;
-    Ok((Trainer { model, opt_r, opt_g, seed: st.seed, cursor: st.cursor, scratch: Default::default() }, meta, st.best_dev))
+    let trainer = Trainer { model, opt_r, opt_g, seed: st.seed, cursor: st.cursor, scratch: Default::default() };
+    Ok((trainer, meta, st.best_dev, parsed.md.get("run").cloned()))
 }
 
 struct Parsed<'a> {

@@ -1,13 +1,13 @@
 //! `pff`: the command line of the Predictive Forward-Forward engine. Fetch data, train the
 //! models, evaluate, fit the generative prior, sample digits, benchmark, serve the web page.
 
+mod train;
+
 use clap::{Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
-use pff::checkpoint::{self, Checkpoint, ModelMeta, Storage};
+use pff::checkpoint::{Checkpoint, Storage};
 use pff::data::Dataset;
-use pff::gmm::Gmm;
+use pff::generate;
 use pff::native::data::{self as ndata, FetchOptions};
-use pff::train::Trainer;
 use pff::{Config, PffError, Pff};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -43,8 +43,9 @@ enum Cmd {
     },
     /// Train a model (checkpoints every epoch; best dev accuracy kept in --out).
     Train {
-        #[arg(long, default_value = "web")]
-        preset: String,
+        /// tiny, web (default) or paper; a resumed run keeps its own.
+        #[arg(long)]
+        preset: Option<String>,
         /// mnist (default) or fashion; a resumed run keeps its own.
         #[arg(long)]
         dataset: Option<String>,
@@ -54,11 +55,13 @@ enum Cmd {
         /// Use only the first N training images.
         #[arg(long)]
         train_limit: Option<usize>,
-        /// Use only the first N dev images for the per-epoch evaluation.
+        /// Use only the first N dev images for the per-epoch evaluation (at least 1).
         #[arg(long)]
         dev_limit: Option<usize>,
-        #[arg(long, default_value_t = 1234)]
-        seed: u64,
+        /// Seed of the initialisation, batch order, negatives and noise (default 1234); a
+        /// resumed run keeps its own.
+        #[arg(long)]
+        seed: Option<u64>,
         /// Override any hyper-parameter, e.g. --set lr=0.001 --set hidden=800 --set lr_milestones=[30,40].
         /// With --resume only the schedule (epochs, lr, lr_milestones, lr_gamma) may change.
         #[arg(long = "set", value_name = "NAME=VALUE")]
@@ -80,13 +83,17 @@ enum Cmd {
         /// Skip the final test-split evaluation.
         #[arg(long)]
         no_test: bool,
+        /// Start a new run even where --out already holds one (its files are replaced).
+        #[arg(long, conflicts_with = "resume")]
+        force: bool,
     },
     /// Evaluate a weights file on a split.
     Eval {
         #[arg(long)]
         weights: PathBuf,
-        #[arg(long, default_value = "mnist")]
-        dataset: String,
+        /// The dataset (default: the one the weights file records).
+        #[arg(long)]
+        dataset: Option<String>,
         #[arg(long, default_value = "test")]
         split: String,
         #[arg(long)]
@@ -108,8 +115,9 @@ enum Cmd {
         dataset: Option<String>,
         #[arg(long)]
         limit: Option<usize>,
-        #[arg(long, default_value_t = 1234)]
-        seed: u64,
+        /// Seed of the fit (default: the model's own).
+        #[arg(long)]
+        seed: Option<u64>,
     },
     /// Generate digits from the prior and write them as a PNG grid.
     Sample {
@@ -210,46 +218,16 @@ fn run(cli: Cli) -> pff::Result<()> {
             println!("{report}");
             Ok(())
         }
-        Cmd::Train { preset, dataset, epochs, train_limit, dev_limit, seed, overrides, out, resume, f16, no_prior, no_test } => {
-            let args = TrainArgs { preset, dataset, epochs, train_limit, dev_limit, seed, overrides, out, resume, f16, no_prior, no_test };
-            train(&root, args)
+        Cmd::Train { preset, dataset, epochs, train_limit, dev_limit, seed, overrides, out, resume, f16, no_prior, no_test, force } => {
+            let args = train::TrainArgs { preset, dataset, epochs, train_limit, dev_limit, seed, overrides, out, resume, f16, no_prior, no_test, force };
+            train::train(&root, args)
         }
-        Cmd::Eval { weights, dataset, split, limit, json, record } => {
-            if record && (split != "test" || limit.is_some()) {
-                return Err(PffError::Input("--record stores the accuracy on the whole test split: use it with --split test and no --limit".into()));
-            }
-            let mut ck = read_weights(&weights)?;
-            let data = load(&root, &dataset, &split, limit)?;
-            let t = Instant::now();
-            let ev = evaluate(&ck.model, &data);
-            let secs = t.elapsed().as_secs_f64();
-            if json {
-                let v = json!({
-                    "weights": weights, "dataset": dataset, "split": split, "n": ev.n,
-                    "accuracy": ev.accuracy, "error": ev.error, "forward_accuracy": ev.forward_accuracy,
-                    "recon_sse": ev.recon_sse, "confusion": ev.confusion, "seconds": secs,
-                });
-                println!("{v}");
-            } else {
-                println!(
-                    "{dataset}/{split}: {} images, goodness accuracy {:.2} % (error {:.2} %), forward head {:.2} %, reconstruction SSE {:.2} per image ({secs:.1} s)",
-                    ev.n, 100.0 * ev.accuracy, 100.0 * ev.error, 100.0 * ev.forward_accuracy, ev.recon_sse
-                );
-            }
-            if record {
-                ck.meta.test_accuracy = Some(ev.accuracy);
-                ck.meta.test_forward_accuracy = Some(ev.forward_accuracy);
-                ck.meta.dataset = dataset.clone();
-                write_weights(&weights, &ck, storage_of(&ck))?;
-                eprintln!("recorded the test accuracy in {}", weights.display());
-            }
-            Ok(())
-        }
+        Cmd::Eval { weights, dataset, split, limit, json, record } => eval(&root, &weights, dataset, &split, limit, json, record),
         Cmd::Prior { weights, components, dataset, limit, seed } => {
             let mut ck = read_weights(&weights)?;
-            let dataset = dataset.unwrap_or_else(|| if ck.meta.dataset.is_empty() { "mnist".into() } else { ck.meta.dataset.clone() });
-            let train = load(&root, &dataset, "train", limit)?;
-            let gmm = fit_prior(&ck.model, &train, components, seed)?;
+            let dataset = dataset_of(&ck, dataset, false)?;
+            let train = load(&root, &dataset, "train", None)?;
+            let gmm = generate::fit_prior(&ck.model, &train, limit, components, seed.unwrap_or(ck.meta.seed))?;
             println!("prior: {} components, {} EM iterations{}; component labels {:?}", components, gmm.iterations, if gmm.converged { " (converged)" } else { "" }, gmm.component_labels);
             ck.prior = Some(gmm);
             write_weights(&weights, &ck, storage_of(&ck))?;
@@ -259,10 +237,9 @@ fn run(cli: Cli) -> pff::Result<()> {
         Cmd::Sample { weights, n, out, seed, component, reference_draw } => {
             let ck = read_weights(&weights)?;
             let prior = ck.prior.as_ref().ok_or_else(|| PffError::Input(format!("{} has no prior: run `pff prior --weights {}` first", weights.display(), weights.display())))?;
-            let draw = if reference_draw { pff::config::ComponentDraw::ReferenceSoftmax } else { ck.model.cfg.component_draw };
-            let (z, _) = prior.sample(n, draw, component, &mut pff::rng::rng(seed, &[0x5a]))?;
-            let imgs = ck.model.generative.decode(z.mapv(|v| v as f32).view());
-            let png = pff::native::image::grid_png(imgs.view(), 28, 10, 2)?;
+            let draw = reference_draw.then_some(pff::config::ComponentDraw::ReferenceSoftmax);
+            let dream = generate::dream(&ck.model, prior, n, component, draw, seed)?;
+            let png = pff::native::image::grid_png(dream_images(&dream).view(), 28, 10, 2)?;
             ndata::write_atomic(&out, &png)?;
             println!("wrote {n} generated digits to {}", out.display());
             Ok(())
@@ -288,21 +265,6 @@ fn run(cli: Cli) -> pff::Result<()> {
             Ok(())
         }
     }
-}
-
-struct TrainArgs {
-    preset: String,
-    dataset: Option<String>,
-    epochs: Option<usize>,
-    train_limit: Option<usize>,
-    dev_limit: Option<usize>,
-    seed: u64,
-    overrides: Vec<String>,
-    out: Option<PathBuf>,
-    resume: Option<PathBuf>,
-    f16: bool,
-    no_prior: bool,
-    no_test: bool,
 }
 
 fn load(root: &Path, dataset: &str, split: &str, limit: Option<usize>) -> pff::Result<Dataset> {
@@ -360,184 +322,64 @@ fn evaluate(model: &Pff<f32>, data: &Dataset) -> pff::infer::Evaluation {
     model.evaluate(x.view(), &labels)
 }
 
-fn fit_prior(model: &Pff<f32>, train: &Dataset, components: usize, seed: u64) -> pff::Result<Gmm> {
-    let idx: Vec<usize> = (0..train.len()).collect();
-    let (x, labels) = train.batch(&idx);
-    let z = model.latents(x.view()).mapv(|v| v as f64);
-    Gmm::fit(z.view(), components, Some(&labels), &mut pff::rng::rng(seed, &[0x6a]))
+/// The dataset a command works on: the one asked for, or the one the weights file records
+/// (MNIST for files that record none). With `strict`, asking for another one is an error.
+fn dataset_of(ck: &Checkpoint, asked: Option<String>, strict: bool) -> pff::Result<String> {
+    let recorded = (!ck.meta.dataset.is_empty()).then(|| ck.meta.dataset.clone());
+    match (asked, recorded) {
+        (Some(a), Some(r)) if strict && a != r => Err(PffError::Input(format!(
+            "this model was trained on {r}, not {a}: --record stores an accuracy only for the model's own dataset"
+        ))),
+        (Some(a), _) => Ok(a),
+        (None, Some(r)) => Ok(r),
+        (None, None) => Ok("mnist".into()),
+    }
 }
 
-fn train(root: &Path, a: TrainArgs) -> pff::Result<()> {
-    let out = match (&a.out, &a.resume) {
-        (Some(o), _) => o.clone(),
-        (None, Some(r)) => run_weights_path(r),
-        (None, None) => return Err(PffError::Input("train needs --out (or --resume)".into())),
-    };
-    let train_path = with_suffix(&out, ".train.safetensors");
-    let history_path = with_suffix(&out, ".history.jsonl");
-    let command = std::env::args().collect::<Vec<_>>().join(" ");
-    let resumed = match &a.resume {
-        Some(p) => {
-            let p = with_suffix(&run_weights_path(p), ".train.safetensors");
-            let (tr, meta, best) = checkpoint::trainer_from_bytes(&read_file(&p)?)?;
-            if let Some(d) = a.dataset.as_ref().filter(|d| !meta.dataset.is_empty() && **d != meta.dataset) {
-                return Err(PffError::Input(format!("{} was trained on {}, not {d}", p.display(), meta.dataset)));
-            }
-            Some((p, tr, meta, best))
-        }
-        None => None,
-    };
-    let dataset = match &resumed {
-        Some((_, _, meta, _)) if !meta.dataset.is_empty() => meta.dataset.clone(),
-        _ => a.dataset.clone().unwrap_or_else(|| "mnist".into()),
-    };
-    let train_data = load(root, &dataset, "train", a.train_limit)?;
-    if train_data.is_empty() {
-        return Err(PffError::Input("the training set is empty".into()));
+fn eval(root: &Path, weights: &Path, dataset: Option<String>, split: &str, limit: Option<usize>, json: bool, record: bool) -> pff::Result<()> {
+    if record && (split != "test" || limit.is_some()) {
+        return Err(PffError::Input("--record stores the accuracy on the whole test split: use it with --split test and no --limit".into()));
     }
-    let dev = load(root, &dataset, "dev", a.dev_limit)?;
-
-    let (mut tr, mut meta, mut best) = match resumed {
-        Some((p, mut tr, mut meta, best)) => {
-            if let Some(e) = a.epochs {
-                tr.model.cfg.epochs = e;
-            }
-            for (k, v) in parse_overrides(&a.overrides)? {
-                tr.model.cfg.set_schedule(k, v)?;
-            }
-            meta.command = if meta.command.is_empty() { command } else { format!("{} && {command}", meta.command) };
-            println!("resuming {} at epoch {} (best dev accuracy so far {:.2} %)", p.display(), tr.cursor.epoch, 100.0 * best.unwrap_or(0.0));
-            (tr, meta, best)
-        }
-        None => {
-            let mut cfg = Config::preset(&a.preset)?;
-            if let Some(e) = a.epochs {
-                cfg.epochs = e;
-            }
-            for (k, v) in parse_overrides(&a.overrides)? {
-                cfg.set(k, v)?;
-            }
-            let t = Instant::now();
-            let model = Pff::new(cfg, a.seed)?;
-            println!("initialised {} model ({} parameters) in {:.1} s", model.cfg.preset, model.num_params(), t.elapsed().as_secs_f64());
-            let meta = ModelMeta { dataset: dataset.clone(), seed: a.seed, command, threads: Some(rayon::current_num_threads()), ..Default::default() };
-            (Trainer::new(model, a.seed), meta, None)
-        }
-    };
-    let cfg = tr.model.cfg.clone();
-    if tr.cursor.epoch == 0 && best.is_none() {
-        let ev = evaluate(&tr.model, &dev);
-        println!("epoch 0 (before training): dev accuracy {:.2} %", 100.0 * ev.accuracy);
-        best = Some(ev.accuracy);
-        meta.dev_accuracy = Some(ev.accuracy);
-        write_weights(&out, &Checkpoint { model: tr.model.clone(), meta: meta.clone(), prior: None }, Storage::F32)?;
-        append_history(&history_path, json!({"epoch": 0, "dev_accuracy": ev.accuracy, "dev_forward_accuracy": ev.forward_accuracy, "dev_recon_sse": ev.recon_sse}))?;
-    }
-    let per_epoch = tr.batches_per_epoch(train_data.len());
-    while tr.cursor.epoch < cfg.epochs {
-        let epoch = tr.cursor.epoch + 1;
-        let bar = ProgressBar::new(per_epoch as u64);
-        bar.set_style(
-            ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} batches, {elapsed_precise} (ETA {eta}) {msg}")
-                .expect("valid template")
-                .progress_chars("=> "),
-        );
-        bar.set_prefix(format!("{epoch}/{}", cfg.epochs));
-        let t = Instant::now();
-        let mut sums = [0.0f64; 4];
-        let mut count = 0usize;
-        let stats = tr.train_batches(&train_data, usize::MAX, |_, s| {
-            count += 1;
-            for (acc, v) in sums.iter_mut().zip([s.goodness_loss, s.head_loss, s.gen_loss, s.forward_ce]) {
-                *acc += v;
-            }
-            let sps = (count * cfg.batch_size) as f64 / t.elapsed().as_secs_f64();
-            bar.set_message(format!(
-                "{sps:.0} samples/s, goodness {:.3}, head {:.3}, gen {:.2}",
-                sums[0] / count as f64,
-                sums[1] / count as f64,
-                sums[2] / count as f64
-            ));
-            bar.inc(1);
+    let mut ck = read_weights(weights)?;
+    let dataset = dataset_of(&ck, dataset, record)?;
+    let data = load(root, &dataset, split, limit)?;
+    let t = Instant::now();
+    let ev = evaluate(&ck.model, &data);
+    let secs = t.elapsed().as_secs_f64();
+    if json {
+        let v = json!({
+            "weights": weights, "dataset": dataset, "split": split, "n": ev.n,
+            "accuracy": ev.accuracy, "error": ev.error, "forward_accuracy": ev.forward_accuracy,
+            "recon_sse": ev.recon_sse, "confusion": ev.confusion, "seconds": secs,
         });
-        bar.finish_and_clear();
-        let stats = match stats {
-            Ok(s) => s,
-            Err(e) => {
-                return Err(PffError::NonFinite(format!(
-                    "{e}. Nothing was lost: {} holds the best model and {} the state after epoch {}",
-                    out.display(),
-                    train_path.display(),
-                    tr.cursor.epoch
-                )));
-            }
-        };
-        let secs = t.elapsed().as_secs_f64();
-        let n = stats.len().max(1) as f64;
-        let ev = evaluate(&tr.model, &dev);
-        let improved = best.is_none_or(|b| ev.accuracy > b);
+        println!("{v}");
+    } else {
         println!(
-            "epoch {epoch}/{}: dev accuracy {:.2} % (forward head {:.2} %, recon SSE {:.2}), goodness loss {:.4}, {:.0} s, {:.0} samples/s{}",
-            cfg.epochs,
-            100.0 * ev.accuracy,
-            100.0 * ev.forward_accuracy,
-            ev.recon_sse,
-            sums[0] / n,
-            secs,
-            (stats.len() * cfg.batch_size) as f64 / secs,
-            if improved { ", best so far: saved" } else { "" }
+            "{dataset}/{split}: {} images, goodness accuracy {:.2} % (error {:.2} %), forward head {:.2} %, reconstruction SSE {:.2} per image ({secs:.1} s)",
+            ev.n, 100.0 * ev.accuracy, 100.0 * ev.error, 100.0 * ev.forward_accuracy, ev.recon_sse
         );
-        meta.epochs = epoch;
-        if improved {
-            best = Some(ev.accuracy);
-            meta.dev_accuracy = Some(ev.accuracy);
-            write_weights(&out, &Checkpoint { model: tr.model.clone(), meta: meta.clone(), prior: None }, Storage::F32)?;
-        }
-        ndata::write_atomic(&train_path, &checkpoint::trainer_to_bytes(&tr, &meta, best)?)?;
-        append_history(
-            &history_path,
-            json!({
-                "epoch": epoch, "dev_accuracy": ev.accuracy, "dev_forward_accuracy": ev.forward_accuracy, "dev_recon_sse": ev.recon_sse,
-                "goodness_loss": sums[0] / n, "head_loss": sums[1] / n, "gen_loss": sums[2] / n, "forward_ce": sums[3] / n,
-                "seconds": secs, "samples_per_s": (stats.len() * cfg.batch_size) as f64 / secs, "threads": rayon::current_num_threads(),
-            }),
-        )?;
     }
-
-    // Finish the best model: test accuracy and the generative prior go into its metadata.
-    let mut ck = read_weights(&out)?;
-    if !a.no_test {
-        match load(root, &dataset, "test", None) {
-            Ok(test) => {
-                let ev = evaluate(&ck.model, &test);
-                println!("best model (dev {:.2} %): test accuracy {:.2} % (error {:.2} %), forward head {:.2} %", 100.0 * best.unwrap_or(0.0), 100.0 * ev.accuracy, 100.0 * ev.error, 100.0 * ev.forward_accuracy);
-                ck.meta.test_accuracy = Some(ev.accuracy);
-                ck.meta.test_forward_accuracy = Some(ev.forward_accuracy);
-            }
-            Err(e) => eprintln!("warning: no test evaluation: {e}"),
-        }
+    if record {
+        ck.meta.test_accuracy = Some(ev.accuracy);
+        ck.meta.test_forward_accuracy = Some(ev.forward_accuracy);
+        ck.meta.dataset = dataset;
+        write_weights(weights, &ck, storage_of(&ck))?;
+        eprintln!("recorded the test accuracy in {}", weights.display());
     }
-    if !a.no_prior {
-        let gmm = fit_prior(&ck.model, &train_data, cfg.prior_components, a.seed)?;
-        println!("fitted a {}-component prior ({} EM iterations)", cfg.prior_components, gmm.iterations);
-        ck.prior = Some(gmm);
-    }
-    write_weights(&out, &ck, if a.f16 { Storage::F16 } else { Storage::F32 })?;
-    println!("wrote {}", out.display());
     Ok(())
 }
 
-fn append_history(path: &Path, v: serde_json::Value) -> pff::Result<()> {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| PffError::io(format!("cannot open {}", path.display()), e))?;
-    writeln!(f, "{v}").map_err(|e| PffError::io(format!("cannot write {}", path.display()), e))
+/// Dreamed images as an n×D matrix.
+fn dream_images(d: &generate::Dream) -> ndarray::Array2<f32> {
+    let dim = d.images.len() / d.n.max(1);
+    ndarray::Array2::from_shape_vec((d.n, dim), d.images.clone()).expect("n images of equal size")
 }
 
 fn report(root: &Path, weights: &Path, history: Option<PathBuf>, out: &Path, dataset: Option<String>, seed: u64) -> pff::Result<()> {
     use pff::native::plot;
     let ck = read_weights(weights)?;
     let name = weights.file_name().and_then(|s| s.to_str()).unwrap_or("model").trim_end_matches(".safetensors").to_string();
-    let dataset = dataset.unwrap_or_else(|| if ck.meta.dataset.is_empty() { "mnist".into() } else { ck.meta.dataset.clone() });
+    let dataset = dataset_of(&ck, dataset, false)?;
     std::fs::create_dir_all(out).map_err(|e| PffError::io(format!("cannot create {}", out.display()), e))?;
     let write = |file: &str, bytes: Vec<u8>| -> pff::Result<PathBuf> {
         let p = out.join(format!("{name}-{file}"));
@@ -572,16 +414,11 @@ fn report(root: &Path, weights: &Path, history: Option<PathBuf>, out: &Path, dat
     }
     write("recon.png", pff::native::image::grid_png(pairs.view(), 28, 10, 2)?)?;
     if let Some(prior) = &ck.prior {
-        let (z, _) = prior.sample(100, ck.model.cfg.component_draw, None, &mut pff::rng::rng(seed, &[0x5a]))?;
-        let imgs = ck.model.generative.decode(z.mapv(|v| v as f32).view());
-        write("samples.png", pff::native::image::grid_png(imgs.view(), 28, 10, 2)?)?;
+        let dream = generate::dream(&ck.model, prior, 100, None, None, seed)?;
+        write("samples.png", pff::native::image::grid_png(dream_images(&dream).view(), 28, 10, 2)?)?;
     }
-    let n_map = test.len().min(3000);
-    let idx: Vec<usize> = (0..n_map).collect();
-    let (xm, lm) = test.batch(&idx);
-    let z = ck.model.latents(xm.view()).mapv(|v| v as f64);
-    let p = plot::pca2(z.view());
-    let pts: Vec<(f64, f64, usize)> = (0..n_map).map(|i| (p[[i, 0]], p[[i, 1]], lm[i])).collect();
+    let map = generate::latent_map(&ck.model, &test, 0, 3000)?;
+    let pts: Vec<(f64, f64, usize)> = (0..map.n).map(|i| (f64::from(map.points[2 * i]), f64::from(map.points[2 * i + 1]), usize::from(map.labels[i]))).collect();
     write("latents.png", plot::scatter(&pts, 480, 480)?)?;
     let size = std::fs::metadata(weights).map(|m| m.len()).unwrap_or(0);
     let summary = json!({

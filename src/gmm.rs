@@ -215,11 +215,6 @@ impl Gmm {
         Ok((logp, total / x.nrows() as f64))
     }
 
-    /// Mean log-likelihood of the rows of `x` under the mixture.
-    pub fn score(&self, x: ArrayView2<'_, f64>) -> Result<f64> {
-        Ok(self.e_step(x)?.1)
-    }
-
     pub fn dim(&self) -> usize {
         self.means.first().map_or(0, |m| m.len())
     }

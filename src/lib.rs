@@ -8,6 +8,10 @@
 //!   goodness-based local losses) and the generative circuit (local predictive coding), with
 //!   their hand-derived local gradients.
 //! * [`train`]: Adam in TensorFlow's form and the K-step update schedule.
+//! * [`run`]: one training run (epochs, dev evaluation, best model, history, test, prior),
+//!   driven by the CLI and by the page alike.
+//! * [`generate`]: the prior fit, dreaming, interpolation and the latent map.
+//! * [`catalog`]: the presets, defaults and limits the front ends offer.
 //! * [`infer`]: the goodness classifier, the forward head, reconstruction, latents, sampling.
 //! * [`gmm`]: the Gaussian-mixture prior over top latents used to generate digits.
 //! * [`checkpoint`]: the safetensors weights format shared by the CLI and the web page.
@@ -24,10 +28,12 @@ pub mod data;
 #[cfg(all(feature = "cli", not(target_arch = "wasm32")))]
 pub mod native;
 
-pub use error::{PffError, Result};
+pub use error::{ErrorKind, PffError, Result};
 
+pub mod catalog;
 pub mod checkpoint;
 pub mod config;
+pub mod generate;
 pub mod gmm;
 pub mod infer;
 pub mod init;
@@ -37,6 +43,7 @@ pub mod model;
 pub mod ops;
 pub mod real;
 pub mod rng;
+pub mod run;
 pub mod train;
 
 #[cfg(target_arch = "wasm32")]

@@ -7,7 +7,7 @@
 //! every gradient here is a product of a local error signal and a (normalised) input.
 
 use crate::config::{Config, GROUP};
-use crate::error::{PffError, Result};
+use crate::error::Result;
 use crate::init;
 use crate::lateral;
 use crate::linalg::{gemm, matmul};
@@ -454,29 +454,6 @@ impl<T: Real> Pff<T> {
         let rep = Representation::init(&cfg, &mut rng);
         let generative = Generative::init(&cfg, &mut rng);
         Ok(Pff { cfg, rep, generative })
-    }
-
-    /// Checks that every tensor has the shape the configuration implies.
-    pub fn check_shapes(&self) -> Result<()> {
-        let fresh_shapes = |cfg: &Config| -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
-            let (d, h, c, g) = (cfg.input_dim, cfg.hidden, cfg.classes, cfg.latent);
-            (
-                vec![vec![h, GROUP], vec![h, GROUP], vec![h], vec![h], vec![d, h], vec![h, h], vec![h, h], vec![c, h], vec![h, c], vec![c]],
-                vec![vec![g, h], vec![h, d], vec![h, h]],
-            )
-        };
-        let (rs, gs) = fresh_shapes(&self.cfg);
-        for ((name, want), got) in Representation::<T>::NAMES.iter().zip(&rs).zip(self.rep.shapes()) {
-            if *want != got {
-                return Err(PffError::Weights(format!("tensor {name} has shape {got:?}, the configuration needs {want:?}")));
-            }
-        }
-        for ((name, want), got) in Generative::<T>::NAMES.iter().zip(&gs).zip(self.generative.shapes()) {
-            if *want != got {
-                return Err(PffError::Weights(format!("tensor {name} has shape {got:?}, the configuration needs {want:?}")));
-            }
-        }
-        Ok(())
     }
 
     /// Number of stored parameters (compact laterals).

@@ -122,7 +122,3 @@ pub fn one_hot<T: Real>(labels: &[usize], classes: usize) -> Array2<T> {
     y
 }
 
-/// Largest |entry| that is not finite, or `None` if all are finite.
-pub fn all_finite<T: Real>(a: &[T]) -> bool {
-    a.iter().all(|v| v.is_finite())
-}

@@ -220,10 +220,14 @@ impl Trainer {
     /// Trains on the next `count` batches of the schedule (crossing epoch boundaries), calling
     /// `on_batch` after each. Returns when `count` batches are done or an epoch ends, whichever
     /// comes first, so that a caller can evaluate between epochs.
-    pub fn train_batches(&mut self, data: &Dataset, count: usize, mut on_batch: impl FnMut(&Cursor, &BatchStats)) -> Result<Vec<BatchStats>> {
-        let n = data.len();
-        if n == 0 {
-            return Err(PffError::Input("the training set is empty".into()));
+    pub fn train_batches(&mut self, data: &Dataset, count: usize, on_batch: impl FnMut(&Cursor, &BatchStats)) -> Result<Vec<BatchStats>> {
+        self.train_batches_of(data, data.len(), count, on_batch)
+    }
+
+    /// [`Trainer::train_batches`] on the first `n` images of `data` only.
+    pub fn train_batches_of(&mut self, data: &Dataset, n: usize, count: usize, mut on_batch: impl FnMut(&Cursor, &BatchStats)) -> Result<Vec<BatchStats>> {
+        if n == 0 || n > data.len() {
+            return Err(PffError::Input(format!("cannot train on {n} images of a set of {}", data.len())));
         }
         let bs = self.model.cfg.batch_size;
         let per_epoch = self.batches_per_epoch(n);

@@ -518,12 +518,6 @@ fn verified_manifest(dir: &Path) -> Option<Manifest> {
     Some(manifest)
 }
 
-/// Whether `data_root/name` holds a complete dataset (manifest present, every shard present
-/// with the right sha256).
-pub fn is_present(data_root: &Path, name: &str) -> bool {
-    verified_manifest(&dataset_dir(data_root, name)).is_some()
-}
-
 // ---------------------------------------------------------------------------------------------
 // MNIST
 // ---------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 //! legends; captions live in the Markdown that embeds them), plus a 2-D PCA.
 
 use crate::error::{PffError, Result};
-use ndarray::{Array2, ArrayView2};
+
 
 /// Okabe–Ito palette (colour-blind safe), then two extra greys.
 pub const PALETTE: [[u8; 3]; 10] = [
@@ -228,36 +228,6 @@ pub fn scatter(points: &[(f64, f64, usize)], w: usize, h: usize) -> Result<Vec<u
         x += 14 + text_width(&t, 2) + 14;
     }
     c.png()
-}
-
-/// Projection of the rows of `x` on their top two principal components.
-pub fn pca2(x: ArrayView2<'_, f64>) -> Array2<f64> {
-    let mean = x.mean_axis(ndarray::Axis(0)).expect("non-empty");
-    let xc = &x - &mean;
-    let cov = xc.t().dot(&xc) / x.nrows().max(1) as f64;
-    let d = cov.nrows();
-    let mut comps: Vec<ndarray::Array1<f64>> = Vec::new();
-    for k in 0..2 {
-        let mut v = ndarray::Array1::from_shape_fn(d, |i| 1.0 + (i * (k + 3)) as f64 % 7.0);
-        for _ in 0..200 {
-            let mut nv = cov.dot(&v);
-            for c in &comps {
-                let p = nv.dot(c);
-                nv.scaled_add(-p, c);
-            }
-            let n = nv.dot(&nv).sqrt();
-            if n == 0.0 {
-                break;
-            }
-            v = nv / n;
-        }
-        comps.push(v);
-    }
-    let mut out = Array2::zeros((x.nrows(), 2));
-    for (k, c) in comps.iter().enumerate() {
-        out.column_mut(k).assign(&xc.dot(c));
-    }
-    out
 }
 
 #[cfg(test)]

@@ -1,0 +1,294 @@
+//! `pff train`: drives a core [`TrainingRun`] and keeps its files. The run decides everything
+//! (epochs, dev evaluation, best model, test, prior); this file reads the data, draws the
+//! progress, and writes after every epoch, each file atomically:
+//!
+//! * `FILE.safetensors`: the best-dev model (at the end with its test accuracy and prior);
+//! * `FILE.train.safetensors`: the whole training state, from epoch 0 on (`--resume` reads it);
+//! * `FILE.history.jsonl`: one line per epoch.
+//!
+//! SIGINT and SIGTERM stop the run between two batches, after any write in progress, and say
+//! how to resume it.
+
+use super::{load, parse_overrides, read_file, read_weights, run_weights_path, with_suffix, write_weights};
+use indicatif::{ProgressBar, ProgressStyle};
+use pff::checkpoint::Storage;
+use pff::native::data as ndata;
+use pff::run::{EpochRecord, Phase, Progress, RunData, RunSpec, TrainingRun};
+use pff::{PffError, Result};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub struct TrainArgs {
+    pub preset: Option<String>,
+    pub dataset: Option<String>,
+    pub epochs: Option<usize>,
+    pub train_limit: Option<usize>,
+    pub dev_limit: Option<usize>,
+    pub seed: Option<u64>,
+    pub overrides: Vec<String>,
+    pub out: Option<PathBuf>,
+    pub resume: Option<PathBuf>,
+    pub f16: bool,
+    pub no_prior: bool,
+    pub no_test: bool,
+    pub force: bool,
+}
+
+/// The three files of a run.
+struct RunFiles {
+    weights: PathBuf,
+    state: PathBuf,
+    history: PathBuf,
+}
+
+impl RunFiles {
+    fn of(weights: PathBuf) -> Self {
+        RunFiles { state: with_suffix(&weights, ".train.safetensors"), history: with_suffix(&weights, ".history.jsonl"), weights }
+    }
+
+    fn existing(&self) -> Vec<&Path> {
+        [&self.weights, &self.state, &self.history].into_iter().map(PathBuf::as_path).filter(|p| p.exists()).collect()
+    }
+}
+
+pub fn train(root: &Path, a: TrainArgs) -> Result<()> {
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let (mut run, files) = match &a.resume {
+        Some(p) => match resumed(p, &a, &command)? {
+            Some(r) => r,
+            None => return Ok(()),
+        },
+        None => fresh(&a, command)?,
+    };
+    run.set_clock(clock, rayon::current_num_threads());
+    let spec = run.spec().clone();
+    let train = load(root, &spec.dataset, "train", None)?;
+    let dev = load(root, &spec.dataset, "dev", None)?;
+    let test = if spec.test_at_end { Some(load(root, &spec.dataset, "test", None)?) } else { None };
+    let data = RunData { train: &train, dev: &dev, test: test.as_ref() };
+    let interrupted = watch_interrupts();
+    let mut bar: Option<ProgressBar> = None;
+    while !run.is_done() {
+        if interrupted.load(Ordering::SeqCst) {
+            if let Some(b) = bar.take() {
+                b.abandon();
+            }
+            return Err(PffError::Cancelled(format!(
+                "interrupted during epoch {} of {}; nothing is lost before that epoch: resume with `pff train --resume {}`",
+                run.epoch() + 1,
+                spec.config.epochs,
+                files.state.display()
+            )));
+        }
+        let p = run.advance(&data, 1).map_err(|e| lost_nothing(e, &run, &files))?;
+        show(&p, &mut bar);
+        if let Some(rec) = &p.epoch_end {
+            if let Some(b) = bar.take() {
+                b.finish_and_clear();
+            }
+            println!("{}", epoch_line(rec, p.epochs));
+            save_epoch(&run, rec, &files)?;
+        }
+    }
+    finish(&run, &files, a.f16)
+}
+
+fn clock() -> f64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64()
+}
+
+/// A new run, refusing to replace an existing one without `--force`.
+fn fresh(a: &TrainArgs, command: String) -> Result<(TrainingRun, RunFiles)> {
+    let out = a.out.clone().ok_or_else(|| PffError::Input("train needs --out (or --resume)".into()))?;
+    let files = RunFiles::of(run_weights_path(&out));
+    let existing = files.existing();
+    if !existing.is_empty() && !a.force {
+        let list: Vec<String> = existing.iter().map(|p| p.display().to_string()).collect();
+        return Err(PffError::Input(format!(
+            "{} already holds a run ({}): continue it with `pff train --resume {}`, or replace it with --force",
+            files.weights.display(),
+            list.join(", "),
+            files.state.display()
+        )));
+    }
+    let mut spec = RunSpec::new(a.preset.as_deref().unwrap_or("web"), a.dataset.as_deref().unwrap_or("mnist"), a.seed.unwrap_or(1234))?;
+    if let Some(e) = a.epochs {
+        spec.config.epochs = e;
+    }
+    for (k, v) in parse_overrides(&a.overrides)? {
+        spec.config.set(k, v)?;
+    }
+    spec.train_limit = a.train_limit;
+    spec.dev_limit = a.dev_limit;
+    spec.test_at_end = !a.no_test;
+    spec.fit_prior = !a.no_prior;
+    let mut run = TrainingRun::new(spec)?;
+    if existing.contains(&files.history.as_path()) {
+        std::fs::remove_file(&files.history).map_err(|e| PffError::io(format!("cannot remove {}", files.history.display()), e))?;
+    }
+    let meta = run.meta_mut();
+    meta.command = command;
+    meta.threads = Some(rayon::current_num_threads());
+    println!("initialised a {} model ({} parameters)", run.spec().config.preset, run.current_model().num_params());
+    Ok((run, files))
+}
+
+/// The run continued from its state; `None` when it has nothing left to do.
+fn resumed(path: &Path, a: &TrainArgs, command: &str) -> Result<Option<(TrainingRun, RunFiles)>> {
+    let stored = RunFiles::of(run_weights_path(path));
+    let best = read_weights(&stored.weights)?;
+    let mut run = TrainingRun::resume(&read_file(&stored.state)?, best).map_err(|e| match e {
+        PffError::Weights(m) => PffError::Weights(format!("{}: {m}", stored.state.display())),
+        other => other,
+    })?;
+    let spec = run.spec().clone();
+    RunSpec::check_same("dataset", spec.dataset.as_str(), a.dataset.as_deref())?;
+    RunSpec::check_same("preset", spec.config.preset.as_str(), a.preset.as_deref())?;
+    RunSpec::check_same("seed", spec.seed, a.seed)?;
+    RunSpec::check_same("--train-limit", spec.train_limit, a.train_limit.map(Some))?;
+    RunSpec::check_same("--dev-limit", spec.dev_limit, a.dev_limit.map(Some))?;
+    if let Some(e) = a.epochs {
+        run.set_schedule("epochs", &e.to_string())?;
+    }
+    for (k, v) in parse_overrides(&a.overrides)? {
+        run.set_schedule(k, v)?;
+    }
+    let files = RunFiles::of(a.out.as_deref().map_or(stored.weights.clone(), run_weights_path));
+    if run.is_done() {
+        let (epoch, dev) = run.best().unwrap_or((0, 0.0));
+        println!(
+            "nothing to do: {} has trained all {} epochs and finished (best model: epoch {epoch}, dev accuracy {:.2} %, in {}). Raise --epochs to train further.",
+            stored.state.display(),
+            spec.config.epochs,
+            100.0 * dev,
+            stored.weights.display()
+        );
+        return Ok(None);
+    }
+    let meta = run.meta_mut();
+    meta.command = if meta.command.is_empty() { command.to_string() } else { format!("{} && {command}", meta.command) };
+    let (epoch, dev) = run.best().unwrap_or((0, 0.0));
+    println!("resuming {} at epoch {} of {} (best so far: epoch {epoch}, dev accuracy {:.2} %)", stored.state.display(), run.epoch(), spec.config.epochs, 100.0 * dev);
+    Ok(Some((run, files)))
+}
+
+/// A training error, with where the last good state is.
+fn lost_nothing(e: PffError, run: &TrainingRun, files: &RunFiles) -> PffError {
+    match e {
+        PffError::NonFinite(m) => PffError::NonFinite(format!(
+            "{m}. Nothing was lost: {} holds the best model and {} the state after epoch {}",
+            files.weights.display(),
+            files.state.display(),
+            run.epoch()
+        )),
+        other => other,
+    }
+}
+
+fn show(p: &Progress, bar: &mut Option<ProgressBar>) {
+    match p.phase {
+        Phase::Training if !p.batches.is_empty() => {
+            let b = bar.get_or_insert_with(|| {
+                let b = ProgressBar::new(p.batches_per_epoch as u64);
+                b.set_style(
+                    ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} batches, {elapsed_precise} (ETA {eta}) {msg}")
+                        .expect("valid template")
+                        .progress_chars("=> "),
+                );
+                b.set_prefix(format!("{}/{}", p.epoch + 1, p.epochs));
+                b
+            });
+            b.set_position(p.batch as u64);
+            if let Some(s) = p.batches.last() {
+                b.set_message(format!("goodness {:.3}, head {:.3}, gen {:.2}", s.goodness_loss, s.head_loss, s.gen_loss));
+            }
+        }
+        Phase::Testing if p.tested == 0 => println!("testing the best model (epoch {}) on {} images…", p.best_epoch.unwrap_or(0), p.test_total),
+        Phase::Prior => {
+            if let Some(t) = &p.test {
+                println!("best model (epoch {}, dev {:.2} %): test accuracy {:.2} % (error {:.2} %), forward head {:.2} %", p.best_epoch.unwrap_or(0), 100.0 * p.best_dev_accuracy.unwrap_or(0.0), 100.0 * t.accuracy, 100.0 * t.error, 100.0 * t.forward_accuracy);
+            }
+            println!("fitting the generative prior…");
+        }
+        _ => {}
+    }
+}
+
+fn epoch_line(rec: &EpochRecord, epochs: usize) -> String {
+    if rec.epoch == 0 {
+        return format!("epoch 0 (before training): dev accuracy {:.2} %", 100.0 * rec.dev_accuracy);
+    }
+    let timing = match (rec.seconds, rec.samples_per_s) {
+        (Some(s), Some(r)) => format!(", {s:.0} s, {r:.0} samples/s"),
+        _ => String::new(),
+    };
+    format!(
+        "epoch {}/{epochs}: dev accuracy {:.2} % (forward head {:.2} %, recon SSE {:.2}), goodness loss {:.4}{timing}{}",
+        rec.epoch,
+        100.0 * rec.dev_accuracy,
+        100.0 * rec.dev_forward_accuracy,
+        rec.dev_recon_sse,
+        rec.goodness_loss.unwrap_or(f64::NAN),
+        if rec.improved || rec.epoch == 0 { ", best so far: saved" } else { "" }
+    )
+}
+
+/// After an epoch (and the baseline): the best model when it changed, the state, the history.
+fn save_epoch(run: &TrainingRun, rec: &EpochRecord, files: &RunFiles) -> Result<()> {
+    if rec.improved || rec.epoch == 0 {
+        let best = run.best_checkpoint().expect("a run with an epoch record has a best model");
+        write_weights(&files.weights, &best, Storage::F32)?;
+    }
+    ndata::write_atomic(&files.state, &run.state_bytes()?)?;
+    append_history(&files.history, rec)
+}
+
+/// The finished run: the best model with its test accuracy and prior, and the final state.
+fn finish(run: &TrainingRun, files: &RunFiles, f16: bool) -> Result<()> {
+    let best = run.best_checkpoint().expect("a finished run has a best model");
+    if let Some(g) = &best.prior {
+        println!("fitted a {}-component prior ({} EM iterations)", g.weights.len(), g.iterations);
+    }
+    write_weights(&files.weights, &best, if f16 { Storage::F16 } else { Storage::F32 })?;
+    ndata::write_atomic(&files.state, &run.state_bytes()?)?;
+    println!("wrote {} (best model: epoch {}, dev accuracy {:.2} %)", files.weights.display(), best.meta.epochs, 100.0 * best.meta.dev_accuracy.unwrap_or(0.0));
+    Ok(())
+}
+
+fn append_history(path: &Path, rec: &EpochRecord) -> Result<()> {
+    use std::io::Write;
+    let line = serde_json::to_string(rec).expect("a record serialises");
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| PffError::io(format!("cannot open {}", path.display()), e))?;
+    writeln!(f, "{line}").map_err(|e| PffError::io(format!("cannot write {}", path.display()), e))
+}
+
+/// A flag raised by SIGINT or SIGTERM (which then no longer end the process at once).
+fn watch_interrupts() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let raised = flag.clone();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_io().build() else {
+            let _ = ready_tx.send(());
+            return;
+        };
+        rt.block_on(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+                let _ = ready_tx.send(());
+                return;
+            };
+            let _ = ready_tx.send(());
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            raised.store(true, Ordering::SeqCst);
+            eprintln!("\nstopping after the current batch…");
+        });
+    });
+    let _ = ready_rx.recv();
+    flag
+}
