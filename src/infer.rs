@@ -28,23 +28,28 @@ pub struct Evaluation {
     pub predictions: Vec<usize>,
 }
 
-/// Per-step record of settling one input under every label hypothesis.
-#[derive(Clone, Debug)]
+/// Per-step record of settling one input under every label hypothesis (what the page draws).
+/// Matrices are flat and row-major.
+#[derive(Clone, Debug, Serialize)]
 pub struct SettleTrace {
     /// Steps recorded (K).
     pub steps: usize,
-    /// goodness[k][c] = −(‖z1‖² + ‖z2‖²)/2 after step k under hypothesis c (higher is better).
-    pub goodness: Vec<Vec<f32>>,
-    /// Sum of squares per layer: layer_energy[k][c] = [‖z1‖², ‖z2‖²].
-    pub layer_energy: Vec<Vec<[f32; 2]>>,
+    /// Hypotheses (C).
+    pub classes: usize,
+    /// Units per layer (H).
+    pub hidden: usize,
+    /// goodness[k·C + c] = −(‖z1‖² + ‖z2‖²)/2 after step k under hypothesis c (higher is better).
+    pub goodness: Vec<f32>,
+    /// Sum of squares per layer: energy[(k·C + c)·2 + l] = ‖z_(l+1)‖².
+    pub energy: Vec<f32>,
     /// The hypothesis whose states are recorded below.
     pub label: usize,
     /// z1 after each step (K×H) for `label`.
-    pub z1: Array2<f32>,
+    pub z1: Vec<f32>,
     /// z2 after each step (K×H) for `label`.
-    pub z2: Array2<f32>,
+    pub z2: Vec<f32>,
     /// The generative circuit's prediction of the input from z1, after each step (K×D).
-    pub prediction: Array2<f32>,
+    pub prediction: Vec<f32>,
     /// Goodness classifier scores (the window sum, /3) per hypothesis.
     pub scores: Vec<f32>,
 }
@@ -190,8 +195,8 @@ impl Pff<f32> {
         let (low, high) = cfg.classifier_window();
         let labels: Vec<usize> = (0..c).collect();
         let h = cfg.hidden;
-        let mut goodness = Vec::with_capacity(k_steps);
-        let mut energy = Vec::with_capacity(k_steps);
+        let mut goodness: Vec<Vec<f32>> = Vec::with_capacity(k_steps);
+        let mut energy: Vec<Vec<[f32; 2]>> = Vec::with_capacity(k_steps);
         let mut z1s = Array2::zeros((k_steps, h));
         let mut z2s = Array2::zeros((k_steps, h));
         let mut pred = Array3::<f32>::zeros((k_steps, 1, cfg.input_dim));
@@ -213,12 +218,14 @@ impl Pff<f32> {
         });
         SettleTrace {
             steps: k_steps,
-            goodness,
-            layer_energy: energy,
+            classes: c,
+            hidden: h,
+            goodness: goodness.concat(),
+            energy: energy.concat().into_iter().flatten().collect(),
             label,
-            z1: z1s,
-            z2: z2s,
-            prediction: pred.into_shape_with_order((k_steps, cfg.input_dim)).expect("contiguous"),
+            z1: z1s.into_raw_vec_and_offset().0,
+            z2: z2s.into_raw_vec_and_offset().0,
+            prediction: pred.into_raw_vec_and_offset().0,
             scores,
         }
     }

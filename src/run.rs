@@ -91,6 +91,79 @@ impl RunSpec {
     }
 }
 
+/// A run as a front end asks for it: unset fields take the defaults ([`RunRequest::DEFAULT_PRESET`]
+/// and so on). `pff train` builds one from its flags and the page from its form.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunRequest {
+    pub preset: Option<String>,
+    pub dataset: Option<String>,
+    pub seed: Option<u64>,
+    pub epochs: Option<usize>,
+    pub train_limit: Option<usize>,
+    pub dev_limit: Option<usize>,
+    /// Hyper-parameters to override, by name (`Config::set`); strings or JSON values.
+    pub set: std::collections::BTreeMap<String, serde_json::Value>,
+    pub no_test: bool,
+    pub no_prior: bool,
+}
+
+fn value_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        // JavaScript has only doubles: 20 arrives as 20.0, which an integer setting must accept.
+        serde_json::Value::Number(n) if n.as_f64().is_some_and(|f| f.fract() == 0.0 && f.abs() < 9e15) => format!("{}", n.as_f64().unwrap_or(0.0) as i64),
+        other => other.to_string(),
+    }
+}
+
+impl RunRequest {
+    pub const DEFAULT_PRESET: &'static str = "web";
+    pub const DEFAULT_DATASET: &'static str = "mnist";
+    pub const DEFAULT_SEED: u64 = 1234;
+
+    /// The identity of a new run.
+    pub fn spec(&self) -> Result<RunSpec> {
+        let mut spec = RunSpec::new(
+            self.preset.as_deref().unwrap_or(Self::DEFAULT_PRESET),
+            self.dataset.as_deref().unwrap_or(Self::DEFAULT_DATASET),
+            self.seed.unwrap_or(Self::DEFAULT_SEED),
+        )?;
+        if let Some(e) = self.epochs {
+            spec.config.epochs = e;
+        }
+        for (name, value) in &self.set {
+            spec.config.set(name, &value_text(value))?;
+        }
+        spec.train_limit = self.train_limit;
+        spec.dev_limit = self.dev_limit;
+        spec.test_at_end = !self.no_test;
+        spec.fit_prior = !self.no_prior;
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Applies this request to a resumed run: anything it says about the run's identity must
+    /// agree with the stored one; only the schedule and the finishing steps may change.
+    pub fn apply_to(&self, run: &mut TrainingRun) -> Result<()> {
+        let spec = run.spec().clone();
+        RunSpec::check_same("dataset", spec.dataset.as_str(), self.dataset.as_deref())?;
+        RunSpec::check_same("preset", spec.config.preset.as_str(), self.preset.as_deref())?;
+        RunSpec::check_same("seed", spec.seed, self.seed)?;
+        RunSpec::check_same("training limit", spec.train_limit, self.train_limit.map(Some))?;
+        RunSpec::check_same("dev limit", spec.dev_limit, self.dev_limit.map(Some))?;
+        if let Some(e) = self.epochs {
+            run.set_schedule("epochs", &e.to_string())?;
+        }
+        for (name, value) in &self.set {
+            run.set_schedule(name, &value_text(value))?;
+        }
+        run.spec.test_at_end = !self.no_test;
+        run.spec.fit_prior = !self.no_prior;
+        Ok(())
+    }
+}
+
 /// Where a run is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -148,6 +148,24 @@ impl Trainer {
         p
     }
 
+    /// The key that seeds the randomness of the batch at `cursor`.
+    pub fn batch_key(cursor: Cursor) -> u64 {
+        (cursor.epoch as u64) << 32 | cursor.batch as u64
+    }
+
+    /// The negatives' labels of the batch `key`: for each label, a uniformly drawn other one.
+    pub fn negative_labels(&self, labels: &[usize], key: u64) -> Vec<usize> {
+        let c = self.model.cfg.classes;
+        let mut neg_rng = rng::rng(self.seed, &[RNG_NEG, key]);
+        labels.iter().map(|&l| (l + 1 + neg_rng.random_range(0..c - 1)) % c).collect()
+    }
+
+    /// The noise (rows × H, standard deviation `std`) of settling step `step` of batch `key`:
+    /// `which` is 0 and 1 for the representation layers, 2 and 3 for the generative ones.
+    pub fn noise(&self, key: u64, step: u64, which: u64, rows: usize, std: f64) -> Array2<f32> {
+        batch_noise(self.seed, key, step, which, rows, self.model.cfg.hidden, std)
+    }
+
     /// Trains on one mini-batch of positives `x` (B×D, pixels in [0, 1]) with labels `labels`:
     /// negatives are the same images with a uniformly drawn wrong label, stacked after the
     /// positives; then K settling steps, each followed by Adam on θ_r, the generator step,
@@ -169,8 +187,7 @@ impl Trainer {
         self.opt_r.lr = lr;
         self.opt_g.lr = lr;
         let c = cfg.classes;
-        let mut neg_rng = rng::rng(self.seed, &[RNG_NEG, key]);
-        let neg: Vec<usize> = labels.iter().map(|&l| (l + 1 + neg_rng.random_range(0..c - 1)) % c).collect();
+        let neg = self.negative_labels(labels, key);
         let xx = concatenate(Axis(0), &[x, x]).expect("same widths");
         let y = concatenate(Axis(0), &[one_hot::<f32>(labels, c).view(), one_hot::<f32>(&neg, c).view()]).expect("same widths");
         let lab = Array1::from_shape_fn(2 * b, |i| if i < b { 1.0f32 } else { 0.0 });
@@ -187,7 +204,8 @@ impl Trainer {
         let (h, beta) = (cfg.hidden, cfg.beta as f32);
         let mut last = (RepLoss::default(), GenLoss::default());
         for k in 0..cfg.steps as u64 {
-            let noise = |which: u64, std: f64| rng::normal::<f32>(n, h, std as f32, rng::derive(self.seed, &[RNG_NOISE, key, k, which]));
+            let seed = self.seed;
+            let noise = |which: u64, std: f64| batch_noise(seed, key, k, which, n, h, std);
             let (e1, e2) = (noise(0, cfg.eps_r), noise(1, cfg.eps_r));
             let buf = self.scratch.rep.take();
             let rs = self.model.rep.train_step(&cfg, x_hat.view(), y.view(), lab.view(), z1.view(), z2.view(), Some((e1.view(), e2.view())), buf);
@@ -237,7 +255,7 @@ impl Trainer {
             let start = self.cursor.batch * bs;
             let idx: Vec<usize> = (start..start + bs).map(|i| perm[i % n]).collect();
             let (x, labels) = data.batch(&idx);
-            let key = (self.cursor.epoch as u64) << 32 | self.cursor.batch as u64;
+            let key = Self::batch_key(self.cursor);
             let stats = self.train_batch(x.view(), &labels, key)?;
             self.cursor.batch += 1;
             on_batch(&self.cursor, &stats);
@@ -248,6 +266,10 @@ impl Trainer {
         }
         Ok(out)
     }
+}
+
+fn batch_noise(seed: u64, key: u64, step: u64, which: u64, rows: usize, cols: usize, std: f64) -> Array2<f32> {
+    rng::normal::<f32>(rows, cols, std as f32, rng::derive(seed, &[RNG_NOISE, key, step, which]))
 }
 
 fn check_finite(values: &[f64], what: &str, step: u64) -> Result<()> {

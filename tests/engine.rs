@@ -340,10 +340,29 @@ fn inference_outputs_have_the_right_shapes_and_ranges() {
     let imgs = m.generative.decode(z.view());
     assert!(imgs.iter().all(|&v| (0.0..=1.0).contains(&v)));
     let t = m.settle_trace(x.slice(ndarray::s![0..1, ..]), 3);
-    assert_eq!(t.goodness.len(), m.cfg.steps);
-    assert_eq!(t.z1.dim(), (m.cfg.steps, m.cfg.hidden));
+    assert_eq!(t.goodness.len(), m.cfg.steps * m.cfg.classes);
+    assert_eq!(t.z1.len(), m.cfg.steps * m.cfg.hidden);
     let direct = m.goodness_scores(x.slice(ndarray::s![0..1, ..]));
     for c in 0..10 {
         assert!((direct[[0, c]] - t.scores[c]).abs() <= 1e-4 * (1.0 + direct[[0, c]].abs()), "trace scores = classifier scores");
     }
+}
+
+#[path = "common/same_run.rs"]
+mod same_run;
+
+/// The fixed `tiny` run of `tests/common/same_run.rs` matches the committed native record
+/// (the wasm builds are checked against the same record in `tests/web.rs`).
+/// `PFF_BLESS=1 cargo test --release --test engine same_run` rewrites the record.
+#[test]
+fn the_same_run_matches_the_committed_native_record() {
+    let here = same_run::run();
+    if std::env::var_os("PFF_BLESS").is_some() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/same-run.json");
+        std::fs::write(&path, serde_json::to_string(&here).unwrap() + "\n").unwrap();
+        return;
+    }
+    let (loss, param) = same_run::compare(&same_run::reference(), &here).unwrap();
+    eprintln!("native vs record: losses {loss:.2e}, parameters {param:.2e}");
+    assert!(here.dev_accuracy > 0.3, "the run learns (dev accuracy {})", here.dev_accuracy);
 }

@@ -1,8 +1,11 @@
-//! The JavaScript-facing surface (`src/web.rs`), exercised in headless Chromium.
+//! The JavaScript-facing surface (`src/web.rs`), exercised in headless Chromium: the dataset
+//! store's checks, the model's inference calls, a training run, and errors with their kinds.
 #![cfg(target_arch = "wasm32")]
 
-use pff::checkpoint::Checkpoint;
-use pff::web::{Engine, matmul, thread_count};
+use pff::checkpoint::{Checkpoint, ModelMeta, Storage};
+use pff::data::Dataset;
+use pff::run::RunRequest;
+use pff::web::{DatasetStore, Model, Run, matmul, thread_count};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
@@ -12,73 +15,120 @@ fn get(o: &JsValue, k: &str) -> JsValue {
     js_sys::Reflect::get(o, &JsValue::from_str(k)).unwrap()
 }
 
-/// The weights files hold the same model (byte order of the metadata may differ).
-fn same_model(a: &[u8], b: &[u8]) -> bool {
-    let (a, b) = (Checkpoint::from_bytes(a).unwrap(), Checkpoint::from_bytes(b).unwrap());
-    a.model == b.model && a.meta == b.meta
+fn kind(e: JsValue) -> String {
+    get(&e, "kind").as_string().unwrap_or_default()
 }
 
-fn toy_shard() -> Vec<u8> {
-    let n = 60;
-    let mut pixels = vec![0u8; n * 784];
+fn len(v: JsValue) -> u32 {
+    js_sys::Array::from(&v).length()
+}
+
+fn toy(n: usize) -> Dataset {
     let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
-    for i in 0..n {
-        for p in 0..784 {
-            if (p + i % 10) % 7 == 0 {
-                pixels[i * 784 + p] = 200;
-            }
+    let pixels = (0..n * 784).map(|p| if (p % 784 + (p / 784) % 10) % 7 == 0 { 200 } else { 0 }).collect();
+    Dataset::from_parts(pixels, labels, "toy").unwrap()
+}
+
+fn small_model() -> Vec<u8> {
+    let mut cfg = pff::Config::tiny();
+    cfg.hidden = 30;
+    cfg.steps = 6;
+    let model = pff::Pff::new(cfg, 1).unwrap();
+    Checkpoint { model, meta: ModelMeta::default(), prior: None }.to_bytes(Storage::F32).unwrap()
+}
+
+/// A store holding the toy dataset's train, dev and test splits (every shard verified).
+fn toy_store() -> (DatasetStore, Vec<pff::data::EncodedShard>) {
+    let (train, dev, test) = (toy(120), toy(40), toy(30));
+    let (manifest, shards) = pff::data::build_shards("toy", "test", "none", &[("train", &train), ("dev", &dev), ("test", &test)]).unwrap();
+    let mut store = DatasetStore::new();
+    store.set_manifest("toy", manifest.to_json().as_bytes()).unwrap();
+    for split in ["train", "dev", "test"] {
+        while let Some(file) = store.next_shard(split, 0).unwrap() {
+            let shard = shards.iter().find(|s| s.file == file).unwrap();
+            store.add_shard(split, &file, &shard.bytes).unwrap();
         }
     }
-    pff::data::encode_shard(&pixels, &labels).unwrap()
+    (store, shards)
 }
 
 #[wasm_bindgen_test]
-fn engine_classifies_settles_and_round_trips_weights() {
-    let e = Engine::new("tiny", 1, "{\"hidden\": 30, \"steps\": 6}").unwrap();
+fn the_model_classifies_settles_and_round_trips_weights() {
+    let bytes = small_model();
+    let m = Model::from_weights(&bytes).unwrap();
     let img = vec![0.5f32; 784];
-    let r = e.classify(&img).unwrap();
-    let probs: js_sys::Float32Array = get(&r, "probs").into();
-    assert_eq!(probs.length(), 10);
-    let s: f32 = probs.to_vec().iter().sum();
-    assert!((s - 1.0).abs() < 1e-4);
-    let t = e.settle(&img, 3).unwrap();
+    let r = m.classify(&img).unwrap();
+    let probs: Vec<f64> = js_sys::Array::from(&get(&r, "probs")).iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(probs.len(), 10);
+    assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-4);
+    assert!(get(&r, "forward_prediction").as_f64().is_some(), "one naming convention: the core's field names");
+    let t = m.settle(&img, 3).unwrap();
     assert_eq!(get(&t, "steps").as_f64(), Some(6.0));
-    let z1: js_sys::Float32Array = get(&t, "z1").into();
-    assert_eq!(z1.length(), 6 * 30);
-    let bytes = e.export_weights(false).unwrap();
-    let back = Engine::from_weights(&bytes).unwrap();
-    assert!(same_model(&back.export_weights(false).unwrap(), &bytes));
-    assert!(e.classify(&img[..100]).is_err(), "a wrong-sized image is an error, not a trap");
+    assert_eq!(len(get(&t, "z1")), 6 * 30);
+    let back = Model::from_weights(&m.export_weights(false).unwrap()).unwrap();
+    assert_eq!(Checkpoint::from_bytes(&back.export_weights(false).unwrap()).unwrap().model, Checkpoint::from_bytes(&bytes).unwrap().model);
+    assert_eq!(kind(m.classify(&img[..100]).unwrap_err()), "bad-input", "a wrong-sized image is an error, not a trap");
+    assert_eq!(kind(m.dream(10, -1, 1).unwrap_err()), "bad-input", "no prior yet");
 }
 
 #[wasm_bindgen_test]
-fn corrupt_inputs_are_errors_and_the_engine_keeps_working() {
-    let mut e = Engine::new("tiny", 2, "{\"hidden\": 20, \"steps\": 4}").unwrap();
-    let good = e.export_weights(false).unwrap();
-    let mut bad = good.clone();
-    bad.truncate(good.len() - 10);
-    assert!(e.load_weights(&bad).is_err());
-    assert!(e.load_weights(b"not weights").is_err());
-    assert!(Engine::from_weights(&[]).is_err());
-    assert!(same_model(&e.export_weights(false).unwrap(), &good), "a failed load leaves the model in place");
-    let shard = toy_shard();
-    assert_eq!(e.add_shard("train", &shard).unwrap(), 60);
-    let mut corrupt = shard.clone();
-    let mid = corrupt.len() / 2;
-    corrupt[mid] ^= 0xff;
-    assert!(e.add_shard("train", &corrupt).is_err());
-    assert!(e.add_shard("train", b"nope").is_err());
-    assert_eq!(e.split_size("train"), 60, "a failed shard leaves the split unchanged");
-    let r = e.train_batches(2).unwrap();
-    let batches: js_sys::Array = get(&r, "batches").into();
-    assert_eq!(batches.length(), 2);
-    assert!(e.classify(&vec![0.1f32; 784]).is_ok());
-    assert!(e.sample(10, -1, 1).is_err(), "no prior yet: an error, not a panic");
-    e.add_shard("dev", &toy_shard()).unwrap();
-    e.fit_prior("dev", 0, 2, 1).unwrap();
-    let s = e.sample(10, -1, 1).unwrap();
-    let imgs: js_sys::Float32Array = get(&s, "images").into();
-    assert_eq!(imgs.length(), 10 * 784);
+fn bad_weights_are_errors_of_kind_bad_weights() {
+    let good = small_model();
+    for bad in [good[..good.len() - 10].to_vec(), b"not weights".to_vec(), Vec::new()] {
+        assert_eq!(kind(Model::from_weights(&bad).err().unwrap()), "bad-weights");
+    }
+}
+
+#[wasm_bindgen_test]
+fn the_store_uses_only_shards_that_match_the_manifest() {
+    let (train, dev) = (toy(60), toy(20));
+    let (manifest, shards) = pff::data::build_shards("toy", "test", "none", &[("train", &train), ("dev", &dev)]).unwrap();
+    let mut store = DatasetStore::new();
+    store.set_manifest("toy", manifest.to_json().as_bytes()).unwrap();
+    let file = store.next_shard("train", 0).unwrap().unwrap();
+    let shard = &shards.iter().find(|s| s.file == file).unwrap().bytes;
+    // The same images with one pixel changed, compressed again: valid gzip, wrong sha256.
+    let mut altered = pff::data::decode_shard(shard, "x").unwrap();
+    altered.pixels[100] ^= 0x40;
+    let regzipped = pff::data::encode_shard(&altered.pixels, &altered.labels).unwrap();
+    let err = store.add_shard("train", &file, &regzipped).unwrap_err();
+    assert_eq!(kind(err.clone()), "corrupt-data");
+    assert_eq!(get(&err, "file").as_string().unwrap(), format!("data/toy/{file}"));
+    assert_eq!(store.size("train"), 0, "nothing of a failed shard is kept");
+    assert_eq!(kind(store.add_shard("train", "dev-000.bin.gz", shard).unwrap_err()), "bad-input", "shards go in manifest order");
+    assert_eq!(store.add_shard("train", &file, shard).unwrap(), 60);
+    assert_eq!(store.next_shard("train", 0).unwrap(), None);
+    let imgs = store.images("train", 5, 2).unwrap();
+    assert_eq!(js_sys::Uint8Array::from(get(&imgs, "pixels")).length(), 2 * 784);
+}
+
+#[wasm_bindgen_test]
+fn a_run_trains_on_the_store_and_ends_with_its_best_model() {
+    let (store, _) = toy_store();
+    let mut set = std::collections::BTreeMap::new();
+    set.insert("hidden".to_string(), serde_json::json!(20));
+    set.insert("steps".to_string(), serde_json::json!(4));
+    let req = RunRequest { preset: Some("tiny".into()), dataset: Some("toy".into()), seed: Some(3), epochs: Some(2), set, ..Default::default() };
+    let mut run = Run::new(serde_wasm_bindgen::to_value(&req).unwrap()).unwrap();
+    let mut steps = 0;
+    while !run.is_done() {
+        run.advance(&store, 2).unwrap();
+        steps += 1;
+        assert!(steps < 100, "the run ends");
+    }
+    assert_eq!(len(run.history().unwrap()), 3, "epochs 0, 1 and 2");
+    let best = run.best_model().unwrap();
+    let info = best.info().unwrap();
+    let meta = get(&info, "meta");
+    assert!(get(&meta, "epochs").as_f64().is_some(), "the best model says which epoch it came from");
+    assert_eq!(get(&meta, "dataset").as_string().unwrap(), "toy");
+    assert!(get(&meta, "test_accuracy").as_f64().is_some());
+    assert!(!get(&info, "prior").is_null(), "the run fitted the prior");
+    assert_eq!(len(get(&best.dream(10, -1, 1).unwrap(), "images")), 10 * 784);
+    let map = best.latent_map(&store, "test", 0, 20).unwrap();
+    assert_eq!(len(get(&map, "points")), 40);
+    let bad = serde_wasm_bindgen::to_value(&RunRequest { preset: Some("huge".into()), ..Default::default() }).unwrap();
+    assert_eq!(kind(Run::new(bad).err().unwrap()), "bad-config");
 }
 
 #[wasm_bindgen_test]

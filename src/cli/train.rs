@@ -13,7 +13,7 @@ use super::{load, parse_overrides, read_file, read_weights, run_weights_path, wi
 use indicatif::{ProgressBar, ProgressStyle};
 use pff::checkpoint::Storage;
 use pff::native::data as ndata;
-use pff::run::{EpochRecord, Phase, Progress, RunData, RunSpec, TrainingRun};
+use pff::run::{EpochRecord, Phase, Progress, RunData, RunRequest, TrainingRun};
 use pff::{PffError, Result};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -113,17 +113,7 @@ fn fresh(a: &TrainArgs, command: String) -> Result<(TrainingRun, RunFiles)> {
             files.state.display()
         )));
     }
-    let mut spec = RunSpec::new(a.preset.as_deref().unwrap_or("web"), a.dataset.as_deref().unwrap_or("mnist"), a.seed.unwrap_or(1234))?;
-    if let Some(e) = a.epochs {
-        spec.config.epochs = e;
-    }
-    for (k, v) in parse_overrides(&a.overrides)? {
-        spec.config.set(k, v)?;
-    }
-    spec.train_limit = a.train_limit;
-    spec.dev_limit = a.dev_limit;
-    spec.test_at_end = !a.no_test;
-    spec.fit_prior = !a.no_prior;
+    let spec = request(a)?.spec()?;
     let mut run = TrainingRun::new(spec)?;
     if existing.contains(&files.history.as_path()) {
         std::fs::remove_file(&files.history).map_err(|e| PffError::io(format!("cannot remove {}", files.history.display()), e))?;
@@ -143,18 +133,8 @@ fn resumed(path: &Path, a: &TrainArgs, command: &str) -> Result<Option<(Training
         PffError::Weights(m) => PffError::Weights(format!("{}: {m}", stored.state.display())),
         other => other,
     })?;
+    request(a)?.apply_to(&mut run)?;
     let spec = run.spec().clone();
-    RunSpec::check_same("dataset", spec.dataset.as_str(), a.dataset.as_deref())?;
-    RunSpec::check_same("preset", spec.config.preset.as_str(), a.preset.as_deref())?;
-    RunSpec::check_same("seed", spec.seed, a.seed)?;
-    RunSpec::check_same("--train-limit", spec.train_limit, a.train_limit.map(Some))?;
-    RunSpec::check_same("--dev-limit", spec.dev_limit, a.dev_limit.map(Some))?;
-    if let Some(e) = a.epochs {
-        run.set_schedule("epochs", &e.to_string())?;
-    }
-    for (k, v) in parse_overrides(&a.overrides)? {
-        run.set_schedule(k, v)?;
-    }
     let files = RunFiles::of(a.out.as_deref().map_or(stored.weights.clone(), run_weights_path));
     if run.is_done() {
         let (epoch, dev) = run.best().unwrap_or((0, 0.0));
@@ -172,6 +152,22 @@ fn resumed(path: &Path, a: &TrainArgs, command: &str) -> Result<Option<(Training
     let (epoch, dev) = run.best().unwrap_or((0, 0.0));
     println!("resuming {} at epoch {} of {} (best so far: epoch {epoch}, dev accuracy {:.2} %)", stored.state.display(), run.epoch(), spec.config.epochs, 100.0 * dev);
     Ok(Some((run, files)))
+}
+
+/// The flags as a core run request.
+fn request(a: &TrainArgs) -> Result<RunRequest> {
+    let set = parse_overrides(&a.overrides)?.into_iter().map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string()))).collect();
+    Ok(RunRequest {
+        preset: a.preset.clone(),
+        dataset: a.dataset.clone(),
+        seed: a.seed,
+        epochs: a.epochs,
+        train_limit: a.train_limit,
+        dev_limit: a.dev_limit,
+        set,
+        no_test: a.no_test,
+        no_prior: a.no_prior,
+    })
 }
 
 /// A training error, with where the last good state is.
