@@ -11,8 +11,8 @@
 //! measured over the whole parameter vector (relative L2 distance) and over the losses, not
 //! parameter by parameter. Measured (Chromium 156, both wasm builds against the AVX-512
 //! native record): losses 1.1e-7 relative, parameters 4.0e-7 relative L2, a few f32 ulps.
-//! The bounds are 10× that: a wrong batch order, label or noise draw, or a kernel bug, moves
-//! them by orders of magnitude (one batch trained in another order: about 1e-2).
+//! The bounds are 10× that, far below what a wrong kernel or a different draw would give
+//! (another seed starts from other weights: a relative distance of order 1).
 #![allow(dead_code)]
 
 use pff::data::{Dataset, PIXELS};
