@@ -44,6 +44,8 @@ pub struct Catalog {
     pub train_images: Bounds,
     /// Dev images an in-page run evaluates after every epoch.
     pub dev_images: Bounds,
+    /// Test images an in-page run evaluates its best model on at the end.
+    pub test_images: Bounds,
     pub epochs: Bounds,
     pub seed: Bounds,
     /// Settling steps K.
@@ -79,6 +81,7 @@ pub fn catalog() -> Catalog {
         default_preset: "tiny".into(),
         train_images: Bounds { min: 100, max: 50_000, default: 10_000 },
         dev_images: Bounds { min: 100, max: 10_000, default: 2_000 },
+        test_images: Bounds { min: 100, max: 10_000, default: 2_000 },
         epochs: Bounds { min: 1, max: 100, default: 1 },
         seed: Bounds { min: 0, max: u32::MAX as u64, default: 1 },
         steps: Bounds { min: 2, max: 30, default: Config::tiny().steps as u64 },

@@ -86,7 +86,8 @@ pub struct LatentMap {
     pub labels: Vec<u8>,
 }
 
-/// The latent map of images `start..start+count` of `data`.
+/// The latent map of images `start..start+count` of `data`: each latent dimension is
+/// standardised first, so that no single wide one decides the axes.
 pub fn latent_map(model: &Pff<f32>, data: &Dataset, start: usize, count: usize) -> Result<LatentMap> {
     let end = start.saturating_add(count).min(data.len());
     if start >= end || end - start < 2 {
@@ -94,7 +95,12 @@ pub fn latent_map(model: &Pff<f32>, data: &Dataset, start: usize, count: usize) 
     }
     let idx: Vec<usize> = (start..end).collect();
     let (x, labels) = data.batch(&idx);
-    let z = model.latents(x.view()).mapv(f64::from);
+    let mut z = model.latents(x.view()).mapv(f64::from);
+    for mut col in z.columns_mut() {
+        let mean = col.mean().unwrap_or(0.0);
+        let sd = col.mapv(|v| (v - mean).powi(2)).mean().unwrap_or(0.0).sqrt();
+        col.mapv_inplace(|v| if sd > 0.0 { (v - mean) / sd } else { 0.0 });
+    }
     let p = pca2(z.view());
     Ok(LatentMap { n: idx.len(), points: p.iter().map(|&v| v as f32).collect(), labels: labels.into_iter().map(|l| l as u8).collect() })
 }

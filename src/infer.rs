@@ -4,7 +4,7 @@
 use crate::model::Pff;
 use crate::ops::{self, nrm, relu, row_sq_sums};
 use crate::real::Real;
-use ndarray::{Array1, Array2, Array3, ArrayView2, Axis, concatenate, s};
+use ndarray::{Array1, Array2, ArrayView2, Axis, concatenate, s};
 use serde::Serialize;
 
 /// Images per chunk of the goodness classifier (each becomes C rows).
@@ -44,6 +44,10 @@ pub struct SettleTrace {
     pub energy: Vec<f32>,
     /// The hypothesis whose states are recorded below.
     pub label: usize,
+    /// The goodness classifier's answer (the best window score).
+    pub winner: usize,
+    /// The hypothesis with the best goodness after the last step.
+    pub final_best: usize,
     /// z1 after each step (K×H) for `label`.
     pub z1: Vec<f32>,
     /// z2 after each step (K×H) for `label`.
@@ -186,23 +190,20 @@ impl<T: Real> Pff<T> {
 
 impl Pff<f32> {
     /// Settles one image (1×D) under all C hypotheses for K steps, recording what the page
-    /// draws: goodness per hypothesis and layer at each step, and for hypothesis `label` the
-    /// layer states and the generative prediction of the input.
-    pub fn settle_trace(&self, x: ArrayView2<'_, f32>, label: usize) -> SettleTrace {
+    /// draws: goodness per hypothesis and layer at each step, and for hypothesis `label` (the
+    /// classifier's answer when `None`) the layer states and the generative prediction of the
+    /// input.
+    pub fn settle_trace(&self, x: ArrayView2<'_, f32>, label: Option<usize>) -> SettleTrace {
         let cfg = &self.cfg;
         let c = cfg.classes;
         let k_steps = cfg.steps;
         let (low, high) = cfg.classifier_window();
         let labels: Vec<usize> = (0..c).collect();
-        let h = cfg.hidden;
         let mut goodness: Vec<Vec<f32>> = Vec::with_capacity(k_steps);
         let mut energy: Vec<Vec<[f32; 2]>> = Vec::with_capacity(k_steps);
-        let mut z1s = Array2::zeros((k_steps, h));
-        let mut z2s = Array2::zeros((k_steps, h));
-        let mut pred = Array3::<f32>::zeros((k_steps, 1, cfg.input_dim));
+        let mut states: Vec<(Array2<f32>, Array2<f32>)> = Vec::with_capacity(k_steps);
         let mut scores = vec![0f32; c];
-        let x1 = x.slice(s![0..1, ..]);
-        self.settle(x1, &labels, k_steps, |k, z1, z2| {
+        self.settle(x.slice(s![0..1, ..]), &labels, k_steps, |k, z1, z2| {
             let (s1, s2) = (row_sq_sums(z1.view()), row_sq_sums(z2.view()));
             goodness.push((0..c).map(|i| -0.5 * (s1[i] + s2[i])).collect());
             energy.push((0..c).map(|i| [s1[i], s2[i]]).collect());
@@ -211,21 +212,32 @@ impl Pff<f32> {
                     scores[i] += -0.5 * (s1[i] + s2[i]) / 3.0;
                 }
             }
-            z1s.row_mut(k).assign(&z1.row(label));
-            z2s.row_mut(k).assign(&z2.row(label));
-            let p = self.generative.predict_input(z1.slice(s![label..label + 1, ..]).mapv(relu).view());
-            pred.slice_mut(s![k, .., ..]).assign(&p);
+            states.push((z1.clone(), z2.clone()));
         });
+        let argmax = |v: &[f32]| (0..v.len()).fold(0, |best, i| if v[i] > v[best] { i } else { best });
+        let winner = argmax(&scores);
+        let final_best = argmax(goodness.last().map_or(&[][..], Vec::as_slice));
+        let label = label.unwrap_or(winner);
+        let mut z1 = Vec::with_capacity(k_steps * cfg.hidden);
+        let mut z2 = Vec::with_capacity(k_steps * cfg.hidden);
+        let mut prediction = Vec::with_capacity(k_steps * cfg.input_dim);
+        for (a, b) in &states {
+            z1.extend(a.row(label).iter());
+            z2.extend(b.row(label).iter());
+            prediction.extend(self.generative.predict_input(a.slice(s![label..label + 1, ..]).mapv(relu).view()).iter());
+        }
         SettleTrace {
             steps: k_steps,
             classes: c,
-            hidden: h,
+            hidden: cfg.hidden,
             goodness: goodness.concat(),
             energy: energy.concat().into_iter().flatten().collect(),
             label,
-            z1: z1s.into_raw_vec_and_offset().0,
-            z2: z2s.into_raw_vec_and_offset().0,
-            prediction: pred.into_raw_vec_and_offset().0,
+            winner,
+            final_best,
+            z1,
+            z2,
+            prediction,
             scores,
         }
     }

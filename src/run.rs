@@ -39,6 +39,9 @@ pub struct RunSpec {
     /// Evaluate the best model on the test split at the end.
     #[serde(default = "yes")]
     pub test_at_end: bool,
+    /// Test images evaluated at the end (the first N of the split; `None`: all).
+    #[serde(default)]
+    pub test_limit: Option<usize>,
     /// Fit the generative prior of the best model at the end.
     #[serde(default = "yes")]
     pub fit_prior: bool,
@@ -59,6 +62,7 @@ impl RunSpec {
             train_limit: None,
             dev_limit: None,
             test_at_end: true,
+            test_limit: None,
             fit_prior: true,
             config: Config::preset(preset)?,
         };
@@ -71,6 +75,9 @@ impl RunSpec {
         data::validate_dataset_name(&self.dataset).map_err(|e| PffError::Config(e.to_string()))?;
         if self.train_limit == Some(0) {
             return Err(PffError::Config("the training limit must be at least 1 image".into()));
+        }
+        if self.test_limit == Some(0) {
+            return Err(PffError::Config("the test limit must be at least 1 image (or leave the test out)".into()));
         }
         if self.dev_limit == Some(0) {
             return Err(PffError::Config(
@@ -102,6 +109,7 @@ pub struct RunRequest {
     pub epochs: Option<usize>,
     pub train_limit: Option<usize>,
     pub dev_limit: Option<usize>,
+    pub test_limit: Option<usize>,
     /// Hyper-parameters to override, by name (`Config::set`); strings or JSON values.
     pub set: std::collections::BTreeMap<String, serde_json::Value>,
     pub no_test: bool,
@@ -137,6 +145,7 @@ impl RunRequest {
         }
         spec.train_limit = self.train_limit;
         spec.dev_limit = self.dev_limit;
+        spec.test_limit = self.test_limit;
         spec.test_at_end = !self.no_test;
         spec.fit_prior = !self.no_prior;
         spec.validate()?;
@@ -160,6 +169,9 @@ impl RunRequest {
         }
         run.spec.test_at_end = !self.no_test;
         run.spec.fit_prior = !self.no_prior;
+        if self.test_limit.is_some() {
+            run.spec.test_limit = self.test_limit;
+        }
         Ok(())
     }
 }
@@ -577,8 +589,9 @@ impl TrainingRun {
     fn test_step(&mut self, data: &RunData<'_>) -> Result<()> {
         let test = data.test.ok_or_else(|| PffError::Input("this run evaluates the test split at the end, but no test data was given".into()))?;
         let best = self.best.as_ref().expect("a run past its baseline has a best model");
+        let total = self.spec.test_limit.map_or(test.len(), |l| l.min(test.len()));
         let start = self.test_sums.n;
-        let end = (start + TEST_CHUNK).min(test.len());
+        let end = (start + TEST_CHUNK).min(total);
         if start < end {
             let idx: Vec<usize> = (start..end).collect();
             let (x, labels) = test.batch(&idx);
@@ -589,7 +602,7 @@ impl TrainingRun {
             s.forward_correct += (ev.forward_accuracy * ev.n as f64).round() as usize;
             s.sse += ev.recon_sse * ev.n as f64;
         }
-        if self.test_sums.n >= test.len() {
+        if self.test_sums.n >= total {
             let s = &self.test_sums;
             let n = s.n.max(1) as f64;
             let accuracy = s.correct as f64 / n;
@@ -622,7 +635,7 @@ impl TrainingRun {
             best_epoch: self.best.as_ref().map(|b| b.epoch),
             best_dev_accuracy: self.best.as_ref().map(|b| b.dev_accuracy),
             tested: self.test_sums.n,
-            test_total: data.test.map_or(0, Dataset::len),
+            test_total: data.test.map_or(0, |t| self.spec.test_limit.map_or(t.len(), |l| l.min(t.len()))),
             test: self.test.clone(),
             fraction,
         }
@@ -657,6 +670,7 @@ impl TrainingRun {
                     train_limit: None,
                     dev_limit: None,
                     test_at_end: true,
+                    test_limit: None,
                     fit_prior: true,
                     config: trainer.model.cfg.clone(),
                 },

@@ -316,11 +316,13 @@ impl Model {
     }
 
     /// The settling of one image over K steps under every hypothesis (`infer::SettleTrace`);
-    /// `label` picks the hypothesis whose states are returned.
-    pub fn settle(&self, pixels: &[f32], label: usize) -> Result<JsValue, JsValue> {
+    /// `label` picks the hypothesis whose states are returned (< 0: the classifier's answer).
+    pub fn settle(&self, pixels: &[f32], label: i32) -> Result<JsValue, JsValue> {
         let x = self.one_image(pixels)?;
-        if label >= self.ck.model.cfg.classes {
-            return Err(bad_input(format!("label {label} is not in 0..{}", self.ck.model.cfg.classes)));
+        let classes = self.ck.model.cfg.classes;
+        let label = usize::try_from(label).ok();
+        if label.is_some_and(|l| l >= classes) {
+            return Err(bad_input(format!("label {label:?} is not in 0..{classes}")));
         }
         to_js(&self.ck.model.settle_trace(x, label))
     }

@@ -339,7 +339,7 @@ fn inference_outputs_have_the_right_shapes_and_ranges() {
     assert_eq!(z.dim(), (13, m.cfg.latent));
     let imgs = m.generative.decode(z.view());
     assert!(imgs.iter().all(|&v| (0.0..=1.0).contains(&v)));
-    let t = m.settle_trace(x.slice(ndarray::s![0..1, ..]), 3);
+    let t = m.settle_trace(x.slice(ndarray::s![0..1, ..]), Some(3));
     assert_eq!(t.goodness.len(), m.cfg.steps * m.cfg.classes);
     assert_eq!(t.z1.len(), m.cfg.steps * m.cfg.hidden);
     let direct = m.goodness_scores(x.slice(ndarray::s![0..1, ..]));

@@ -64,6 +64,8 @@ fn the_model_classifies_settles_and_round_trips_weights() {
     assert!(get(&r, "forward_prediction").as_f64().is_some(), "one naming convention: the core's field names");
     let t = m.settle(&img, 3).unwrap();
     assert_eq!(get(&t, "steps").as_f64(), Some(6.0));
+    let auto = m.settle(&img, -1).unwrap();
+    assert_eq!(get(&auto, "label").as_f64(), get(&auto, "winner").as_f64(), "label -1 shows the classifier's answer");
     assert_eq!(len(get(&t, "z1")), 6 * 30);
     let back = Model::from_weights(&m.export_weights(false).unwrap()).unwrap();
     assert_eq!(Checkpoint::from_bytes(&back.export_weights(false).unwrap()).unwrap().model, Checkpoint::from_bytes(&bytes).unwrap().model);

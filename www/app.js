@@ -7,8 +7,9 @@ import { SettleView } from './settle-view.js';
 import { DreamView } from './dream-view.js';
 import { TrainView } from './train-view.js';
 import { DataView } from './data-view.js';
-import { WeightsView, PRETRAINED_URL } from './weights-view.js';
+import { WeightsView } from './weights-view.js';
 
+/** @type {(sel: string) => any} */
 const $ = (sel) => document.querySelector(sel);
 
 const state = {
@@ -30,13 +31,16 @@ const state = {
 
 let resolveReady;
 let resolveBooted;
-window.pffReady = new Promise((r) => (resolveReady = r));
-window.pffBooted = new Promise((r) => (resolveBooted = r));
+const global = /** @type {any} */ (window);
+global.pffReady = new Promise((r) => (resolveReady = r));
+global.pffBooted = new Promise((r) => (resolveBooted = r));
 
 const listeners = new Map();
 
 const app = {
   engine: null,
+  /** The core's catalog (presets, defaults, limits), fetched once at start. */
+  catalog: null,
   state,
   views: {},
   on(name, fn) {
@@ -52,7 +56,15 @@ const app = {
       }
     }
   },
-  call(type, payload, transfer) {
+  /**
+   * A request to the engine worker, typed by protocol.js.
+   * @template {keyof import('./protocol.js').Requests} K
+   * @param {K} type
+   * @param {import('./protocol.js').Requests[K]['payload']} payload
+   * @param {Transferable[]} [transfer]
+   * @returns {Promise<import('./protocol.js').Requests[K]['result']>}
+   */
+  call(type, payload, transfer = undefined) {
     if (!app.engine) return Promise.reject(new Error('the engine is not running yet'));
     return app.engine.call(type, payload, transfer);
   },
@@ -76,7 +88,7 @@ const app = {
   /** The model changed (new, loaded, trained): refresh the status and tell the views. */
   async modelChanged(why = 'model') {
     try {
-      renderStatus(await app.call('status'));
+      renderStatus(await app.call('status', {}));
     } catch (_) {
       /* a crash is reported elsewhere */
     }
@@ -92,7 +104,9 @@ const app = {
     }
   },
 };
-window.pff = app;
+global.pff = app;
+
+/** The page's shared state and engine access, as the views see it. @typedef {typeof app} App */
 
 // ------------------------------------------------------------------ status line
 
@@ -123,7 +137,7 @@ function renderStatus(s) {
   const m = s.model;
   const hadModel = state.hasModel;
   state.hasModel = !!m;
-  $('#model-status').textContent = m ? `model: ${m.preset} · ${m.name} · ${fmtParams(m.params)} parameters` : 'no model loaded';
+  $('#model-status').textContent = m ? `model: ${m.config.preset} · ${m.name} · ${fmtParams(m.params)} parameters` : 'no model loaded';
   $('#model-status').title = $('#model-status').textContent;
   const sizes = s.dataset && s.dataset.sizes ? s.dataset.sizes : {};
   const parts = Object.entries(sizes).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`);
@@ -134,7 +148,7 @@ function renderStatus(s) {
   const key = m ? `${m.name}|${m.params}` : null;
   if (key && key !== state.modelKey && s.training === 'idle') {
     state.modelKey = key;
-    if (!(state.restoreWeights && state.restoreWeights.url && /pretrained/.test(m.name))) app.snapshot();
+    if (!(state.restoreWeights && state.restoreWeights.url && m.name === state.restoreWeights.name)) app.snapshot();
   }
   app.emit('status', s);
 }
@@ -168,10 +182,10 @@ function showPanel(name, { focus = false, updateHash = true } = {}) {
 }
 
 function setupTabs() {
-  const tabs = [...document.querySelectorAll('[role="tab"]')];
+  const tabs = /** @type {HTMLElement[]} */ ([...document.querySelectorAll('[role="tab"]')]);
   for (const t of tabs) {
     t.addEventListener('click', () => showPanel(t.dataset.panel));
-    t.addEventListener('keydown', (e) => {
+    t.addEventListener('keydown', (/** @type {KeyboardEvent} */ e) => {
       const i = tabs.indexOf(t);
       let j = null;
       if (e.key === 'ArrowRight') j = (i + 1) % tabs.length;
@@ -201,20 +215,25 @@ async function loadDefaults({ restoring = false } = {}) {
   const eng = app.engine;
   state.runtime = eng.runtime;
   renderRuntime(eng.runtime);
+  app.catalog = await app.call('catalog', {});
+  const { default_dataset: dataset, pretrained_url: url, pretrained_name: name } = app.catalog;
   try {
-    await app.call('loadDataset', { name: 'mnist', splits: { test: 0 } });
+    await app.call('loadDataset', { name: dataset, splits: { test: 0 } });
   } catch (e) {
-    app.message(`The MNIST test digits could not be loaded: ${e.message}`, 'error');
+    // a shard that fails its sha256 check is named and none of it is used; the rest works
+    const what = e.kind === 'corrupt-data' ? `a data file failed its check (${e.file})` : 'they could not be loaded';
+    app.message(`The ${dataset} test digits are not available: ${what}. ${e.message}`, 'error');
+    state.dataError = { kind: e.kind, file: e.file || null, message: e.message };
   }
   const restore = restoring ? state.restoreWeights : null;
   if (restore && restore.bytes) {
     await app.call('loadWeights', { bytes: restore.bytes.slice(), name: restore.name });
   } else {
-    const r = await app.call('loadWeights', { url: PRETRAINED_URL, optional: true, name: 'pretrained mnist-web' });
+    const r = await app.call('loadWeights', { url, optional: true, name });
     state.pretrainedAvailable = r.loaded;
-    if (r.loaded) state.restoreWeights = { url: PRETRAINED_URL };
+    if (r.loaded) state.restoreWeights = { url, name };
   }
-  renderStatus(await app.call('status'));
+  renderStatus(await app.call('status', {}));
 }
 
 async function boot() {
@@ -265,7 +284,9 @@ async function boot() {
   document.body.dataset.booted = 'true';
   resolveBooted(true);
   $('#no-model').hidden = state.hasModel;
-  if (!state.hasModel) {
+  if (state.dataError) {
+    /* the data error stays on the status line */
+  } else if (!state.hasModel) {
     app.message('No model is loaded yet: train one in the Train tab (about half a minute for the tiny preset) or load a weights file in the Weights tab.', 'warn');
   } else {
     app.message('Ready: draw a digit.', 'ok');

@@ -1,9 +1,10 @@
-// The benchmark page: everything runs in the engine worker (see engine-worker.js, `bench`).
-// Sets window.benchResult (a plain object) when done, or {error} on failure.
+// @ts-nocheck
+// The benchmark page: everything runs in the benchmark worker (bench-worker.js), which the
+// demo page never loads. Sets window.benchResult (a plain object) when done, or {error}.
 
 import { Engine } from './engine.js';
 
-const PRETRAINED_URL = 'data/weights/mnist-web.safetensors';
+/** @type {(sel: string) => any} */
 const $ = (sel) => document.querySelector(sel);
 
 function row(name, value) {
@@ -24,18 +25,10 @@ function say(text) {
 async function main() {
   const mode = new URLSearchParams(location.search).get('mode') === 'single' ? 'single' : 'auto';
   const t0 = performance.now();
-  const eng = await Engine.start({ init: { mode } });
+  const eng = await Engine.start({ url: new URL('bench-worker.js', import.meta.url), init: { mode } });
   const rt = eng.runtime;
   $('#threads').textContent = rt.mode === 'threads' ? `${rt.threads} threads` : `1 thread: ${rt.reason}`;
-  say('loading data…');
-  await eng.call('loadDataset', { name: 'mnist', splits: { test: 1000, train: 2000 } });
-  say('loading the model…');
-  const w = await eng.call('loadWeights', { url: PRETRAINED_URL, optional: true, name: 'pretrained mnist-web' });
-  let model = 'pretrained mnist-web';
-  if (!w.loaded) {
-    await eng.call('newModel', { preset: 'web', seed: 1 });
-    model = 'web preset, untrained (no pretrained file)';
-  }
+  const model = 'the pretrained model';
   say('measuring… (about a minute)');
   const r = await eng.call('bench', {
     shapes: [[1000, 784, 500], [1000, 500, 500], [512, 784, 2000], [1000, 2000, 2000]],
@@ -53,8 +46,8 @@ async function main() {
   for (const m of r.matmul) row(`matmul ${m.m}×${m.k} · ${m.k}×${m.n}`, m.skipped ? `skipped: ${m.skipped}` : `${m.gflops.toFixed(2)} GFLOP/s`);
   row('classify one digit', `${r.classifyMs.toFixed(1)} ms`);
   row('settle trace of one digit', `${r.settleMs.toFixed(1)} ms`);
-  row('dream 100 digits', `${r.dream100Ms.toFixed(1)} ms${r.fitPriorMs ? ` (prior fitted first in ${(r.fitPriorMs / 1000).toFixed(1)} s)` : ''}`);
-  row('training (web preset)', `${r.trainSamplesPerSec.toFixed(0)} samples/s over ${r.trainBatches} batches`);
+  row('dream 100 digits', `${r.dream100Ms.toFixed(1)} ms`);
+  row(`training (${r.model.preset} preset)`, `${r.trainSamplesPerSec.toFixed(0)} samples/s over ${r.trainBatches} batches`);
   $('#bench-json').textContent = JSON.stringify(r, null, 2);
   say(`done in ${r.totalSeconds.toFixed(0)} s`);
   window.benchResult = r;

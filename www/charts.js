@@ -64,7 +64,13 @@ export class LineChart {
   constructor(canvas, { series = [], xLabel = '', yLabel = '', yMin = null, yMax = null, legend = true, smooth = 0, xInteger = false } = {}) {
     this.canvas = canvas;
     this.series = series.map((s) => ({ ...s, xs: [], ys: [] }));
-    Object.assign(this, { xLabel, yLabel, yMin, yMax, legend, smooth, xInteger });
+    this.xLabel = xLabel;
+    this.yLabel = yLabel;
+    this.yMin = yMin;
+    this.yMax = yMax;
+    this.legend = legend;
+    this.smooth = smooth;
+    this.xInteger = xInteger;
     this.marker = null;
     this.highlight = null;
     this.scheduled = false;

@@ -3,10 +3,12 @@
 
 import { drawDigit } from './draw.js';
 
+/** @type {(sel: string) => any} */
 const $ = (sel) => document.querySelector(sel);
 const PAGE = 96;
 
 export class DataView {
+  /** @param {import('./app.js').App} app */
   constructor(app) {
     this.app = app;
     this.count = 0;
@@ -30,7 +32,7 @@ export class DataView {
       if (this.preds) {
         this.preds = null;
         this.renderConfusion(null);
-        delete document.querySelector('#panel-data').dataset.accuracy;
+        delete $('#panel-data').dataset.accuracy;
         $('#data-summary').textContent = 'The model changed: evaluate again to see its answers.';
         if (app.state.panel === 'data') this.render();
       }
@@ -77,7 +79,7 @@ export class DataView {
       this.app.state.lastEval = ev;
       const wrong = ev.n - Math.round(ev.accuracy * ev.n);
       $('#data-summary').textContent = `${ev.n} test digits: ${(ev.accuracy * 100).toFixed(2)} % right with the goodness classifier (${wrong} wrong), ${(ev.forward_accuracy * 100).toFixed(2)} % with the forward head; ${(ms / 1000).toFixed(1)} s.`;
-      document.querySelector('#panel-data').dataset.accuracy = String(ev.accuracy);
+      $('#panel-data').dataset.accuracy = String(ev.accuracy);
       this.renderConfusion(ev.confusion);
       this.page = 0;
       this.render();

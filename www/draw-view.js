@@ -2,10 +2,12 @@
 
 import { DrawPad, drawDigit } from './draw.js';
 
+/** @type {(sel: string) => any} */
 const $ = (sel) => document.querySelector(sel);
 const RASTER_INTERVAL_MS = 60; // at most this often while a stroke is being drawn
 
 export class DrawView {
+  /** @param {import('./app.js').App} app */
   constructor(app) {
     this.app = app;
     this.pad = new DrawPad($('#pad'), { onChange: (kind) => this.padChanged(kind) });
@@ -128,7 +130,7 @@ export class DrawView {
         }
       } while (this.want !== x);
     } catch (e) {
-      if (!/crash/i.test(e.message)) this.app.message(`Classification failed: ${e.message}`, 'error');
+      if (e.kind !== 'crashed') this.app.message(`Classification failed: ${e.message}`, 'error'); // a crash is reported by app.js
     } finally {
       this.busy = false;
     }
@@ -140,11 +142,11 @@ export class DrawView {
     p.textContent = String(r.prediction);
     p.classList.remove('empty');
     p.dataset.state = 'guess';
-    $('#forward-pred').textContent = String(r.forwardPrediction);
+    $('#forward-pred').textContent = String(r.forward_prediction);
     $('#probs').classList.remove('neutral');
     for (const [d, li] of this.rows.entries()) {
       const v = r.probs[d];
-      li.querySelector('.fill').style.width = `${(v * 100).toFixed(1)}%`;
+      /** @type {HTMLElement} */ (li.querySelector('.fill')).style.width = `${(v * 100).toFixed(1)}%`;
       li.querySelector('.pct').textContent = `${(v * 100).toFixed(v >= 0.995 || v < 0.1 ? 0 : 1)}%`;
       li.classList.toggle('win', d === r.prediction);
       li.setAttribute('aria-label', `${d}: ${(v * 100).toFixed(1)} percent`);

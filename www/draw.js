@@ -165,6 +165,7 @@ export function blitDigit(imageData, img, index, tx, ty, { max = 1, tint = null 
 
 /** The drawing pad: strokes, undo, a background image (a test digit), change callbacks. */
 export class DrawPad {
+  /** @param {HTMLCanvasElement} canvas @param {{onChange?: (why: string) => void}} [options] */
   constructor(canvas, { onChange } = {}) {
     this.canvas = canvas;
     this.ctx = canvas.getContext('2d');

@@ -1,59 +1,16 @@
 // The Dream panel: digits sampled from the generative circuit's prior, per-component samples,
-// an interpolation between two latents, and a 2-D PCA map of test-digit latents.
+// an interpolation between two latents, and a 2-D PCA map of test-digit latents. The core
+// computes all of them (src/generate.rs); this view draws. Sizes come from the catalog.
 
 import { DIGIT_COLORS, fitCanvas } from './charts.js';
 import { Coalescer } from './coalesce.js';
 import { blitDigit } from './draw.js';
 
+/** @type {(sel: string) => any} */
 const $ = (sel) => document.querySelector(sel);
-const MAP_POINTS = 500;
-const INTERP_FRAMES = 16;
-const PRIOR_IMAGES = 2000;
-
-/** Top-2 principal axes of the standardised rows of X (n×g); returns projections
- * Float32Array(n×2). */
-export function pca2(X0, n, g) {
-  const mean = new Float64Array(g);
-  for (let i = 0; i < n; i++) for (let j = 0; j < g; j++) mean[j] += X0[i * g + j] / n;
-  // standardise each latent dimension, so that no single wide one dominates
-  const sd = new Float64Array(g);
-  for (let i = 0; i < n; i++) for (let j = 0; j < g; j++) sd[j] += (X0[i * g + j] - mean[j]) ** 2 / n;
-  const X = new Float64Array(n * g);
-  for (let i = 0; i < n; i++) for (let j = 0; j < g; j++) X[i * g + j] = (X0[i * g + j] - mean[j]) / (Math.sqrt(sd[j]) || 1);
-  mean.fill(0);
-  const cov = new Float64Array(g * g);
-  for (let i = 0; i < n; i++)
-    for (let a = 0; a < g; a++) {
-      const da = X[i * g + a] - mean[a];
-      for (let b = a; b < g; b++) cov[a * g + b] += (da * (X[i * g + b] - mean[b])) / n;
-    }
-  for (let a = 0; a < g; a++) for (let b = 0; b < a; b++) cov[a * g + b] = cov[b * g + a];
-  const axes = [];
-  for (let c = 0; c < 2; c++) {
-    let v = new Float64Array(g).map((_, i) => Math.sin(i * 1.7 + c + 1));
-    for (let it = 0; it < 200; it++) {
-      const w = new Float64Array(g);
-      for (let a = 0; a < g; a++) for (let b = 0; b < g; b++) w[a] += cov[a * g + b] * v[b];
-      for (const u of axes) {
-        const d = w.reduce((s, x, i) => s + x * u[i], 0);
-        for (let i = 0; i < g; i++) w[i] -= d * u[i];
-      }
-      const norm = Math.hypot(...w) || 1;
-      v = w.map((x) => x / norm);
-    }
-    axes.push(v);
-  }
-  const out = new Float32Array(n * 2);
-  for (let i = 0; i < n; i++)
-    for (let c = 0; c < 2; c++) {
-      let s = 0;
-      for (let j = 0; j < g; j++) s += (X[i * g + j] - mean[j]) * axes[c][j];
-      out[i * 2 + c] = s;
-    }
-  return out;
-}
 
 export class DreamView {
+  /** @param {import('./app.js').App} app */
   constructor(app) {
     this.app = app;
     this.seed = 1;
@@ -83,7 +40,7 @@ export class DreamView {
     $('#latent-map').addEventListener('click', (e) => this.pick(e));
     app.on('model', () => this.invalidate());
     app.on('progress', (ev) => {
-      if (ev.phase === 'done' || ev.phase === 'stopped') this.invalidate();
+      if (ev.phase === 'done') this.invalidate();
     });
     app.on('panel', (p) => (p === 'dream' ? this.startAnim() : this.stopAnim()));
     const legend = $('#latent-legend');
@@ -111,12 +68,13 @@ export class DreamView {
 
   async ensurePrior() {
     const s = this.app.state.status;
-    if (s && s.model && s.model.hasPrior) return;
-    this.note(`This model has no prior over its latents yet: fitting one on ${PRIOR_IMAGES} digits…`);
-    const name = (s && s.dataset && s.dataset.name) || 'mnist';
-    await this.app.call('loadDataset', { name, splits: { dev: PRIOR_IMAGES }, ensure: true });
-    await this.app.call('fitPrior', { split: 'dev', limit: PRIOR_IMAGES });
-    this.app.state.status = await this.app.call('status');
+    if (s && s.model && s.model.prior) return;
+    const n = this.app.catalog.prior_images;
+    this.note(`This model has no prior over its latents yet: fitting one on ${n} digits…`);
+    const name = (s && s.dataset && s.dataset.name) || this.app.catalog.default_dataset;
+    await this.app.call('loadDataset', { name, splits: { dev: n } });
+    await this.app.call('fitPrior', { split: 'dev', limit: n });
+    this.app.state.status = await this.app.call('status', {});
   }
 
   async refresh() {
@@ -134,7 +92,7 @@ export class DreamView {
   }
 
   async grid() {
-    const r = await this.app.call('sample', { n: 100, component: -1, seed: this.seed });
+    const r = await this.app.call('dream', { n: this.app.catalog.dream_samples, component: -1, seed: this.seed });
     this.lastSample = r;
     const c = $('#dream-grid');
     c.width = 280;
@@ -147,7 +105,8 @@ export class DreamView {
   }
 
   async components() {
-    const info = await this.app.call('priorInfo');
+    const m = this.app.state.status && this.app.state.status.model;
+    const info = m && m.prior;
     if (!info) return;
     const C = info.components;
     const S = 3; // drawing scale, so that the labels are sharp
@@ -164,32 +123,27 @@ export class DreamView {
     const tctx = tile.getContext('2d');
     ctx.imageSmoothingEnabled = false;
     // the rows in digit order where the labels are known
-    const order = [...Array(C).keys()].sort((a, b) => (info.labels[a] < 0 ? 99 : info.labels[a]) - (info.labels[b] < 0 ? 99 : info.labels[b]) || a - b);
+    const label = (k) => (info.labels[k] === null ? -1 : info.labels[k]);
+    const order = [...Array(C).keys()].sort((a, b) => (label(a) < 0 ? 99 : label(a)) - (label(b) < 0 ? 99 : label(b)) || a - b);
     for (const [row, comp] of order.entries()) {
-      const r = await this.app.call('sample', { n: 10, component: comp, seed: this.seed * 131 + comp });
+      const r = await this.app.call('dream', { n: 10, component: comp, seed: this.seed * 131 + comp });
       const img = tctx.createImageData(280, 28);
       for (let i = 0; i < 10; i++) blitDigit(img, r.images, i, i * 28, 0);
       tctx.putImageData(img, 0, 0);
       ctx.drawImage(tile, 28 * S, row * 28 * S, 280 * S, 28 * S);
-      const lab = info.labels[comp];
+      const lab = label(comp);
       ctx.fillStyle = lab >= 0 ? DIGIT_COLORS[lab] : '#999';
       ctx.font = `bold ${16 * S}px system-ui, sans-serif`;
       ctx.textAlign = 'center';
       ctx.textBaseline = 'middle';
       ctx.fillText(lab >= 0 ? String(lab) : '?', 14 * S, (row * 28 + 14) * S);
     }
-    c.setAttribute('aria-label', `Samples of each of the ${C} mixture components, labelled ${order.map((k) => (info.labels[k] >= 0 ? info.labels[k] : '?')).join(', ')}`);
+    c.setAttribute('aria-label', `Samples of each of the ${C} mixture components, labelled ${order.map((k) => (label(k) >= 0 ? label(k) : '?')).join(', ')}`);
   }
 
   async interp() {
-    const pair = await this.app.call('sample', { n: 2, component: -1, seed: this.seed * 7919 + 3 });
-    const G = pair.latents.length / 2;
-    const z = new Float32Array(INTERP_FRAMES * G);
-    for (let f = 0; f < INTERP_FRAMES; f++) {
-      const t = f / (INTERP_FRAMES - 1);
-      for (let j = 0; j < G; j++) z[f * G + j] = (1 - t) * pair.latents[j] + t * pair.latents[G + j];
-    }
-    const { images } = await this.app.call('decode', { latents: z });
+    const INTERP_FRAMES = this.app.catalog.interpolation_frames;
+    const { images } = await this.app.call('interpolate', { frames: INTERP_FRAMES, seed: this.seed });
     this.frames = images;
     const strip = $('#dream-interp-strip');
     const per = INTERP_FRAMES / 2; // two rows
@@ -217,6 +171,7 @@ export class DreamView {
   startAnim() {
     if (this.anim || !this.frames || this.app.state.panel !== 'dream') return;
     if (window.matchMedia && window.matchMedia('(prefers-reduced-motion: reduce)').matches) return;
+    const INTERP_FRAMES = this.app.catalog.interpolation_frames;
     this.anim = setInterval(() => {
       this.frame += this.dir;
       if (this.frame >= INTERP_FRAMES - 1 || this.frame <= 0) this.dir = -this.dir;
@@ -233,14 +188,13 @@ export class DreamView {
   async buildMap() {
     const size = this.app.state.status && this.app.state.status.dataset.sizes.test;
     if (!size) return;
-    const n = Math.min(MAP_POINTS, size);
+    const n = Math.min(this.app.catalog.map_points, size);
     // spread the points over the whole test set
     const start = Math.floor(Math.random() * Math.max(1, size - n));
     const r = await this.app.call('images', { split: 'test', start, count: n });
     const px = Float32Array.from(r.pixels, (v) => v / 255);
-    const { latents, dim } = await this.app.call('latents', { pixels: px });
-    const proj = pca2(latents, n, dim);
-    this.map = { proj, labels: r.labels, pixels: px, start, n };
+    const map = await this.app.call('latentMap', { split: 'test', start, count: n });
+    this.map = { proj: map.points, labels: map.labels, pixels: px, start, n: map.n };
     this.drawMap();
   }
 

@@ -1,4 +1,5 @@
-// Promise wrapper around engine-worker.js (the protocol is documented at the top of that file).
+// @ts-check
+// Promise wrapper around engine-worker.js (the protocol is declared in protocol.js).
 //
 //   const eng = await Engine.start();                 // or Engine.start({init: {mode: 'single'}})
 //   const r = await eng.call('classify', {pixels});
@@ -9,15 +10,33 @@
 // 'crash' is emitted at once and 'restarted' (with the new init result) when the new worker is
 // ready. At most 3 restarts per minute, so a worker that cannot start does not loop.
 
-export class EngineCrashed extends Error {}
+/** A failed request: `kind` says what failed (protocol.js, ErrorInfo). */
+export class EngineError extends Error {
+  /** @param {import('./protocol.js').ErrorInfo} info */
+  constructor(info) {
+    super(info.message);
+    this.kind = info.kind;
+    this.file = info.file;
+  }
+}
+
+/** The worker died during the request (kind `crashed`). */
+export class EngineCrashed extends EngineError {
+  /** @param {string} message */
+  constructor(message) {
+    super({ kind: 'crashed', message });
+  }
+}
 
 export class Engine {
+  /** @param {{url?: URL|string, init?: {mode?: 'auto'|'single'}}} [options] */
   static async start(options = {}) {
     const eng = new Engine(options);
     await eng.boot();
     return eng;
   }
 
+  /** @param {{url?: URL|string, init?: {mode?: 'auto'|'single'}}} [options] */
   constructor({ url, init = {} } = {}) {
     this.url = url || new URL('engine-worker.js', import.meta.url);
     this.initPayload = init; // e.g. {mode: 'single'}
@@ -71,10 +90,17 @@ export class Engine {
     if (!p) return;
     this.pending.delete(msg.id);
     if (msg.ok) p.resolve(msg.result);
-    else p.reject(new Error(msg.error));
+    else p.reject(new EngineError(msg.error));
   }
 
-  call(type, payload = {}, transfer = []) {
+  /**
+   * @template {keyof import('./protocol.js').Requests} K
+   * @param {K} type
+   * @param {import('./protocol.js').Requests[K]['payload']} payload
+   * @param {Transferable[]} [transfer]
+   * @returns {Promise<import('./protocol.js').Requests[K]['result']>}
+   */
+  call(type, payload, transfer = []) {
     if (this.dead) return Promise.reject(new EngineCrashed('the engine is not running (it crashed too often)'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {

@@ -4,16 +4,12 @@ import { DIGIT_COLORS, LineChart, gridCols, heatGrid } from './charts.js';
 import { Coalescer } from './coalesce.js';
 import { drawDigit, blitDigit } from './draw.js';
 
+/** @type {(sel: string) => any} */
 const $ = (sel) => document.querySelector(sel);
 const PLAY_MS = 450;
 
-function argmax(a, off = 0, n = a.length) {
-  let b = 0;
-  for (let i = 1; i < n; i++) if (a[off + i] > a[off + b]) b = i;
-  return b;
-}
-
 export class SettleView {
+  /** @param {import('./app.js').App} app */
   constructor(app) {
     this.app = app;
     this.trace = null; // the last settle result
@@ -33,7 +29,7 @@ export class SettleView {
       const label = document.createElement('label');
       label.dataset.value = value;
       label.innerHTML = `<input type="radio" name="hyp" value="${value}"${value === 'auto' ? ' checked' : ''}>${color ? `<i class="swatch"></i>` : ''}${text}`;
-      if (color) label.querySelector('.swatch').style.background = color;
+      if (color) /** @type {HTMLElement} */ (label.querySelector('.swatch')).style.background = color;
       fs.append(label);
     };
     mk('auto', 'winner');
@@ -101,17 +97,15 @@ export class SettleView {
     try {
       if (!(await this.settler.request())) return;
       const t = this.trace;
-      t.winner = argmax(t.scores);
       const K = t.steps;
-      t.finalBest = argmax(t.goodness, (K - 1) * t.classes, t.classes);
       const scrub = $('#settle-scrub');
       scrub.max = String(K - 1);
       if (this.step >= K) this.step = K - 1;
       this.note(`${K} settling steps, ${t.hidden} units per layer. Winner: ${t.winner} (the hypothesis with the highest goodness over steps ${Math.floor(K / 2)}–${Math.floor(K / 2) + 1}). Showing the states under hypothesis ${t.label}.`);
-      for (const l of document.querySelectorAll('#settle-hyp label')) l.classList.toggle('winner', l.dataset.value === String(t.winner));
-      document.querySelector('#panel-settle').dataset.steps = String(K);
-      document.querySelector('#panel-settle').dataset.winner = String(t.winner);
-      document.querySelector('#panel-settle').dataset.finalBest = String(t.finalBest);
+      for (const l of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('#settle-hyp label'))) l.classList.toggle('winner', l.dataset.value === String(t.winner));
+      $('#panel-settle').dataset.steps = String(K);
+      $('#panel-settle').dataset.winner = String(t.winner);
+      $('#panel-settle').dataset.finalBest = String(t.final_best);
       this.buildStrip();
       this.drawAll();
     } catch (e) {
@@ -124,18 +118,9 @@ export class SettleView {
   async settleInput() {
     const state = this.app.state;
     const input = state.input;
-    let label = this.choice === 'auto' ? null : Number(this.choice);
-    let t;
-    if (label === null) {
-      // the winner: the classifier's answer, known from the Draw panel or from a first pass
-      const known = state.lastClassify;
-      label = known ? known.prediction : 0;
-      t = await this.app.call('settle', { pixels: input, label });
-      const win = argmax(t.scores);
-      if (win !== label) t = await this.app.call('settle', { pixels: input, label: win });
-    } else {
-      t = await this.app.call('settle', { pixels: input, label });
-    }
+    // 'auto': the states of the classifier's answer (label -1)
+    const label = this.choice === 'auto' ? -1 : Number(this.choice);
+    const t = await this.app.call('settle', { pixels: input, label });
     if (input !== state.input) this.settler.rerun();
     this.trace = t;
   }
@@ -287,7 +272,9 @@ export class SettleView {
     const H = t.hidden;
     const cols = gridCols(H);
     const rows = Math.ceil(H / cols);
-    for (const [id, arr, r] of [['#settle-z1', t.z1, this.r1], ['#settle-z2', t.z2, this.r2]]) {
+    /** @type {[string, number[], number[]][]} */
+    const layers = [['#settle-z1', t.z1, this.r1], ['#settle-z2', t.z2, this.r2]];
+    for (const [id, arr, r] of layers) {
       const c = $(id);
       c.width = cols;
       c.height = rows;

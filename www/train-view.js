@@ -1,10 +1,11 @@
-// The Train panel: settings, start/pause/resume/stop, live loss and accuracy charts.
+// The Train panel: settings, start/pause/resume/stop, live loss and accuracy charts. The
+// presets, their values and every bound come from the core's catalog; the run itself (epochs,
+// dev evaluation, best model, test, prior) is the core's, driven by the worker.
 
 import { COLORS, LineChart } from './charts.js';
 
+/** @type {(sel: string) => any} */
 const $ = (sel) => document.querySelector(sel);
-const PRESET_DEFAULTS = { tiny: { lr: 0.002, steps: 8 }, web: { lr: 0.00025, steps: 12 } };
-const DEV_IMAGES = 2000;
 
 function fmtTime(s) {
   if (s === null || s === undefined || !Number.isFinite(s)) return '–';
@@ -16,6 +17,7 @@ function fmtTime(s) {
 }
 
 export class TrainView {
+  /** @param {import('./app.js').App} app */
   constructor(app) {
     this.app = app;
     this.running = false;
@@ -39,7 +41,36 @@ export class TrainView {
     app.on('status', (s) => this.statusChanged(s));
     app.on('crash', () => this.crashed());
     this.findDatasets();
+  }
+
+  /** The in-page presets and the form's bounds, from the catalog. */
+  fill(catalog) {
+    const select = $('#train-preset');
+    select.textContent = '';
+    for (const p of catalog.presets.filter((p) => p.in_page)) {
+      const o = document.createElement('option');
+      o.value = p.name;
+      o.textContent = p.label;
+      select.append(o);
+    }
+    select.value = catalog.default_preset;
+    const bound = (id, b, value = true) => {
+      const el = $(id);
+      el.min = String(b.min);
+      el.max = String(b.max);
+      if (value) el.value = String(b.default);
+    };
+    bound('#train-size', catalog.train_images);
+    bound('#train-epochs', catalog.epochs);
+    bound('#train-seed', catalog.seed);
+    bound('#train-steps', catalog.steps, false);
+    bound('#train-lr', { ...catalog.lr, default: 0 }, false);
+    $('#train-lr').step = String(catalog.lr.min);
     this.presetChanged();
+  }
+
+  preset(name = $('#train-preset').value) {
+    return this.app.catalog.presets.find((p) => p.name === name);
   }
 
   show() {
@@ -47,7 +78,8 @@ export class TrainView {
   }
 
   async findDatasets() {
-    await window.pffBooted;
+    await /** @type {any} */ (window).pffBooted;
+    if (this.app.catalog) this.fill(this.app.catalog);
     try {
       const fashion = await this.app.call('manifest', { name: 'fashion' });
       if (fashion) {
@@ -62,9 +94,10 @@ export class TrainView {
   }
 
   presetChanged() {
-    const d = PRESET_DEFAULTS[$('#train-preset').value];
-    $('#train-lr').value = String(d.lr);
-    $('#train-steps').value = String(d.steps);
+    const p = this.preset();
+    if (!p) return;
+    $('#train-lr').value = String(p.config.lr);
+    $('#train-steps').value = String(p.config.steps);
   }
 
   fromChanged() {
@@ -74,8 +107,8 @@ export class TrainView {
     if (current) {
       const m = this.app.state.status && this.app.state.status.model;
       if (m) {
-        $('#train-lr').value = String(m.lr);
-        $('#train-steps').value = String(m.steps);
+        $('#train-lr').value = String(m.config.lr);
+        $('#train-steps').value = String(m.config.steps);
       }
     }
   }
@@ -84,7 +117,7 @@ export class TrainView {
     const has = !!(s && s.model);
     const cur = $('#train-from-current');
     cur.disabled = !has;
-    if (!has && cur.checked) document.querySelector('input[name="train-from"][value="scratch"]').checked = true;
+    if (!has && cur.checked) $('input[name="train-from"][value="scratch"]').checked = true;
   }
 
   setRunning(running) {
@@ -92,7 +125,7 @@ export class TrainView {
     $('#train-start').disabled = running;
     $('#train-pause').disabled = !running;
     $('#train-stop').disabled = !running;
-    for (const el of document.querySelectorAll('#train-form input, #train-form select')) el.disabled = running;
+    for (const el of /** @type {NodeListOf<HTMLInputElement>} */ (document.querySelectorAll('#train-form input, #train-form select'))) el.disabled = running;
     if (!running) {
       this.paused = false;
       $('#train-pause').textContent = 'Pause';
@@ -111,15 +144,16 @@ export class TrainView {
     for (const c of Object.values(this.charts)) c.clear();
     this.x = 0;
     $('#dev-accuracy').textContent = '–';
+    $('#train-best').textContent = '–';
     $('#train-progress').value = 0;
   }
 
   /** The tiny preset from scratch with the default settings (the Draw panel's offer). */
   quickStart() {
     if (this.running) return;
-    $('#train-preset').value = 'tiny';
+    $('#train-preset').value = this.app.catalog.default_preset;
     this.presetChanged();
-    document.querySelector('input[name="train-from"][value="scratch"]').checked = true;
+    $('input[name="train-from"][value="scratch"]').checked = true;
     this.fromChanged();
     this.start();
   }
@@ -127,41 +161,40 @@ export class TrainView {
   async start() {
     if (this.running) return;
     const app = this.app;
-    const preset = $('#train-preset').value;
+    const cat = app.catalog;
+    const clamp = (v, b) => Math.max(b.min, Math.min(b.max, Number(v) || b.default));
     const name = $('#train-dataset').value;
-    const size = Math.max(100, Math.min(50000, Number($('#train-size').value) || 5000));
-    const epochs = Math.max(1, Math.min(100, Number($('#train-epochs').value) || 1));
+    const size = clamp($('#train-size').value, cat.train_images);
+    const epochs = clamp($('#train-epochs').value, cat.epochs);
     const lr = Number($('#train-lr').value);
     const steps = Number($('#train-steps').value);
     const fromScratch = !$('#train-from-current').checked;
+    const model = app.state.status && app.state.status.model;
+    const base = fromScratch ? this.preset().config : model.config;
     if (!(lr > 0)) {
       this.note('The learning rate must be a positive number.');
       return;
     }
+    /** @type {import('./protocol.js').RunRequest} */
+    const request = { preset: base.preset, dataset: name, seed: Number($('#train-seed').value) >>> 0, epochs, train_limit: size, dev_limit: cat.dev_images.default, test_limit: cat.test_images.default, set: {} };
+    if (lr !== base.lr) request.set.lr = lr;
+    if (fromScratch && steps !== base.steps) request.set.steps = steps;
+    this.batchSize = base.batch_size;
     this.setRunning(true);
+    this.losses = [];
     try {
-      this.note(`Loading ${size} training and ${DEV_IMAGES} dev images…`);
-      const splits = { train: size, dev: DEV_IMAGES };
-      const cur = app.state.status && app.state.status.dataset;
-      if (!cur || cur.name !== name) splits.test = 0;
-      await app.call('loadDataset', { name, splits });
-      if (fromScratch) {
-        this.resetCharts();
-        const d = PRESET_DEFAULTS[preset];
-        const overrides = {};
-        if (steps !== d.steps) overrides.steps = steps;
-        if (lr !== d.lr) overrides.lr = lr;
-        const seed = Number($('#train-seed').value) >>> 0;
-        await app.call('newModel', { preset, seed, overrides });
-        await app.modelChanged('new');
-      }
-      this.note(`Training ${fromScratch ? `a new ${preset} model` : 'the current model'} on ${size} images for ${epochs} epoch${epochs > 1 ? 's' : ''}. Draw, Settle and Dream keep working with the weights as they are now.`);
-      this.t0 = performance.now();
-      const r = await app.call('train', { epochs, lr, devLimit: DEV_IMAGES });
-      const acc = r.devAccuracy !== null ? ` Dev accuracy ${(r.devAccuracy * 100).toFixed(1)} %.` : '';
-      this.note(`${r.stopped ? 'Stopped' : 'Finished'} after ${r.batches} batches in ${fmtTime(r.seconds)} (${Math.round(r.samplesPerSec)} samples/s).${acc}`);
-      app.message(`Training ${r.stopped ? 'stopped' : 'finished'}.${acc}`, 'ok');
-      app.state.lastTrain = r;
+      this.note(`Loading ${size} training and ${cat.dev_images.default} dev images…`);
+      await app.call('loadDataset', { name, splits: { train: size, dev: cat.dev_images.default, test: 0 } });
+      this.resetCharts();
+      this.note(`Training ${fromScratch ? `a new ${base.preset} model` : 'the current model'} on ${size} images for ${epochs} epoch${epochs > 1 ? 's' : ''}. Draw, Settle and Dream use the model as of the last finished epoch.`);
+      const r = await app.call('train', { request, from: fromScratch ? 'scratch' : 'current' });
+      const meta = r.model ? r.model.meta : null;
+      const last = r.history[r.history.length - 1];
+      const best = meta ? ` Kept the best model: epoch ${meta.epochs}, dev accuracy ${((meta.dev_accuracy || 0) * 100).toFixed(1)} %${meta.test_accuracy !== undefined ? `, test accuracy ${(meta.test_accuracy * 100).toFixed(1)} %` : ''}.` : '';
+      this.note(`${r.stopped ? 'Stopped' : 'Finished'} after ${this.losses.length} batches in ${fmtTime(r.seconds)} (${Math.round(r.samples_per_s)} samples/s).${best}`);
+      app.message(`Training ${r.stopped ? 'stopped' : 'finished'}.${best}`, 'ok');
+      const n = Math.min(5, this.losses.length);
+      app.state.lastTrain = { ...r, batches: this.losses.length, last_dev_accuracy: last ? last.dev_accuracy : null, first_losses: this.losses.slice(0, n), last_losses: this.losses.slice(-n) };
       await app.snapshot();
       await app.modelChanged('trained');
     } catch (e) {
@@ -176,7 +209,7 @@ export class TrainView {
     if (!this.running) return;
     const type = this.paused ? 'resume' : 'pause';
     try {
-      await this.app.call(type);
+      await this.app.call(type, {});
       this.paused = !this.paused;
       $('#train-pause').textContent = this.paused ? 'Resume' : 'Pause';
     } catch (e) {
@@ -189,7 +222,7 @@ export class TrainView {
     $('#train-stop').disabled = true;
     $('#train-pause').disabled = true;
     try {
-      await this.app.call('stop');
+      await this.app.call('stop', {});
     } catch (e) {
       this.app.message(`Could not stop: ${e.message}`, 'error');
     }
@@ -200,26 +233,35 @@ export class TrainView {
   }
 
   progress(ev) {
-    for (const b of ev.batches || []) {
+    if (ev.phase === 'paused') {
+      $('#train-eta').textContent = 'paused';
+      return;
+    }
+    this.losses = this.losses || [];
+    for (const b of ev.batches) {
       this.x += 1;
+      this.losses.push(b);
       this.charts.goodness.push(0, this.x, b.goodness_loss);
       this.charts.gen.push(0, this.x, b.gen_loss);
       this.charts.head.push(0, this.x, b.head_loss);
     }
-    if (ev.epochEnd && ev.devAccuracy !== null && ev.devAccuracy !== undefined) {
-      this.charts.dev.push(0, ev.finishedEpoch, ev.devAccuracy * 100);
+    const rec = ev.epoch_end;
+    if (rec) {
+      this.charts.dev.push(0, rec.epoch, rec.dev_accuracy * 100);
       this.charts.dev.schedule();
+      if (rec.epoch > 0) $('#dev-accuracy').textContent = `${(rec.dev_accuracy * 100).toFixed(1)} %`;
     }
-    if (ev.devAccuracy !== null && ev.devAccuracy !== undefined) $('#dev-accuracy').textContent = `${(ev.devAccuracy * 100).toFixed(1)} %`;
+    if (ev.best_epoch !== null && ev.best_dev_accuracy !== null) $('#train-best').textContent = `${ev.best_epoch} (${(ev.best_dev_accuracy * 100).toFixed(1)} %)`;
     for (const k of ['goodness', 'gen', 'head']) this.charts[k].schedule();
     $('#train-progress').value = ev.fraction;
-    const inEpoch = ev.phase === 'done' || ev.phase === 'stopped' ? ev.epoch - ev.startEpoch : Math.min(ev.epochs - ev.startEpoch, ev.epoch - ev.startEpoch + 1);
-    $('#train-epoch').textContent = `${inEpoch} / ${ev.epochs - ev.startEpoch}`;
-    const batch = ev.batch === 0 && ev.done > 0 ? ev.batchesPerEpoch : ev.batch; // 0 after an epoch's end
-    $('#train-batch').textContent = `${batch} / ${ev.batchesPerEpoch}`;
-    $('#train-rate').textContent = ev.samplesPerSec ? Math.round(ev.samplesPerSec).toLocaleString('en') : '–';
-    $('#train-eta').textContent = ev.phase === 'done' ? 'done' : ev.phase === 'stopped' ? 'stopped' : ev.phase === 'paused' ? 'paused' : fmtTime(ev.etaSec);
+    const training = ev.phase === 'training' || ev.phase === 'baseline';
+    $('#train-epoch').textContent = `${Math.min(ev.epochs, ev.epoch + (training ? 1 : 0))} / ${ev.epochs}`;
+    $('#train-batch').textContent = `${ev.batch === 0 && ev.epoch > 0 ? ev.batches_per_epoch : ev.batch} / ${ev.batches_per_epoch}`;
+    $('#train-rate').textContent = ev.samples_per_s ? Math.round(ev.samples_per_s).toLocaleString('en') : '–';
+    const left = (ev.epochs * ev.batches_per_epoch - (ev.epoch * ev.batches_per_epoch + ev.batch)) * this.batchSize;
+    $('#train-eta').textContent = ev.phase === 'done' ? 'done' : training ? fmtTime(ev.samples_per_s > 0 ? left / ev.samples_per_s : null) : ev.phase;
     $('#train-threads').textContent = String(ev.threads);
-    if (ev.phase === 'fitting prior') this.note('Fitting the generative prior for the Dream panel…');
+    if (ev.phase === 'testing') this.note(`Testing the best model (epoch ${ev.best_epoch}) on the test digits: ${ev.tested} / ${ev.test_total}…`);
+    if (ev.phase === 'prior') this.note('Fitting the generative prior of the best model for the Dream panel…');
   }
 }

@@ -1,10 +1,10 @@
 // The Weights panel: what model is loaded, download it, load one from disk or the pretrained one.
 
-export const PRETRAINED_URL = 'data/weights/mnist-web.safetensors';
-
+/** @type {(sel: string) => any} */
 const $ = (sel) => document.querySelector(sel);
 
 export class WeightsView {
+  /** @param {import('./app.js').App} app */
   constructor(app) {
     this.app = app;
     $('#weights-download').addEventListener('click', () => this.download(false));
@@ -39,14 +39,16 @@ export class WeightsView {
     if (!m) {
       add('model', 'none loaded');
     } else {
+      const c = m.config;
       add('model', m.name);
-      add('preset', m.preset);
-      add('layers', `2 × ${m.hidden} units, ${m.steps} settling steps, latent ${m.latent}`);
+      add('preset', c.preset);
+      add('layers', `2 × ${c.hidden} units, ${c.steps} settling steps, latent ${c.latent}`);
       add('parameters', m.params.toLocaleString('en'));
-      add('generative prior', m.hasPrior ? 'yes' : 'not yet (fitted when you open Dream)');
-      add('trained', `${m.trainedEpochs} epoch${m.trainedEpochs === 1 ? '' : 's'}${m.batch ? ` and ${m.batch} batches` : ''}${m.dataset ? ` on ${m.dataset}` : ''}`);
-      if (m.devAccuracy !== null) add('dev accuracy', `${(m.devAccuracy * 100).toFixed(2)} %`);
-      add('learning rate', String(m.lr));
+      add('generative prior', m.prior ? `yes, ${m.prior.components} components` : 'not yet (fitted when you open Dream)');
+      add('best epoch', `${m.meta.epochs}${m.meta.dataset ? ` on ${m.meta.dataset}` : ''}`);
+      if (m.meta.dev_accuracy !== undefined) add('dev accuracy', `${(m.meta.dev_accuracy * 100).toFixed(2)} %`);
+      if (m.meta.test_accuracy !== undefined) add('test accuracy', `${(m.meta.test_accuracy * 100).toFixed(2)} %`);
+      add('learning rate', String(c.lr));
     }
     $('#weights-download').disabled = !m;
     $('#weights-download-half').disabled = !m;
@@ -59,8 +61,8 @@ export class WeightsView {
     try {
       const { bytes } = await this.app.call('exportWeights', { half });
       const m = this.app.state.status.model;
-      const name = `pff-${m.preset}-${half ? 'f16' : 'f32'}.safetensors`;
-      const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
+      const name = `pff-${m.config.preset}-${half ? 'f16' : 'f32'}.safetensors`;
+      const url = URL.createObjectURL(new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (bytes)], { type: 'application/octet-stream' }));
       const a = document.createElement('a');
       a.href = url;
       a.download = name;
@@ -95,14 +97,15 @@ export class WeightsView {
 
   async pretrained() {
     try {
-      const r = await this.app.call('loadWeights', { url: PRETRAINED_URL, optional: true, name: 'pretrained mnist-web' });
+      const { pretrained_url: url, pretrained_name: name } = this.app.catalog;
+      const r = await this.app.call('loadWeights', { url, optional: true, name });
       if (!r.loaded) {
         this.app.state.pretrainedAvailable = false;
         this.say('No pretrained model is published with this page.', 'error');
         this.render();
         return;
       }
-      this.app.state.restoreWeights = { url: PRETRAINED_URL };
+      this.app.state.restoreWeights = { url, name };
       this.say('Loaded the pretrained MNIST model.');
       await this.app.modelChanged('loaded');
     } catch (e) {

@@ -164,6 +164,7 @@ fn request(a: &TrainArgs) -> Result<RunRequest> {
         epochs: a.epochs,
         train_limit: a.train_limit,
         dev_limit: a.dev_limit,
+        test_limit: None,
         set,
         no_test: a.no_test,
         no_prior: a.no_prior,

@@ -1,0 +1,96 @@
+// @ts-check
+// The engine worker's protocol, declared once: every request with its payload and result,
+// and the events the worker posts. engine-worker.js implements it, engine.js calls it, and
+// `tsc` (tests/e2e: npm run typecheck) checks both sides against these types.
+//
+//   page -> worker   {id, type, payload}
+//   worker -> page   {id, ok: true, result} | {id, ok: false, error: ErrorInfo}
+//   worker -> page   {event: 'progress', ...Progress} | {event: 'status', status}
+//                    | {event: 'log', level, message} | {event: 'fatal', message}
+//
+// Results are the core's serde structs (src/web.rs), so their fields have the core's names.
+
+/** @typedef {{mode: 'threads'|'single', threads: number, reason: string, version: string}} Runtime */
+
+/**
+ * An error as it crosses: `kind` is the core's ErrorKind (`corrupt-data`, `bad-weights`,
+ * `bad-config`, `bad-input`, `non-finite`, `cancelled`, `io`) or the worker's own (`busy`,
+ * `http`, `internal`); the page also sees `crashed` when the worker dies.
+ * @typedef {{kind: string, message: string, file?: string}} ErrorInfo
+ */
+
+/**
+ * The core's Config (src/config.rs), the fields the page reads.
+ * @typedef {{preset: string, hidden: number, steps: number, latent: number, lr: number, batch_size: number, epochs: number, classes: number, prior_components: number}} Config
+ */
+
+/** @typedef {{dataset: string, epochs: number, seed: number, dev_accuracy?: number, test_accuracy?: number, test_forward_accuracy?: number, command?: string, storage?: string}} ModelMeta */
+/** @typedef {{components: number, weights: number[], labels: (number|null)[]}} PriorInfo */
+/** The loaded model: where it came from and the core's ModelInfo. @typedef {{name: string|null, config: Config, meta: ModelMeta, params: number, prior: PriorInfo|null}} ModelStatus */
+
+/**
+ * @typedef {{mode: 'threads'|'single', threads: number, reason: string, version: string,
+ *   model: ModelStatus|null, dataset: {name: string|null, sizes: Record<string, number>},
+ *   training: 'idle'|'running'|'paused'|'stopping'}} Status
+ */
+
+/** @typedef {{min: number, max: number, default: number}} Bounds */
+/**
+ * The core's catalog (src/catalog.rs): presets, defaults and limits.
+ * @typedef {{presets: {name: string, label: string, in_page: boolean, config: Config}[], default_preset: string,
+ *   train_images: Bounds, dev_images: Bounds, test_images: Bounds, epochs: Bounds, seed: Bounds, steps: Bounds, lr: {min: number, max: number},
+ *   prior_images: number, dream_samples: number, interpolation_frames: number, map_points: number,
+ *   pretrained_url: string, pretrained_name: string, default_dataset: string}} Catalog
+ */
+
+/** @typedef {{scores: number[], probs: number[], forward: number[], prediction: number, forward_prediction: number}} Classification */
+/** @typedef {{steps: number, classes: number, hidden: number, label: number, winner: number, final_best: number, goodness: number[], energy: number[], z1: number[], z2: number[], prediction: number[], scores: number[]}} SettleTrace */
+/** @typedef {{n: number, images: number[], latents: number[], components: number[]}} Dream */
+/** @typedef {{n: number, points: number[], labels: number[]}} LatentMap */
+/** @typedef {{n: number, accuracy: number, error: number, forward_accuracy: number, recon_sse: number, confusion: number[][], predictions: Uint8Array}} Evaluation */
+/** @typedef {{n: number, pixels: Uint8Array, labels: Uint8Array}} ImageBatch */
+
+/** @typedef {{goodness_loss: number, head_loss: number, gen_loss: number, recon_loss: number, forward_ce: number, samples: number}} BatchStats */
+/** @typedef {{epoch: number, dev_accuracy: number, dev_forward_accuracy: number, dev_recon_sse: number, goodness_loss?: number, batches?: number, seconds?: number, improved: boolean}} EpochRecord */
+/** @typedef {{n: number, accuracy: number, error: number, forward_accuracy: number, recon_sse: number}} TestResult */
+/**
+ * A run's progress (the core's run::Progress) plus the worker's rate.
+ * @typedef {{phase: 'baseline'|'training'|'testing'|'prior'|'done'|'paused', epoch: number, epochs: number, batch: number,
+ *   batches_per_epoch: number, batches: BatchStats[], epoch_end: EpochRecord|null, best_epoch: number|null,
+ *   best_dev_accuracy: number|null, tested: number, test_total: number, test: TestResult|null, fraction: number,
+ *   samples_per_s: number, threads: number}} Progress
+ */
+
+/**
+ * The core's run::RunRequest: unset fields take the crate's defaults.
+ * @typedef {{preset?: string, dataset?: string, seed?: number, epochs?: number, train_limit?: number, dev_limit?: number, test_limit?: number,
+ *   set?: Record<string, number|string>, no_test?: boolean, no_prior?: boolean}} RunRequest
+ */
+
+/**
+ * Every request: its payload and its result.
+ * @typedef {{
+ *   init: {payload: {mode?: 'auto'|'single'}, result: Runtime},
+ *   catalog: {payload: {}, result: Catalog},
+ *   status: {payload: {}, result: Status},
+ *   loadDataset: {payload: {name: string, splits: Record<string, number>}, result: {name: string, sizes: Record<string, number>}},
+ *   loadWeights: {payload: {url?: string, bytes?: Uint8Array, name?: string, optional?: boolean}, result: {loaded: boolean, reason?: string, model: ModelStatus|null}},
+ *   exportWeights: {payload: {half?: boolean}, result: {bytes: Uint8Array}},
+ *   classify: {payload: {pixels: Float32Array}, result: Classification},
+ *   settle: {payload: {pixels: Float32Array, label: number}, result: SettleTrace},
+ *   manifest: {payload: {name: string}, result: object|null},
+ *   dream: {payload: {n: number, component?: number, seed: number}, result: Dream},
+ *   interpolate: {payload: {frames: number, seed: number}, result: Dream},
+ *   latentMap: {payload: {split: string, start: number, count: number}, result: LatentMap},
+ *   evaluate: {payload: {split: string, limit?: number}, result: Evaluation},
+ *   images: {payload: {split: string, start: number, count: number}, result: ImageBatch},
+ *   fitPrior: {payload: {split: string, limit: number}, result: ModelStatus|null},
+ *   train: {payload: {request: RunRequest, from: 'scratch'|'current'}, result: {stopped: boolean, history: EpochRecord[], seconds: number, samples_per_s: number, model: ModelStatus|null}},
+ *   pause: {payload: {}, result: {state: string}},
+ *   resume: {payload: {}, result: {state: string}},
+ *   stop: {payload: {}, result: {state: string}},
+ *   crash: {payload: {}, result: {crashing: boolean}},
+ * }} Requests
+ */
+
+export {};
