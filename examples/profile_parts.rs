@@ -52,11 +52,14 @@ fn main() {
                 let z1p_hat = nrm(f.z1.view());
                 let z2p_hat = nrm(f.z2.view());
                 lap("nrm");
-                let (z1, z2) = m.rep.step(&cfg, x_hat.view(), y_hat.view(), f.z1.view(), f.z2.view(), z1p_hat.view(), z2p_hat.view(), Some((e.view(), e.view())));
+                let (z1, z2) =
+                    m.rep.step(&cfg, x_hat.view(), y_hat.view(), f.z1.view(), f.z2.view(), z1p_hat.view(), z2p_hat.view(), Some((e.view(), e.view())));
                 lap("step");
                 let s1 = pff::ops::row_sq_sums(z1.view());
                 let mut d1 = z1.clone();
-                for (mut r, &c) in d1.rows_mut().into_iter().zip(s1.iter()) { r *= c * 1e-6; }
+                for (mut r, &c) in d1.rows_mut().into_iter().zip(s1.iter()) {
+                    r *= c * 1e-6;
+                }
                 let d2 = z2.clone();
                 lap("deltas");
                 let logp = pff::ops::log_softmax(m.rep.head_logits(z2p_hat.view()).view());

@@ -1,6 +1,6 @@
 //! The weights format shared by the CLI and the web page: one safetensors file.
 //!
-//! Tensors are named as in the spec (`W1`, `V2`, `b1`, `L1`, …, `Gy`, `G2`, `G1`); the lateral
+//! Tensors are named as in docs/algorithm.md §1 (`W1`, `V2`, `b1`, `L1`, …, `Gy`, `G2`, `G1`); the lateral
 //! matrices are stored compactly (H×10, see [`crate::lateral`]). The header metadata holds
 //! `format` = `pff-weights`, `version`, the `config` (JSON), a free-form `meta` record (JSON:
 //! dataset, epoch, accuracies, seed, command…) and, once fitted, the GMM `prior` (JSON).
@@ -172,7 +172,11 @@ pub fn trainer_from_bytes(bytes: &[u8]) -> Result<RestoredTrainer> {
     let model = parsed.model()?;
     let st: TrainerState = match parsed.md.get("trainer") {
         Some(s) => serde_json::from_str(s).map_err(|e| PffError::Weights(format!("metadata 'trainer' is not valid: {e}")))?,
-        None => return Err(PffError::Weights("this is a weights file without training state; resume needs the training checkpoint (FILE.train.safetensors)".into())),
+        None => {
+            return Err(PffError::Weights(
+                "this is a weights file without training state; resume needs the training checkpoint (FILE.train.safetensors)".into(),
+            ));
+        }
     };
     let meta = parsed.md.get("meta").and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
     let mut opt_r = Adam::new(model.cfg.lr, &model.rep);
@@ -220,9 +224,7 @@ impl<'a> Parsed<'a> {
         // Shapes come from a zero-sized model of the same configuration.
         let like = Pff::<f32>::shape_template(&cfg);
         for name in self.st.names() {
-            let known = Representation::<f32>::NAMES.contains(&name)
-                || Generative::<f32>::NAMES.contains(&name)
-                || name.starts_with("adam.");
+            let known = Representation::<f32>::NAMES.contains(&name) || Generative::<f32>::NAMES.contains(&name) || name.starts_with("adam.");
             if !known {
                 return Err(PffError::Weights(format!("unexpected tensor {name:?}")));
             }

@@ -8,7 +8,7 @@ use pff::checkpoint::{Checkpoint, Storage};
 use pff::data::Dataset;
 use pff::generate;
 use pff::native::data::{self as ndata, FetchOptions};
-use pff::{Config, PffError, Pff};
+use pff::{Config, Pff, PffError};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -228,7 +228,13 @@ fn run(cli: Cli) -> pff::Result<()> {
             let dataset = dataset_of(&ck, dataset, false)?;
             let train = load(&root, &dataset, "train", None)?;
             let gmm = generate::fit_prior(&ck.model, &train, limit, components, seed.unwrap_or(ck.meta.seed))?;
-            println!("prior: {} components, {} EM iterations{}; component labels {:?}", components, gmm.iterations, if gmm.converged { " (converged)" } else { "" }, gmm.component_labels);
+            println!(
+                "prior: {} components, {} EM iterations{}; component labels {:?}",
+                components,
+                gmm.iterations,
+                if gmm.converged { " (converged)" } else { "" },
+                gmm.component_labels
+            );
             ck.prior = Some(gmm);
             write_weights(&weights, &ck, storage_of(&ck))?;
             println!("stored in {}", weights.display());
@@ -236,7 +242,10 @@ fn run(cli: Cli) -> pff::Result<()> {
         }
         Cmd::Sample { weights, n, out, seed, component, reference_draw } => {
             let ck = read_weights(&weights)?;
-            let prior = ck.prior.as_ref().ok_or_else(|| PffError::Input(format!("{} has no prior: run `pff prior --weights {}` first", weights.display(), weights.display())))?;
+            let prior = ck
+                .prior
+                .as_ref()
+                .ok_or_else(|| PffError::Input(format!("{} has no prior: run `pff prior --weights {}` first", weights.display(), weights.display())))?;
             let draw = reference_draw.then_some(pff::config::ComponentDraw::ReferenceSoftmax);
             let dream = generate::dream(&ck.model, prior, n, component, draw, seed)?;
             let png = pff::native::image::grid_png(dream_images(&dream).view(), 28, 10, 2)?;
@@ -327,9 +336,9 @@ fn evaluate(model: &Pff<f32>, data: &Dataset) -> pff::infer::Evaluation {
 fn dataset_of(ck: &Checkpoint, asked: Option<String>, strict: bool) -> pff::Result<String> {
     let recorded = (!ck.meta.dataset.is_empty()).then(|| ck.meta.dataset.clone());
     match (asked, recorded) {
-        (Some(a), Some(r)) if strict && a != r => Err(PffError::Input(format!(
-            "this model was trained on {r}, not {a}: --record stores an accuracy only for the model's own dataset"
-        ))),
+        (Some(a), Some(r)) if strict && a != r => {
+            Err(PffError::Input(format!("this model was trained on {r}, not {a}: --record stores an accuracy only for the model's own dataset")))
+        }
         (Some(a), _) => Ok(a),
         (None, Some(r)) => Ok(r),
         (None, None) => Ok("mnist".into()),
@@ -356,7 +365,11 @@ fn eval(root: &Path, weights: &Path, dataset: Option<String>, split: &str, limit
     } else {
         println!(
             "{dataset}/{split}: {} images, goodness accuracy {:.2} % (error {:.2} %), forward head {:.2} %, reconstruction SSE {:.2} per image ({secs:.1} s)",
-            ev.n, 100.0 * ev.accuracy, 100.0 * ev.error, 100.0 * ev.forward_accuracy, ev.recon_sse
+            ev.n,
+            100.0 * ev.accuracy,
+            100.0 * ev.error,
+            100.0 * ev.forward_accuracy,
+            ev.recon_sse
         );
     }
     if record {
@@ -396,7 +409,10 @@ fn report(root: &Path, weights: &Path, history: Option<PathBuf>, out: &Path, dat
     let curve: Vec<(f64, f64)> = epochs.iter().filter_map(|e| Some((e["epoch"].as_f64()?, e["dev_accuracy"].as_f64()?))).filter(|p| p.0 >= 1.0).collect();
     if !curve.is_empty() {
         let lo = curve.iter().map(|p| p.1).fold(1.0, f64::min).min(0.9);
-        write("curves.png", plot::line_chart(&[(curve.clone(), plot::PALETTE[0])], ((lo * 20.0).floor() / 20.0, 1.0), 0.01, true, ("epoch", "dev accuracy"), 640, 360)?)?;
+        write(
+            "curves.png",
+            plot::line_chart(&[(curve.clone(), plot::PALETTE[0])], ((lo * 20.0).floor() / 20.0, 1.0), 0.01, true, ("epoch", "dev accuracy"), 640, 360)?,
+        )?;
     }
     let secs: Vec<f64> = epochs.iter().filter_map(|e| e["seconds"].as_f64()).collect();
     // Test evaluation and reconstructions.
@@ -418,7 +434,8 @@ fn report(root: &Path, weights: &Path, history: Option<PathBuf>, out: &Path, dat
         write("samples.png", pff::native::image::grid_png(dream_images(&dream).view(), 28, 10, 2)?)?;
     }
     let map = generate::latent_map(&ck.model, &test, 0, 3000)?;
-    let pts: Vec<(f64, f64, usize)> = (0..map.n).map(|i| (f64::from(map.points[2 * i]), f64::from(map.points[2 * i + 1]), usize::from(map.labels[i]))).collect();
+    let pts: Vec<(f64, f64, usize)> =
+        (0..map.n).map(|i| (f64::from(map.points[2 * i]), f64::from(map.points[2 * i + 1]), usize::from(map.labels[i]))).collect();
     write("latents.png", plot::scatter(&pts, 480, 480)?)?;
     let size = std::fs::metadata(weights).map(|m| m.len()).unwrap_or(0);
     let summary = json!({

@@ -3,7 +3,7 @@
 use crate::error::{PffError, Result};
 use serde::{Deserialize, Serialize};
 
-/// How the GMM prior picks a mixture component for each sample (spec §12.3).
+/// How the GMM prior picks a mixture component for each sample (algorithm.md §12.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum ComponentDraw {
@@ -14,8 +14,8 @@ pub enum ComponentDraw {
     ReferenceSoftmax,
 }
 
-/// Every hyper-parameter of the model and its training protocol. Field names follow the spec's
-/// notation (§0).
+/// Every hyper-parameter of the model and its training protocol. Field names follow the notation
+/// of algorithm.md §0.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -45,7 +45,7 @@ pub struct Config {
     pub y_scale: f64,
     /// Adam learning rate η for both circuits.
     pub lr: f64,
-    /// Step schedule (an option; the spec and the presets keep η constant): after each epoch
+    /// Step schedule (an option; the algorithm and the presets keep η constant): after each epoch
     /// count listed here, the learning rate is multiplied by `lr_gamma`. Empty by default.
     #[serde(default)]
     pub lr_milestones: Vec<usize>,
@@ -58,7 +58,7 @@ pub struct Config {
     pub epochs: usize,
     /// Mixture components of the GMM prior.
     pub prior_components: usize,
-    /// Batch size of latent extraction (sets the scale of z_g, spec §12.1).
+    /// Batch size of latent extraction (sets the scale of z_g, algorithm.md §12.1).
     pub latent_batch: usize,
     /// How samples pick a mixture component.
     #[serde(default)]
@@ -76,7 +76,7 @@ fn default_lr_gamma() -> f64 {
 }
 
 impl Config {
-    /// The published configuration: 2×2000 units, K=12 (spec §0).
+    /// The published configuration: 2×2000 units, K=12 (algorithm.md §0).
     pub fn paper() -> Self {
         Config {
             preset: "paper".into(),
@@ -112,16 +112,7 @@ impl Config {
     /// A small model for tests and quick in-browser runs: 2×100 units, K=8, smaller batches and a
     /// larger learning rate so that one short epoch already classifies well.
     pub fn tiny() -> Self {
-        Config {
-            preset: "tiny".into(),
-            hidden: 100,
-            latent: 10,
-            steps: 8,
-            lr: 2e-3,
-            batch_size: 50,
-            epochs: 1,
-            ..Self::paper()
-        }
+        Config { preset: "tiny".into(), hidden: 100, latent: 10, steps: 8, lr: 2e-3, batch_size: 50, epochs: 1, ..Self::paper() }
     }
 
     /// A preset by name.
@@ -172,7 +163,7 @@ impl Config {
         Ok(())
     }
 
-    /// The classifier's summation window (spec §11.1): it runs `high` steps and sums the
+    /// The classifier's summation window (algorithm.md §11.1): it runs `high` steps and sums the
     /// goodness of steps `low..high` (0-based), i.e. steps K/2−1 and K/2 for even K.
     pub fn classifier_window(&self) -> (usize, usize) {
         let k = self.steps as isize;
@@ -204,7 +195,9 @@ impl Config {
     pub fn set(&mut self, name: &str, value: &str) -> Result<()> {
         let mut v = serde_json::to_value(&*self).map_err(|e| PffError::Config(e.to_string()))?;
         let obj = v.as_object_mut().expect("config serialises to an object");
-        let old = obj.get(name).ok_or_else(|| PffError::Config(format!("unknown hyper-parameter {name:?}; known: {}", obj.keys().cloned().collect::<Vec<_>>().join(", "))))?;
+        let old = obj
+            .get(name)
+            .ok_or_else(|| PffError::Config(format!("unknown hyper-parameter {name:?}; known: {}", obj.keys().cloned().collect::<Vec<_>>().join(", "))))?;
         let new = if old.is_string() {
             serde_json::Value::String(value.to_string())
         } else {

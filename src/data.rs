@@ -107,21 +107,14 @@ pub fn maybe_gunzip<'a>(bytes: &'a [u8], name: &str) -> Result<Cow<'a, [u8]>> {
         return Ok(Cow::Borrowed(bytes));
     }
     let mut out = Vec::new();
-    GzDecoder::new(bytes)
-        .read_to_end(&mut out)
-        .map_err(|e| PffError::data(name, format!("corrupt or truncated gzip data: {e}")))?;
+    GzDecoder::new(bytes).read_to_end(&mut out).map_err(|e| PffError::data(name, format!("corrupt or truncated gzip data: {e}")))?;
     Ok(Cow::Owned(out))
 }
 
 /// Whether `name` is a plain file name that is safe to join to a folder: ASCII letters,
 /// digits, `.`, `_` and `-` only, not starting with a dot.
 pub fn is_safe_file_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 200
-        && !name.starts_with('.')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+    !name.is_empty() && name.len() <= 200 && !name.starts_with('.') && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
 }
 
 /// Checks that `name` can name a dataset (and so a folder under the data root): 1 to 64 ASCII
@@ -130,9 +123,7 @@ pub fn validate_dataset_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name.as_bytes()[0].is_ascii_alphanumeric()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if ok {
         Ok(())
     } else {
@@ -152,15 +143,8 @@ fn le_u32(bytes: &[u8], at: usize) -> u32 {
 }
 
 fn check_labels(labels: &[u8], name: &str) -> Result<()> {
-    if let Some((i, &v)) = labels
-        .iter()
-        .enumerate()
-        .find(|&(_, &v)| usize::from(v) >= CLASSES)
-    {
-        return Err(PffError::data(
-            name,
-            format!("label {v} at index {i} is outside 0..={}", CLASSES - 1),
-        ));
+    if let Some((i, &v)) = labels.iter().enumerate().find(|&(_, &v)| usize::from(v) >= CLASSES) {
+        return Err(PffError::data(name, format!("label {v} at index {i} is outside 0..={}", CLASSES - 1)));
     }
     Ok(())
 }
@@ -181,11 +165,7 @@ pub struct IdxImages {
 
 impl fmt::Debug for IdxImages {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IdxImages")
-            .field("count", &self.count)
-            .field("rows", &self.rows)
-            .field("cols", &self.cols)
-            .finish_non_exhaustive()
+        f.debug_struct("IdxImages").field("count", &self.count).field("rows", &self.rows).field("cols", &self.cols).finish_non_exhaustive()
     }
 }
 
@@ -215,27 +195,18 @@ fn idx_checked_count(bytes: &[u8], name: &str, magic_want: u32, what: &str, head
         ));
     }
     if bytes.len() < header_len {
-        return Err(PffError::data(
-            name,
-            format!("truncated: the IDX {what} header needs {header_len} bytes, the file has {}", bytes.len()),
-        ));
+        return Err(PffError::data(name, format!("truncated: the IDX {what} header needs {header_len} bytes, the file has {}", bytes.len())));
     }
     let count = be_u32(bytes, 4);
     let expected = header_len as u64 + u64::from(count) * item_len;
     let actual = bytes.len() as u64;
     if actual < expected {
-        return Err(PffError::data(
-            name,
-            format!("truncated: the header declares {count} {what} ({expected} bytes) but the file has only {actual} bytes"),
-        ));
+        return Err(PffError::data(name, format!("truncated: the header declares {count} {what} ({expected} bytes) but the file has only {actual} bytes")));
     }
     if actual > expected {
         return Err(PffError::data(
             name,
-            format!(
-                "size mismatch: the header declares {count} {what} ({expected} bytes) but the file has {actual} bytes ({} trailing)",
-                actual - expected
-            ),
+            format!("size mismatch: the header declares {count} {what} ({expected} bytes) but the file has {actual} bytes ({} trailing)", actual - expected),
         ));
     }
     Ok(count)
@@ -281,10 +252,7 @@ pub struct Dataset {
 
 impl fmt::Debug for Dataset {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Dataset")
-            .field("len", &self.len())
-            .field("pixel_bytes", &self.pixels.len())
-            .finish()
+        f.debug_struct("Dataset").field("len", &self.len()).field("pixel_bytes", &self.pixels.len()).finish()
     }
 }
 
@@ -305,23 +273,10 @@ impl Dataset {
     /// Pairs parsed IDX images with their labels, checking that the counts agree.
     pub fn from_idx(images: IdxImages, labels: Vec<u8>, name: &str) -> Result<Self> {
         if images.rows != ROWS || images.cols != COLS {
-            return Err(PffError::data(
-                name,
-                format!(
-                    "images are {}x{}, expected {ROWS}x{COLS}",
-                    images.rows, images.cols
-                ),
-            ));
+            return Err(PffError::data(name, format!("images are {}x{}, expected {ROWS}x{COLS}", images.rows, images.cols)));
         }
         if images.count != labels.len() {
-            return Err(PffError::data(
-                name,
-                format!(
-                    "counts disagree: {} images but {} labels",
-                    images.count,
-                    labels.len()
-                ),
-            ));
+            return Err(PffError::data(name, format!("counts disagree: {} images but {} labels", images.count, labels.len())));
         }
         Self::from_parts(images.pixels, labels, name)
     }
@@ -355,11 +310,7 @@ impl Dataset {
 
     /// The 784 pixels of image `i`. Panics if `i >= len()`.
     pub fn image(&self, i: usize) -> &[u8] {
-        assert!(
-            i < self.len(),
-            "image index {i} out of range for a dataset of {}",
-            self.len()
-        );
+        assert!(i < self.len(), "image index {i} out of range for a dataset of {}", self.len());
         &self.pixels[i * PIXELS..(i + 1) * PIXELS]
     }
 
@@ -384,15 +335,8 @@ impl Dataset {
 
     /// A copy of the images in `range`. Panics if the range is out of bounds.
     pub fn slice(&self, range: Range<usize>) -> Dataset {
-        assert!(
-            range.start <= range.end && range.end <= self.len(),
-            "range {range:?} out of bounds for a dataset of {}",
-            self.len()
-        );
-        Dataset {
-            pixels: self.pixels[range.start * PIXELS..range.end * PIXELS].to_vec(),
-            labels: self.labels[range].to_vec(),
-        }
+        assert!(range.start <= range.end && range.end <= self.len(), "range {range:?} out of bounds for a dataset of {}", self.len());
+        Dataset { pixels: self.pixels[range.start * PIXELS..range.end * PIXELS].to_vec(), labels: self.labels[range].to_vec() }
     }
 
     /// Count of images per class.
@@ -415,17 +359,14 @@ impl Dataset {
     /// [`Dataset::batch`] in any float type (`f32`, `f64`, ...).
     pub fn batch_as<T: Float>(&self, indices: &[usize]) -> (Array2<T>, Vec<usize>) {
         let scale = T::from(255u8).unwrap_or_else(T::one);
-        let lut: Vec<T> = (0..=255u8)
-            .map(|v| T::from(v).unwrap_or_else(T::zero) / scale)
-            .collect();
+        let lut: Vec<T> = (0..=255u8).map(|v| T::from(v).unwrap_or_else(T::zero) / scale).collect();
         let mut data = Vec::with_capacity(indices.len() * PIXELS);
         let mut labels = Vec::with_capacity(indices.len());
         for &i in indices {
             data.extend(self.image(i).iter().map(|&p| lut[usize::from(p)]));
             labels.push(usize::from(self.labels[i]));
         }
-        let x = Array2::from_shape_vec((indices.len(), PIXELS), data)
-            .expect("batch shape matches the data length");
+        let x = Array2::from_shape_vec((indices.len(), PIXELS), data).expect("batch shape matches the data length");
         (x, labels)
     }
 }
@@ -456,20 +397,10 @@ pub fn encode_shard(pixels: &[u8], labels: &[u8]) -> Result<Vec<u8>> {
     const NAME: &str = "shard being encoded";
     let count = labels.len();
     if count > MAX_SHARD_IMAGES {
-        return Err(PffError::data(
-            NAME,
-            format!("{count} images, but a shard holds at most {MAX_SHARD_IMAGES}"),
-        ));
+        return Err(PffError::data(NAME, format!("{count} images, but a shard holds at most {MAX_SHARD_IMAGES}")));
     }
     if pixels.len() != count * PIXELS {
-        return Err(PffError::data(
-            NAME,
-            format!(
-                "counts disagree: {} pixel bytes for {count} labels (expected {})",
-                pixels.len(),
-                count * PIXELS
-            ),
-        ));
+        return Err(PffError::data(NAME, format!("counts disagree: {} pixel bytes for {count} labels (expected {})", pixels.len(), count * PIXELS)));
     }
     check_labels(labels, NAME)?;
     let mut raw = Vec::with_capacity(SHARD_HEADER_LEN + pixels.len() + labels.len());
@@ -482,26 +413,14 @@ pub fn encode_shard(pixels: &[u8], labels: &[u8]) -> Result<Vec<u8>> {
     raw.extend_from_slice(labels);
     // GzEncoder's default header has no file name and mtime 0: the output is deterministic.
     let mut enc = GzEncoder::new(Vec::with_capacity(raw.len() / 4), Compression::default());
-    enc.write_all(&raw)
-        .and_then(|_| enc.finish())
-        .map_err(|e| PffError::data(NAME, format!("gzip compression failed: {e}")))
+    enc.write_all(&raw).and_then(|_| enc.finish()).map_err(|e| PffError::data(NAME, format!("gzip compression failed: {e}")))
 }
 
 /// Decodes a gzip-compressed shard. `name` names the file in errors.
 pub fn decode_shard(gz_bytes: &[u8], name: &str) -> Result<Dataset> {
     if !is_gzip(gz_bytes) {
-        let start: Vec<String> = gz_bytes
-            .iter()
-            .take(2)
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        return Err(PffError::data(
-            name,
-            format!(
-                "not a gzip file (a shard starts with bytes 1f 8b, this one with [{}])",
-                start.join(" ")
-            ),
-        ));
+        let start: Vec<String> = gz_bytes.iter().take(2).map(|b| format!("{b:02x}")).collect();
+        return Err(PffError::data(name, format!("not a gzip file (a shard starts with bytes 1f 8b, this one with [{}])", start.join(" "))));
     }
     let mut raw = Vec::new();
     GzDecoder::new(gz_bytes)
@@ -518,44 +437,22 @@ pub fn decode_shard(gz_bytes: &[u8], name: &str) -> Result<Dataset> {
         ));
     }
     if raw.len() < 8 || raw[..8] != SHARD_MAGIC {
-        return Err(PffError::data(
-            name,
-            "bad magic: not a pff shard (expected \"PFFSHARD\")",
-        ));
+        return Err(PffError::data(name, "bad magic: not a pff shard (expected \"PFFSHARD\")"));
     }
     if raw.len() < SHARD_HEADER_LEN {
-        return Err(PffError::data(
-            name,
-            format!(
-                "truncated: the shard header needs {SHARD_HEADER_LEN} bytes, only {} are present",
-                raw.len()
-            ),
-        ));
+        return Err(PffError::data(name, format!("truncated: the shard header needs {SHARD_HEADER_LEN} bytes, only {} are present", raw.len())));
     }
     let version = le_u32(&raw, 8);
     if version != SHARD_VERSION {
-        return Err(PffError::data(
-            name,
-            format!(
-                "unsupported shard version {version} (this build reads version {SHARD_VERSION})"
-            ),
-        ));
+        return Err(PffError::data(name, format!("unsupported shard version {version} (this build reads version {SHARD_VERSION})")));
     }
     let count = le_u32(&raw, 12) as usize;
     let (rows, cols) = (le_u32(&raw, 16), le_u32(&raw, 20));
     if rows as usize != ROWS || cols as usize != COLS {
-        return Err(PffError::data(
-            name,
-            format!("images are {rows}x{cols} pixels, expected {ROWS}x{COLS}"),
-        ));
+        return Err(PffError::data(name, format!("images are {rows}x{cols} pixels, expected {ROWS}x{COLS}")));
     }
     if count > MAX_SHARD_IMAGES {
-        return Err(PffError::data(
-            name,
-            format!(
-                "the header declares {count} images, more than the limit of {MAX_SHARD_IMAGES}"
-            ),
-        ));
+        return Err(PffError::data(name, format!("the header declares {count} images, more than the limit of {MAX_SHARD_IMAGES}")));
     }
     let expected = SHARD_HEADER_LEN + count * (PIXELS + 1);
     if raw.len() < expected {
@@ -583,10 +480,7 @@ pub fn decode_shard(gz_bytes: &[u8], name: &str) -> Result<Dataset> {
     check_labels(&labels, name)?;
     raw.truncate(split);
     raw.drain(..SHARD_HEADER_LEN);
-    Ok(Dataset {
-        pixels: raw,
-        labels,
-    })
+    Ok(Dataset { pixels: raw, labels })
 }
 
 /// One encoded shard, ready to be written as `file`.
@@ -612,11 +506,7 @@ impl fmt::Debug for EncodedShard {
 impl EncodedShard {
     /// The manifest entry of this shard.
     pub fn info(&self) -> ShardInfo {
-        ShardInfo {
-            file: self.file.clone(),
-            count: self.count,
-            sha256: self.sha256.clone(),
-        }
+        ShardInfo { file: self.file.clone(), count: self.count, sha256: self.sha256.clone() }
     }
 }
 
@@ -629,41 +519,23 @@ pub fn shard_file_name(split: &str, index: usize) -> String {
 /// returns the split's manifest entry with the encoded shards.
 pub fn encode_split(split: &str, data: &Dataset) -> Result<(SplitInfo, Vec<EncodedShard>)> {
     if !is_safe_file_name(split) {
-        return Err(PffError::Config(format!(
-            "split name {split:?} is not a valid file name part"
-        )));
+        return Err(PffError::Config(format!("split name {split:?} is not a valid file name part")));
     }
     data.validate(split)?;
     let mut shards = Vec::new();
     let mut start = 0;
     while start < data.len() {
         let end = (start + MAX_SHARD_IMAGES).min(data.len());
-        let bytes = encode_shard(
-            &data.pixels[start * PIXELS..end * PIXELS],
-            &data.labels[start..end],
-        )?;
-        shards.push(EncodedShard {
-            file: shard_file_name(split, shards.len()),
-            count: end - start,
-            sha256: sha256_hex(&bytes),
-            bytes,
-        });
+        let bytes = encode_shard(&data.pixels[start * PIXELS..end * PIXELS], &data.labels[start..end])?;
+        shards.push(EncodedShard { file: shard_file_name(split, shards.len()), count: end - start, sha256: sha256_hex(&bytes), bytes });
         start = end;
     }
-    let info = SplitInfo {
-        count: data.len(),
-        shards: shards.iter().map(|s| s.info()).collect(),
-    };
+    let info = SplitInfo { count: data.len(), shards: shards.iter().map(|s| s.info()).collect() };
     Ok((info, shards))
 }
 
 /// Encodes every split and builds the manifest that lists them.
-pub fn build_shards(
-    name: &str,
-    source: &str,
-    license: &str,
-    splits: &[(&str, &Dataset)],
-) -> Result<(Manifest, Vec<EncodedShard>)> {
+pub fn build_shards(name: &str, source: &str, license: &str, splits: &[(&str, &Dataset)]) -> Result<(Manifest, Vec<EncodedShard>)> {
     validate_dataset_name(name)?;
     let mut manifest = Manifest::new(name, source, license);
     let mut all = Vec::new();
@@ -691,14 +563,7 @@ pub fn verify_shard(gz_bytes: &[u8], info: &ShardInfo, name: &str) -> Result<Dat
     }
     let ds = decode_shard(gz_bytes, name)?;
     if ds.len() != info.count {
-        return Err(PffError::data(
-            name,
-            format!(
-                "counts disagree: the manifest says {} images, the shard holds {}",
-                info.count,
-                ds.len()
-            ),
-        ));
+        return Err(PffError::data(name, format!("counts disagree: the manifest says {} images, the shard holds {}", info.count, ds.len())));
     }
     Ok(ds)
 }
@@ -764,8 +629,7 @@ impl Manifest {
 
     /// Parses and validates a manifest. `name` names the file in errors.
     pub fn from_json(bytes: &[u8], name: &str) -> Result<Self> {
-        let m: Manifest = serde_json::from_slice(bytes)
-            .map_err(|e| PffError::data(name, format!("not a valid manifest: {e}")))?;
+        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| PffError::data(name, format!("not a valid manifest: {e}")))?;
         m.validate(name)?;
         Ok(m)
     }
@@ -782,46 +646,27 @@ impl Manifest {
     pub fn validate(&self, name: &str) -> Result<()> {
         let err = |r: String| Err(PffError::data(name, r));
         if self.format != MANIFEST_FORMAT {
-            return err(format!(
-                "format is {:?}, expected {MANIFEST_FORMAT:?}",
-                self.format
-            ));
+            return err(format!("format is {:?}, expected {MANIFEST_FORMAT:?}", self.format));
         }
         if self.version != MANIFEST_VERSION {
-            return err(format!(
-                "unsupported manifest version {} (this build reads version {MANIFEST_VERSION})",
-                self.version
-            ));
+            return err(format!("unsupported manifest version {} (this build reads version {MANIFEST_VERSION})", self.version));
         }
         for (split, info) in &self.splits {
             let mut sum = 0usize;
             for shard in &info.shards {
                 if !is_safe_file_name(&shard.file) {
-                    return err(format!(
-                        "split {split:?}: shard file name {:?} is not a plain file name",
-                        shard.file
-                    ));
+                    return err(format!("split {split:?}: shard file name {:?} is not a plain file name", shard.file));
                 }
-                if shard.sha256.len() != 64 || !shard.sha256.bytes().all(|b| b.is_ascii_hexdigit())
-                {
-                    return err(format!(
-                        "split {split:?}: shard {} has a malformed sha256 {:?}",
-                        shard.file, shard.sha256
-                    ));
+                if shard.sha256.len() != 64 || !shard.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return err(format!("split {split:?}: shard {} has a malformed sha256 {:?}", shard.file, shard.sha256));
                 }
                 if shard.count > MAX_SHARD_IMAGES {
-                    return err(format!(
-                        "split {split:?}: shard {} claims {} images, more than {MAX_SHARD_IMAGES}",
-                        shard.file, shard.count
-                    ));
+                    return err(format!("split {split:?}: shard {} claims {} images, more than {MAX_SHARD_IMAGES}", shard.file, shard.count));
                 }
                 sum += shard.count;
             }
             if sum != info.count {
-                return err(format!(
-                    "counts disagree: split {split:?} says {} images but its shards hold {sum}",
-                    info.count
-                ));
+                return err(format!("counts disagree: split {split:?} says {} images but its shards hold {sum}", info.count));
             }
         }
         Ok(())
@@ -831,19 +676,13 @@ impl Manifest {
     pub fn split(&self, split: &str) -> Result<&SplitInfo> {
         self.splits.get(split).ok_or_else(|| {
             let have: Vec<&str> = self.splits.keys().map(String::as_str).collect();
-            PffError::data(
-                format!("{} ({MANIFEST_FILE})", self.name),
-                format!("no split {split:?}; this dataset has: {}", have.join(", ")),
-            )
+            PffError::data(format!("{} ({MANIFEST_FILE})", self.name), format!("no split {split:?}; this dataset has: {}", have.join(", ")))
         })
     }
 
     /// `(split, count)` for every split, the standard ones first (train, dev, test).
     pub fn counts(&self) -> Vec<(String, usize)> {
-        let mut out: Vec<(String, usize)> = SPLITS
-            .iter()
-            .filter_map(|s| self.splits.get(*s).map(|i| (s.to_string(), i.count)))
-            .collect();
+        let mut out: Vec<(String, usize)> = SPLITS.iter().filter_map(|s| self.splits.get(*s).map(|i| (s.to_string(), i.count))).collect();
         for (s, i) in &self.splits {
             if !SPLITS.contains(&s.as_str()) {
                 out.push((s.clone(), i.count));

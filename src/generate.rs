@@ -1,4 +1,4 @@
-//! The generative side as the front ends use it (spec §12): fitting the GMM prior on a
+//! The generative side as the front ends use it (algorithm.md §12): fitting the GMM prior on a
 //! dataset's top latents, dreaming digits from it, walking between two dreamed latents, and
 //! the two-dimensional map of latents the page draws. The CLI and the page call these, so the
 //! random streams and the rules are the same in both.

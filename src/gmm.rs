@@ -1,7 +1,7 @@
-//! The Gaussian-mixture prior over top latents (spec §12.2–12.3): full covariances, k-means
+//! The Gaussian-mixture prior over top latents (algorithm.md §12.2–12.3): full covariances, k-means
 //! initialisation, EM with scikit-learn's defaults (100 iterations, tol 1e-3 on the mean
 //! log-likelihood, reg_covar 1e-6), and sampling through `chol(Σ_k + 1e-4·I)`.
-//! Computed in f64: the latents' scale can be large (spec §8.2).
+//! Computed in f64: the latents' scale can be large (algorithm.md §8.2).
 
 use crate::config::ComponentDraw;
 use crate::error::{PffError, Result};
@@ -302,4 +302,3 @@ impl Gmm {
         out
     }
 }
-

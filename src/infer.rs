@@ -1,4 +1,4 @@
-//! Inference: the goodness classifier (spec §11.1), the forward head (§11.2), reconstruction
+//! Inference: the goodness classifier (algorithm.md §11.1), the forward head (§11.2), reconstruction
 //! (§11.3), latent extraction and decoding (§12), and the settling trace the web page draws.
 
 use crate::model::Pff;
@@ -59,7 +59,7 @@ pub struct SettleTrace {
 }
 
 impl<T: Real> Pff<T> {
-    /// Noise-free settling of each input under each hypothesis in `labels` (spec §11.1): rows
+    /// Noise-free settling of each input under each hypothesis in `labels` (algorithm.md §11.1): rows
     /// are hypothesis-major (row `c·N + i` is image i under `labels[c]`), all starting from the
     /// forward states. Calls `visit(k, z1, z2)` after each of `steps` steps.
     pub fn settle(&self, x: ArrayView2<'_, T>, labels: &[usize], steps: usize, mut visit: impl FnMut(usize, &Array2<T>, &Array2<T>)) {
@@ -121,7 +121,7 @@ impl<T: Real> Pff<T> {
         self.rep.forward(nrm(x).view()).z3
     }
 
-    /// Reconstruction `clip01(nrm(φ(nrm(z2⁰)·G2))·G1)` from the forward state (spec §11.3).
+    /// Reconstruction `clip01(nrm(φ(nrm(z2⁰)·G2))·G1)` from the forward state (algorithm.md §11.3).
     pub fn reconstruct(&self, x: ArrayView2<'_, T>) -> Array2<T> {
         let fwd = self.rep.forward(nrm(x).view());
         let h1 = self.generative.predict_layer1(fwd.z2.view());
@@ -164,7 +164,7 @@ impl<T: Real> Pff<T> {
         }
     }
 
-    /// Top latents (N×G) as the reference's `get_latent` computes them (spec §12.1): the forward
+    /// Top latents (N×G) as the reference's `get_latent` computes them (algorithm.md §12.1): the forward
     /// state, the label replaced by the head's probabilities, one noise-free step (the same at
     /// every repeat) and K z_g descent steps from zero, in batches of `latent_batch`.
     pub fn latents(&self, x: ArrayView2<'_, T>) -> Array2<T> {

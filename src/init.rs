@@ -1,4 +1,4 @@
-//! Initialisers (spec §1): TensorFlow's orthogonal initialiser and U[0, 0.05).
+//! Initialisers (algorithm.md §1): TensorFlow's orthogonal initialiser and U[0, 0.05).
 
 use crate::real::Real;
 use crate::rng::Rng;
@@ -53,11 +53,7 @@ pub fn orthogonal<T: Real>(rows: usize, cols: usize, rng: &mut Rng) -> Array2<T>
         }
     }
     // q[j][i] = Q[i, j] (m×n). Output rows×cols: Q itself when rows ≥ cols, else Qᵀ.
-    if rows >= cols {
-        Array2::from_shape_fn((rows, cols), |(i, j)| T::c(q[j][i]))
-    } else {
-        Array2::from_shape_fn((rows, cols), |(i, j)| T::c(q[i][j]))
-    }
+    if rows >= cols { Array2::from_shape_fn((rows, cols), |(i, j)| T::c(q[j][i])) } else { Array2::from_shape_fn((rows, cols), |(i, j)| T::c(q[i][j])) }
 }
 
 /// U[0, hi) entries.

@@ -2,16 +2,16 @@
 //!
 //! The reference keeps each lateral matrix L as a dense H×H array and multiplies by the
 //! block-diagonal mask M (10×10 all-ones blocks), so only the within-group entries ever act
-//! (spec §1.3, §2.2). Here L is stored as those entries only: an H×10 array whose row i holds
+//! (algorithm.md §1.3, §2.2). Here L is stored as those entries only: an H×10 array whose row i holds
 //! `L[i, 10·⌊i/10⌋ .. 10·⌊i/10⌋+10]`. Products and gradients then cost N·H·10 instead of N·H².
 //!
 //! `Leff = relu(L) ⊙ M ⊙ (1−I) − relu(L) ⊙ I`: inhibition within a group, self-excitation on the
 //! diagonal. It enters a pre-activation as `− z_prev · Leff`.
 
 use crate::config::GROUP;
+use crate::linalg::kernel::gemm_serial;
 use crate::real::Real;
 use ndarray::parallel::prelude::*;
-use crate::linalg::kernel::gemm_serial;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, s};
 
 /// The compact `Leff` (H×10) of a compact L (H×10).
@@ -36,7 +36,7 @@ pub fn apply<T: Real>(z: ArrayView2<'_, T>, leff: ArrayView2<'_, T>, scale: T, m
     if crate::ops::parallel(z.len()) { blocks.into_par_iter().enumerate().for_each(work) } else { blocks.enumerate().for_each(work) }
 }
 
-/// Gradient of the compact L (spec §7.2): `dL = −(z_prevᵀ δ) ⊙ (M⊙(1−I) − I) ⊙ 1[L>0]`, restricted
+/// Gradient of the compact L (algorithm.md §7.2): `dL = −(z_prevᵀ δ) ⊙ (M⊙(1−I) − I) ⊙ 1[L>0]`, restricted
 /// to the live entries: one (10×N)·(N×10) product per group. `zp` is the raw previous state
 /// (N×H), `delta` the pre-activation error (N×H).
 pub fn grad<T: Real>(zp: ArrayView2<'_, T>, delta: ArrayView2<'_, T>, l: ArrayView2<'_, T>) -> Array2<T> {
@@ -55,7 +55,11 @@ pub fn grad<T: Real>(zp: ArrayView2<'_, T>, delta: ArrayView2<'_, T>, l: ArrayVi
         }
     };
     let blocks = out.axis_chunks_iter_mut(Axis(0), GROUP);
-    if crate::ops::parallel(zp.len()) { blocks.into_par_iter().enumerate().for_each(work) } else { blocks.enumerate().for_each(work) }
+    if crate::ops::parallel(zp.len()) {
+        blocks.into_par_iter().enumerate().for_each(work)
+    } else {
+        blocks.enumerate().for_each(work)
+    }
     out
 }
 

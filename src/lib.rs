@@ -1,8 +1,10 @@
 //! # pff: the Predictive Forward-Forward algorithm
 //!
 //! A faithful Rust port of the PFF dual-circuit system (Ororbia & Mali, "The Predictive
-//! Forward-Forward Algorithm", 2023), following the project's specification
-//! (`docs/pff-algorithm.md` in the shared docs) and the authors' reference code.
+//! Forward-Forward Algorithm", 2023), following the project's specification of record and the
+//! authors' reference code. `docs/algorithm.md` in this repository describes the algorithm as
+//! implemented; every section reference in the code (the section sign and a number) names one
+//! of its headings.
 //!
 //! * [`model`]: the representation circuit (recurrent, lateral competition, noise, leak,
 //!   goodness-based local losses) and the generative circuit (local predictive coding), with
@@ -22,8 +24,8 @@
 //! Those live in [`native`] (feature `cli`, never compiled for wasm32), and the whole
 //! JavaScript-facing surface lives in `web` (wasm32 only).
 
-pub mod error;
 pub mod data;
+pub mod error;
 
 #[cfg(all(feature = "cli", not(target_arch = "wasm32")))]
 pub mod native;

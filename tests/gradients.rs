@@ -70,9 +70,7 @@ fn rep_inputs(cfg: &Config, n: usize, r: &mut rng::Rng) -> RepInputs {
 }
 
 fn rep_loss(rep: &Representation<f64>, cfg: &Config, inp: &RepInputs) -> f64 {
-    rep.train_step(cfg, inp.x_hat.view(), inp.y.view(), inp.lab.view(), inp.z1p.view(), inp.z2p.view(), Some((inp.e1.view(), inp.e2.view())), None)
-        .loss
-        .total()
+    rep.train_step(cfg, inp.x_hat.view(), inp.y.view(), inp.lab.view(), inp.z1p.view(), inp.z2p.view(), Some((inp.e1.view(), inp.e2.view())), None).loss.total()
 }
 
 /// Central differences of `loss` over every entry of every tensor of `params`, compared with
@@ -108,7 +106,8 @@ fn representation_gradients_match_finite_differences() {
     let mut r = rng::rng(11, &[]);
     let model = positive_model(&cfg, &mut r);
     let inp = rep_inputs(&cfg, 6, &mut r);
-    let step = model.rep.train_step(&cfg, inp.x_hat.view(), inp.y.view(), inp.lab.view(), inp.z1p.view(), inp.z2p.view(), Some((inp.e1.view(), inp.e2.view())), None);
+    let step =
+        model.rep.train_step(&cfg, inp.x_hat.view(), inp.y.view(), inp.lab.view(), inp.z1p.view(), inp.z2p.view(), Some((inp.e1.view(), inp.e2.view())), None);
     // Preconditions of the check (spec §7.4): every pre-activation positive, so the new state
     // exceeds the leak term everywhere.
     assert!((&step.z1 - &(&inp.z1p * cfg.alpha)).iter().all(|&v| v > 0.0));
@@ -274,7 +273,8 @@ fn compact_laterals_equal_the_dense_masked_form_with_leak_only_rows_and_dead_ent
     };
     let (l1d, l2d) = (embed(&model.rep.l1), embed(&model.rep.l2));
     let want = dense_reference(&model.rep, &cfg, &inp, &l1d, &l2d);
-    let got = model.rep.train_step(&cfg, inp.x_hat.view(), inp.y.view(), inp.lab.view(), inp.z1p.view(), inp.z2p.view(), Some((inp.e1.view(), inp.e2.view())), None);
+    let got =
+        model.rep.train_step(&cfg, inp.x_hat.view(), inp.y.view(), inp.lab.view(), inp.z1p.view(), inp.z2p.view(), Some((inp.e1.view(), inp.e2.view())), None);
 
     for row in [1usize, 6] {
         let leak = &inp.z1p.row(row) * cfg.alpha;

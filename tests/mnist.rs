@@ -3,7 +3,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use pff::checkpoint::Checkpoint;
-use pff::native::data::{fetch_dataset, load_split, FetchOptions};
+use pff::native::data::{FetchOptions, fetch_dataset, load_split};
 use pff::train::Trainer;
 use pff::{Config, Pff};
 

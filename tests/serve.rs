@@ -31,9 +31,7 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 
 fn gunzip(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(bytes)
-        .read_to_end(&mut out)
-        .unwrap();
+    flate2::read::GzDecoder::new(bytes).read_to_end(&mut out).unwrap();
     out
 }
 
@@ -50,18 +48,12 @@ fn site(dir: &TestDir) -> PathBuf {
     let root = base.join("root");
     write(&root.join("www/index.html"), INDEX_HTML);
     write(&root.join("www/app.js"), app_js());
-    write(
-        &root.join("www/sub/index.html"),
-        "<!doctype html><title>sub</title>",
-    );
+    write(&root.join("www/sub/index.html"), "<!doctype html><title>sub</title>");
     let mut wasm = b"\0asm\x01\0\0\0".to_vec();
     wasm.extend(std::iter::repeat_n(0u8, 4096));
     write(&root.join("pkg/single/x.wasm"), &wasm);
     write(&root.join("pkg/single/x.js"), app_js());
-    write(
-        &root.join("data/mnist/manifest.json"),
-        "{\"name\": \"mnist\", \"shards\": [\"train-000.bin.gz\"]}",
-    );
+    write(&root.join("data/mnist/manifest.json"), "{\"name\": \"mnist\", \"shards\": [\"train-000.bin.gz\"]}");
     let shard: Vec<u8> = (0..20_000u32).map(|i| (i % 7) as u8).collect();
     write(&root.join("data/mnist/train-000.bin.gz"), gzip(&shard));
     write(&root.join("data/weights/web.safetensors"), vec![0u8; 8192]);
@@ -73,11 +65,7 @@ fn site(dir: &TestDir) -> PathBuf {
         use std::os::unix::fs::symlink;
         symlink(base.join("secret.txt"), root.join("www/escape.txt")).unwrap();
         symlink(base.join("outside"), root.join("www/escape-dir")).unwrap();
-        symlink(
-            "../secret.txt",
-            root.join("data/mnist/relative-escape.json"),
-        )
-        .unwrap();
+        symlink("../secret.txt", root.join("data/mnist/relative-escape.json")).unwrap();
         symlink(root.join("www/app.js"), root.join("www/alias.js")).unwrap();
     }
     root
@@ -90,26 +78,12 @@ struct Server {
 }
 
 fn start(root: &Path, no_isolation: bool) -> Server {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let opts = ServeOptions {
-        host: "127.0.0.1".into(),
-        port: 0,
-        no_isolation,
-        root: root.to_path_buf(),
-    };
-    let (addr, server) = runtime
-        .block_on(bind_with_shutdown(&opts, std::future::pending()))
-        .unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let opts = ServeOptions { host: "127.0.0.1".into(), port: 0, no_isolation, root: root.to_path_buf() };
+    let (addr, server) = runtime.block_on(bind_with_shutdown(&opts, std::future::pending())).unwrap();
     assert!(addr.ip().is_loopback() && addr.port() != 0, "{addr}");
     runtime.spawn(server);
-    Server {
-        addr,
-        _runtime: runtime,
-    }
+    Server { addr, _runtime: runtime }
 }
 
 struct Reply {
@@ -120,10 +94,7 @@ struct Reply {
 
 impl Reply {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -143,10 +114,7 @@ fn request(addr: SocketAddr, method: &str, target: &str, extra_headers: &[(&str,
     s.write_all(req.as_bytes()).unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a complete response head");
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete response head");
     let head = String::from_utf8(raw[..split].to_vec()).unwrap();
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap();
@@ -158,26 +126,17 @@ fn request(addr: SocketAddr, method: &str, target: &str, extra_headers: &[(&str,
         })
         .collect();
     let mut body = raw[split + 4..].to_vec();
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    let chunked = headers.iter().any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
     if chunked {
         body = dechunk(&body);
     }
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    Reply { status, headers, body }
 }
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
-        let eol = b
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .expect("chunk size line");
+        let eol = b.windows(2).position(|w| w == b"\r\n").expect("chunk size line");
         let size_text = std::str::from_utf8(&b[..eol]).unwrap();
         let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
         b = &b[eol + 2..];
@@ -190,26 +149,10 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
 }
 
 fn assert_isolated(r: &Reply, what: &str) {
-    assert_eq!(
-        r.header("cross-origin-opener-policy"),
-        Some("same-origin"),
-        "{what}"
-    );
-    assert_eq!(
-        r.header("cross-origin-embedder-policy"),
-        Some("require-corp"),
-        "{what}"
-    );
-    assert_eq!(
-        r.header("cross-origin-resource-policy"),
-        Some("same-origin"),
-        "{what}"
-    );
-    assert_eq!(
-        r.header("x-content-type-options"),
-        Some("nosniff"),
-        "{what}"
-    );
+    assert_eq!(r.header("cross-origin-opener-policy"), Some("same-origin"), "{what}");
+    assert_eq!(r.header("cross-origin-embedder-policy"), Some("require-corp"), "{what}");
+    assert_eq!(r.header("cross-origin-resource-policy"), Some("same-origin"), "{what}");
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"), "{what}");
     assert_eq!(r.header("cache-control"), Some("no-cache"), "{what}");
 }
 
@@ -227,16 +170,10 @@ fn serves_the_page_with_isolation_headers_and_types() {
     let index = get(a, "/", &[]);
     assert_eq!(index.status, 200);
     assert_eq!(index.body, INDEX_HTML.as_bytes());
-    assert_eq!(
-        index.header("content-type"),
-        Some("text/html; charset=utf-8")
-    );
+    assert_eq!(index.header("content-type"), Some("text/html; charset=utf-8"));
     assert_isolated(&index, "/");
     let explicit = get(a, "/index.html", &[]);
-    assert_eq!(
-        (explicit.status, explicit.body.as_slice()),
-        (200, INDEX_HTML.as_bytes())
-    );
+    assert_eq!((explicit.status, explicit.body.as_slice()), (200, INDEX_HTML.as_bytes()));
 
     for (target, mime) in [
         ("/app.js", "text/javascript"),
@@ -249,11 +186,7 @@ fn serves_the_page_with_isolation_headers_and_types() {
         let r = get(a, target, &[]);
         assert_eq!(r.status, 200, "{target}");
         assert_eq!(r.header("content-type"), Some(mime), "{target}");
-        assert_eq!(
-            r.header("content-encoding"),
-            None,
-            "{target}: not compressed without Accept-Encoding"
-        );
+        assert_eq!(r.header("content-encoding"), None, "{target}: not compressed without Accept-Encoding");
         assert_isolated(&r, target);
     }
     let wasm = get(a, "/pkg/single/x.wasm", &[]);
@@ -268,10 +201,7 @@ fn serves_the_page_with_isolation_headers_and_types() {
     let sub = get(a, "/sub", &[]);
     assert!(matches!(sub.status, 301 | 307 | 308), "{}", sub.status);
     assert_eq!(sub.header("location"), Some("/sub/"));
-    assert_eq!(
-        get(a, "/sub/", &[]).body,
-        b"<!doctype html><title>sub</title>"
-    );
+    assert_eq!(get(a, "/sub/", &[]).body, b"<!doctype html><title>sub</title>");
     let pkg_dir = get(a, "/pkg/single", &[]);
     assert_eq!(pkg_dir.header("location"), Some("/pkg/single/"));
 }
@@ -288,47 +218,25 @@ fn compresses_text_and_wasm_but_never_gz() {
         ("/app.js", "www/app.js"),
         ("/", "www/index.html"),
         ("/pkg/single/x.wasm", "pkg/single/x.wasm"),
-        (
-            "/data/weights/web.safetensors",
-            "data/weights/web.safetensors",
-        ),
+        ("/data/weights/web.safetensors", "data/weights/web.safetensors"),
     ] {
         let r = get(a, target, &accept);
         assert_eq!(r.status, 200, "{target}");
         assert_eq!(r.header("content-encoding"), Some("gzip"), "{target}");
-        assert!(
-            r.header("vary")
-                .is_some_and(|v| v.to_ascii_lowercase().contains("accept-encoding")),
-            "{target}"
-        );
-        assert_eq!(
-            gunzip(&r.body),
-            fs::read(root.join(file)).unwrap(),
-            "{target}"
-        );
+        assert!(r.header("vary").is_some_and(|v| v.to_ascii_lowercase().contains("accept-encoding")), "{target}");
+        assert_eq!(gunzip(&r.body), fs::read(root.join(file)).unwrap(), "{target}");
         assert_isolated(&r, target);
     }
     let js = get(a, "/app.js", &accept);
     assert_eq!(js.header("content-type"), Some("text/javascript"));
-    assert!(
-        js.body.len() < app_js().len() / 4,
-        "compressed js is {} bytes",
-        js.body.len()
-    );
+    assert!(js.body.len() < app_js().len() / 4, "compressed js is {} bytes", js.body.len());
 
     // Shards are sent byte for byte: the page decompresses them itself.
-    let shard = get(
-        a,
-        "/data/mnist/train-000.bin.gz",
-        &[("Accept-Encoding", "gzip, deflate, br")],
-    );
+    let shard = get(a, "/data/mnist/train-000.bin.gz", &[("Accept-Encoding", "gzip, deflate, br")]);
     assert_eq!(shard.status, 200);
     assert_eq!(shard.header("content-type"), Some("application/gzip"));
     assert_eq!(shard.header("content-encoding"), None);
-    assert_eq!(
-        shard.body,
-        fs::read(root.join("data/mnist/train-000.bin.gz")).unwrap()
-    );
+    assert_eq!(shard.body, fs::read(root.join("data/mnist/train-000.bin.gz")).unwrap());
 }
 
 #[test]
@@ -363,12 +271,7 @@ fn refuses_everything_outside_the_folders() {
     }
     #[cfg(unix)]
     {
-        for target in [
-            "/escape.txt",
-            "/escape-dir/secret.txt",
-            "/escape-dir/",
-            "/data/mnist/relative-escape.json",
-        ] {
+        for target in ["/escape.txt", "/escape-dir/secret.txt", "/escape-dir/", "/data/mnist/relative-escape.json"] {
             let r = get(a, target, &[]);
             assert!(refused(&r), "{target}: status {}", r.status);
         }
@@ -378,10 +281,7 @@ fn refuses_everything_outside_the_folders() {
         assert_eq!(alias.body, app_js().as_bytes());
     }
     // Only GET and HEAD.
-    assert_eq!(
-        request(a, "POST", "/app.js", &[("Content-Length", "0")]).status,
-        405
-    );
+    assert_eq!(request(a, "POST", "/app.js", &[("Content-Length", "0")]).status, 405);
     let head = request(a, "HEAD", "/app.js", &[]);
     assert_eq!(head.status, 200);
     assert!(head.body.is_empty());
@@ -394,11 +294,7 @@ fn no_isolation_drops_the_three_headers() {
     let server = start(&root, true);
     for target in ["/", "/pkg/single/x.wasm", "/missing"] {
         let r = get(server.addr, target, &[]);
-        for h in [
-            "cross-origin-opener-policy",
-            "cross-origin-embedder-policy",
-            "cross-origin-resource-policy",
-        ] {
+        for h in ["cross-origin-opener-policy", "cross-origin-embedder-policy", "cross-origin-resource-policy"] {
             assert_eq!(r.header(h), None, "{target}: {h}");
         }
         assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
@@ -412,36 +308,16 @@ fn a_taken_port_is_a_clear_error() {
     let root = site(&dir);
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let opts = ServeOptions {
-        host: "127.0.0.1".into(),
-        port,
-        no_isolation: false,
-        root,
-    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let opts = ServeOptions { host: "127.0.0.1".into(), port, no_isolation: false, root };
     let err = match runtime.block_on(bind_with_shutdown(&opts, std::future::pending())) {
         Ok(_) => panic!("bound a taken port"),
         Err(e) => e.to_string(),
     };
-    assert!(
-        err.contains(&format!("cannot listen on 127.0.0.1:{port}"))
-            && err.contains("port is taken"),
-        "{err}"
-    );
+    assert!(err.contains(&format!("cannot listen on 127.0.0.1:{port}")) && err.contains("port is taken"), "{err}");
 
-    let missing = ServeOptions {
-        root: dir.path().join("no-such-root"),
-        port: 0,
-        ..ServeOptions::default()
-    };
-    assert!(
-        runtime
-            .block_on(bind_with_shutdown(&missing, std::future::pending()))
-            .is_err()
-    );
+    let missing = ServeOptions { root: dir.path().join("no-such-root"), port: 0, ..ServeOptions::default() };
+    assert!(runtime.block_on(bind_with_shutdown(&missing, std::future::pending())).is_err());
 }
 
 // ---- bundle ----
@@ -461,29 +337,15 @@ fn bundle_source(dir: &TestDir) -> PathBuf {
     write(&root.join("data/README.md"), "not bundled");
     write(&root.join("data/mnist/manifest.json"), "{}");
     write(&root.join("data/mnist/train-000.bin.gz"), gzip(b"shard"));
-    write(
-        &root.join("data/mnist/.train-000.bin.gz.123.tmp"),
-        "partial",
-    );
-    write(
-        &root.join("data/half-fetched/train-000.bin.gz"),
-        gzip(b"no manifest"),
-    );
+    write(&root.join("data/mnist/.train-000.bin.gz.123.tmp"), "partial");
+    write(&root.join("data/half-fetched/train-000.bin.gz"), gzip(b"no manifest"));
     write(&root.join("data/weights/web.safetensors"), b"weights");
-    write(
-        &root.join("data/weights/web.train.safetensors"),
-        b"optimizer state",
-    );
+    write(&root.join("data/weights/web.train.safetensors"), b"optimizer state");
     root
 }
 
 fn leftovers(dir: &Path) -> Vec<String> {
-    fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains("pff-bundle"))
-        .collect()
+    fs::read_dir(dir).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.contains("pff-bundle")).collect()
 }
 
 #[test]
@@ -526,21 +388,11 @@ fn bundle_writes_a_self_contained_site() {
     assert_eq!(fs::read(out.join("app.js")).unwrap(), app_js().as_bytes());
 
     let html = fs::read_to_string(out.join("index.html")).unwrap();
-    let tag = html
-        .find(COI_SCRIPT_TAG)
-        .expect("the service worker is loaded");
+    let tag = html.find(COI_SCRIPT_TAG).expect("the service worker is loaded");
     let head = html.find("<head>").unwrap();
-    assert!(
-        head < tag
-            && tag < html.find("<meta").unwrap()
-            && tag < html.find("<script type=\"module\"").unwrap(),
-        "{html}"
-    );
+    assert!(head < tag && tag < html.find("<meta").unwrap() && tag < html.find("<script type=\"module\"").unwrap(), "{html}");
     assert_eq!(html.matches("coi-serviceworker.js").count(), 1);
-    assert_eq!(
-        html.replace(&format!("\n  {COI_SCRIPT_TAG}"), ""),
-        INDEX_HTML
-    );
+    assert_eq!(html.replace(&format!("\n  {COI_SCRIPT_TAG}"), ""), INDEX_HTML);
 
     let sw = fs::read_to_string(out.join("coi-serviceworker.js")).unwrap();
     for needle in [
@@ -553,11 +405,7 @@ fn bundle_writes_a_self_contained_site() {
     ] {
         assert!(sw.contains(needle), "service worker lacks {needle}");
     }
-    assert!(
-        leftovers(dir.path()).is_empty(),
-        "{:?}",
-        leftovers(dir.path())
-    );
+    assert!(leftovers(dir.path()).is_empty(), "{:?}", leftovers(dir.path()));
 
     // Bundling again replaces the previous bundle (stale files go away).
     write(&out.join("stale.js"), "old");
@@ -566,11 +414,7 @@ fn bundle_writes_a_self_contained_site() {
     assert!(again.replaced);
     assert!(!out.join("stale.js").exists() && !out.join("app.js").exists());
     assert!(out.join("index.html").is_file() && out.join(MARKER_FILE).is_file());
-    assert!(
-        leftovers(dir.path()).is_empty(),
-        "{:?}",
-        leftovers(dir.path())
-    );
+    assert!(leftovers(dir.path()).is_empty(), "{:?}", leftovers(dir.path()));
 
     // An empty existing folder is fine too.
     let empty = dir.path().join("empty");
@@ -588,10 +432,7 @@ fn bundle_fails_cleanly() {
     fs::rename(root.join("www/index.html"), root.join("www/page.html")).unwrap();
     let out = dir.path().join("site");
     let err = bundle::bundle(&root, &out).unwrap_err().to_string();
-    assert!(
-        err.contains("www/index.html") && err.contains("missing"),
-        "{err}"
-    );
+    assert!(err.contains("www/index.html") && err.contains("missing"), "{err}");
     assert!(!out.exists());
     assert!(leftovers(dir.path()).is_empty());
     fs::rename(root.join("www/page.html"), root.join("www/index.html")).unwrap();
@@ -599,10 +440,7 @@ fn bundle_fails_cleanly() {
     // No build.
     fs::rename(root.join("pkg/single"), root.join("pkg/single-moved")).unwrap();
     let err = bundle::bundle(&root, &out).unwrap_err().to_string();
-    assert!(
-        err.contains("pkg/single") && err.contains("run the build first"),
-        "{err}"
-    );
+    assert!(err.contains("pkg/single") && err.contains("run the build first"), "{err}");
     assert!(!out.exists());
     fs::rename(root.join("pkg/single-moved"), root.join("pkg/single")).unwrap();
 
@@ -610,14 +448,8 @@ fn bundle_fails_cleanly() {
     let precious = dir.path().join("precious");
     write(&precious.join("thesis.tex"), "years of work");
     let err = bundle::bundle(&root, &precious).unwrap_err().to_string();
-    assert!(
-        err.contains("refusing to overwrite") && err.contains(MARKER_FILE),
-        "{err}"
-    );
-    assert_eq!(
-        fs::read_to_string(precious.join("thesis.tex")).unwrap(),
-        "years of work"
-    );
+    assert!(err.contains("refusing to overwrite") && err.contains(MARKER_FILE), "{err}");
+    assert_eq!(fs::read_to_string(precious.join("thesis.tex")).unwrap(), "years of work");
     assert_eq!(fs::read_dir(&precious).unwrap().count(), 1);
 
     // A file is not a folder.
@@ -627,9 +459,7 @@ fn bundle_fails_cleanly() {
     assert_eq!(fs::read_to_string(&file).unwrap(), "x");
 
     // Not inside a bundled folder (it would copy itself).
-    let err = bundle::bundle(&root, &root.join("www/dist"))
-        .unwrap_err()
-        .to_string();
+    let err = bundle::bundle(&root, &root.join("www/dist")).unwrap_err().to_string();
     assert!(err.contains("inside"), "{err}");
     assert!(!root.join("www/dist").exists());
     assert!(leftovers(&root.join("www")).is_empty());
@@ -652,9 +482,5 @@ fn a_bundle_is_servable() {
     assert_eq!(r.header("content-type"), Some("text/javascript"));
     assert_eq!(r.body, bundle::COI_SERVICEWORKER_JS.as_bytes());
     let page = get(server.addr, "/", &[]);
-    assert!(
-        String::from_utf8(page.body)
-            .unwrap()
-            .contains(COI_SCRIPT_TAG)
-    );
+    assert!(String::from_utf8(page.body).unwrap().contains(COI_SCRIPT_TAG));
 }

@@ -88,8 +88,9 @@ export class WeightsView {
       this.app.message(`Loaded the model ${file.name}.`, 'ok');
       await this.app.modelChanged('loaded');
     } catch (e) {
-      this.say(e.message, 'error');
-      this.app.message(e.message, 'error');
+      const text = e.kind === 'bad-weights' ? `${file.name} is not a valid pff weights file (${e.message}); the current model is kept.` : `${file.name} could not be loaded: ${e.message}`;
+      this.say(text, 'error');
+      this.app.message(text, 'error');
     } finally {
       input.value = '';
     }

@@ -150,7 +150,13 @@ fn resumed(path: &Path, a: &TrainArgs, command: &str) -> Result<Option<(Training
     let meta = run.meta_mut();
     meta.command = if meta.command.is_empty() { command.to_string() } else { format!("{} && {command}", meta.command) };
     let (epoch, dev) = run.best().unwrap_or((0, 0.0));
-    println!("resuming {} at epoch {} of {} (best so far: epoch {epoch}, dev accuracy {:.2} %)", stored.state.display(), run.epoch(), spec.config.epochs, 100.0 * dev);
+    println!(
+        "resuming {} at epoch {} of {} (best so far: epoch {epoch}, dev accuracy {:.2} %)",
+        stored.state.display(),
+        run.epoch(),
+        spec.config.epochs,
+        100.0 * dev
+    );
     Ok(Some((run, files)))
 }
 
@@ -205,7 +211,14 @@ fn show(p: &Progress, bar: &mut Option<ProgressBar>) {
         Phase::Testing if p.tested == 0 => println!("testing the best model (epoch {}) on {} images…", p.best_epoch.unwrap_or(0), p.test_total),
         Phase::Prior => {
             if let Some(t) = &p.test {
-                println!("best model (epoch {}, dev {:.2} %): test accuracy {:.2} % (error {:.2} %), forward head {:.2} %", p.best_epoch.unwrap_or(0), 100.0 * p.best_dev_accuracy.unwrap_or(0.0), 100.0 * t.accuracy, 100.0 * t.error, 100.0 * t.forward_accuracy);
+                println!(
+                    "best model (epoch {}, dev {:.2} %): test accuracy {:.2} % (error {:.2} %), forward head {:.2} %",
+                    p.best_epoch.unwrap_or(0),
+                    100.0 * p.best_dev_accuracy.unwrap_or(0.0),
+                    100.0 * t.accuracy,
+                    100.0 * t.error,
+                    100.0 * t.forward_accuracy
+                );
             }
             println!("fitting the generative prior…");
         }

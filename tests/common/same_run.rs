@@ -76,7 +76,15 @@ fn sha(values: &[f32]) -> String {
 pub fn run() -> Outcome {
     let train = digits(TRAIN, 11);
     let dev = digits(DEV, 12);
-    let request = RunRequest { preset: Some("tiny".into()), dataset: Some("synthetic".into()), seed: Some(7), epochs: Some(1), no_test: true, no_prior: true, ..Default::default() };
+    let request = RunRequest {
+        preset: Some("tiny".into()),
+        dataset: Some("synthetic".into()),
+        seed: Some(7),
+        epochs: Some(1),
+        no_test: true,
+        no_prior: true,
+        ..Default::default()
+    };
     let spec = request.spec().unwrap();
     // The random draws, from a trainer of the same seed (the run's trainer uses these functions).
     let probe = Trainer::new(pff::Pff::new(spec.config.clone(), spec.seed).unwrap(), spec.seed);
@@ -88,7 +96,8 @@ pub fn run() -> Outcome {
         })
         .collect();
     let key = Trainer::batch_key(Cursor::default());
-    let noise_sha256 = [0u64, 7].iter().flat_map(|&k| (0..4).map(move |w| (k, w))).map(|(k, w)| sha(probe.noise(key, k, w, 100, 0.01).as_slice().unwrap())).collect();
+    let noise_sha256 =
+        [0u64, 7].iter().flat_map(|&k| (0..4).map(move |w| (k, w))).map(|(k, w)| sha(probe.noise(key, k, w, 100, 0.01).as_slice().unwrap())).collect();
 
     let mut run = TrainingRun::new(spec).unwrap();
     let data = RunData { train: &train, dev: &dev, test: None };
