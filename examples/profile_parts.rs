@@ -19,7 +19,7 @@ fn main() {
     if std::env::args().nth(2).as_deref() == Some("step") {
         use pff::ops::{nrm, one_hot};
         let b = cfg.batch_size;
-        let x = pff::rng::normal::<f32>(2 * b, cfg.input_dim, 1.0, 5).mapv(|v| v.max(0.0).min(1.0));
+        let x = pff::rng::normal::<f32>(2 * b, cfg.input_dim, 1.0, 5).mapv(|v| v.clamp(0.0, 1.0));
         let labels: Vec<usize> = (0..2 * b).map(|i| i % 10).collect();
         let y = one_hot::<f32>(&labels, 10);
         let lab = ndarray::Array1::from_shape_fn(2 * b, |i| if i < b { 1.0f32 } else { 0.0 });
@@ -92,7 +92,7 @@ fn main() {
     }
     if std::env::args().nth(2).as_deref() == Some("train") {
         let mut tr = pff::train::Trainer::new(m, 1);
-        let x = pff::rng::normal::<f32>(cfg.batch_size, cfg.input_dim, 1.0, 5).mapv(|v| v.max(0.0).min(1.0));
+        let x = pff::rng::normal::<f32>(cfg.batch_size, cfg.input_dim, 1.0, 5).mapv(|v| v.clamp(0.0, 1.0));
         let labels: Vec<usize> = (0..cfg.batch_size).map(|i| i % 10).collect();
         let t = Instant::now();
         tr.train_batch(x.view(), &labels, 1).unwrap();

@@ -3,7 +3,9 @@
 # (Debian 12, rustup). Idempotent: installed pieces are skipped. Pinned versions:
 #   nightly-2026-05-20 (the threaded wasm build; the 05-19 nightly has no wasm32 std)
 #   wasm-bindgen-cli 0.2.130 (= the wasm-bindgen crate pinned in Cargo.toml), wasm-pack 0.15.1
-#   --test: Debian chromium + chromium-driver, npm packages of tests/e2e (package-lock.json)
+#   rustfmt and clippy (the gates of scripts/test.sh)
+#   --test: Debian chromium + chromium-driver, npm packages of tests/e2e (package-lock.json:
+#   playwright-core, and typescript for the type check of www/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NIGHTLY=nightly-2026-05-20
@@ -34,6 +36,7 @@ if [ "$with_tests" = 1 ] && [ "$(id -u)" -eq 0 ] && ! apt-cache show dataset-fas
 fi
 
 rustup target add wasm32-unknown-unknown --toolchain stable >/dev/null
+rustup component add rustfmt clippy --toolchain stable >/dev/null
 rustup toolchain list | grep -q "^$NIGHTLY" ||
   rustup toolchain install "$NIGHTLY" --profile minimal --component rust-src --target wasm32-unknown-unknown
 

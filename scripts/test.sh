@@ -7,6 +7,8 @@
 #      single-threaded build and threaded build
 #   4. end-to-end tests of the page with playwright-core and Debian's Chromium, served by
 #      `pff serve` with and without cross-origin isolation
+#   5. the gates: cargo fmt --check, clippy with warnings denied (native and wasm32), and tsc
+#      over the page's JavaScript (JSDoc types, the worker protocol of www/protocol.js)
 # Installs what it needs first (scripts/setup.sh --test).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +26,10 @@ step() {
 }
 
 ./scripts/setup.sh --test || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
+step "format" cargo fmt --check
+step "clippy (native)" cargo clippy --release --all-targets -- -D warnings
+step "clippy (wasm32)" cargo clippy --release --target wasm32-unknown-unknown --lib --tests -- -D warnings
+step "JavaScript type check" bash -c 'cd tests/e2e && npx --no-install tsc -p tsconfig.json'
 step "native tests" cargo test --release -- --include-ignored
 step "wasm build" ./scripts/build-wasm.sh
 step "wasm tests (single)" wasm-pack test --headless --chrome --mode no-install

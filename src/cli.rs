@@ -192,11 +192,11 @@ enum Cmd {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(n) = cli.threads {
-        if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(n).build_global() {
-            eprintln!("error: cannot start {n} threads: {e}");
-            return ExitCode::FAILURE;
-        }
+    if let Some(n) = cli.threads
+        && let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(n).build_global()
+    {
+        eprintln!("error: cannot start {n} threads: {e}");
+        return ExitCode::FAILURE;
     }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

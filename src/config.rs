@@ -131,7 +131,7 @@ impl Config {
         if self.input_dim == 0 || self.classes < 2 || self.latent == 0 {
             return bad("input_dim, latent must be positive and classes at least 2".into());
         }
-        if self.hidden == 0 || self.hidden % GROUP != 0 {
+        if self.hidden == 0 || !self.hidden.is_multiple_of(GROUP) {
             return bad(format!("hidden = {} must be a positive multiple of the group size {GROUP}", self.hidden));
         }
         if self.hidden > 8000 || self.latent > 1000 || self.input_dim > 100_000 || self.classes > 1000 {

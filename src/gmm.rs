@@ -120,9 +120,9 @@ fn kmeans(x: ArrayView2<'_, f64>, k: usize, rng: &mut Rng) -> Vec<usize> {
             sums.row_mut(assign[i]).zip_mut_with(&r, |a, &b| *a += b);
             counts[assign[i]] += 1;
         }
-        for c in 0..k {
-            if counts[c] > 0 {
-                centers.row_mut(c).assign(&(&sums.row(c) / counts[c] as f64));
+        for (c, &count) in counts.iter().enumerate() {
+            if count > 0 {
+                centers.row_mut(c).assign(&(&sums.row(c) / count as f64));
             }
         }
     }
@@ -175,7 +175,7 @@ impl Gmm {
         let (n, d) = x.dim();
         let k = resp.ncols();
         let nk: Array1<f64> = resp.sum_axis(Axis(0)) + 10.0 * f64::EPSILON;
-        let means = resp.t().dot(&x) / &nk.view().insert_axis(Axis(1));
+        let means = resp.t().dot(&x) / nk.view().insert_axis(Axis(1));
         self.weights = nk.iter().map(|v| v / n as f64).collect();
         self.means = means.rows().into_iter().map(|r| r.to_vec()).collect();
         self.covariances = (0..k)
@@ -223,10 +223,10 @@ impl Gmm {
     /// grouped by component, as the reference returns them. `only` restricts to one component.
     pub fn sample(&self, n: usize, draw: ComponentDraw, only: Option<usize>, rng: &mut Rng) -> Result<(Array2<f64>, Vec<usize>)> {
         let k = self.weights.len();
-        if let Some(c) = only {
-            if c >= k {
-                return Err(PffError::Input(format!("component {c} does not exist (the prior has {k})")));
-            }
+        if let Some(c) = only
+            && c >= k
+        {
+            return Err(PffError::Input(format!("component {c} does not exist (the prior has {k})")));
         }
         let probs: Vec<f64> = match draw {
             ComponentDraw::Weights => self.weights.clone(),

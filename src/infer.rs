@@ -98,7 +98,7 @@ impl<T: Real> Pff<T> {
             self.settle(chunk, &labels, high, |k, z1, z2| {
                 if k >= low {
                     let (s1, s2) = (row_sq_sums(z1.view()), row_sq_sums(z2.view()));
-                    g.zip_mut_with(&(s1 + s2), |a, &b| *a = *a - T::c(0.5) * b);
+                    g.zip_mut_with(&(s1 + s2), |a, &b| *a -= T::c(0.5) * b);
                 }
             });
             let mut o = out.slice_mut(s![ci * CLASSIFY_CHUNK..ci * CLASSIFY_CHUNK + n, ..]);

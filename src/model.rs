@@ -401,15 +401,15 @@ impl<T: Real> Generative<T> {
         let a1 = generator_input(z1, n1);
         let h0 = matmul(a1.view(), self.g1.view());
 
-        let e2 = zh2 - &z2;
-        let e1 = zh1 - &z1;
+        let e2 = zh2 - z2;
+        let e1 = zh1 - z1;
         let mut e0 = Array2::zeros(h0.raw_dim());
         let mut sse0 = Array1::<T>::zeros(n);
         crate::zip_each!(h0.len(), Zip::from(e0.rows_mut()).and(h0.rows()).and(x.rows()).and(&mut sse0), |mut er, hr, xr, s| {
             let mut acc = T::zero();
             for ((e, &h), &xv) in er.iter_mut().zip(hr.iter()).zip(xr.iter()) {
                 let d = h.max(T::zero()).min(T::one()) - xv;
-                acc = acc + d * d;
+                acc += d * d;
                 // The clip passes gradient where 0 ≤ h ≤ 1, bounds included.
                 *e = if h >= T::zero() && h <= T::one() { d * two_n } else { T::zero() };
             }

@@ -58,9 +58,9 @@ impl<P> Adam<P> {
             p.par_chunks_mut(CHUNK).zip(g.par_chunks(CHUNK)).zip(m.par_chunks_mut(CHUNK)).zip(v.par_chunks_mut(CHUNK)).for_each(|(((p, g), m), v)| {
                 for i in 0..p.len() {
                     let gi = g[i].max(-clip).min(clip);
-                    m[i] = m[i] + (gi - m[i]) * b1c;
-                    v[i] = v[i] + (gi * gi - v[i]) * b2c;
-                    p[i] = p[i] - lr_t * m[i] / (v[i].sqrt() + eps);
+                    m[i] += (gi - m[i]) * b1c;
+                    v[i] += (gi * gi - v[i]) * b2c;
+                    p[i] -= lr_t * m[i] / (v[i].sqrt() + eps);
                 }
             });
         }

@@ -102,7 +102,7 @@ impl Serialize for Bytes {
 }
 
 fn images(pixels: &[f32], d: usize) -> Result<ArrayView2<'_, f32>, JsValue> {
-    if pixels.is_empty() || pixels.len() % d != 0 {
+    if pixels.is_empty() || !pixels.len().is_multiple_of(d) {
         return Err(bad_input(format!("expected a multiple of {d} values, got {}", pixels.len())));
     }
     if pixels.iter().any(|v| !v.is_finite()) {

@@ -77,25 +77,21 @@ fn rep_loss(rep: &Representation<f64>, cfg: &Config, inp: &RepInputs) -> f64 {
 /// `analytic`. Returns the worst relative error seen per tensor.
 fn check_fd<P: ParamSet<f64>>(params: &P, analytic: &P, loss: impl Fn(&P) -> f64) {
     let h = 1e-6;
-    let grads = analytic.slices();
-    let n_tensors = grads.len();
-    for t in 0..n_tensors {
-        let name = P::NAMES[t];
-        let len = grads[t].len();
+    for (t, (grad, name)) in analytic.slices().into_iter().zip(P::NAMES).enumerate() {
+        let len = grad.len();
         let mut worst: f64 = 0.0;
-        for i in 0..len {
+        for (i, &an) in grad.iter().enumerate() {
             let mut p = params.clone();
             p.slices_mut()[t][i] += h;
             let up = loss(&p);
             p.slices_mut()[t][i] -= 2.0 * h;
             let down = loss(&p);
             let fd = (up - down) / (2.0 * h);
-            let an = grads[t][i];
             let err = (fd - an).abs() / (1e-6 + an.abs().max(fd.abs()));
             worst = worst.max(err);
             assert!((fd - an).abs() <= 1e-7 + 1e-5 * an.abs(), "{name}[{i}]: finite difference {fd:e}, formula {an:e}");
         }
-        assert!(grads[t].iter().any(|&g| g != 0.0), "{name}: the gradient is identically zero, so the test proves nothing");
+        assert!(grad.iter().any(|&g| g != 0.0), "{name}: the gradient is identically zero, so the test proves nothing");
         eprintln!("{name}: {len} entries, worst relative error {worst:.2e}");
     }
 }

@@ -57,7 +57,7 @@ pub fn digits(n: usize, salt: u64) -> Dataset {
         labels[i] = c as u8;
         for p in 0..PIXELS {
             let (r, col) = (p / 28, p % 28);
-            let band = (r / 3 + c) % 10 < 2 || (col / 3 + 2 * c) % 10 == 0;
+            let band = (r / 3 + c) % 10 < 2 || (col / 3 + 2 * c).is_multiple_of(10);
             let jitter = pff::rng::mix(salt ^ ((i * PIXELS + p) as u64)) % 100;
             if band && jitter < 85 {
                 pixels[i * PIXELS + p] = 128 + (jitter as u8);
