@@ -6,6 +6,9 @@
 
 import { SITE, importBuild, startBuild } from './wasm-build.js';
 
+/** Training images of the throughput measurement. */
+const TRAIN_IMAGES = 2000;
+
 let wasm = /** @type {any} */ (null);
 let runtime = /** @type {import('./protocol.js').Runtime|null} */ (null);
 
@@ -66,10 +69,18 @@ async function matmulCheck({ m = 64, k = 96, n = 80, seed = 7 }) {
   return { mode: runtime && runtime.mode, threads: wasm.threadCount(), m, k, n, maxDiffNaive: maxDiff(c, naive), maxDiffSingle: single ? maxDiff(c, single.matmul(a, b, m, k, n)) : null, ms, length: c.length };
 }
 
+/** The products of a training batch of the web and paper presets (2B rows: B real + B negatives). */
+function modelShapes(/** @type {any} */ cat) {
+  const cfg = (/** @type {string} */ name) => cat.presets.find((/** @type {any} */ q) => q.name === name).config;
+  const [web, paper] = [cfg('web'), cfg('paper')];
+  return [[2 * web.batch_size, web.input_dim, web.hidden], [2 * web.batch_size, web.hidden, web.hidden], [512, paper.input_dim, paper.hidden], [2 * paper.batch_size, paper.hidden, paper.hidden]];
+}
+
 async function bench(/** @type {any} */ p) {
   const out = /** @type {any} */ ({ ...runtime, matmul: [] });
+  const cat = wasm.catalog();
   let rate = 0; // the slowest GFLOP/s so far, to time-box the larger shapes
-  for (const [m, k, n] of p.shapes) {
+  for (const [m, k, n] of p.shapes || modelShapes(cat)) {
     const flop = 2 * m * k * n;
     if (rate && (flop / (rate * 1e9)) * 1000 * (p.reps + 1) > p.budgetMs) {
       out.matmul.push({ m, k, n, skipped: `would take about ${Math.round((flop / (rate * 1e9)) * (p.reps + 1))} s` });
@@ -79,10 +90,9 @@ async function bench(/** @type {any} */ p) {
     out.matmul.push({ m, k, n, gflops });
     rate = rate ? Math.min(rate, gflops) : gflops;
   }
-  const cat = wasm.catalog();
   const store = new wasm.DatasetStore();
   store.setManifest(cat.default_dataset, await bytes(`data/${cat.default_dataset}/manifest.json`));
-  for (const [split, want] of [['test', 1], ['train', 2000], ['dev', 1]]) {
+  for (const [split, want] of [['test', 1], ['train', TRAIN_IMAGES], ['dev', 1]]) {
     for (let f = store.nextShard(split, want); f; f = store.nextShard(split, want)) store.addShard(split, f, await bytes(`data/${cat.default_dataset}/${f}`));
   }
   const model = wasm.Model.fromWeights(await bytes(cat.pretrained_url));
@@ -91,8 +101,8 @@ async function bench(/** @type {any} */ p) {
   out.classifyMs = timeIt(() => model.classify(img), 20).ms;
   out.settleMs = timeIt(() => model.settle(img, 0), 10).ms;
   out.dream100Ms = timeIt((i) => model.dream(100, -1, i + 2), 5).ms;
-  // training throughput of the model's preset on 2000 images (a fresh run; nothing is kept)
-  const run = new wasm.Run({ preset: out.model.preset, dataset: cat.default_dataset, train_limit: 2000, dev_limit: 1, no_test: true, no_prior: true });
+  // training throughput of the model's preset (a fresh run; nothing is kept)
+  const run = new wasm.Run({ preset: out.model.preset, dataset: cat.default_dataset, train_limit: TRAIN_IMAGES, dev_limit: 1, no_test: true, no_prior: true });
   run.advance(store, 1); // the epoch-0 evaluation
   run.advance(store, 1); // warm-up batch
   const t = performance.now();

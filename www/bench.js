@@ -31,7 +31,6 @@ async function main() {
   const model = 'the pretrained model';
   say('measuring… (about a minute)');
   const r = await eng.call('bench', {
-    shapes: [[1000, 784, 500], [1000, 500, 500], [512, 784, 2000], [1000, 2000, 2000]],
     reps: 3,
     budgetMs: 15000,
     train: 2,

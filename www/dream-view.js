@@ -99,7 +99,7 @@ export class DreamView {
     c.height = 280;
     const ctx = c.getContext('2d');
     const img = ctx.createImageData(280, 280);
-    for (let i = 0; i < 100; i++) blitDigit(img, r.images, i, (i % 10) * 28, Math.floor(i / 10) * 28);
+    for (let i = 0; i < Math.min(r.n, 100); i++) blitDigit(img, r.images, i, (i % 10) * 28, Math.floor(i / 10) * 28); // a 10×10 grid
     ctx.putImageData(img, 0, 0);
     c.dataset.seed = String(this.seed);
   }
