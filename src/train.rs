@@ -169,8 +169,9 @@ impl Trainer {
     /// positives; then K settling steps, each followed by Adam on θ_r, the generator step,
     /// Adam on θ_g and the z_g update (algorithm.md §9). `key` seeds this batch's randomness.
     ///
-    /// Before each update the losses are checked: on a NaN or infinity the batch stops with an
-    /// error and the parameters keep the values of the last good step.
+    /// Before each update the losses it comes from are checked: on a NaN or infinity the batch
+    /// stops with an error before that update, so no non-finite value reaches the parameters
+    /// (the updates of earlier steps, made from finite losses, stay applied).
     pub fn train_batch(&mut self, x: ArrayView2<'_, f32>, labels: &[usize], key: u64) -> Result<BatchStats> {
         let cfg = self.model.cfg.clone();
         let b = x.nrows();
