@@ -147,6 +147,11 @@ fn resumed(path: &Path, a: &TrainArgs, command: &str) -> Result<Option<(Training
         );
         return Ok(None);
     }
+    // The state holds the history up to its epoch: the file is made to say the same, whatever
+    // an interruption between the state's write and the history's append left in it.
+    if !run.history().is_empty() {
+        write_history(&files.history, run.history())?;
+    }
     let meta = run.meta_mut();
     meta.command = if meta.command.is_empty() { command.to_string() } else { format!("{} && {command}", meta.command) };
     let (epoch, dev) = run.best().unwrap_or((0, 0.0));
@@ -265,6 +270,11 @@ fn finish(run: &TrainingRun, files: &RunFiles, f16: bool) -> Result<()> {
     ndata::write_atomic(&files.state, &run.state_bytes()?)?;
     println!("wrote {} (best model: epoch {}, dev accuracy {:.2} %)", files.weights.display(), best.meta.epochs, 100.0 * best.meta.dev_accuracy.unwrap_or(0.0));
     Ok(())
+}
+
+fn write_history(path: &Path, records: &[EpochRecord]) -> Result<()> {
+    let text: String = records.iter().map(|r| serde_json::to_string(r).expect("a record serialises") + "\n").collect();
+    ndata::write_atomic(path, text.as_bytes())
 }
 
 fn append_history(path: &Path, rec: &EpochRecord) -> Result<()> {

@@ -207,6 +207,7 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new(tag: &str) -> Result<Self> {
+        remove_stale_temp_dirs(tag);
         let path = std::env::temp_dir().join(format!("pff-{tag}-{}", unique_suffix()));
         fs::create_dir_all(&path).map_err(|e| PffError::io(format!("cannot create temporary folder {}", path.display()), e))?;
         Ok(TempDir(path))
@@ -216,6 +217,24 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Removes the temporary folders of `tag` left by processes that no longer run (a fetch killed
+/// with SIGKILL cannot remove its own). A folder's name holds its process id; where the system
+/// cannot tell whether a process runs (no `/proc`), nothing is removed.
+fn remove_stale_temp_dirs(tag: &str) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let prefix = format!("pff-{tag}-");
+    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(&prefix).and_then(|rest| rest.split('-').next()).and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = fs::remove_dir_all(entry.path());
+        }
     }
 }
 
