@@ -92,7 +92,43 @@ fn push_set<P: ParamSet<f32>>(out: &mut Vec<Owned>, prefix: &str, set: &P, stora
     }
 }
 
-fn serialize(tensors: &[Owned], metadata: HashMap<String, String>) -> Result<Vec<u8>> {
+/// Metadata key of the file's checksum: sha256 over every other metadata entry and every tensor
+/// (name, dtype, shape, bytes), so that any change to a file this crate wrote is detected.
+/// Files without it (written before it existed) load unchecked.
+const CHECKSUM: &str = "sha256";
+
+/// The metadata keys a pff file may hold; any other is refused (a damaged key name is damage).
+const KNOWN_KEYS: [&str; 8] = ["format", "version", "config", "meta", "prior", "trainer", "run", CHECKSUM];
+
+fn checksum<'a>(md: &HashMap<String, String>, tensors: impl Iterator<Item = (String, String, Vec<usize>, &'a [u8])>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let mut keys: Vec<&String> = md.keys().filter(|k| k.as_str() != CHECKSUM).collect();
+    keys.sort();
+    for k in keys {
+        h.update(k.as_bytes());
+        h.update([0]);
+        h.update(md[k].as_bytes());
+        h.update([0]);
+    }
+    let mut ts: Vec<_> = tensors.collect();
+    ts.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, dtype, shape, bytes) in ts {
+        h.update(name.as_bytes());
+        h.update([0]);
+        h.update(dtype.as_bytes());
+        for d in shape {
+            h.update((d as u64).to_le_bytes());
+        }
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn serialize(tensors: &[Owned], mut metadata: HashMap<String, String>) -> Result<Vec<u8>> {
+    let sum = checksum(&metadata, tensors.iter().map(|t| (t.name.clone(), format!("{:?}", t.dtype), t.shape.clone(), t.bytes.as_slice())));
+    metadata.insert(CHECKSUM.into(), sum);
     let views = tensors
         .iter()
         .map(|t| Ok((t.name.clone(), TensorView::new(t.dtype, t.shape.clone(), &t.bytes).map_err(|e| PffError::Weights(e.to_string()))?)))
@@ -211,6 +247,17 @@ impl<'a> Parsed<'a> {
         }
         if md.get("version").map(String::as_str) != Some(VERSION) {
             return Err(PffError::Weights(format!("unsupported version {:?} (this build reads version {VERSION})", md.get("version"))));
+        }
+        if let Some(key) = md.keys().find(|k| !KNOWN_KEYS.contains(&k.as_str())) {
+            return Err(PffError::Weights(format!("unknown metadata entry {key:?}: the file is damaged or not a pff file")));
+        }
+        if let Some(sum) = md.get(CHECKSUM) {
+            let actual = checksum(&md, st.tensors().into_iter().map(|(name, t)| (name, format!("{:?}", t.dtype()), t.shape().to_vec(), t.data())));
+            if actual != *sum {
+                return Err(PffError::Weights(format!(
+                    "checksum mismatch: the file says sha256 {sum}, its contents give {actual} (the file was altered or damaged)"
+                )));
+            }
         }
         Ok(Parsed { st, md })
     }
