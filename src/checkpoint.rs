@@ -7,8 +7,10 @@
 //! A training checkpoint additionally holds Adam's moments as `adam.r.m.W1`, … and its step
 //! counters and schedule position in `trainer` (JSON), so that training resumes exactly.
 //!
-//! Loading checks names, shapes, dtypes and finiteness, and rejects anything else with a
-//! message that names the problem; it never panics on bad bytes.
+//! Every file written carries `sha256`, a checksum over all other metadata and every tensor.
+//! Loading checks it (files from before it existed have none), refuses unknown metadata entries,
+//! checks names, shapes, dtypes and finiteness, and rejects anything else with a message that
+//! names the problem; it never panics on bad bytes.
 
 use crate::config::Config;
 use crate::error::{PffError, Result};
