@@ -7,7 +7,8 @@
 #      single-threaded build and threaded build
 #   4. end-to-end tests of the page with playwright-core and Debian's Chromium, served by
 #      `pff serve` with and without cross-origin isolation
-#   5. the gates: cargo fmt --check, clippy with warnings denied (native and wasm32), and tsc
+#   5. a 20-second smoke run of every fuzz target (scripts/fuzz.sh; cargo-fuzz on the pinned nightly)
+#   6. the gates: cargo fmt --check, clippy with warnings denied (native and wasm32), and tsc
 #      over the page's JavaScript (JSDoc types, the worker protocol of www/protocol.js)
 # Installs what it needs first (scripts/setup.sh --test).
 set -uo pipefail
@@ -37,6 +38,7 @@ step "wasm tests (threads)" env CARGO_TARGET_DIR=target/threads rustup run "$NIG
   wasm-pack test --headless --chrome --mode no-install -- --config .cargo/threads.toml --features threads
 step "build CLI" cargo build --release
 step "end-to-end tests" node tests/e2e/run.mjs
+step "fuzz smoke (20 s per target)" ./scripts/fuzz.sh 20
 
 # Sum the runners' own counts: cargo/wasm-bindgen-test "test result: … N passed; M failed"
 # and the e2e runner's "N passed, M failed".

@@ -47,6 +47,7 @@ pub mod real;
 pub mod rng;
 pub mod run;
 pub mod train;
+pub mod urlpath;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;

@@ -24,7 +24,7 @@
 use std::future::{Future, IntoFuture};
 use std::io;
 use std::net::SocketAddr;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Router;
@@ -101,46 +101,6 @@ impl Site {
         }
         unreachable!("the last mount is the catch-all")
     }
-}
-
-/// Decodes a raw URL path the way [`ServeDir`] does (percent-decoding, then path components)
-/// and returns the relative path, or `None` for anything that is not a plain relative path:
-/// `..`, an absolute path, a drive prefix, invalid UTF-8 or an embedded NUL.
-fn decode_relative(raw: &str) -> Option<PathBuf> {
-    let bytes = percent_decode(raw.trim_start_matches('/'))?;
-    let text = String::from_utf8(bytes).ok()?;
-    if text.contains('\0') {
-        return None;
-    }
-    let mut rel = PathBuf::new();
-    for component in Path::new(&text).components() {
-        match component {
-            Component::Normal(c) if Path::new(c).components().all(|c| matches!(c, Component::Normal(_))) => rel.push(c),
-            Component::CurDir => {}
-            _ => return None,
-        }
-    }
-    Some(rel)
-}
-
-/// `%XX` decoding; `None` for a malformed escape.
-fn percent_decode(s: &str) -> Option<Vec<u8>> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = |c: u8| (c as char).to_digit(16);
-            let hi = hex(*b.get(i + 1)?)?;
-            let lo = hex(*b.get(i + 2)?)?;
-            out.push((hi * 16 + lo) as u8);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    Some(out)
 }
 
 /// What the file system says about a requested path.
@@ -223,7 +183,7 @@ fn plain(status: StatusCode, message: &'static str) -> Response {
 async fn files(State(site): State<Arc<Site>>, req: Request) -> Response {
     let raw_path = req.uri().path().to_owned();
     let (mount, rest) = site.route(&raw_path);
-    let Some(rel) = decode_relative(rest) else {
+    let Some(rel) = crate::urlpath::decode_relative(rest) else {
         return plain(StatusCode::NOT_FOUND, "404 Not Found\n");
     };
     let wants_index = rest.is_empty() || rest.ends_with('/');
@@ -383,6 +343,7 @@ mod tests {
 
     #[test]
     fn decoding_refuses_traversal() {
+        use crate::urlpath::decode_relative;
         assert_eq!(decode_relative("a/b.js"), Some(PathBuf::from("a/b.js")));
         assert_eq!(decode_relative(""), Some(PathBuf::new()));
         assert_eq!(decode_relative("./a"), Some(PathBuf::from("a")));
