@@ -5,7 +5,8 @@
 # (-rss_limit_mb) and a per-input timeout (-timeout), so a target that allocates without bound
 # or loops fails like one that panics. Crashes are kept under fuzz/artifacts/TARGET/; every
 # crash found becomes a named regression test in the ordinary test suite.
-# FUZZ_RUNS=N runs each target for N executions instead of SECONDS (the long runs).
+# FUZZ_RUNS=N runs each target for N executions instead of SECONDS (the long runs);
+# FUZZ_TARGETS="a b" runs only those targets.
 # Prints one line per target: "TARGET: N runs in S s, 0 crashes" and exits non-zero on a crash.
 #
 #   ./scripts/fuzz.sh 20          # the smoke run of ./scripts/test.sh
@@ -16,6 +17,7 @@ NIGHTLY=nightly-2026-05-20
 CARGO_FUZZ_VERSION=0.13.2
 SECONDS_EACH=${1:-60}
 TARGETS=(shard idx manifest weights request_path prior)
+[ -n "${FUZZ_TARGETS:-}" ] && read -r -a TARGETS <<<"$FUZZ_TARGETS" # e.g. FUZZ_TARGETS="shard idx"
 
 rustup toolchain list | grep -q "^$NIGHTLY" ||
   rustup toolchain install "$NIGHTLY" --profile minimal --component rust-src --target wasm32-unknown-unknown
