@@ -484,3 +484,116 @@ fn a_bundle_is_servable() {
     let page = get(server.addr, "/", &[]);
     assert!(String::from_utf8(page.body).unwrap().contains(COI_SCRIPT_TAG));
 }
+
+/// The `pff serve` binary under load on loopback: 64 concurrent clients and 25,600 requests of
+/// every kind (pages, wasm, shards, range requests, missing files, malformed and traversal
+/// paths) while four connections trickle a request one byte at a time and never finish it.
+/// No request may fail with a server error or go unanswered, nothing outside the root may be
+/// served, and the server's memory stays bounded. Latencies are printed, not asserted.
+#[test]
+fn the_server_under_load_answers_everyone_serves_nothing_outside_and_stays_small() {
+    use std::io::BufRead;
+    let dir = TestDir::new("serve-load");
+    let root = site(&dir);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pff"))
+        .args(["serve", "--port", "0", "--root"])
+        .arg(&root)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let port: u16 = line.split("127.0.0.1:").nth(1).and_then(|r| r.split('/').next()).and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("no port in {line:?}"));
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let rss_kb = || -> u64 {
+        let status = fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+        status.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()).unwrap_or(0)
+    };
+    let warm = get(addr, "/app.js", &[]);
+    assert_eq!(warm.status, 200);
+    let rss_before = rss_kb();
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let tricklers: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let Ok(mut s) = TcpStream::connect(addr) else { return };
+                for b in b"GET /app.js HTTP/1.1\r\nHost: slow\r\nX-Slow: ".iter().chain(std::iter::repeat(&b'a')) {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) || s.write_all(&[*b]).is_err() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            })
+        })
+        .collect();
+
+    // (target, extra header, what a correct answer is)
+    let mix: [(&str, Option<(&str, &str)>, fn(u16) -> bool); 10] = [
+        ("/", None, |s| s == 200),
+        ("/app.js", None, |s| s == 200),
+        ("/pkg/single/x.wasm", None, |s| s == 200),
+        ("/data/mnist/train-000.bin.gz", None, |s| s == 200),
+        ("/data/mnist/train-000.bin.gz", Some(("Range", "bytes=0-9")), |s| s == 206),
+        ("/missing.js", None, |s| s == 404),
+        ("/%2e%2e/secret.txt", None, |s| s == 400 || s == 403 || s == 404),
+        ("/../../secret.txt", None, |s| s == 400 || s == 403 || s == 404),
+        ("/escape.txt", None, |s| s == 403 || s == 404),
+        ("/%zz%", None, |s| s == 400 || s == 404),
+    ];
+    const CLIENTS: usize = 64;
+    const PER_CLIENT: usize = 400;
+    let t0 = std::time::Instant::now();
+    let results: Vec<Vec<(usize, u16, f64, bool)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..CLIENTS)
+            .map(|c| {
+                let mix = &mix;
+                scope.spawn(move || {
+                    (0..PER_CLIENT)
+                        .map(|i| {
+                            let k = (c * 7 + i) % mix.len();
+                            let (target, header, _) = mix[k];
+                            let t = std::time::Instant::now();
+                            let r = get(addr, target, header.as_slice());
+                            let leaked = r.body.windows(SECRET.len()).any(|w| w == SECRET.as_bytes());
+                            (k, r.status, t.elapsed().as_secs_f64() * 1e3, leaked)
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let secs = t0.elapsed().as_secs_f64();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let rss_after = rss_kb();
+    let all: Vec<_> = results.into_iter().flatten().collect();
+    assert_eq!(all.len(), CLIENTS * PER_CLIENT);
+    let errors = all.iter().filter(|r| r.1 >= 500).count();
+    let wrong: Vec<_> = all.iter().filter(|r| !(mix[r.0].2)(r.1)).take(5).map(|r| (mix[r.0].0, r.1)).collect();
+    let leaks = all.iter().filter(|r| r.3).count();
+    let mut ms: Vec<f64> = all.iter().map(|r| r.2).collect();
+    ms.sort_by(f64::total_cmp);
+    let pct = |p: f64| ms[((ms.len() - 1) as f64 * p) as usize];
+    eprintln!(
+        "load: {} requests from {CLIENTS} clients in {secs:.1} s ({:.0}/s); latency p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms; server RSS {} -> {} KiB; 4 trickling connections held",
+        all.len(),
+        all.len() as f64 / secs,
+        pct(0.5),
+        pct(0.99),
+        ms[ms.len() - 1],
+        rss_before,
+        rss_after
+    );
+    assert_eq!(errors, 0, "server errors");
+    assert!(wrong.is_empty(), "wrong answers: {wrong:?}");
+    assert_eq!(leaks, 0, "files from outside the root were served");
+    assert!(rss_after < 128 * 1024, "the server grew to {rss_after} KiB");
+    let _ = child.kill();
+    let _ = child.wait();
+    for t in tricklers {
+        t.join().unwrap();
+    }
+}
