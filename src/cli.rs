@@ -266,7 +266,7 @@ fn run(cli: Cli) -> pff::Result<()> {
         }
         Cmd::Serve { host, port, no_isolation, root } => {
             let runtime = tokio::runtime::Runtime::new().map_err(|e| PffError::io("cannot start the server runtime", e))?;
-            runtime.block_on(pff::native::serve::serve(pff::native::serve::ServeOptions { host, port, no_isolation, root }))
+            runtime.block_on(pff::native::serve::serve(pff::native::serve::ServeOptions { host, port, no_isolation, root, ..Default::default() }))
         }
         Cmd::Bundle { out, root } => {
             let report = pff::native::bundle::bundle(&root, &out)?;

@@ -79,7 +79,7 @@ struct Server {
 
 fn start(root: &Path, no_isolation: bool) -> Server {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let opts = ServeOptions { host: "127.0.0.1".into(), port: 0, no_isolation, root: root.to_path_buf() };
+    let opts = ServeOptions { host: "127.0.0.1".into(), port: 0, no_isolation, root: root.to_path_buf(), ..ServeOptions::default() };
     let (addr, server) = runtime.block_on(bind_with_shutdown(&opts, std::future::pending())).unwrap();
     assert!(addr.ip().is_loopback() && addr.port() != 0, "{addr}");
     runtime.spawn(server);
@@ -309,7 +309,7 @@ fn a_taken_port_is_a_clear_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let opts = ServeOptions { host: "127.0.0.1".into(), port, no_isolation: false, root };
+    let opts = ServeOptions { host: "127.0.0.1".into(), port, no_isolation: false, root, ..ServeOptions::default() };
     let err = match runtime.block_on(bind_with_shutdown(&opts, std::future::pending())) {
         Ok(_) => panic!("bound a taken port"),
         Err(e) => e.to_string(),
@@ -504,7 +504,8 @@ fn the_server_under_load_answers_everyone_serves_nothing_outside_and_stays_small
         .unwrap();
     let mut line = String::new();
     std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let port: u16 = line.split("127.0.0.1:").nth(1).and_then(|r| r.split('/').next()).and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("no port in {line:?}"));
+    let port: u16 =
+        line.split("127.0.0.1:").nth(1).and_then(|r| r.split('/').next()).and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("no port in {line:?}"));
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let rss_kb = || -> u64 {
         let status = fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
@@ -531,7 +532,8 @@ fn the_server_under_load_answers_everyone_serves_nothing_outside_and_stays_small
         .collect();
 
     // (target, extra header, what a correct answer is)
-    let mix: [(&str, Option<(&str, &str)>, fn(u16) -> bool); 10] = [
+    type Case = (&'static str, Option<(&'static str, &'static str)>, fn(u16) -> bool);
+    let mix: [Case; 10] = [
         ("/", None, |s| s == 200),
         ("/app.js", None, |s| s == 200),
         ("/pkg/single/x.wasm", None, |s| s == 200),
@@ -596,4 +598,38 @@ fn the_server_under_load_answers_everyone_serves_nothing_outside_and_stays_small
     for t in tricklers {
         t.join().unwrap();
     }
+}
+
+/// A connection that never finishes its request head is closed after the header timeout,
+/// however slowly it keeps sending.
+#[test]
+fn a_request_head_that_never_ends_is_cut_off() {
+    let dir = TestDir::new("serve-slow");
+    let root = site(&dir);
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let opts = ServeOptions { port: 0, root, header_timeout: Duration::from_millis(500), ..ServeOptions::default() };
+    let (addr, server) = runtime.block_on(bind_with_shutdown(&opts, std::future::pending())).unwrap();
+    runtime.spawn(server);
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    s.write_all(b"GET /app.js HTTP/1.1\r\nHost: slow\r\n").unwrap();
+    let t0 = std::time::Instant::now();
+    let mut closed = false;
+    while t0.elapsed() < Duration::from_secs(20) {
+        if s.write_all(b"X").is_err() {
+            closed = true; // one more byte of a header that never ends, refused
+            break;
+        }
+        let mut buf = [0u8; 256];
+        match s.read(&mut buf) {
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            _ => {
+                closed = true; // end of stream, a reset, or an error response (408) before the close
+                break;
+            }
+        }
+    }
+    assert!(closed, "the stalled connection is still open after {:?}", t0.elapsed());
+    // and the server still answers others
+    assert_eq!(get(addr, "/app.js", &[]).status, 200);
 }

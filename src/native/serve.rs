@@ -21,7 +21,7 @@
 //! with `DecompressionStream`) are sent as `application/gzip`, byte for byte, never with a
 //! `Content-Encoding`.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -51,11 +51,17 @@ pub struct ServeOptions {
     pub no_isolation: bool,
     /// The repository root holding `www/`, `pkg/` and `data/`.
     pub root: PathBuf,
+    /// A connection that has not sent a complete request head within this time is closed
+    /// (so slow or stalled clients cannot hold connections open for ever).
+    pub header_timeout: std::time::Duration,
 }
+
+/// [`ServeOptions::header_timeout`] by default.
+pub const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Default for ServeOptions {
     fn default() -> Self {
-        ServeOptions { host: "127.0.0.1".into(), port: 8080, no_isolation: false, root: PathBuf::from(".") }
+        ServeOptions { host: "127.0.0.1".into(), port: 8080, no_isolation: false, root: PathBuf::from("."), header_timeout: HEADER_TIMEOUT }
     }
 }
 
@@ -280,9 +286,55 @@ where
         PffError::io(format!("cannot listen on {what}{hint}"), e)
     })?;
     let addr = listener.local_addr().map_err(|e| PffError::io(format!("cannot listen on {what}"), e))?;
-    let app = router(opts);
-    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown).into_future();
+    let server = accept_loop(listener, router(opts), opts.header_timeout, shutdown);
     Ok((addr, async move { server.await.map_err(|e| PffError::io(format!("server on {addr} failed"), e)) }))
+}
+
+/// Serves every accepted connection with hyper (HTTP/1.1 and HTTP/2) and a header-read
+/// timeout, until `shutdown` completes; then asks open connections to finish and waits for them.
+/// (axum's own `serve` has no header timeout.)
+async fn accept_loop<S>(listener: tokio::net::TcpListener, app: Router, header_timeout: std::time::Duration, shutdown: S) -> io::Result<()>
+where
+    S: Future<Output = ()> + Send + 'static,
+{
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::service::TowerToHyperService;
+    let (close_tx, close_rx) = tokio::sync::watch::channel(());
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) if matches!(e.kind(), io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset | io::ErrorKind::Interrupted) => continue,
+                // out of file descriptors and the like: wait a little rather than spin
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let mut close = close_rx.clone();
+        tokio::spawn(async move {
+            let mut builder = Builder::new(TokioExecutor::new());
+            builder.http1().timer(TokioTimer::new()).header_read_timeout(header_timeout);
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = close.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+    drop(close_rx);
+    let _ = close_tx.send(());
+    close_tx.closed().await;
+    Ok(())
 }
 
 /// [`bind_with_shutdown`] with Ctrl-C as the shutdown signal.
