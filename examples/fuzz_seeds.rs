@@ -81,5 +81,8 @@ fn main() {
     for (i, p) in ["index.html", "pkg/single/pff.js", "data/mnist/manifest.json", "%2e%2e/x", "a/./b%20c", "data/weights/"].iter().enumerate() {
         put(&out.join("request_path"), &format!("path-{i}"), p.as_bytes());
     }
+    let request = RunRequest { preset: Some("web".into()), train_limit: Some(1000), ..Default::default() };
+    put(&out.join("run_request"), "request.json", serde_json::to_string(&request).unwrap().as_bytes());
+    put(&out.join("run_request"), "sets.txt", b"lr=0.001\nhidden=200\nlr_milestones=[30,40]\ncomponent_draw=reference-softmax\n");
     println!("wrote the seed corpora under {}", out.display());
 }

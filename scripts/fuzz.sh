@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes every parser of untrusted bytes with libFuzzer (cargo-fuzz), SECONDS each (default 60):
-#   shard, idx, manifest, weights, request_path, prior   (fuzz/fuzz_targets/)
+#   shard, idx, manifest, weights, request_path, prior, run_request   (fuzz/fuzz_targets/)
 # Seeds come from real files (examples/fuzz_seeds.rs). Each target runs with a memory limit
 # (-rss_limit_mb) and a per-input timeout (-timeout), so a target that allocates without bound
 # or loops fails like one that panics. Crashes are kept under fuzz/artifacts/TARGET/; every
@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 NIGHTLY=nightly-2026-05-20
 CARGO_FUZZ_VERSION=0.13.2
 SECONDS_EACH=${1:-60}
-TARGETS=(shard idx manifest weights request_path prior)
+TARGETS=(shard idx manifest weights request_path prior run_request)
 [ -n "${FUZZ_TARGETS:-}" ] && read -r -a TARGETS <<<"$FUZZ_TARGETS" # e.g. FUZZ_TARGETS="shard idx"
 
 rustup toolchain list | grep -q "^$NIGHTLY" ||

@@ -227,6 +227,7 @@ fn run(cli: Cli) -> pff::Result<()> {
             let mut ck = read_weights(&weights)?;
             let dataset = dataset_of(&ck, dataset, false)?;
             let train = load(&root, &dataset, "train", None)?;
+            train.check_fits(ck.model.cfg.input_dim, ck.model.cfg.classes, &format!("{dataset}/train"))?;
             let gmm = generate::fit_prior(&ck.model, &train, limit, components, seed.unwrap_or(ck.meta.seed))?;
             println!(
                 "prior: {} components, {} EM iterations{}; component labels {:?}",
@@ -306,18 +307,30 @@ fn write_weights(path: &Path, ck: &Checkpoint, storage: Storage) -> pff::Result<
     ndata::write_atomic(path, &ck.to_bytes(storage)?)
 }
 
+/// `path` without `suffix` (an ASCII ending), on the path's own bytes: a name that is not
+/// UTF-8 stays as it is.
+fn strip_suffix<'a>(path: &'a Path, suffix: &str) -> Option<&'a std::ffi::OsStr> {
+    let bytes = path.as_os_str().as_encoded_bytes();
+    let base = bytes.strip_suffix(suffix.as_bytes())?;
+    // SAFETY: `base` ends where the ASCII `suffix` begins, a valid boundary of the encoding.
+    Some(unsafe { std::ffi::OsStr::from_encoded_bytes_unchecked(base) })
+}
+
+fn appended(base: &std::ffi::OsStr, suffix: &str) -> PathBuf {
+    let mut s = base.to_os_string();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let stem = path.to_string_lossy();
-    let base = stem.strip_suffix(".safetensors").unwrap_or(&stem);
-    PathBuf::from(format!("{base}{suffix}"))
+    appended(strip_suffix(path, ".safetensors").unwrap_or(path.as_os_str()), suffix)
 }
 
 /// The weights file a run's files hang off, given it or its training checkpoint (`X`,
 /// `X.safetensors` or `X.train.safetensors` all give `X.safetensors`).
 fn run_weights_path(path: &Path) -> PathBuf {
-    let s = path.to_string_lossy();
-    let base = s.strip_suffix(".train.safetensors").or_else(|| s.strip_suffix(".safetensors")).unwrap_or(&s);
-    PathBuf::from(format!("{base}.safetensors"))
+    let base = strip_suffix(path, ".train.safetensors").or_else(|| strip_suffix(path, ".safetensors")).unwrap_or(path.as_os_str());
+    appended(base, ".safetensors")
 }
 
 /// `--set NAME=VALUE` arguments as (name, value) pairs.
@@ -352,6 +365,7 @@ fn eval(root: &Path, weights: &Path, dataset: Option<String>, split: &str, limit
     let mut ck = read_weights(weights)?;
     let dataset = dataset_of(&ck, dataset, record)?;
     let data = load(root, &dataset, split, limit)?;
+    data.check_fits(ck.model.cfg.input_dim, ck.model.cfg.classes, &format!("{dataset}/{split}"))?;
     let t = Instant::now();
     let ev = evaluate(&ck.model, &data);
     let secs = t.elapsed().as_secs_f64();

@@ -350,6 +350,21 @@ impl Dataset {
         counts
     }
 
+    /// Checks that a model with `input_dim` inputs and `classes` classes can read this set:
+    /// the images have [`PIXELS`] pixels and every label is below `classes`. `name` names the
+    /// set in the error.
+    pub fn check_fits(&self, input_dim: usize, classes: usize, name: &str) -> Result<()> {
+        if input_dim != PIXELS {
+            return Err(PffError::Config(format!("input_dim = {input_dim}, but the images of {name} have {PIXELS} pixels")));
+        }
+        if let Some(&max) = self.labels.iter().max()
+            && usize::from(max) >= classes
+        {
+            return Err(PffError::Config(format!("classes = {classes}, but {name} has label {max} (it needs at least {} classes)", usize::from(max) + 1)));
+        }
+        Ok(())
+    }
+
     /// The images at `indices` as an `N × 784` matrix of pixels / 255 (in 0..=1), and their
     /// labels. Panics if an index is out of range.
     pub fn batch(&self, indices: &[usize]) -> (Array2<f32>, Vec<usize>) {

@@ -518,6 +518,10 @@ impl TrainingRun {
     }
 
     fn resolve_limits(&mut self, data: &RunData<'_>) -> Result<()> {
+        let cfg = &self.spec.config;
+        for (set, split) in [(data.train, "train"), (data.dev, "dev")] {
+            set.check_fits(cfg.input_dim, cfg.classes, &format!("{}/{split}", self.spec.dataset))?;
+        }
         let resolve = |limit: Option<usize>, have: usize, split: &str| match limit {
             None if have == 0 => Err(PffError::Input(format!("the {split} split is empty"))),
             None => Ok(have),
@@ -583,6 +587,7 @@ impl TrainingRun {
 
     fn test_step(&mut self, data: &RunData<'_>) -> Result<()> {
         let test = data.test.ok_or_else(|| PffError::Input("this run evaluates the test split at the end, but no test data was given".into()))?;
+        test.check_fits(self.spec.config.input_dim, self.spec.config.classes, &format!("{}/test", self.spec.dataset))?;
         let best = self.best.as_ref().expect("a run past its baseline has a best model");
         let total = self.spec.test_limit.map_or(test.len(), |l| l.min(test.len()));
         let start = self.test_sums.n;

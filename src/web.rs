@@ -232,6 +232,13 @@ impl DatasetStore {
         self.splits.get(split).filter(|d| !d.is_empty()).ok_or_else(|| bad_input(format!("no {split} images are loaded")))
     }
 
+    /// A split a model reads: loaded, and of the model's image size and classes.
+    fn split_for(&self, split: &str, cfg: &crate::Config) -> Result<&Dataset, JsValue> {
+        let d = self.split(split)?;
+        d.check_fits(cfg.input_dim, cfg.classes, &format!("{}/{split}", self.name().unwrap_or_default())).map_err(js_error)?;
+        Ok(d)
+    }
+
     fn run_data(&self, test: bool) -> Result<RunData<'_>, JsValue> {
         Ok(RunData { train: self.split("train")?, dev: self.split("dev")?, test: if test { Some(self.split("test")?) } else { None } })
     }
@@ -342,13 +349,13 @@ impl Model {
     /// The latent map of images `start..start+count` of a split: `generate::LatentMap`.
     #[wasm_bindgen(js_name = latentMap)]
     pub fn latent_map(&self, store: &DatasetStore, split: &str, start: usize, count: usize) -> Result<JsValue, JsValue> {
-        to_js(&generate::latent_map(&self.ck.model, store.split(split)?, start, count).map_err(js_error)?)
+        to_js(&generate::latent_map(&self.ck.model, store.split_for(split, &self.ck.model.cfg)?, start, count).map_err(js_error)?)
     }
 
     /// Evaluates the first `limit` images of a split (0: all): `infer::Evaluation` with
     /// `predictions` as a Uint8Array.
     pub fn evaluate(&self, store: &DatasetStore, split: &str, limit: usize) -> Result<JsValue, JsValue> {
-        let d = store.split(split)?;
+        let d = store.split_for(split, &self.ck.model.cfg)?;
         let n = if limit == 0 { d.len() } else { limit.min(d.len()) };
         let idx: Vec<usize> = (0..n).collect();
         let (x, labels) = d.batch(&idx);
@@ -360,7 +367,7 @@ impl Model {
     /// Fits the prior on the first `limit` images of a split (0: all), with the model's seed.
     #[wasm_bindgen(js_name = fitPrior)]
     pub fn fit_prior(&mut self, store: &DatasetStore, split: &str, limit: usize) -> Result<(), JsValue> {
-        let d = store.split(split)?;
+        let d = store.split_for(split, &self.ck.model.cfg)?;
         let g =
             generate::fit_prior(&self.ck.model, d, (limit > 0).then_some(limit), self.ck.model.cfg.prior_components, self.ck.meta.seed).map_err(js_error)?;
         self.ck.prior = Some(g);

@@ -217,3 +217,83 @@ fn eval_takes_the_dataset_from_the_weights_and_record_refuses_another() {
     assert!(stderr(&o).contains("trained on fashion, not mnist"), "{}", stderr(&o));
     assert_eq!(std::fs::read(&copy).unwrap(), before);
 }
+
+fn pff_on(threads: &str, args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pff")).arg("--data-dir").arg(data_root()).args(["--threads", threads]).args(args).output().expect("the pff binary runs")
+}
+
+#[test]
+fn settings_that_do_not_fit_the_data_and_odd_paths_are_clear_errors_not_panics() {
+    mnist();
+    let dir = TestDir::new("cli-panics");
+    for (set, says) in [("input_dim=100", "input_dim = 100, but the images of mnist/train have 784 pixels"), ("classes=3", "classes = 3, but mnist/train has label 9")] {
+        let out = dir.path().join(format!("{set}.safetensors"));
+        let o = pff(&["train", "--preset", "tiny", "--set", set, "--train-limit", "100", "--dev-limit", "50", "--out", out.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(1), "{set}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says) && !stderr(&o).contains("panicked"), "{set}: {}", stderr(&o));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let odd = dir.path().join(std::ffi::OsStr::from_bytes(b"\xff\xfe.safetensors"));
+        let args: Vec<&std::ffi::OsStr> = ["train", "--preset", "tiny", "--epochs", "1", "--train-limit", "100", "--dev-limit", "50", "--no-test", "--no-prior", "--out"]
+            .iter()
+            .map(std::ffi::OsStr::new)
+            .chain([odd.as_os_str()])
+            .collect();
+        let o = pff_on("1", &args);
+        assert!(o.status.success(), "a path that is not UTF-8: {}", stderr(&o));
+        assert!(odd.exists());
+    }
+}
+
+#[test]
+fn a_run_resumed_on_another_thread_count_ends_as_the_uninterrupted_one_with_its_test_and_prior() {
+    mnist();
+    let dir = TestDir::new("cli-exact");
+    let p = |n: &str| dir.path().join(format!("{n}.safetensors"));
+    let os = |v: &[&str]| v.iter().map(|s| std::ffi::OsString::from(s)).collect::<Vec<_>>();
+    let run = |threads: &str, args: Vec<std::ffi::OsString>| {
+        let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        let o = pff_on(threads, &refs);
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
+    let common = ["--preset", "tiny", "--train-limit", "600", "--dev-limit", "200"];
+    let mut whole = os(&["train", "--epochs", "2"]);
+    whole.extend(os(&common));
+    whole.extend([std::ffi::OsString::from("--out"), p("whole").into_os_string()]);
+    run("1", whole);
+    let mut first = os(&["train", "--epochs", "1"]);
+    first.extend(os(&common));
+    first.extend([std::ffi::OsString::from("--out"), p("split").into_os_string()]);
+    run("2", first);
+    run("1", vec!["train".into(), "--resume".into(), p("split").into_os_string(), "--epochs".into(), "2".into()]);
+
+    let (a, b) = (Checkpoint::from_bytes(&std::fs::read(p("whole")).unwrap()).unwrap(), Checkpoint::from_bytes(&std::fs::read(p("split")).unwrap()).unwrap());
+    assert_eq!(a.model, b.model, "weights");
+    assert!(a.prior.is_some());
+    assert_eq!(a.prior, b.prior, "prior (fitted with the run's own seed)");
+    assert_eq!((a.meta.test_accuracy, a.meta.epochs, a.meta.dev_accuracy), (b.meta.test_accuracy, b.meta.epochs, b.meta.dev_accuracy));
+    let state = |n: &str| pff::checkpoint::trainer_from_bytes(&std::fs::read(dir.path().join(format!("{n}.train.safetensors"))).unwrap()).unwrap().0;
+    let (sa, sb) = (state("whole"), state("split"));
+    assert_eq!(sa.model, sb.model);
+    assert_eq!((sa.opt_r.m, sa.opt_r.v, sa.opt_g.m, sa.opt_g.v), (sb.opt_r.m, sb.opt_r.v, sb.opt_g.m, sb.opt_g.v), "Adam moments");
+    assert_eq!((sa.cursor, sa.opt_r.t, sa.opt_g.t), (sb.cursor, sb.opt_r.t, sb.opt_g.t));
+}
+
+#[test]
+fn a_run_driven_to_nan_exits_non_zero_and_leaves_its_files_as_they_were() {
+    mnist();
+    let dir = TestDir::new("cli-nan");
+    let out = dir.path().join("m.safetensors");
+    let out_s = out.to_str().unwrap();
+    let first = pff(&["train", "--preset", "tiny", "--epochs", "1", "--train-limit", "300", "--dev-limit", "100", "--no-test", "--no-prior", "--out", out_s]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let files = ["m.safetensors", "m.train.safetensors", "m.history.jsonl"].map(|f| dir.path().join(f));
+    let before: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    let o = pff(&["train", "--resume", out_s, "--epochs", "2", "--set", "lr=1e30"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("non-finite") && stderr(&o).contains("Nothing was lost"), "{}", stderr(&o));
+    let after: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    assert!(before == after, "the files changed");
+}

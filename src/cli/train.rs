@@ -53,7 +53,7 @@ impl RunFiles {
 }
 
 pub fn train(root: &Path, a: TrainArgs) -> Result<()> {
-    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let command = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ");
     let (mut run, files) = match &a.resume {
         Some(p) => match resumed(p, &a, &command)? {
             Some(r) => r,
