@@ -31,7 +31,7 @@ step "format" cargo fmt --check
 step "clippy (native)" cargo clippy --release --all-targets -- -D warnings
 step "clippy (wasm32)" cargo clippy --release --target wasm32-unknown-unknown --lib --tests -- -D warnings
 step "JavaScript type check" bash -c 'cd tests/e2e && npx --no-install tsc -p tsconfig.json'
-step "native tests" cargo test --release -- --include-ignored
+step "native tests" cargo test --release --no-fail-fast -- --include-ignored
 step "wasm build" ./scripts/build-wasm.sh
 step "wasm tests (single)" wasm-pack test --headless --chrome --mode no-install
 step "wasm tests (threads)" env CARGO_TARGET_DIR=target/threads rustup run "$NIGHTLY" \
@@ -40,10 +40,15 @@ step "build CLI" cargo build --release
 step "end-to-end tests" node tests/e2e/run.mjs
 step "fuzz smoke (20 s per target)" ./scripts/fuzz.sh 20
 
-# Sum the runners' own counts: cargo/wasm-bindgen-test "test result: … N passed; M failed"
-# and the e2e runner's "N passed, M failed".
-passed=$(grep -aoE '([0-9]+) passed' "$LOG" | awk '{s+=$1} END {print s+0}')
-failed=$(grep -aoE '([0-9]+) failed' "$LOG" | awk '{s+=$1} END {print s+0}')
+# Sum the runners' own summary lines only: cargo's and wasm-bindgen-test's
+# "test result: ok. N passed; M failed; …" and the e2e runner's last line "N passed, M failed".
+passed=$(grep -aoE '^test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$LOG" | awk '{s+=$4} END {print s+0}')
+failed=$(grep -aoE '^test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$LOG" | awk '{s+=$6} END {print s+0}')
+e2e=$(grep -aE '^[0-9]+ passed, [0-9]+ failed$' "$LOG" | tail -n 1)
+if [ -n "$e2e" ]; then
+  passed=$((passed + $(echo "$e2e" | awk '{print $1}')))
+  failed=$((failed + $(echo "$e2e" | awk '{print $3}')))
+fi
 rm -f "$LOG"
 if [ ${#failed_steps[@]} -gt 0 ]; then
   echo "failed steps: ${failed_steps[*]}"

@@ -18,11 +18,15 @@ export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--
 const PFF = path.join(REPO, 'target', 'release', 'pff');
 
 /** Whether target/release/pff has a `serve` subcommand. */
+/** Whether to serve with `pff serve` (the default; the node stand-in only when asked for with
+ * PFF_SERVER=node or for another root). A missing or broken `pff` binary is an error, not a
+ * silent fallback. */
 export function pffCanServe() {
   if (process.env.PFF_SERVER === 'node' || process.env.PFF_E2E_ROOT) return false;
-  if (!fs.existsSync(PFF)) return false;
+  if (!fs.existsSync(PFF)) throw new Error(`${PFF} is missing: build it with cargo build --release (or set PFF_SERVER=node)`);
   const r = spawnSync(PFF, ['serve', '--help'], { encoding: 'utf8', timeout: 20000 });
-  return r.status === 0 && /serve/i.test(r.stdout + r.stderr);
+  if (r.status !== 0) throw new Error(`${PFF} serve --help failed: ${r.stderr}`);
+  return true;
 }
 
 /** Starts a server on a free port; resolves {url, kind, stop()}. */

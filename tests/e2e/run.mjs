@@ -37,6 +37,7 @@ const TWO = [
 
 const runner = new Runner('pff e2e');
 let trainedWeights = null; // bytes of the model trained in isolated mode, for the single-mode page
+let trainedHash = null; // sha256 of the tensors after the seeded 30-batch run of the first mode
 
 function rng(seed) {
   let s = seed >>> 0;
@@ -94,6 +95,7 @@ async function runMode(mode) {
   console.log(`\n# ${mode} mode`);
   const server = await startServer({ isolation });
   console.log(`  server: ${server.kind} at ${server.url}${HAVE_PRETRAINED ? '' : ' (no pretrained weights: training tiny first)'}`);
+  if (process.env.PFF_SERVER !== 'node' && server.kind !== 'pff serve') throw new Error(`served by ${server.kind}, not pff serve`);
   const browser = await launch({ viewport: DESKTOP });
   const page = await browser.context.newPage();
   const seen = watch(page, server.url, { allow: ALLOWED_CONSOLE });
@@ -202,16 +204,22 @@ async function runMode(mode) {
         await app.call('loadDataset', { name: 'mnist', splits: { train: 1500, dev: 200 } });
         await app.call('train', { request: { preset: 'tiny', dataset: 'mnist', seed: 11, epochs: 1, train_limit: 1500, dev_limit: 200, no_test: true, no_prior: true }, from: 'scratch' });
         off();
+        const { bytes } = await app.call('exportWeights', {});
+        const digest = await crypto.subtle.digest('SHA-256', bytes.slice(8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true))));
+        const hash = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
         if (saved) await app.call('loadWeights', { bytes: saved, name });
         await app.modelChanged('restored');
-        return { first: batches.slice(0, 5), last: batches.slice(-5), batches: batches.length, name: had ? app.state.status.model.name : null };
+        return { first: batches.slice(0, 5), last: batches.slice(-5), batches: batches.length, name: had ? app.state.status.model.name : null, hash };
       });
+      // the threaded and the single-thread builds share their kernels: the same bits
+      if (trainedHash === null) trainedHash = r.hash;
+      else assert(r.hash === trainedHash, `weights after the same seeded training differ between the builds: ${r.hash} vs ${trainedHash}`);
       const mean = (xs, k) => xs.reduce((a, b) => a + b[k], 0) / xs.length;
       assert(r.batches === 30, `trained ${r.batches} batches`);
       assert(mean(r.last, 'goodness_loss') < mean(r.first, 'goodness_loss'), `goodness loss ${mean(r.first, 'goodness_loss')} -> ${mean(r.last, 'goodness_loss')}`);
       assert(mean(r.last, 'gen_loss') < mean(r.first, 'gen_loss'), 'generative loss did not fall');
       if (r.name !== null) assert(/pretrained/.test(r.name), `model not restored: ${r.name}`);
-      return `goodness loss ${mean(r.first, 'goodness_loss').toFixed(2)} -> ${mean(r.last, 'goodness_loss').toFixed(2)}`;
+      return `goodness loss ${mean(r.first, 'goodness_loss').toFixed(2)} -> ${mean(r.last, 'goodness_loss').toFixed(2)}, tensors sha256 ${r.hash.slice(0, 12)}…`;
     });
 
     await T("the Train panel's web preset trains with the crate's web configuration, and the exported weights say so", async () => {
@@ -391,6 +399,14 @@ async function runMode(mode) {
       await waitText(page, '[data-testid="prediction"]', /^[0-9]$/);
       await page.click('[data-testid="clear"]');
       await page.waitForFunction(() => document.querySelector('[data-testid="prediction"]').textContent === '');
+      if (HAVE_PRETRAINED) {
+        assert(p === '1', `the pretrained model reads a drawn "1" as ${p}`);
+        await drawStroke(page, TWO);
+        const two = await waitText(page, '[data-testid="prediction"]', /^[0-9]$/, 15000);
+        assert(two === '2', `the pretrained model reads a drawn "2" as ${two}`);
+        await page.click('[data-testid="clear"]');
+        await page.waitForFunction(() => document.querySelector('[data-testid="prediction"]').textContent === '');
+      }
       return `a "1" stroke is read as ${p}`;
     });
 
@@ -535,6 +551,21 @@ async function runMode(mode) {
       await waitText(page, '[data-testid="prediction"]', /^[0-9]$/);
       return `accuracy on 1000 test digits ${(acc * 100).toFixed(1)} %`;
     });
+
+    const FASHION = path.join(ROOT, 'data', 'weights', 'fashion-web.safetensors');
+    if (fs.existsSync(FASHION) && HAVE_PRETRAINED) {
+      await T('the Fashion-MNIST model loads through the file input (then the pretrained one again)', async () => {
+        await tab(page, 'weights');
+        await page.setInputFiles('[data-testid="weights-input"]', { name: 'fashion-web.safetensors', mimeType: 'application/octet-stream', buffer: fs.readFileSync(FASHION) });
+        await waitText(page, '#weights-message', /Loaded fashion-web/);
+        const s = await call(page, 'status');
+        assert(s.model.name === 'fashion-web.safetensors' && s.model.meta.dataset === 'fashion' && s.model.prior, JSON.stringify({ name: s.model.name, meta: s.model.meta }));
+        await page.click('#weights-pretrained');
+        await waitText(page, '#weights-message', /Loaded the pretrained/);
+        assert((await call(page, 'status')).model.meta.dataset === 'mnist', 'the pretrained model is back');
+        return `${s.model.config.preset}, test accuracy ${(s.model.meta.test_accuracy * 100).toFixed(2)} %`;
+      });
+    }
 
     await T('a corrupted weights upload shows a clear error and the model keeps working', async () => {
       await tab(page, 'weights');
