@@ -226,7 +226,9 @@ fn pff_on(threads: &str, args: &[&std::ffi::OsStr]) -> Output {
 fn settings_that_do_not_fit_the_data_and_odd_paths_are_clear_errors_not_panics() {
     mnist();
     let dir = TestDir::new("cli-panics");
-    for (set, says) in [("input_dim=100", "input_dim = 100, but the images of mnist/train have 784 pixels"), ("classes=3", "classes = 3, but mnist/train has label 9")] {
+    for (set, says) in
+        [("input_dim=100", "input_dim = 100, but the images of mnist/train have 784 pixels"), ("classes=3", "classes = 3, but mnist/train has label 9")]
+    {
         let out = dir.path().join(format!("{set}.safetensors"));
         let o = pff(&["train", "--preset", "tiny", "--set", set, "--train-limit", "100", "--dev-limit", "50", "--out", out.to_str().unwrap()]);
         assert_eq!(o.status.code(), Some(1), "{set}: {}", stderr(&o));
@@ -236,11 +238,12 @@ fn settings_that_do_not_fit_the_data_and_odd_paths_are_clear_errors_not_panics()
     {
         use std::os::unix::ffi::OsStrExt;
         let odd = dir.path().join(std::ffi::OsStr::from_bytes(b"\xff\xfe.safetensors"));
-        let args: Vec<&std::ffi::OsStr> = ["train", "--preset", "tiny", "--epochs", "1", "--train-limit", "100", "--dev-limit", "50", "--no-test", "--no-prior", "--out"]
-            .iter()
-            .map(std::ffi::OsStr::new)
-            .chain([odd.as_os_str()])
-            .collect();
+        let args: Vec<&std::ffi::OsStr> =
+            ["train", "--preset", "tiny", "--epochs", "1", "--train-limit", "100", "--dev-limit", "50", "--no-test", "--no-prior", "--out"]
+                .iter()
+                .map(std::ffi::OsStr::new)
+                .chain([odd.as_os_str()])
+                .collect();
         let o = pff_on("1", &args);
         assert!(o.status.success(), "a path that is not UTF-8: {}", stderr(&o));
         assert!(odd.exists());

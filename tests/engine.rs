@@ -402,3 +402,66 @@ fn every_section_reference_in_the_code_resolves_to_docs_algorithm_md() {
     assert!(cited > 30, "only {cited} references found");
     assert!(missing.is_empty(), "references without a section in docs/algorithm.md: {missing:#?}");
 }
+
+/// A pff weights file taken apart, edited and put together again (without its checksum, as a
+/// file from before checksums would be), to reach each check of the loader on its own.
+#[allow(clippy::type_complexity)]
+fn rebuilt(
+    good: &[u8],
+    edit: impl FnOnce(&mut Vec<(String, safetensors::tensor::Dtype, Vec<usize>, Vec<u8>)>, &mut std::collections::HashMap<String, String>),
+) -> Vec<u8> {
+    let (_, header) = safetensors::SafeTensors::read_metadata(good).unwrap();
+    let mut md: std::collections::HashMap<String, String> = header.metadata().clone().unwrap().into_iter().collect();
+    md.remove("sha256");
+    let st = safetensors::SafeTensors::deserialize(good).unwrap();
+    let mut tensors: Vec<_> = st.tensors().into_iter().map(|(n, t)| (n, t.dtype(), t.shape().to_vec(), t.data().to_vec())).collect();
+    edit(&mut tensors, &mut md);
+    let views: Vec<_> = tensors.iter().map(|(n, d, s, b)| (n.clone(), safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap())).collect();
+    safetensors::tensor::serialize(views, Some(md)).unwrap()
+}
+
+#[test]
+fn the_loader_names_each_kind_of_bad_file() {
+    use safetensors::tensor::Dtype;
+    let tr = trained_micro(1, 4);
+    let good = Checkpoint { model: tr.model.clone(), meta: ModelMeta::default(), prior: None }.to_bytes(Storage::F32).unwrap();
+    let msg = |bytes: Vec<u8>| match Checkpoint::from_bytes(&bytes) {
+        Err(PffError::Weights(m)) => m,
+        Err(other) => panic!("wrong error kind: {other}"),
+        Ok(_) => panic!("a bad file was accepted"),
+    };
+    assert!(Checkpoint::from_bytes(&rebuilt(&good, |_, _| {})).is_ok(), "a file without a checksum (an older file) loads");
+    let wrong_dtype = msg(rebuilt(&good, |t, _| {
+        let w1 = t.iter_mut().find(|x| x.0 == "W1").unwrap();
+        w1.1 = Dtype::F64;
+        w1.2 = vec![w1.2[0], w1.2[1] / 2];
+    }));
+    assert!(wrong_dtype.contains("W1") && (wrong_dtype.contains("dtype") || wrong_dtype.contains("shape")), "{wrong_dtype}");
+    let i64s = msg(rebuilt(&good, |t, _| t.iter_mut().find(|x| x.0 == "b").unwrap().1 = Dtype::I32));
+    assert!(i64s.contains("\"b\"") && i64s.contains("dtype"), "{i64s}");
+    let missing = msg(rebuilt(&good, |t, _| t.retain(|x| x.0 != "G2")));
+    assert!(missing.contains("\"G2\" is missing"), "{missing}");
+    let unexpected = msg(rebuilt(&good, |t, _| t.push(("extra".into(), Dtype::F32, vec![1], vec![0; 4]))));
+    assert!(unexpected.contains("unexpected tensor \"extra\""), "{unexpected}");
+    let version = msg(rebuilt(&good, |_, md| {
+        md.insert("version".into(), "2".into());
+    }));
+    assert!(version.contains("unsupported version"), "{version}");
+    let format = msg(rebuilt(&good, |_, md| {
+        md.insert("format".into(), "other".into());
+    }));
+    assert!(format.contains("format is \"other\""), "{format}");
+    let config = msg(rebuilt(&good, |_, md| {
+        let c = md["config"].replace("\"hidden\":20", "\"hidden\":15");
+        md.insert("config".into(), c);
+    }));
+    assert!(config.contains("stored configuration") && config.contains("hidden = 15"), "{config}");
+    let not_json = msg(rebuilt(&good, |_, md| {
+        md.insert("config".into(), "{".into());
+    }));
+    assert!(not_json.contains("metadata 'config' is not valid"), "{not_json}");
+    let unknown = msg(rebuilt(&good, |_, md| {
+        md.insert("notes".into(), "x".into());
+    }));
+    assert!(unknown.contains("unknown metadata entry \"notes\""), "{unknown}");
+}
