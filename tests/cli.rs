@@ -255,7 +255,7 @@ fn a_run_resumed_on_another_thread_count_ends_as_the_uninterrupted_one_with_its_
     mnist();
     let dir = TestDir::new("cli-exact");
     let p = |n: &str| dir.path().join(format!("{n}.safetensors"));
-    let os = |v: &[&str]| v.iter().map(|s| std::ffi::OsString::from(s)).collect::<Vec<_>>();
+    let os = |v: &[&str]| v.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
     let run = |threads: &str, args: Vec<std::ffi::OsString>| {
         let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
         let o = pff_on(threads, &refs);
