@@ -133,6 +133,11 @@ async function train(/** @type {Requests['train']['payload']} */ { request, from
     const best = run.bestModel();
     replaceModel(best, `trained in this page (best: epoch ${best.info().meta.epochs})`);
     return { stopped: t.state === 'stopping', history: run.history(), seconds: (performance.now() - t0) / 1000, samples_per_s: busyMs > 0 ? samples / (busyMs / 1000) : 0, model: status().model };
+  } catch (e) {
+    // a NaN (or any failure) ends the run; the best model so far stays, and the page says so
+    const best = run.bestModel();
+    if (best) replaceModel(best, `trained in this page until it failed (best: epoch ${best.info().meta.epochs})`);
+    throw e;
   } finally {
     training = null;
     run.free();

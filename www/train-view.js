@@ -198,8 +198,10 @@ export class TrainView {
       await app.snapshot();
       await app.modelChanged('trained');
     } catch (e) {
-      this.note(`Training failed: ${e.message}`);
-      app.message(`Training failed: ${e.message}`, 'error');
+      const kept = e.kind === 'non-finite' ? ' The best model so far is kept.' : '';
+      this.note(`Training failed: ${e.message}.${kept}`);
+      app.message(`Training failed: ${e.message}.${kept}`, 'error');
+      await app.modelChanged('trained');
     } finally {
       this.setRunning(false);
     }

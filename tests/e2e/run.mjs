@@ -583,6 +583,62 @@ async function runMode(mode) {
       return `"${msg}"`;
     });
 
+    await T('bad weights uploads are named and change nothing: empty, a huge header, foreign tensors', async () => {
+      await tab(page, 'weights');
+      const before = (await call(page, 'status')).model.name;
+      const huge = Buffer.alloc(64);
+      huge.writeBigUInt64LE(1n << 40n, 0); // a header "of a terabyte"
+      const foreign = (() => {
+        const header = Buffer.from(JSON.stringify({ x: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }));
+        const len = Buffer.alloc(8);
+        len.writeBigUInt64LE(BigInt(header.length), 0);
+        return Buffer.concat([len, header, Buffer.alloc(4)]);
+      })();
+      const said = [];
+      for (const [name, buffer] of [['empty.safetensors', Buffer.alloc(0)], ['huge.safetensors', huge], ['foreign.safetensors', foreign]]) {
+        await page.setInputFiles('[data-testid="weights-input"]', { name, mimeType: 'application/octet-stream', buffer });
+        const msg = await waitText(page, '#weights-message', new RegExp(`${name.replace('.', '\\.')} is not a valid pff weights file`));
+        assert(/current model is kept/.test(msg), msg);
+        said.push(msg.slice(0, 90));
+      }
+      assert((await call(page, 'status')).model.name === before, 'the model changed');
+      return said.join(' | ');
+    });
+
+    await T('an empty drawing is neutral and a single dot gets a verdict, without an error', async () => {
+      await tab(page, 'draw');
+      await page.click('[data-testid="clear"]');
+      await page.waitForFunction(() => document.querySelector('[data-testid="prediction"]').textContent === '');
+      const box = await page.locator('[data-testid="draw-canvas"]').boundingBox();
+      await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2); // one dot
+      const p = await waitText(page, '[data-testid="prediction"]', /^[0-9]$/, 15000);
+      await page.click('[data-testid="clear"]');
+      await page.waitForFunction(() => document.querySelector('[data-testid="prediction"]').textContent === '');
+      return `a dot is read as "${p}"`;
+    });
+
+    await T('a NaN during in-page training stops with a clear message and keeps the best model so far', async () => {
+      const r = await page.evaluate(async () => {
+        const app = window.pff;
+        const saved = (await app.call('exportWeights', {})).bytes;
+        const name = app.state.status.model.name;
+        await app.call('loadDataset', { name: 'mnist', splits: { train: 500, dev: 100 } });
+        const err = await app.call('train', { request: { preset: 'tiny', dataset: 'mnist', seed: 3, epochs: 2, train_limit: 500, dev_limit: 100, no_test: true, no_prior: true, set: { lr: 1e30 } }, from: 'scratch' }).then(
+          () => null,
+          (e) => ({ kind: e.kind, message: e.message }),
+        );
+        const s = await app.call('status', {});
+        const c = await app.call('classify', { pixels: new Float32Array(784).fill(0.2) });
+        await app.call('loadWeights', { bytes: saved, name });
+        await app.modelChanged('restored');
+        return { err, model: s.model && s.model.name, training: s.training, pred: c.prediction };
+      });
+      assert(r.err && r.err.kind === 'non-finite' && /non-finite/.test(r.err.message), JSON.stringify(r.err));
+      assert(r.model && /until it failed/.test(r.model) && r.training === 'idle', JSON.stringify(r));
+      assert(r.pred >= 0 && r.pred < 10, 'the kept model classifies');
+      return `"${r.err.message.slice(0, 80)}…"; kept: ${r.model}`;
+    });
+
     await T('downloading the weights gives a safetensors file', async () => {
       await tab(page, 'weights');
       const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#weights-download')]);
