@@ -300,3 +300,43 @@ fn a_run_driven_to_nan_exits_non_zero_and_leaves_its_files_as_they_were() {
     let after: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
     assert!(before == after, "the files changed");
 }
+
+/// The other commands, each run as the binary: `eval --json` with its documented fields,
+/// `sample`, `prior`, `bench --json`, and `data` when the data is present.
+#[test]
+fn eval_sample_prior_bench_and_data_work_as_binaries() {
+    mnist();
+    let dir = TestDir::new("cli-commands");
+    let weights = dir.path().join("w.safetensors");
+    std::fs::copy(data_root().join("weights/mnist-web.safetensors"), &weights).unwrap();
+    let w = weights.to_str().unwrap();
+
+    let o = pff(&["eval", "--weights", w, "--limit", "300", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    for field in ["accuracy", "error", "forward_accuracy", "recon_sse", "n", "confusion", "dataset", "split"] {
+        assert!(!v[field].is_null(), "eval --json has no {field}: {v}");
+    }
+    assert_eq!(v["n"], 300);
+    assert!((v["accuracy"].as_f64().unwrap() + v["error"].as_f64().unwrap() - 1.0).abs() < 1e-12);
+
+    let png = dir.path().join("dreams.png");
+    let o = pff(&["sample", "--weights", w, "--n", "20", "--out", png.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG\r\n\x1a\n"));
+
+    let o = pff(&["prior", "--weights", w, "--components", "3", "--limit", "600"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let prior = Checkpoint::from_bytes(&std::fs::read(&weights).unwrap()).unwrap().prior.unwrap();
+    assert_eq!(prior.weights.len(), 3);
+
+    let o = pff(&["bench", "--preset", "tiny", "--batches", "1", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let b: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(b["preset"], "tiny");
+    assert!(b["train_samples_per_s"].as_f64().unwrap() > 0.0 && !b["matmuls"].as_array().unwrap().is_empty());
+
+    let o = pff(&["data", "--dataset", "mnist"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("already present"), "{}", stdout(&o));
+}
