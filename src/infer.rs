@@ -75,9 +75,11 @@ impl<T: Real> Pff<T> {
         for (c, &lab) in labels.iter().enumerate() {
             y_hat.slice_mut(s![c * n..(c + 1) * n, lab]).fill(T::c(cfg.y_scale));
         }
+        // x̂·W1 is the same at every step (the weights are fixed): computed once (algorithm.md §11.1)
+        let xs_w1 = crate::linalg::matmul(xs.view(), self.rep.w1.view());
         for k in 0..steps {
             let (z1h, z2h) = (nrm(z1.view()), nrm(z2.view()));
-            let (n1, n2) = self.rep.step(cfg, xs.view(), y_hat.view(), z1.view(), z2.view(), z1h.view(), z2h.view(), None);
+            let (n1, n2) = self.rep.step_with_input_product(cfg, &xs_w1, y_hat.view(), z1.view(), z2.view(), z1h.view(), z2h.view());
             z1 = n1;
             z2 = n2;
             visit(k, &z1, &z2);

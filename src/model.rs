@@ -204,8 +204,26 @@ impl<T: Real> Representation<T> {
             Some((a, b)) => (Some(a), Some(b)),
             None => (None, None),
         };
-        let z1 = leaky_layer(cfg, (x_hat, &self.w1), (z2p_hat, &self.v2), &self.b1, (z1p, &self.l1), e1);
-        let z2 = leaky_layer(cfg, (z1p_hat, &self.w2), (y_hat, &self.v), &self.b2, (z2p, &self.l2), e2);
+        let z1 = leaky_layer(cfg, matmul(x_hat, self.w1.view()), (z2p_hat, &self.v2), &self.b1, (z1p, &self.l1), e1);
+        let z2 = leaky_layer(cfg, matmul(z1p_hat, self.w2.view()), (y_hat, &self.v), &self.b2, (z2p, &self.l2), e2);
+        (z1, z2)
+    }
+
+    /// [`Representation::step`] without noise, given `x_hat·W1` already computed (it does not
+    /// change between the steps of a settling with fixed weights). The same bits as `step`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn step_with_input_product(
+        &self,
+        cfg: &Config,
+        x_hat_w1: &Array2<T>,
+        y_hat: ArrayView2<'_, T>,
+        z1p: ArrayView2<'_, T>,
+        z2p: ArrayView2<'_, T>,
+        z1p_hat: ArrayView2<'_, T>,
+        z2p_hat: ArrayView2<'_, T>,
+    ) -> (Array2<T>, Array2<T>) {
+        let z1 = leaky_layer(cfg, x_hat_w1.clone(), (z2p_hat, &self.v2), &self.b1, (z1p, &self.l1), None);
+        let z2 = leaky_layer(cfg, matmul(z1p_hat, self.w2.view()), (y_hat, &self.v), &self.b2, (z2p, &self.l2), None);
         (z1, z2)
     }
 
@@ -289,9 +307,10 @@ impl<T: Real> Representation<T> {
 }
 
 /// One layer's new state: `(1−α)·relu(bottom·W + top·V + b + noise − z_prev·Leff) + α·z_prev`.
+/// `bottom_product` is the layer's input from below, already multiplied by its weights.
 fn leaky_layer<T: Real>(
     cfg: &Config,
-    (bottom, w): (ArrayView2<'_, T>, &Array2<T>),
+    bottom_product: Array2<T>,
     (top, v): (ArrayView2<'_, T>, &Array2<T>),
     bias: &Array1<T>,
     (zp, lat): (ArrayView2<'_, T>, &Array2<T>),
@@ -299,7 +318,7 @@ fn leaky_layer<T: Real>(
 ) -> Array2<T> {
     let alpha = T::c(cfg.alpha);
     let keep = T::one() - alpha;
-    let mut a = matmul(bottom, w.view());
+    let mut a = bottom_product;
     gemm(T::one(), top, v.view(), T::one(), a.view_mut());
     ops::add_row(&mut a, bias.view());
     lateral::apply(zp, lateral::effective(lat.view()).view(), -T::one(), a.view_mut());

@@ -465,3 +465,34 @@ fn the_loader_names_each_kind_of_bad_file() {
     }));
     assert!(unknown.contains("unknown metadata entry \"notes\""), "{unknown}");
 }
+
+/// The settling computes x̂·W1 once per call instead of once per step; the states it gives are
+/// bit for bit those of the plain step, at sizes above the parallel thresholds.
+#[test]
+fn settling_with_the_input_product_computed_once_gives_the_same_bits() {
+    let cfg = Config { hidden: 200, steps: 8, ..micro() };
+    let m = Pff::<f32>::new(cfg.clone(), 5).unwrap();
+    let x = toy_data(60, cfg.input_dim, 3).batch(&(0..60).collect::<Vec<_>>()).0;
+    let labels: Vec<usize> = (0..cfg.classes).collect();
+    let mut got = Vec::new();
+    m.settle(x.view(), &labels, cfg.steps, |_, z1, z2| got.push((z1.clone(), z2.clone())));
+    // the same settling with the plain step
+    let x_hat = pff::ops::nrm(x.view());
+    let fwd = m.rep.forward(x_hat.view());
+    let tile = |a: &Array2<f32>| ndarray::concatenate(ndarray::Axis(0), &vec![a.view(); labels.len()]).unwrap();
+    let xs = tile(&x_hat);
+    let (mut z1, mut z2) = (tile(&fwd.z1), tile(&fwd.z2));
+    let n = x.nrows();
+    let mut y_hat = Array2::<f32>::zeros((n * labels.len(), cfg.classes));
+    for (c, &l) in labels.iter().enumerate() {
+        y_hat.slice_mut(ndarray::s![c * n..(c + 1) * n, l]).fill(cfg.y_scale as f32);
+    }
+    for (k, (g1, g2)) in got.iter().enumerate() {
+        let (h1, h2) = (pff::ops::nrm(z1.view()), pff::ops::nrm(z2.view()));
+        let (a, b) = m.rep.step(&cfg, xs.view(), y_hat.view(), z1.view(), z2.view(), h1.view(), h2.view(), None);
+        assert!(a == *g1 && b == *g2, "step {k} differs");
+        z1 = a;
+        z2 = b;
+    }
+    assert_eq!(got.len(), cfg.steps);
+}
