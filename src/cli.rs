@@ -161,6 +161,10 @@ enum Cmd {
         batches: usize,
         #[arg(long)]
         json: bool,
+        /// Run the whole benchmark once per thread count, each in its own pool, and report them
+        /// side by side (for example --threads-sweep 1,2,4,8,16).
+        #[arg(long, value_delimiter = ',')]
+        threads_sweep: Vec<usize>,
     },
     /// Serve the web page (www/), the WebAssembly builds (pkg/) and data/ on one origin, with
     /// the cross-origin isolation headers the threaded build needs.
@@ -255,13 +259,22 @@ fn run(cli: Cli) -> pff::Result<()> {
             Ok(())
         }
         Cmd::Report { weights, history, out, dataset, seed } => report(&root, &weights, history, &out, dataset, seed),
-        Cmd::Bench { preset, batches, json } => {
+        Cmd::Bench { preset, batches, json, threads_sweep } => {
             let cfg = Config::preset(&preset)?;
-            let report = pff::native::bench::run(&cfg, batches, 5);
+            if threads_sweep.is_empty() {
+                let report = pff::native::bench::run(&cfg, batches, 5);
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
+                } else {
+                    print!("{report}");
+                }
+                return Ok(());
+            }
+            let sweep = pff::native::bench::sweep(&cfg, batches, 5, &threads_sweep)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
+                println!("{}", serde_json::to_string_pretty(&sweep).expect("report serialises"));
             } else {
-                print!("{report}");
+                print!("{sweep}");
             }
             Ok(())
         }

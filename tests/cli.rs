@@ -336,6 +336,13 @@ fn eval_sample_prior_bench_and_data_work_as_binaries() {
     assert_eq!(b["preset"], "tiny");
     assert!(b["train_samples_per_s"].as_f64().unwrap() > 0.0 && !b["matmuls"].as_array().unwrap().is_empty());
 
+    let o = pff(&["bench", "--preset", "tiny", "--batches", "1", "--threads-sweep", "1,2", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let threads: Vec<u64> = s["runs"].as_array().unwrap().iter().map(|r| r["threads"].as_u64().unwrap()).collect();
+    assert_eq!(threads, vec![1, 2], "each run in its own pool");
+    assert_eq!(s["train_speedup"][0], 1.0);
+
     let o = pff(&["data", "--dataset", "mnist"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("already present"), "{}", stdout(&o));

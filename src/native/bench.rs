@@ -9,6 +9,7 @@ use crate::rng;
 use crate::train::Trainer;
 use ndarray::Array2;
 use serde::Serialize;
+use std::fmt;
 use std::time::Instant;
 
 #[derive(Debug, Serialize)]
@@ -138,6 +139,47 @@ impl std::fmt::Display for BenchReport {
         writeln!(f, "matrix products (f32):")?;
         for m in &self.matmuls {
             writeln!(f, "  {:>5}×{:<5}·{:>5}×{:<5} {:7.2} ms {:7.1} GFLOP/s  {}", m.m, m.k, m.k, m.n, m.ms, m.gflops, m.name)?;
+        }
+        Ok(())
+    }
+}
+
+/// The benchmark at several thread counts, each in its own rayon pool, with each count's
+/// speed-up over the first.
+#[derive(Debug, Serialize)]
+pub struct Sweep {
+    pub runs: Vec<BenchReport>,
+    /// Training throughput relative to the first thread count of the sweep.
+    pub train_speedup: Vec<f64>,
+    /// Classifier throughput relative to the first thread count.
+    pub classify_speedup: Vec<f64>,
+}
+
+/// Runs [`run`] once per entry of `threads`.
+pub fn sweep(cfg: &Config, batches: usize, matmul_reps: usize, threads: &[usize]) -> crate::Result<Sweep> {
+    let mut runs = Vec::new();
+    for &t in threads {
+        if t == 0 {
+            return Err(crate::PffError::Input("--threads-sweep: thread counts must be at least 1".into()));
+        }
+        let pool =
+            rayon::ThreadPoolBuilder::new().num_threads(t).build().map_err(|e| crate::PffError::Input(format!("cannot start a pool of {t} threads: {e}")))?;
+        runs.push(pool.install(|| run(cfg, batches, matmul_reps)));
+    }
+    let rel = |f: fn(&BenchReport) -> f64| runs.iter().map(|r| f(r) / f(&runs[0])).collect();
+    Ok(Sweep { train_speedup: rel(|r| r.train_samples_per_s), classify_speedup: rel(|r| r.classify_images_per_s), runs })
+}
+
+impl fmt::Display for Sweep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{:>7}  {:>16}  {:>7}  {:>18}  {:>7}  {:>14}", "threads", "train samples/s", "×", "classify images/s", "×", "best GFLOP/s")?;
+        for (i, r) in self.runs.iter().enumerate() {
+            let best = r.matmuls.iter().map(|m| m.gflops).fold(0.0, f64::max);
+            writeln!(
+                f,
+                "{:>7}  {:>16.0}  {:>7.2}  {:>18.0}  {:>7.2}  {:>14.0}",
+                r.threads, r.train_samples_per_s, self.train_speedup[i], r.classify_images_per_s, self.classify_speedup[i], best
+            )?;
         }
         Ok(())
     }
