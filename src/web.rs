@@ -52,6 +52,13 @@ pub fn is_threaded_build() -> bool {
     cfg!(feature = "threads")
 }
 
+/// Bytes of this instance's WebAssembly memory (it only grows; the soak test watches it).
+#[wasm_bindgen(js_name = memoryBytes)]
+pub fn memory_bytes() -> f64 {
+    let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
+    Reflect::get(&memory.buffer(), &JsValue::from_str("byteLength")).ok().and_then(|v| v.as_f64()).unwrap_or(0.0)
+}
+
 /// The crate version.
 #[wasm_bindgen]
 pub fn version() -> String {

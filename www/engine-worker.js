@@ -201,6 +201,7 @@ const handlers = {
   pause: () => control('pause'),
   resume: () => control('resume'),
   stop: () => control('stop'),
+  memory: () => ({ wasm_bytes: wasm.memoryBytes() }),
   crash: () => {
     setTimeout(() => {
       throw new Error('deliberate crash (test hook)');

@@ -89,6 +89,7 @@
  *   pause: {payload: {}, result: {state: string}},
  *   resume: {payload: {}, result: {state: string}},
  *   stop: {payload: {}, result: {state: string}},
+ *   memory: {payload: {}, result: {wasm_bytes: number}},
  *   crash: {payload: {}, result: {crashing: boolean}},
  * }} Requests
  */

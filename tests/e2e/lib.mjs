@@ -17,7 +17,6 @@ export const CHROMIUM = process.env.PFF_CHROMIUM || '/usr/bin/chromium';
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const PFF = path.join(REPO, 'target', 'release', 'pff');
 
-/** Whether target/release/pff has a `serve` subcommand. */
 /** Whether to serve with `pff serve` (the default; the node stand-in only when asked for with
  * PFF_SERVER=node or for another root). A missing or broken `pff` binary is an error, not a
  * silent fallback. */
