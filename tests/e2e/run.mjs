@@ -23,6 +23,7 @@ for (const m of MODES) if (!['isolated', 'single'].includes(m)) throw new Error(
 const PRETRAINED = path.join(ROOT, 'data', 'weights', 'mnist-web.safetensors');
 const HAVE_PRETRAINED = fs.existsSync(PRETRAINED);
 const SHOTS = path.join(ARTIFACTS, 'screenshots');
+const SOAK_CALLS = Number(process.env.PFF_SOAK_CALLS) || 2000; // PFF_SOAK_CALLS=50000 for a long soak
 const TRAIN_IMAGES = 20000; // one epoch of tiny: ~25 s on 2 busy cores, dev ≈ 88 %
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 390, height: 844 };
@@ -690,7 +691,7 @@ async function runMode(mode) {
         await app.call('loadWeights', { bytes: saved, name });
         await app.modelChanged('restored');
       });
-      await calls(2000, 2);
+      await calls(SOAK_CALLS, 2);
       const wasm1 = (await call(page, 'memory')).wasm_bytes;
       const heap1 = await heap();
       const MB = 1024 * 1024;
@@ -712,7 +713,7 @@ async function runMode(mode) {
       assert(after.model.name === before, `after the crash the model is ${after.model.name}, not ${before}`);
       const c = await call(page, 'classify', { pixels: Array.from({ length: 784 }, () => 0.1) });
       assert(c.prediction >= 0 && c.prediction < 10, 'the restored model classifies');
-      return `wasm memory ${(wasm0 / MB).toFixed(1)} -> ${(wasm1 / MB).toFixed(1)} MB, page JS heap ${(heap0 / MB).toFixed(1)} -> ${(heap1 / MB).toFixed(1)} MB over 2,000 calls and 100 training batches; restored "${after.model.name}"`;
+      return `wasm memory ${(wasm0 / MB).toFixed(1)} -> ${(wasm1 / MB).toFixed(1)} MB, page JS heap ${(heap0 / MB).toFixed(1)} -> ${(heap1 / MB).toFixed(1)} MB over ${SOAK_CALLS} calls and 100 training batches; restored "${after.model.name}"`;
     });
 
     await T('a crashed worker is restarted, the page says so and the model comes back', async () => {
