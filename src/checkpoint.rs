@@ -182,11 +182,17 @@ impl Checkpoint {
 }
 
 /// A training checkpoint: the model, Adam's state and the schedule position.
-/// `run` is the run's own record (identity and history, JSON), stored as metadata `run`.
-pub fn trainer_to_bytes(tr: &Trainer, meta: &ModelMeta, best_dev: Option<f64>, run: Option<&str>) -> Result<Vec<u8>> {
+/// `run` is the run's own record (identity and history, JSON), stored as metadata `run`;
+/// `best`, the run's best model when it is not the current one, as tensors `best.W1`, … so that
+/// the state alone is enough to resume (it cannot disagree with a separately written file).
+pub fn trainer_to_bytes(tr: &Trainer, meta: &ModelMeta, best_dev: Option<f64>, run: Option<&str>, best: Option<&Pff<f32>>) -> Result<Vec<u8>> {
     let mut tensors = Vec::new();
     push_set(&mut tensors, "", &tr.model.rep, Storage::F32);
     push_set(&mut tensors, "", &tr.model.generative, Storage::F32);
+    if let Some(b) = best {
+        push_set(&mut tensors, "best.", &b.rep, Storage::F32);
+        push_set(&mut tensors, "best.", &b.generative, Storage::F32);
+    }
     push_set(&mut tensors, "adam.r.m.", &tr.opt_r.m, Storage::F32);
     push_set(&mut tensors, "adam.r.v.", &tr.opt_r.v, Storage::F32);
     push_set(&mut tensors, "adam.g.m.", &tr.opt_g.m, Storage::F32);
@@ -198,6 +204,18 @@ pub fn trainer_to_bytes(tr: &Trainer, meta: &ModelMeta, best_dev: Option<f64>, r
         md.insert("run".into(), run.to_string());
     }
     serialize(&tensors, md)
+}
+
+/// The best model a training state holds (tensors `best.…`), if it holds one.
+pub fn best_from_state(bytes: &[u8]) -> Result<Option<Pff<f32>>> {
+    let parsed = Parsed::new(bytes)?;
+    let model = parsed.model()?;
+    if parsed.st.names().iter().all(|n| !n.starts_with("best.")) {
+        return Ok(None);
+    }
+    let rep = parsed.set("best.", &model.rep)?;
+    let generative = parsed.set("best.", &model.generative)?;
+    Ok(Some(Pff { cfg: model.cfg, rep, generative }))
 }
 
 /// A trainer restored from a training checkpoint, with its metadata, the best dev accuracy so
@@ -273,7 +291,10 @@ impl<'a> Parsed<'a> {
         // Shapes come from a zero-sized model of the same configuration.
         let like = Pff::<f32>::shape_template(&cfg);
         for name in self.st.names() {
-            let known = Representation::<f32>::NAMES.contains(&name) || Generative::<f32>::NAMES.contains(&name) || name.starts_with("adam.");
+            let known = Representation::<f32>::NAMES.contains(&name)
+                || Generative::<f32>::NAMES.contains(&name)
+                || name.starts_with("adam.")
+                || name.starts_with("best.");
             if !known {
                 return Err(PffError::Weights(format!("unexpected tensor {name:?}")));
             }

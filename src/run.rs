@@ -654,14 +654,19 @@ impl TrainingRun {
         let best_dev = self.best.as_ref().map(|b| b.dev_accuracy);
         let run = serde_json::to_string(&state).expect("run state serialises");
         let meta = ModelMeta { epochs: self.trainer.cursor.epoch, ..self.meta.clone() };
-        checkpoint::trainer_to_bytes(&self.trainer, &meta, best_dev, Some(&run))
+        // the best model goes into the state unless it is the current one
+        let best = self.best.as_ref().map(|b| &b.model).filter(|m| m.rep != self.trainer.model.rep || m.generative != self.trainer.model.generative);
+        checkpoint::trainer_to_bytes(&self.trainer, &meta, best_dev, Some(&run), best)
     }
 
-    /// Continues a run from its training state and its best model (the weights file the run
-    /// wrote; its dev accuracy must be the one the state records). A state written before runs
-    /// stored their identity is accepted with the identity it implies (no data limits).
-    pub fn resume(state: &[u8], best: Checkpoint) -> Result<Self> {
+    /// Continues a run from its training state. The state holds the best model (as tensors
+    /// `best.…`, or as its current model when they are the same), so it is enough on its own;
+    /// `weights` (the run's weights file) supplies the prior of a finished run, and the best
+    /// model of a state written before states held it. Such an older state is accepted with the
+    /// identity it implies (no data limits).
+    pub fn resume(state: &[u8], weights: Option<Checkpoint>) -> Result<Self> {
         let (trainer, meta, best_dev, run) = checkpoint::trainer_from_bytes(state)?;
+        let self_contained = run.is_some();
         let run: RunState = match run {
             Some(s) => serde_json::from_str(&s).map_err(|e| PffError::Weights(format!("metadata 'run' is not valid: {e}")))?,
             None => RunState {
@@ -682,18 +687,32 @@ impl TrainingRun {
             },
         };
         let best_model = match (best_dev, run.best_epoch) {
+            (Some(acc), Some(epoch)) if self_contained => {
+                let model = checkpoint::best_from_state(state)?.unwrap_or_else(|| trainer.model.clone());
+                Some(Best { model, epoch, dev_accuracy: acc })
+            }
             (Some(acc), Some(epoch)) => {
-                if best.meta.dev_accuracy != Some(acc) || best.model.cfg.hidden != trainer.model.cfg.hidden {
+                let w = weights
+                    .as_ref()
+                    .ok_or_else(|| PffError::Weights("this older training state needs the run's weights file, which holds its best model".into()))?;
+                if w.meta.dev_accuracy != Some(acc) || w.model.cfg.hidden != trainer.model.cfg.hidden {
                     return Err(PffError::Weights(format!(
                         "the best model given (dev accuracy {:?}) is not this run's (dev accuracy {acc})",
-                        best.meta.dev_accuracy
+                        w.meta.dev_accuracy
                     )));
                 }
-                Some(Best { model: best.model, epoch, dev_accuracy: acc })
+                Some(Best { model: w.model.clone(), epoch, dev_accuracy: acc })
             }
             _ => None,
         };
-        let phase = if best_model.is_none() { Phase::Baseline } else { run.phase };
+        // A finished run's prior is in its weights file (when that file holds this best model).
+        let prior = weights
+            .filter(|w| best_model.as_ref().is_some_and(|b| b.model.rep == w.model.rep && b.model.generative == w.model.generative))
+            .and_then(|w| w.prior);
+        let mut phase = if best_model.is_none() { Phase::Baseline } else { run.phase };
+        if phase == Phase::Done && run.spec.fit_prior && prior.is_none() {
+            phase = Phase::Prior; // the weights file with the prior is missing or not this model's
+        }
         Ok(TrainingRun {
             spec: run.spec,
             trainer,
@@ -704,7 +723,7 @@ impl TrainingRun {
             sums: EpochSums::default(),
             test_sums: TestSums::default(),
             test: run.test,
-            prior: if phase == Phase::Done { best.prior } else { None },
+            prior: if phase == Phase::Done { prior } else { None },
             clock: None,
             threads: None,
             stopped: false,

@@ -223,7 +223,7 @@ fn bad_weights_files_are_rejected_with_clear_errors() {
     let foreign = safetensors::tensor::serialize(vec![("x", t)], None).unwrap();
     assert!(msg(&foreign).contains("not written by pff"));
     // Training state is rejected where a weights file is expected, and vice versa.
-    let st = checkpoint::trainer_to_bytes(&tr, &ModelMeta::default(), Some(0.5), None).unwrap();
+    let st = checkpoint::trainer_to_bytes(&tr, &ModelMeta::default(), Some(0.5), None, None).unwrap();
     assert!(Checkpoint::from_bytes(&st).is_ok(), "a training checkpoint also holds the weights");
     assert!(checkpoint::trainer_from_bytes(&good).is_err());
 }
@@ -239,7 +239,7 @@ fn training_is_deterministic_and_resumes_exactly() {
     let cfg = micro();
     let data = toy_data(40, cfg.input_dim, 7);
     let mut first = trained_micro(1, 9);
-    let bytes = checkpoint::trainer_to_bytes(&first, &ModelMeta::default(), None, None).unwrap();
+    let bytes = checkpoint::trainer_to_bytes(&first, &ModelMeta::default(), None, None, None).unwrap();
     let (mut resumed, _, _, _) = checkpoint::trainer_from_bytes(&bytes).unwrap();
     resumed.train_batches(&data, 2, |_, _| {}).unwrap();
     first.train_batches(&data, 2, |_, _| {}).unwrap();

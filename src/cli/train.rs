@@ -128,8 +128,10 @@ fn fresh(a: &TrainArgs, command: String) -> Result<(TrainingRun, RunFiles)> {
 /// The run continued from its state; `None` when it has nothing left to do.
 fn resumed(path: &Path, a: &TrainArgs, command: &str) -> Result<Option<(TrainingRun, RunFiles)>> {
     let stored = RunFiles::of(run_weights_path(path));
-    let best = read_weights(&stored.weights)?;
-    let mut run = TrainingRun::resume(&read_file(&stored.state)?, best).map_err(|e| match e {
+    // the state holds everything; the weights file adds a finished run's prior (and is what an
+    // older state needs for its best model)
+    let weights = read_weights(&stored.weights).ok();
+    let mut run = TrainingRun::resume(&read_file(&stored.state)?, weights).map_err(|e| match e {
         PffError::Weights(m) => PffError::Weights(format!("{}: {m}", stored.state.display())),
         other => other,
     })?;
@@ -151,6 +153,13 @@ fn resumed(path: &Path, a: &TrainArgs, command: &str) -> Result<Option<(Training
     // an interruption between the state's write and the history's append left in it.
     if !run.history().is_empty() {
         write_history(&files.history, run.history())?;
+    }
+    // and the weights file holds the state's best model, whatever an interruption between the
+    // two writes left in it
+    if let Some(best) = run.best_checkpoint()
+        && read_weights(&files.weights).ok().is_none_or(|w| w.model.rep != best.model.rep || w.model.generative != best.model.generative)
+    {
+        write_weights(&files.weights, &best, Storage::F32)?;
     }
     let meta = run.meta_mut();
     meta.command = if meta.command.is_empty() { command.to_string() } else { format!("{} && {command}", meta.command) };
