@@ -686,9 +686,12 @@ impl TrainingRun {
                 test: None,
             },
         };
+        // States hold the best model unless it is the current one; states written before they
+        // held it (no `best.` tensors, an older best) take it from the weights file.
+        let in_state = checkpoint::best_from_state(state)?;
         let best_model = match (best_dev, run.best_epoch) {
-            (Some(acc), Some(epoch)) if self_contained => {
-                let model = checkpoint::best_from_state(state)?.unwrap_or_else(|| trainer.model.clone());
+            (Some(acc), Some(epoch)) if self_contained && (in_state.is_some() || epoch == trainer.cursor.epoch) => {
+                let model = in_state.unwrap_or_else(|| trainer.model.clone());
                 Some(Best { model, epoch, dev_accuracy: acc })
             }
             (Some(acc), Some(epoch)) => {
