@@ -106,12 +106,12 @@ fn fresh(a: &TrainArgs, command: String) -> Result<(TrainingRun, RunFiles)> {
     let existing = files.existing();
     if !existing.is_empty() && !a.force {
         let list: Vec<String> = existing.iter().map(|p| p.display().to_string()).collect();
-        return Err(PffError::Input(format!(
-            "{} already holds a run ({}): continue it with `pff train --resume {}`, or replace it with --force",
-            files.weights.display(),
-            list.join(", "),
-            files.state.display()
-        )));
+        let continue_it = if files.state.exists() {
+            format!("continue it with `pff train --resume {}`, or ", files.state.display())
+        } else {
+            "it has no training state to resume (it stopped before its first one was written): ".into()
+        };
+        return Err(PffError::Input(format!("{} already holds a run ({}): {continue_it}replace it with --force", files.weights.display(), list.join(", "))));
     }
     let spec = request(a)?.spec()?;
     let mut run = TrainingRun::new(spec)?;
