@@ -664,7 +664,7 @@ impl TrainingRun {
     /// `weights` (the run's weights file) supplies the prior of a finished run, and the best
     /// model of a state written before states held it. Such an older state is accepted with the
     /// identity it implies (no data limits).
-    pub fn resume(state: &[u8], weights: Option<Checkpoint>) -> Result<Self> {
+    pub fn resume(state: &[u8], weights: Option<&Checkpoint>) -> Result<Self> {
         let (trainer, meta, best_dev, run) = checkpoint::trainer_from_bytes(state)?;
         let self_contained = run.is_some();
         let run: RunState = match run {
@@ -695,9 +695,8 @@ impl TrainingRun {
                 Some(Best { model, epoch, dev_accuracy: acc })
             }
             (Some(acc), Some(epoch)) => {
-                let w = weights
-                    .as_ref()
-                    .ok_or_else(|| PffError::Weights("this older training state needs the run's weights file, which holds its best model".into()))?;
+                let w =
+                    weights.ok_or_else(|| PffError::Weights("this older training state needs the run's weights file, which holds its best model".into()))?;
                 if w.meta.dev_accuracy != Some(acc) || w.model.cfg.hidden != trainer.model.cfg.hidden {
                     return Err(PffError::Weights(format!(
                         "the best model given (dev accuracy {:?}) is not this run's (dev accuracy {acc})",
@@ -711,7 +710,7 @@ impl TrainingRun {
         // A finished run's prior is in its weights file (when that file holds this best model).
         let prior = weights
             .filter(|w| best_model.as_ref().is_some_and(|b| b.model.rep == w.model.rep && b.model.generative == w.model.generative))
-            .and_then(|w| w.prior);
+            .and_then(|w| w.prior.clone());
         let mut phase = if best_model.is_none() { Phase::Baseline } else { run.phase };
         if phase == Phase::Done && run.spec.fit_prior && prior.is_none() {
             phase = Phase::Prior; // the weights file with the prior is missing or not this model's

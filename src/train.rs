@@ -110,6 +110,9 @@ pub struct Trainer {
 pub struct Scratch {
     rep: Option<Representation<f32>>,
     generative: Option<Generative<f32>>,
+    /// The sample order of the epoch in progress, keyed by (epoch, set size): callers that
+    /// train a batch at a time would otherwise shuffle the whole set for every batch.
+    order: Option<((usize, usize), Vec<usize>)>,
 }
 
 // Purposes mixed into random seeds.
@@ -248,7 +251,11 @@ impl Trainer {
         }
         let bs = self.model.cfg.batch_size;
         let per_epoch = self.batches_per_epoch(n);
-        let perm = self.permutation(n, self.cursor.epoch);
+        let order_key = (self.cursor.epoch, n);
+        let perm = match self.scratch.order.take() {
+            Some((k, p)) if k == order_key => p,
+            _ => self.permutation(n, self.cursor.epoch),
+        };
         let mut out = Vec::new();
         while out.len() < count && self.cursor.batch < per_epoch {
             let start = self.cursor.batch * bs;
@@ -262,6 +269,8 @@ impl Trainer {
         }
         if self.cursor.batch >= per_epoch {
             self.cursor = Cursor { epoch: self.cursor.epoch + 1, batch: 0 };
+        } else {
+            self.scratch.order = Some((order_key, perm));
         }
         Ok(out)
     }

@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
         let again = Checkpoint::from_bytes(&ck.to_bytes(Storage::F32).unwrap()).unwrap();
         assert_eq!(again.model, ck.model);
         if trainer_from_bytes(data).is_ok() {
-            let _ = TrainingRun::resume(data, Some(ck));
+            let _ = TrainingRun::resume(data, Some(&ck));
         }
     }
 });

@@ -131,7 +131,7 @@ fn resumed(path: &Path, a: &TrainArgs, command: &str) -> Result<Option<(Training
     // the state holds everything; the weights file adds a finished run's prior (and is what an
     // older state needs for its best model)
     let weights = read_weights(&stored.weights).ok();
-    let mut run = TrainingRun::resume(&read_file(&stored.state)?, weights).map_err(|e| match e {
+    let mut run = TrainingRun::resume(&read_file(&stored.state)?, weights.as_ref()).map_err(|e| match e {
         PffError::Weights(m) => PffError::Weights(format!("{}: {m}", stored.state.display())),
         other => other,
     })?;
@@ -157,7 +157,7 @@ fn resumed(path: &Path, a: &TrainArgs, command: &str) -> Result<Option<(Training
     // and the weights file holds the state's best model, whatever an interruption between the
     // two writes left in it
     if let Some(best) = run.best_checkpoint()
-        && read_weights(&files.weights).ok().is_none_or(|w| w.model.rep != best.model.rep || w.model.generative != best.model.generative)
+        && (files.weights != stored.weights || weights.is_none_or(|w| w.model.rep != best.model.rep || w.model.generative != best.model.generative))
     {
         write_weights(&files.weights, &best, Storage::F32)?;
     }
