@@ -4,13 +4,16 @@
 #   nightly-2026-05-20 (the threaded wasm build; the 05-19 nightly has no wasm32 std)
 #   wasm-bindgen-cli 0.2.130 (= the wasm-bindgen crate pinned in Cargo.toml), wasm-pack 0.15.1
 #   rustfmt and clippy (the gates of scripts/test.sh)
-#   --test: Debian chromium + chromium-driver, npm packages of tests/e2e (package-lock.json:
-#   playwright-core, and typescript for the type check of www/)
+#   --test: Debian chromium + chromium-driver and firefox-esr (Debian serves one version of each:
+#   tested with Chromium 156 and Firefox ESR 153.8), geckodriver 0.37.1 (crates registry), npm
+#   packages of tests/e2e (package-lock.json: playwright-core 1.65.1, selenium-webdriver 4.49.0,
+#   and typescript for the type check of www/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NIGHTLY=nightly-2026-05-20
 WB_VERSION=0.2.130
 WASM_PACK_VERSION=0.15.1
+GECKODRIVER_VERSION=0.37.1
 with_tests=0
 [ "${1:-}" = "--test" ] && with_tests=1
 
@@ -28,6 +31,7 @@ command -v npm >/dev/null || need+=(nodejs npm)
 if [ "$with_tests" = 1 ]; then
   command -v chromium >/dev/null || need+=(chromium)
   command -v chromedriver >/dev/null || need+=(chromium-driver)
+  command -v firefox-esr >/dev/null || need+=(firefox-esr)
 fi
 [ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
 # Fashion-MNIST is fetched with `apt-get download`, which needs the package lists.
@@ -45,6 +49,11 @@ rustup toolchain list | grep -q "^$NIGHTLY" ||
   cargo install wasm-bindgen-cli --version "$WB_VERSION"
 [ "$(wasm-pack --version 2>/dev/null | awk '{print $2}')" = "$WASM_PACK_VERSION" ] ||
   cargo install wasm-pack --version "$WASM_PACK_VERSION"
+
+# geckodriver: wasm-pack's --firefox and the Firefox end-to-end tests look for it on PATH
+if [ "$with_tests" = 1 ] && [ "$(geckodriver --version 2>/dev/null | awk 'NR==1 {print $2}')" != "$GECKODRIVER_VERSION" ]; then
+  cargo install geckodriver --version "$GECKODRIVER_VERSION" --locked
+fi
 
 if [ "$with_tests" = 1 ] && [ -f tests/e2e/package-lock.json ]; then
   (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)

@@ -3,10 +3,11 @@
 #   1. native: cargo test --release (gradients, engine, data incl. the real MNIST and
 #      Fashion-MNIST fetches, server, shipped weights)
 #   2. both wasm packages built with wasm-pack (scripts/build-wasm.sh)
-#   3. wasm-bindgen tests in headless Chromium with `wasm-pack test --headless --chrome`,
-#      single-threaded build and threaded build
+#   3. wasm-bindgen tests in headless Chromium and headless Firefox ESR (`wasm-pack test
+#      --headless --chrome` / `--firefox`), single-threaded build and threaded build
 #   4. end-to-end tests of the page with playwright-core and Debian's Chromium, served by
-#      `pff serve` with and without cross-origin isolation
+#      `pff serve` with and without cross-origin isolation; a smoke subset of them in Firefox ESR
+#      through WebDriver (tests/e2e/firefox.mjs)
 #   5. a 20-second smoke run of every fuzz target (scripts/fuzz.sh; cargo-fuzz on the pinned nightly)
 #   6. the gates: cargo fmt --check, clippy with warnings denied (native and wasm32), and tsc
 #      over the page's JavaScript (JSDoc types, the worker protocol of www/protocol.js)
@@ -36,19 +37,20 @@ step "wasm build" ./scripts/build-wasm.sh
 step "wasm tests (single)" wasm-pack test --headless --chrome --mode no-install
 step "wasm tests (threads)" env CARGO_TARGET_DIR=target/threads rustup run "$NIGHTLY" \
   wasm-pack test --headless --chrome --mode no-install -- --config .cargo/threads.toml --features threads
+step "wasm tests (single, Firefox)" wasm-pack test --headless --firefox --mode no-install
+step "wasm tests (threads, Firefox)" env CARGO_TARGET_DIR=target/threads rustup run "$NIGHTLY" \
+  wasm-pack test --headless --firefox --mode no-install -- --config .cargo/threads.toml --features threads
 step "build CLI" cargo build --release
 step "end-to-end tests" node tests/e2e/run.mjs
+step "end-to-end tests (Firefox)" node tests/e2e/firefox.mjs
 step "fuzz smoke (20 s per target)" ./scripts/fuzz.sh 20
 
 # Sum the runners' own summary lines only: cargo's and wasm-bindgen-test's
-# "test result: ok. N passed; M failed; …" and the e2e runner's last line "N passed, M failed".
+# "test result: ok. N passed; M failed; …" and the e2e runners' last lines "N passed, M failed".
 passed=$(grep -aoE '^test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$LOG" | awk '{s+=$4} END {print s+0}')
 failed=$(grep -aoE '^test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$LOG" | awk '{s+=$6} END {print s+0}')
-e2e=$(grep -aE '^[0-9]+ passed, [0-9]+ failed$' "$LOG" | tail -n 1)
-if [ -n "$e2e" ]; then
-  passed=$((passed + $(echo "$e2e" | awk '{print $1}')))
-  failed=$((failed + $(echo "$e2e" | awk '{print $3}')))
-fi
+passed=$((passed + $(grep -aE '^[0-9]+ passed, [0-9]+ failed$' "$LOG" | awk '{s+=$1} END {print s+0}')))
+failed=$((failed + $(grep -aE '^[0-9]+ passed, [0-9]+ failed$' "$LOG" | awk '{s+=$3} END {print s+0}')))
 rm -f "$LOG"
 if [ ${#failed_steps[@]} -gt 0 ]; then
   echo "failed steps: ${failed_steps[*]}"
