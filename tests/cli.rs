@@ -227,7 +227,7 @@ fn settings_that_do_not_fit_the_data_and_odd_paths_are_clear_errors_not_panics()
     mnist();
     let dir = TestDir::new("cli-panics");
     for (set, says) in
-        [("input_dim=100", "input_dim = 100, but the images of mnist/train have 784 pixels"), ("classes=3", "classes = 3, but mnist/train has label 9")]
+        [("input_dim=100", "input_dim = 100, but the images of mnist/train have 784 pixels"), ("classes=3", "classes = 3, but dataset mnist has 10 classes")]
     {
         let out = dir.path().join(format!("{set}.safetensors"));
         let o = pff(&["train", "--preset", "tiny", "--set", set, "--train-limit", "100", "--dev-limit", "50", "--out", out.to_str().unwrap()]);
@@ -346,4 +346,66 @@ fn eval_sample_prior_bench_and_data_work_as_binaries() {
     let o = pff(&["data", "--dataset", "mnist"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("already present"), "{}", stdout(&o));
+}
+
+/// Writes the four standard IDX files of `train` and `test` into `dir`.
+fn write_idx(dir: &std::path::Path, train: &pff::data::Dataset, test: &pff::data::Dataset) {
+    std::fs::create_dir_all(dir).unwrap();
+    for (prefix, set) in [("train", train), ("t10k", test)] {
+        let n = (set.len() as u32).to_be_bytes();
+        let mut images = [&0x0803u32.to_be_bytes()[..], &n, &28u32.to_be_bytes(), &28u32.to_be_bytes()].concat();
+        images.extend_from_slice(&set.pixels);
+        let mut labels = [&0x0801u32.to_be_bytes()[..], &n].concat();
+        labels.extend_from_slice(&set.labels);
+        std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), images).unwrap();
+        std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), labels).unwrap();
+    }
+}
+
+/// The first `n` images of `set` whose label is below `classes`.
+fn first_of_classes(set: &pff::data::Dataset, classes: u8, n: usize) -> pff::data::Dataset {
+    let mut out = pff::data::Dataset::new();
+    for i in (0..set.len()).filter(|&i| set.labels[i] < classes).take(n) {
+        out.extend(&set.slice(i..i + 1));
+    }
+    out
+}
+
+#[test]
+fn a_custom_dataset_brings_its_class_count_and_names_to_training_and_the_weights() {
+    mnist();
+    let dir = TestDir::new("cli-custom");
+    let root = dir.path().join("data");
+    let idx = dir.path().join("idx");
+    let train = pff::native::data::load_split(&data_root(), "mnist", "train").unwrap();
+    let test = pff::native::data::load_split(&data_root(), "mnist", "test").unwrap();
+    write_idx(&idx, &first_of_classes(&train, 4, 1_800), &first_of_classes(&test, 4, 400));
+    let at = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_pff")).arg("--data-dir").arg(&root).args(["--threads", "1"]).args(args).output().unwrap();
+    let idx_s = idx.to_str().unwrap();
+
+    let o = at(&["data", "--idx-dir", idx_s, "--name", "four", "--classes", "zero,one,two,three", "--title", "Four digits"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("train 1500, dev 300, test 400") && stdout(&o).contains("4 classes: zero, one, two, three"), "{}", stdout(&o));
+    let m = pff::native::data::load_manifest(&root, "four").unwrap();
+    assert_eq!((m.title.as_str(), m.classes.len()), ("Four digits", 4));
+
+    // names that do not cover the labels are refused, and the dataset is kept
+    let o = at(&["data", "--idx-dir", idx_s, "--name", "four", "--classes", "a,b"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("2 class names were given, but the labels go up to 3"), "{}", stderr(&o));
+    assert_eq!(pff::native::data::load_manifest(&root, "four").unwrap(), m);
+
+    let out = dir.path().join("four.safetensors");
+    let o = at(&["train", "--preset", "tiny", "--dataset", "four", "--epochs", "2", "--no-prior", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ck = Checkpoint::from_bytes(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(ck.model.cfg.classes, 4, "one output per class of the dataset");
+    assert_eq!(ck.meta.class_names, ["zero", "one", "two", "three"]);
+    assert_eq!(ck.meta.dataset, "four");
+    let acc = ck.meta.test_accuracy.unwrap();
+    assert!(acc > 0.8, "test accuracy {acc} on four classes");
+    let o = at(&["eval", "--weights", out.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!((v["dataset"].as_str(), v["n"].as_u64()), (Some("four"), Some(400)));
 }

