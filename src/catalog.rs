@@ -19,6 +19,19 @@ pub struct PresetInfo {
     pub config: Config,
 }
 
+/// A model published with the page, one click away in the Weights panel.
+#[derive(Clone, Debug, Serialize)]
+pub struct ShippedModel {
+    /// Its name (`mnist-web`); the page calls it "pretrained NAME".
+    pub name: String,
+    /// The button's text.
+    pub label: String,
+    /// The dataset it was trained on, which the page loads with it.
+    pub dataset: String,
+    /// Its weights file, relative to the site root.
+    pub url: String,
+}
+
 /// An integer setting with its bounds and default.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct Bounds {
@@ -60,12 +73,20 @@ pub struct Catalog {
     pub interpolation_frames: usize,
     /// Test digits on the Dream panel's latent map.
     pub map_points: usize,
-    /// The model the page opens with, relative to the site root.
+    /// The model the page opens with, relative to the site root (the first of `models`).
     pub pretrained_url: String,
     /// Its display name.
     pub pretrained_name: String,
     /// The dataset the page opens with.
     pub default_dataset: String,
+    /// Every model published with the page, the default first.
+    pub models: Vec<ShippedModel>,
+    /// The datasets the page may offer (those whose manifest the site serves).
+    pub datasets: Vec<String>,
+}
+
+fn shipped(name: &str, label: &str, dataset: &str) -> ShippedModel {
+    ShippedModel { name: name.into(), label: label.into(), dataset: dataset.into(), url: format!("data/weights/{name}.safetensors") }
 }
 
 fn preset(name: &str, in_page: bool) -> PresetInfo {
@@ -76,6 +97,8 @@ fn preset(name: &str, in_page: bool) -> PresetInfo {
 
 /// The catalog of this build.
 pub fn catalog() -> Catalog {
+    let models =
+        vec![shipped("mnist-web", "Load the pretrained MNIST model", "mnist"), shipped("fashion-web", "Load the pretrained Fashion-MNIST model", "fashion")];
     Catalog {
         presets: vec![preset("tiny", true), preset("web", true), preset("paper", false)],
         default_preset: "tiny".into(),
@@ -90,9 +113,11 @@ pub fn catalog() -> Catalog {
         dream_samples: 100,
         interpolation_frames: 16,
         map_points: 500,
-        pretrained_url: "data/weights/mnist-web.safetensors".into(),
-        pretrained_name: "pretrained mnist-web".into(),
-        default_dataset: "mnist".into(),
+        pretrained_url: models[0].url.clone(),
+        pretrained_name: format!("pretrained {}", models[0].name),
+        default_dataset: models[0].dataset.clone(),
+        models,
+        datasets: vec!["mnist".into(), "fashion".into()],
     }
 }
 
@@ -110,5 +135,9 @@ mod tests {
         assert!(c.presets.iter().any(|p| p.name == c.default_preset && p.in_page));
         let web = c.presets.iter().find(|p| p.name == "web").unwrap();
         assert_eq!(web.config.lr, Config::web().lr);
+        // the default model is the first shipped one, on the default dataset
+        assert_eq!((c.models[0].url.as_str(), c.models[0].dataset.as_str()), (c.pretrained_url.as_str(), c.default_dataset.as_str()));
+        assert_eq!(c.pretrained_name, format!("pretrained {}", c.models[0].name));
+        assert!(c.models.iter().all(|m| c.datasets.contains(&m.dataset)));
     }
 }

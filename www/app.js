@@ -27,6 +27,8 @@ const state = {
   restoreWeights: null, // {bytes, name} or {url}: how to bring the model back after a crash
   restarts: 0,
   errors: [],
+  followingDataset: null, // the dataset being loaded to match the model
+  followedModel: null, // the model whose dataset was last matched
 };
 
 let resolveReady;
@@ -67,6 +69,20 @@ const app = {
   call(type, payload, transfer = undefined) {
     if (!app.engine) return Promise.reject(new Error('the engine is not running yet'));
     return app.engine.call(type, payload, transfer);
+  },
+  /** The name of class `c` of the loaded model (its number when no model is loaded). */
+  className(c) {
+    const m = state.status && state.status.model;
+    return m && m.class_names[c] !== undefined ? m.class_names[c] : String(c);
+  },
+  /** The loaded model's class names (the ten digits when no model is loaded). */
+  classNames() {
+    const m = state.status && state.status.model;
+    return m ? m.class_names : [...Array(10).keys()].map(String);
+  },
+  /** Whether the classes are the digits 0, 1, … (MNIST-like), so "digit" is the right word. */
+  digits() {
+    return app.classNames().every((n, i) => n === String(i));
   },
   /** Sets the input the panels work on (source: {kind, index, label}). */
   setInput(pixels, source = { kind: 'draw' }) {
@@ -141,9 +157,16 @@ function renderStatus(s) {
   $('#model-status').title = $('#model-status').textContent;
   const sizes = s.dataset && s.dataset.sizes ? s.dataset.sizes : {};
   const parts = Object.entries(sizes).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`);
-  $('#data-status').textContent = s.dataset && s.dataset.name ? `${s.dataset.name === 'mnist' ? 'MNIST' : s.dataset.name}: ${parts.join(', ') || 'nothing loaded'}` : 'no data';
+  $('#data-status').textContent = s.dataset && s.dataset.name ? `${s.dataset.title}: ${parts.join(', ') || 'nothing loaded'}` : 'no data';
   if (s.training !== 'idle') $('#data-status').textContent += ` · training ${s.training}`;
   if (m && !hadModel) markReady();
+  // a newly loaded model brings the test images of its dataset (once: a dataset loaded later,
+  // to train on, stays)
+  const loaded = m ? `${m.name}|${m.params}|${m.meta.dataset}` : null;
+  if (loaded !== state.followedModel && s.training === 'idle') {
+    state.followedModel = loaded;
+    if (m && m.meta.dataset && s.dataset.name && m.meta.dataset !== s.dataset.name) followModelDataset(m.meta.dataset);
+  }
   // keep a copy of each new model, to bring it back if the worker crashes
   const key = m ? `${m.name}|${m.params}` : null;
   if (key && key !== state.modelKey && s.training === 'idle') {
@@ -151,6 +174,20 @@ function renderStatus(s) {
     if (!(state.restoreWeights && state.restoreWeights.url && m.name === state.restoreWeights.name)) app.snapshot();
   }
   app.emit('status', s);
+}
+
+/** Loads the test images of the dataset a newly loaded model was trained on. */
+async function followModelDataset(name) {
+  if (state.followingDataset === name) return;
+  state.followingDataset = name;
+  try {
+    await app.call('loadDataset', { name, splits: { test: 0 } });
+    app.emit('model', { why: 'dataset' });
+  } catch (e) {
+    app.message(`This model was trained on ${name}, whose test images this site does not serve (${e.message}); the views keep the ${state.status.dataset.title} images.`, 'warn');
+  } finally {
+    state.followingDataset = null;
+  }
 }
 
 function markReady() {

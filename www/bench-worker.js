@@ -102,7 +102,7 @@ async function bench(/** @type {any} */ p) {
   out.settleMs = timeIt(() => model.settle(img, 0), 10).ms;
   out.dream100Ms = timeIt((i) => model.dream(100, -1, i + 2), 5).ms;
   // training throughput of the model's preset (a fresh run; nothing is kept)
-  const run = new wasm.Run({ preset: out.model.preset, dataset: cat.default_dataset, train_limit: TRAIN_IMAGES, dev_limit: 1, no_test: true, no_prior: true });
+  const run = new wasm.Run({ preset: out.model.preset, dataset: cat.default_dataset, train_limit: TRAIN_IMAGES, dev_limit: 1, no_test: true, no_prior: true }, store);
   run.advance(store, 1); // the epoch-0 evaluation
   run.advance(store, 1); // warm-up batch
   const t = performance.now();

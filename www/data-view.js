@@ -14,6 +14,7 @@ export class DataView {
     this.count = 0;
     this.pixels = null; // Uint8Array(count×784) of the first `count` test digits
     this.labels = null;
+    this.dataset = null; // the dataset of `pixels`
     this.preds = null; // Uint8Array of predictions after an evaluation
     this.page = 0;
     this.selected = null;
@@ -28,14 +29,16 @@ export class DataView {
     $('#data-to-draw').addEventListener('click', () => this.open('draw'));
     $('#data-to-settle').addEventListener('click', () => this.open('settle'));
     app.on('model', () => {
-      // answers of another model are stale
-      if (this.preds) {
+      // answers of another model are stale, and so are the images of another dataset
+      const dataset = app.state.status && app.state.status.dataset.name;
+      if (dataset !== this.dataset) this.pixels = null;
+      if (this.preds || !this.pixels) {
         this.preds = null;
-        this.renderConfusion(null);
         delete $('#panel-data').dataset.accuracy;
         $('#data-summary').textContent = 'The model changed: evaluate again to see its answers.';
-        if (app.state.panel === 'data') this.render();
+        if (app.state.panel === 'data') this.show();
       }
+      this.renderConfusion(null);
     });
     this.renderConfusion(null);
   }
@@ -53,6 +56,7 @@ export class DataView {
     }
     n = Math.min(n, size);
     if (this.pixels && this.count === n) return true;
+    this.dataset = this.app.state.status.dataset.name;
     const r = await this.app.call('images', { split: 'test', start: 0, count: n });
     this.pixels = r.pixels;
     this.labels = r.labels;
@@ -69,7 +73,7 @@ export class DataView {
     const n = Number($('#data-count').value);
     const btn = $('#data-eval');
     btn.disabled = true;
-    $('#data-summary').textContent = `Evaluating ${n} test digits…`;
+    $('#data-summary').textContent = `Evaluating ${n} test ${this.app.digits() ? 'digits' : 'images'}…`;
     try {
       if (!(await this.load(n))) return;
       const t0 = performance.now();
@@ -78,7 +82,7 @@ export class DataView {
       this.preds = ev.predictions;
       this.app.state.lastEval = ev;
       const wrong = ev.n - Math.round(ev.accuracy * ev.n);
-      $('#data-summary').textContent = `${ev.n} test digits: ${(ev.accuracy * 100).toFixed(2)} % right with the goodness classifier (${wrong} wrong), ${(ev.forward_accuracy * 100).toFixed(2)} % with the forward head; ${(ms / 1000).toFixed(1)} s.`;
+      $('#data-summary').textContent = `${ev.n} test ${this.app.digits() ? 'digits' : 'images'}: ${(ev.accuracy * 100).toFixed(2)} % right with the goodness classifier (${wrong} wrong), ${(ev.forward_accuracy * 100).toFixed(2)} % with the forward head; ${(ms / 1000).toFixed(1)} s.`;
       $('#panel-data').dataset.accuracy = String(ev.accuracy);
       this.renderConfusion(ev.confusion);
       this.page = 0;
@@ -130,14 +134,15 @@ export class DataView {
       const lab = document.createElement('span');
       lab.className = 'lab';
       const truth = this.labels[i];
+      const name = (c) => this.app.className(c);
       if (this.preds) {
         const p = this.preds[i];
-        lab.textContent = p === truth ? `${p}` : `${p} (is ${truth})`;
+        lab.textContent = p === truth ? name(p) : `${name(p)} (is ${name(truth)})`;
         if (p !== truth) b.classList.add('wrong');
-        b.setAttribute('aria-label', `test digit ${i}, labelled ${truth}, model says ${p}`);
+        b.setAttribute('aria-label', `test image ${i}, labelled ${name(truth)}, model says ${name(p)}`);
       } else {
-        lab.textContent = `${truth}`;
-        b.setAttribute('aria-label', `test digit ${i}, labelled ${truth}`);
+        lab.textContent = name(truth);
+        b.setAttribute('aria-label', `test image ${i}, labelled ${name(truth)}`);
       }
       b.dataset.index = String(i);
       b.append(c, lab);
@@ -153,7 +158,8 @@ export class DataView {
     drawDigit($('#data-inspect-img'), this.pixels, { max: 255, offset: i * 784 });
     const truth = this.labels[i];
     const p = this.preds ? this.preds[i] : null;
-    $('#data-inspect-text').textContent = `Test digit #${i}, labelled ${truth}${p === null ? '' : `; the model says ${p}${p === truth ? ' (right)' : ' (wrong)'}`}.`;
+    const name = (c) => this.app.className(c);
+    $('#data-inspect-text').textContent = `Test ${this.app.digits() ? 'digit' : 'image'} #${i}, labelled ${name(truth)}${p === null ? '' : `; the model says ${name(p)}${p === truth ? ' (right)' : ' (wrong)'}`}.`;
   }
 
   open(panel) {
@@ -167,17 +173,26 @@ export class DataView {
   renderConfusion(m) {
     const t = $('#confusion');
     t.textContent = '';
+    const names = this.app.classNames();
+    const C = names.length;
     const head = document.createElement('tr');
-    head.innerHTML = '<th scope="col" aria-label="true label / predicted"></th>' + [...Array(10).keys()].map((d) => `<th scope="col">${d}</th>`).join('');
+    head.innerHTML = '<th scope="col" aria-label="true label / predicted"></th>';
+    for (const n of names) {
+      const th = document.createElement('th');
+      th.scope = 'col';
+      th.textContent = n;
+      head.append(th);
+    }
+    t.classList.toggle('named', !this.app.digits());
     t.append(head);
-    for (let r = 0; r < 10; r++) {
+    for (let r = 0; r < C; r++) {
       const tr = document.createElement('tr');
       const th = document.createElement('th');
       th.scope = 'row';
-      th.textContent = String(r);
+      th.textContent = names[r];
       tr.append(th);
       const total = m ? m[r].reduce((a, b) => a + b, 0) : 0;
-      for (let c = 0; c < 10; c++) {
+      for (let c = 0; c < C; c++) {
         const td = document.createElement('td');
         const v = m ? m[r][c] : 0;
         td.textContent = m ? String(v) : '';

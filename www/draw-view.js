@@ -13,14 +13,8 @@ export class DrawView {
     this.pad = new DrawPad($('#pad'), { onChange: (kind) => this.padChanged(kind) });
     this.preview = $('#input28');
     this.rows = [];
-    const list = $('#probs');
-    for (let d = 0; d < 10; d++) {
-      const li = document.createElement('li');
-      li.innerHTML = `<span class="d">${d}</span><span class="bar"><span class="fill"></span></span><span class="pct">–</span>`;
-      li.setAttribute('aria-label', `${d}: no guess`);
-      list.append(li);
-      this.rows.push(li);
-    }
+    this.names = '';
+    this.buildRows();
     this.lastRaster = 0;
     this.rasterTimer = null;
     this.want = null; // latest input to classify
@@ -32,14 +26,43 @@ export class DrawView {
       app.show('train');
       app.views.train.quickStart();
     });
-    app.on('status', (s) => ($('#no-model').hidden = !!s.model || !app.state.booted));
+    app.on('status', (s) => {
+      $('#no-model').hidden = !!s.model || !app.state.booted;
+      if (this.buildRows()) this.neutral(this.prompt());
+    });
     app.on('input', ({ pixels, source }) => this.inputChanged(pixels, source));
     app.on('model', () => this.classify());
     app.on('progress', (ev) => {
       if (app.state.panel === 'draw' && (ev.epochEnd || ev.phase === 'done')) this.classify();
     });
     app.on('crash', () => (this.busy = false));
-    this.neutral('Draw a digit from 0 to 9, as large as you like.');
+    this.neutral(this.prompt());
+  }
+
+  /** One bar per class of the loaded model, named; true when they changed. */
+  buildRows() {
+    const names = this.app.classNames();
+    if (names.join('\u0000') === this.names) return false;
+    this.names = names.join('\u0000');
+    const list = $('#probs');
+    list.textContent = '';
+    list.classList.toggle('named', !this.app.digits());
+    this.rows = names.map((name) => {
+      const li = document.createElement('li');
+      li.innerHTML = '<span class="d"></span><span class="bar"><span class="fill"></span></span><span class="pct">–</span>';
+      li.querySelector('.d').textContent = name;
+      li.setAttribute('aria-label', `${name}: no guess`);
+      list.append(li);
+      return li;
+    });
+    return true;
+  }
+
+  /** What to draw, in the model's classes. */
+  prompt() {
+    const names = this.app.classNames();
+    if (this.app.digits()) return `Draw a digit from 0 to ${names.length - 1}, as large as you like.`;
+    return `Draw one of: ${names.join(', ')}.`;
   }
 
   show() {
@@ -66,9 +89,9 @@ export class DrawView {
   inputChanged(pixels, source) {
     if (source.kind !== 'draw') this.pad.setImage(pixels);
     const note = $('#draw-source');
-    if (source.kind === 'test') note.textContent = `Test digit #${source.index}, labelled ${source.label}. Draw on it to start over.`;
-    else if (source.kind === 'dream') note.textContent = 'A dreamed digit. Draw on it to start over.';
-    else if (!pixels) note.textContent = 'Draw a digit from 0 to 9, as large as you like.';
+    if (source.kind === 'test') note.textContent = `${this.app.digits() ? 'Test digit' : 'Test image'} #${source.index}, labelled ${this.app.className(source.label)}. Draw on it to start over.`;
+    else if (source.kind === 'dream') note.textContent = 'A dreamed image. Draw on it to start over.';
+    else if (!pixels) note.textContent = this.prompt();
     else note.textContent = 'Keep drawing, or Clear to start again.';
     const img = pixels || new Float32Array(784);
     drawDigit(this.preview, img);
@@ -102,7 +125,7 @@ export class DrawView {
     for (const [d, li] of this.rows.entries()) {
       li.classList.remove('win');
       li.querySelector('.pct').textContent = '–';
-      li.setAttribute('aria-label', `${d}: no guess`);
+      li.setAttribute('aria-label', `${this.app.className(d)}: no guess`);
     }
     if (text) $('#draw-source').textContent = text;
   }
@@ -139,17 +162,18 @@ export class DrawView {
 
   render(r) {
     const p = $('#prediction');
-    p.textContent = String(r.prediction);
+    p.textContent = this.app.className(r.prediction);
     p.classList.remove('empty');
+    p.classList.toggle('named', !this.app.digits());
     p.dataset.state = 'guess';
-    $('#forward-pred').textContent = String(r.forward_prediction);
+    $('#forward-pred').textContent = this.app.className(r.forward_prediction);
     $('#probs').classList.remove('neutral');
     for (const [d, li] of this.rows.entries()) {
       const v = r.probs[d];
       /** @type {HTMLElement} */ (li.querySelector('.fill')).style.width = `${(v * 100).toFixed(1)}%`;
       li.querySelector('.pct').textContent = `${(v * 100).toFixed(v >= 0.995 || v < 0.1 ? 0 : 1)}%`;
       li.classList.toggle('win', d === r.prediction);
-      li.setAttribute('aria-label', `${d}: ${(v * 100).toFixed(1)} percent`);
+      li.setAttribute('aria-label', `${this.app.className(d)}: ${(v * 100).toFixed(1)} percent`);
     }
     this.app.emit('classified', r);
   }

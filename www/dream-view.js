@@ -110,10 +110,12 @@ export class DreamView {
     if (!info) return;
     const C = info.components;
     const S = 3; // drawing scale, so that the labels are sharp
+    const named = !this.app.digits();
+    const L = named ? 4 : 1; // tiles' width of the label column
     const c = $('#dream-components');
-    c.width = 11 * 28 * S;
+    c.width = (10 + L) * 28 * S;
     c.height = C * 28 * S;
-    c.style.aspectRatio = `${11} / ${C}`;
+    c.style.aspectRatio = `${10 + L} / ${C}`;
     const ctx = c.getContext('2d');
     ctx.fillStyle = '#000';
     ctx.fillRect(0, 0, c.width, c.height);
@@ -130,15 +132,18 @@ export class DreamView {
       const img = tctx.createImageData(280, 28);
       for (let i = 0; i < 10; i++) blitDigit(img, r.images, i, i * 28, 0);
       tctx.putImageData(img, 0, 0);
-      ctx.drawImage(tile, 28 * S, row * 28 * S, 280 * S, 28 * S);
+      ctx.drawImage(tile, L * 28 * S, row * 28 * S, 280 * S, 28 * S);
       const lab = label(comp);
-      ctx.fillStyle = lab >= 0 ? DIGIT_COLORS[lab] : '#999';
-      ctx.font = `bold ${16 * S}px system-ui, sans-serif`;
-      ctx.textAlign = 'center';
+      ctx.fillStyle = lab >= 0 ? DIGIT_COLORS[lab % DIGIT_COLORS.length] : '#999';
+      ctx.font = `bold ${(named ? 11 : 16) * S}px system-ui, sans-serif`;
+      ctx.textAlign = named ? 'right' : 'center';
       ctx.textBaseline = 'middle';
-      ctx.fillText(lab >= 0 ? String(lab) : '?', 14 * S, (row * 28 + 14) * S);
+      const text = lab >= 0 ? this.app.className(lab) : '?';
+      ctx.fillText(text, named ? (L * 28 - 3) * S : 14 * S, (row * 28 + 14) * S, (L * 28 - 4) * S);
     }
-    c.setAttribute('aria-label', `Samples of each of the ${C} mixture components, labelled ${order.map((k) => (label(k) >= 0 ? label(k) : '?')).join(', ')}`);
+    const names = order.map((k) => (label(k) >= 0 ? this.app.className(label(k)) : '?'));
+    c.setAttribute('aria-label', `Samples of each of the ${C} mixture components, labelled ${names.join(', ')}`);
+    c.dataset.labels = JSON.stringify(names);
   }
 
   async interp() {
@@ -240,7 +245,7 @@ export class DreamView {
       const y = H - pad - (Math.max(y0, Math.min(y1, P[2 * i + 1])) - y0) * sy;
       m.screen[2 * i] = x / dpr;
       m.screen[2 * i + 1] = y / dpr;
-      ctx.fillStyle = DIGIT_COLORS[m.labels[i]];
+      ctx.fillStyle = DIGIT_COLORS[m.labels[i] % DIGIT_COLORS.length];
       ctx.fillText(String(m.labels[i]), x, y);
     }
     m.dpr = dpr;

@@ -12,7 +12,7 @@ import { SITE, startBuild } from './wasm-build.js';
 let wasm = /** @type {any} */ (null);
 /** @type {import('./protocol.js').Runtime} */
 let runtime = { mode: 'single', threads: 1, reason: '', version: '' };
-let store = /** @type {any} */ (null); // wasm DatasetStore of the current dataset
+let store = /** @type {any} */ (null); // wasm DatasetStore of the current dataset (empty before one)
 let model = /** @type {any} */ (null); // wasm Model for inference, or null
 let modelName = /** @type {string|null} */ (null);
 /** @type {{run: any, state: 'running'|'paused'|'stopping', wake: (() => void)|null} | null} */
@@ -30,8 +30,8 @@ function fail(/** @type {string} */ kind, /** @type {string} */ message) {
 function status() {
   return {
     ...runtime,
-    model: model ? { name: modelName, ...model.info() } : null,
-    dataset: { name: store ? store.name() ?? null : null, sizes: store ? store.sizes() : {} },
+    model: model ? { name: modelName, ...model.info(), class_names: model.classNames(store) } : null,
+    dataset: store ? { name: store.name() ?? null, title: store.title() ?? null, classes: store.classNames(), sizes: store.sizes() } : { name: null, title: null, classes: [], sizes: {} },
     training: training ? training.state : 'idle',
   };
 }
@@ -55,7 +55,7 @@ async function fetchBytes(/** @type {string} */ path) {
 
 /** Loads splits of a dataset into the store, each shard checked by the core before use. */
 async function loadDataset(/** @type {Requests['loadDataset']['payload']} */ { name, splits }) {
-  if (!store || store.name() !== name) {
+  if (store.name() !== name) {
     needIdle('switch datasets');
     const next = new wasm.DatasetStore();
     next.setManifest(name, await fetchBytes(`data/${name}/manifest.json`));
@@ -92,7 +92,7 @@ async function loadWeights(/** @type {Requests['loadWeights']['payload']} */ { u
 /** Runs a core training run in steps, answering other messages between them. */
 async function train(/** @type {Requests['train']['payload']} */ { request, from }) {
   needIdle('start another training run');
-  const run = from === 'current' ? wasm.Run.continuing(needModel(), request) : new wasm.Run(request);
+  const run = from === 'current' ? wasm.Run.continuing(needModel(), request, store) : new wasm.Run(request, store);
   /** @type {NonNullable<typeof training>} */
   const t = { run, state: 'running', wake: null };
   training = t;
@@ -173,6 +173,7 @@ const handlers = {
     const started = await startBuild(mode);
     wasm = started.wasm;
     runtime = started.runtime;
+    store = new wasm.DatasetStore(); // empty until a dataset is loaded
     if (started.warning) log('warn', started.warning);
     return runtime;
   },
@@ -216,7 +217,7 @@ self.onmessage = async (/** @type {MessageEvent} */ e) => {
     const h = /** @type {any} */ (handlers)[type];
     if (!h) throw fail('bad-input', `unknown request type ${JSON.stringify(type)}`);
     if (!wasm && type !== 'init') await handlers.init({});
-    if (!store && /^(images|evaluate|latentMap|fitPrior)$/.test(type)) throw fail('bad-input', 'no dataset is loaded');
+    if (/^(images|evaluate|latentMap|fitPrior)$/.test(type) && !store.name()) throw fail('bad-input', 'no dataset is loaded');
     const result = await h(payload || {});
     post({ id, ok: true, result });
   } catch (err) {

@@ -24,13 +24,13 @@
  * @typedef {{preset: string, hidden: number, steps: number, latent: number, lr: number, batch_size: number, epochs: number, classes: number, prior_components: number}} Config
  */
 
-/** @typedef {{dataset: string, epochs: number, seed: number, dev_accuracy?: number, test_accuracy?: number, test_forward_accuracy?: number, command?: string, storage?: string}} ModelMeta */
+/** @typedef {{dataset: string, epochs: number, seed: number, dev_accuracy?: number, test_accuracy?: number, test_forward_accuracy?: number, command?: string, storage?: string, class_names?: string[]}} ModelMeta */
 /** @typedef {{components: number, weights: number[], labels: (number|null)[]}} PriorInfo */
-/** The loaded model: where it came from and the core's ModelInfo. @typedef {{name: string|null, config: Config, meta: ModelMeta, params: number, prior: PriorInfo|null}} ModelStatus */
+/** The loaded model: where it came from and the core's ModelInfo. @typedef {{name: string|null, config: Config, meta: ModelMeta, params: number, prior: PriorInfo|null, class_names: string[]}} ModelStatus */
 
 /**
  * @typedef {{mode: 'threads'|'single', threads: number, reason: string, version: string,
- *   model: ModelStatus|null, dataset: {name: string|null, sizes: Record<string, number>},
+ *   model: ModelStatus|null, dataset: {name: string|null, title: string|null, classes: string[], sizes: Record<string, number>},
  *   training: 'idle'|'running'|'paused'|'stopping'}} Status
  */
 
@@ -40,7 +40,8 @@
  * @typedef {{presets: {name: string, label: string, in_page: boolean, config: Config}[], default_preset: string,
  *   train_images: Bounds, dev_images: Bounds, test_images: Bounds, epochs: Bounds, seed: Bounds, steps: Bounds, lr: {min: number, max: number},
  *   prior_images: number, dream_samples: number, interpolation_frames: number, map_points: number,
- *   pretrained_url: string, pretrained_name: string, default_dataset: string}} Catalog
+ *   pretrained_url: string, pretrained_name: string, default_dataset: string,
+ *   models: {name: string, label: string, dataset: string, url: string}[], datasets: string[]}} Catalog
  */
 
 /** @typedef {{scores: number[], probs: number[], forward: number[], prediction: number, forward_prediction: number}} Classification */

@@ -18,22 +18,9 @@ export class SettleView {
     this.timer = null;
     this.stale = true;
     this.settler = new Coalescer(() => this.settleInput());
-    this.chart = new LineChart($('#settle-chart'), {
-      series: DIGIT_COLORS.map((color, d) => ({ name: '', color, endLabel: String(d) })),
-      xLabel: 'settling step',
-      legend: false,
-      xInteger: true,
-    });
+    this.names = '';
+    this.buildHypotheses();
     const fs = $('#settle-hyp');
-    const mk = (value, text, color) => {
-      const label = document.createElement('label');
-      label.dataset.value = value;
-      label.innerHTML = `<input type="radio" name="hyp" value="${value}"${value === 'auto' ? ' checked' : ''}>${color ? `<i class="swatch"></i>` : ''}${text}`;
-      if (color) /** @type {HTMLElement} */ (label.querySelector('.swatch')).style.background = color;
-      fs.append(label);
-    };
-    mk('auto', 'winner');
-    DIGIT_COLORS.forEach((c, d) => mk(String(d), String(d), c));
     fs.addEventListener('change', (e) => {
       this.choice = e.target.value;
       this.refresh();
@@ -56,10 +43,40 @@ export class SettleView {
       this.setStep(Math.max(0, Math.min(this.trace.steps - 1, k)));
     });
     app.on('input', () => this.invalidate());
-    app.on('model', () => this.invalidate());
+    app.on('model', () => {
+      this.buildHypotheses();
+      this.invalidate();
+    });
     app.on('progress', (ev) => {
       if (ev.epochEnd || ev.phase === 'done') this.invalidate();
     });
+  }
+
+  /** One curve and one choice per class of the loaded model, named (colours repeat past ten). */
+  buildHypotheses() {
+    const names = this.app.classNames();
+    if (names.join('\u0000') === this.names) return;
+    this.names = names.join('\u0000');
+    const color = (c) => DIGIT_COLORS[c % DIGIT_COLORS.length];
+    this.chart = new LineChart($('#settle-chart'), {
+      series: names.map((name, c) => ({ name: '', color: color(c), endLabel: this.app.digits() ? name : String(c) })),
+      xLabel: 'settling step',
+      legend: false,
+      xInteger: true,
+    });
+    const fs = $('#settle-hyp');
+    for (const old of fs.querySelectorAll('label')) old.remove();
+    const mk = (value, text, swatch) => {
+      const label = document.createElement('label');
+      label.dataset.value = value;
+      label.innerHTML = `<input type="radio" name="hyp" value="${value}"${value === 'auto' ? ' checked' : ''}>${swatch ? '<i class="swatch"></i>' : ''}`;
+      label.append(text);
+      if (swatch) /** @type {HTMLElement} */ (label.querySelector('.swatch')).style.background = swatch;
+      fs.append(label);
+    };
+    mk('auto', 'winner');
+    names.forEach((name, c) => mk(String(c), this.app.digits() ? name : `${c} ${name}`, color(c)));
+    this.choice = 'auto';
   }
 
   visible() {
@@ -101,7 +118,7 @@ export class SettleView {
       const scrub = $('#settle-scrub');
       scrub.max = String(K - 1);
       if (this.step >= K) this.step = K - 1;
-      this.note(`${K} settling steps, ${t.hidden} units per layer. Winner: ${t.winner} (the hypothesis with the highest goodness over steps ${Math.floor(K / 2)}–${Math.floor(K / 2) + 1}). Showing the states under hypothesis ${t.label}.`);
+      this.note(`${K} settling steps, ${t.hidden} units per layer. Winner: ${this.app.className(t.winner)} (the hypothesis with the highest goodness over steps ${Math.floor(K / 2)}–${Math.floor(K / 2) + 1}). Showing the states under hypothesis ${this.app.className(t.label)}.`);
       for (const l of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('#settle-hyp label'))) l.classList.toggle('winner', l.dataset.value === String(t.winner));
       $('#panel-settle').dataset.steps = String(K);
       $('#panel-settle').dataset.winner = String(t.winner);
@@ -263,7 +280,7 @@ export class SettleView {
     $('#settle-scrub').value = String(k);
     $('#settle-step-out').textContent = `${k + 1} / ${K}`;
     $('#settle-now').textContent = `${k + 1} of ${K}`;
-    $('#settle-hyp-now').textContent = String(t.label);
+    $('#settle-hyp-now').textContent = this.app.className(t.label);
     this.chart.marker = k + 1;
     this.chart.draw();
     // big views of the current step

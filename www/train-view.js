@@ -79,17 +79,21 @@ export class TrainView {
 
   async findDatasets() {
     await /** @type {any} */ (window).pffBooted;
-    if (this.app.catalog) this.fill(this.app.catalog);
-    try {
-      const fashion = await this.app.call('manifest', { name: 'fashion' });
-      if (fashion) {
+    if (!this.app.catalog) return;
+    this.fill(this.app.catalog);
+    // every dataset of the catalog whose manifest this site serves, named by its manifest
+    const select = $('#train-dataset');
+    for (const name of this.app.catalog.datasets) {
+      try {
+        const m = await this.app.call('manifest', { name });
+        if (!m) continue;
         const o = document.createElement('option');
-        o.value = 'fashion';
-        o.textContent = 'Fashion-MNIST';
-        $('#train-dataset').append(o);
+        o.value = name;
+        o.textContent = m.title || name;
+        select.append(o);
+      } catch (_) {
+        /* not served here */
       }
-    } catch (_) {
-      /* no fashion data: MNIST only */
     }
   }
 

@@ -7,10 +7,10 @@ export class WeightsView {
   /** @param {import('./app.js').App} app */
   constructor(app) {
     this.app = app;
+    this.missing = new Set(); // shipped models whose file the site does not serve
     $('#weights-download').addEventListener('click', () => this.download(false));
     $('#weights-download-half').addEventListener('click', () => this.download(true));
     $('#weights-input').addEventListener('change', (e) => this.fromDisk(e.target));
-    $('#weights-pretrained').addEventListener('click', () => this.pretrained());
     app.on('status', () => this.render());
   }
 
@@ -46,15 +46,34 @@ export class WeightsView {
       add('parameters', m.params.toLocaleString('en'));
       add('generative prior', m.prior ? `yes, ${m.prior.components} components` : 'not yet (fitted when you open Dream)');
       add('best epoch', `${m.meta.epochs}${m.meta.dataset ? ` on ${m.meta.dataset}` : ''}`);
+      add('classes', m.class_names.join(', '));
       if (m.meta.dev_accuracy !== undefined) add('dev accuracy', `${(m.meta.dev_accuracy * 100).toFixed(2)} %`);
       if (m.meta.test_accuracy !== undefined) add('test accuracy', `${(m.meta.test_accuracy * 100).toFixed(2)} %`);
       add('learning rate', String(c.lr));
     }
     $('#weights-download').disabled = !m;
     $('#weights-download-half').disabled = !m;
-    const pre = this.app.state.pretrainedAvailable;
-    const btn = $('#weights-pretrained');
-    btn.hidden = pre === false;
+    this.renderModels();
+  }
+
+  /** One button per model published with the page (the catalog's); the default one is
+   * #weights-pretrained. A model whose file the site does not serve is hidden once tried. */
+  renderModels() {
+    const box = $('#weights-models');
+    const models = this.app.catalog ? this.app.catalog.models : [];
+    if (box.childElementCount !== models.length) {
+      box.textContent = '';
+      models.forEach((m, i) => {
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.id = i === 0 ? 'weights-pretrained' : `weights-model-${m.name}`;
+        b.dataset.model = m.name;
+        b.textContent = m.label;
+        b.addEventListener('click', () => this.pretrained(m));
+        box.append(b);
+      });
+    }
+    for (const b of box.querySelectorAll('button')) b.hidden = this.missing.has(b.dataset.model) || (b.id === 'weights-pretrained' && this.app.state.pretrainedAvailable === false);
   }
 
   async download(half) {
@@ -96,18 +115,20 @@ export class WeightsView {
     }
   }
 
-  async pretrained() {
+  /** Loads a model published with the page (a catalog entry). */
+  async pretrained(model) {
     try {
-      const { pretrained_url: url, pretrained_name: name } = this.app.catalog;
+      const { url } = model;
+      const name = `pretrained ${model.name}`;
       const r = await this.app.call('loadWeights', { url, optional: true, name });
       if (!r.loaded) {
-        this.app.state.pretrainedAvailable = false;
-        this.say('No pretrained model is published with this page.', 'error');
+        this.missing.add(model.name);
+        this.say(`The model ${model.name} is not published with this page.`, 'error');
         this.render();
         return;
       }
       this.app.state.restoreWeights = { url, name };
-      this.say('Loaded the pretrained MNIST model.');
+      this.say(`Loaded the pretrained ${model.name} model (${r.model.class_names.length} classes: ${r.model.class_names.join(', ')}).`);
       await this.app.modelChanged('loaded');
     } catch (e) {
       this.say(e.message, 'error');

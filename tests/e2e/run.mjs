@@ -568,6 +568,62 @@ async function runMode(mode) {
       });
     }
 
+    if (fs.existsSync(FASHION) && HAVE_PRETRAINED) {
+      await T('the Fashion-MNIST model is one click away, brings its test images, and every view names its classes', async () => {
+        const NAMES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+        await page.evaluate(() => delete document.querySelector('#dream-components').dataset.labels);
+        await tab(page, 'weights');
+        await page.click('#weights-model-fashion-web');
+        await waitText(page, '#weights-message', /Loaded the pretrained fashion-web model/);
+        // the page loads the test split of the model's dataset
+        await page.waitForFunction(() => window.pff.state.status.dataset.name === 'fashion' && window.pff.state.status.dataset.sizes.test === 10000, null, { timeout: 60000 });
+        const s = await call(page, 'status');
+        assert(JSON.stringify(s.model.class_names) === JSON.stringify(NAMES), `model classes ${s.model.class_names}`);
+        assert(s.dataset.title === 'Fashion-MNIST' && /^Fashion-MNIST: test 10000/.test(await page.textContent('#data-status')), await page.textContent('#data-status'));
+        // Draw: the bars and the verdict on test image 0 (an ankle boot)
+        await tab(page, 'draw');
+        const bars = await page.$$eval('[data-testid="probabilities"] li .d', (ds) => ds.map((d) => d.textContent));
+        assert(JSON.stringify(bars) === JSON.stringify(NAMES), `bars ${bars}`);
+        await page.evaluate(async () => {
+          const img = await window.pff.call('images', { split: 'test', start: 0, count: 1 });
+          window.pff.setInput(Float32Array.from(img.pixels, (v) => v / 255), { kind: 'test', index: 0, label: img.labels[0] });
+        });
+        const verdict = await waitText(page, '[data-testid="prediction"]', /Ankle boot/, 15000);
+        assert(/labelled Ankle boot/.test(await page.textContent('#draw-source')), await page.textContent('#draw-source'));
+        // Settle: the hypotheses
+        await tab(page, 'settle');
+        const hyps = await page.$$eval('#settle-hyp label', (ls) => ls.map((l) => l.textContent.trim()));
+        assert(hyps.includes('9 Ankle boot') && hyps.includes('0 T-shirt/top'), `hypotheses ${hyps}`);
+        await page.waitForFunction(() => /Winner: Ankle boot/.test(document.querySelector('#settle-note').textContent), null, { timeout: 30000 });
+        // Dream: the components' labels (the shipped model has a prior)
+        await tab(page, 'dream');
+        await page.waitForFunction(() => document.querySelector('#dream-components').dataset.labels, null, { timeout: 60000 });
+        const comps = JSON.parse(await page.getAttribute('#dream-components', 'data-labels'));
+        assert(comps.some((c) => NAMES.includes(c)) && comps.every((c) => c === '?' || NAMES.includes(c)), `components ${comps}`);
+        // Data: the confusion matrix and the tiles
+        await tab(page, 'data');
+        await page.selectOption('#data-count', '1000');
+        await page.click('#data-eval');
+        await page.waitForFunction(() => document.querySelector('#panel-data').dataset.accuracy, null, { timeout: 60000 });
+        const heads = await page.$$eval('#confusion th[scope="col"]', (ths) => ths.slice(1).map((t) => t.textContent));
+        assert(JSON.stringify(heads) === JSON.stringify(NAMES), `confusion columns ${heads}`);
+        const tile = await page.getAttribute('#data-tiles .tile', 'aria-label');
+        assert(/labelled Ankle boot/.test(tile), tile);
+        const acc = Number(await page.getAttribute('#panel-data', 'data-accuracy'));
+        assert(acc > 0.85, `Fashion accuracy on 1000 test images ${acc}`);
+        if (isolation) await shoot(page, 'desktop-data-fashion');
+        // back to MNIST: digits again
+        await tab(page, 'weights');
+        await page.click('#weights-pretrained');
+        await waitText(page, '#weights-message', /Loaded the pretrained mnist-web/);
+        await page.waitForFunction(() => window.pff.state.status.dataset.name === 'mnist' && window.pff.state.status.dataset.sizes.test === 10000, null, { timeout: 60000 });
+        await tab(page, 'draw');
+        const digits = await page.$$eval('[data-testid="probabilities"] li .d', (ds) => ds.map((d) => d.textContent));
+        assert(digits.join('') === '0123456789', `bars ${digits}`);
+        return `"${verdict}" for test image 0; Fashion accuracy on 1000 test images ${(acc * 100).toFixed(1)} %`;
+      });
+    }
+
     await T('a corrupted weights upload shows a clear error and the model keeps working', async () => {
       await tab(page, 'weights');
       const good = await exportWeights(page);
@@ -695,6 +751,7 @@ async function runMode(mode) {
       const wasm1 = (await call(page, 'memory')).wasm_bytes;
       const heap1 = await heap();
       const MB = 1024 * 1024;
+      console.log(`      soak: wasm memory ${(wasm0 / MB).toFixed(1)} -> ${(wasm1 / MB).toFixed(1)} MB, page JS heap ${(heap0 / MB).toFixed(1)} -> ${(heap1 / MB).toFixed(1)} MB after ${SOAK_CALLS} calls`);
       // A leak of one dreamed batch (100 digits, 313 KB) per dream call would add about 60 MB,
       // one decoded image per call about 6 MB; allocator slack after warm-up stays well below.
       assert(wasm1 - wasm0 <= 16 * MB, `wasm memory grew from ${(wasm0 / MB).toFixed(1)} to ${(wasm1 / MB).toFixed(1)} MB`);
