@@ -31,7 +31,11 @@ export class DataView {
     app.on('model', () => {
       // answers of another model are stale, and so are the images of another dataset
       const dataset = app.state.status && app.state.status.dataset.name;
-      if (dataset !== this.dataset) this.pixels = null;
+      if (dataset !== this.dataset) {
+        this.pixels = null;
+        this.selected = null;
+        $('#data-inspect').hidden = true;
+      }
       if (this.preds || !this.pixels) {
         this.preds = null;
         delete $('#panel-data').dataset.accuracy;
