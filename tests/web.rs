@@ -111,7 +111,7 @@ fn a_run_trains_on_the_store_and_ends_with_its_best_model() {
     set.insert("hidden".to_string(), serde_json::json!(20));
     set.insert("steps".to_string(), serde_json::json!(4));
     let req = RunRequest { preset: Some("tiny".into()), dataset: Some("toy".into()), seed: Some(3), epochs: Some(2), set, ..Default::default() };
-    let mut run = Run::new(serde_wasm_bindgen::to_value(&req).unwrap()).unwrap();
+    let mut run = Run::new(serde_wasm_bindgen::to_value(&req).unwrap(), &store).unwrap();
     let mut steps = 0;
     while !run.is_done() {
         run.advance(&store, 2).unwrap();
@@ -129,8 +129,12 @@ fn a_run_trains_on_the_store_and_ends_with_its_best_model() {
     assert_eq!(len(get(&best.dream(10, -1, 1).unwrap(), "images")), 10 * 784);
     let map = best.latent_map(&store, "test", 0, 20).unwrap();
     assert_eq!(len(get(&map, "points")), 40);
+    assert_eq!(best.class_names(&store), store.class_names(), "the model names the store's classes");
     let bad = serde_wasm_bindgen::to_value(&RunRequest { preset: Some("huge".into()), ..Default::default() }).unwrap();
-    assert_eq!(kind(Run::new(bad).err().unwrap()), "bad-config");
+    assert_eq!(kind(Run::new(bad, &store).err().unwrap()), "bad-config");
+    // a run on another dataset than the store's is refused
+    let other = serde_wasm_bindgen::to_value(&RunRequest { dataset: Some("mnist".into()), ..Default::default() }).unwrap();
+    assert_eq!(kind(Run::new(other, &store).err().unwrap()), "bad-config");
 }
 
 #[wasm_bindgen_test]
