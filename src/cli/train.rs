@@ -114,6 +114,7 @@ fn fresh(root: &Path, a: &TrainArgs, command: String) -> Result<(TrainingRun, Ru
         return Err(PffError::Input(format!("{} already holds a run ({}): {continue_it}replace it with --force", files.weights.display(), list.join(", "))));
     }
     let req = request(a)?;
+    req.spec()?; // flags that cannot make a run are refused before the data is looked for
     let manifest = ndata::load_manifest(root, req.dataset.as_deref().unwrap_or(RunRequest::DEFAULT_DATASET))?;
     let mut run = TrainingRun::new(req.spec_for(&manifest)?)?;
     if existing.contains(&files.history.as_path()) {
