@@ -195,9 +195,25 @@ enum Cmd {
         /// Output folder (created, or replaced if it holds a previous bundle).
         #[arg(long)]
         out: PathBuf,
-        /// Repository root holding www/, pkg/ and data/.
+        /// Repository root holding www/ and pkg/ (the datasets come from --data-dir).
         #[arg(long, default_value = ".")]
         root: PathBuf,
+        /// A weights file to publish (repeatable); with none, the repository's shipped models.
+        /// Each brings the dataset it was trained on.
+        #[arg(long = "weights", value_name = "FILE")]
+        weights: Vec<PathBuf>,
+        /// A dataset to serve besides those of the models (repeatable).
+        #[arg(long = "dataset", value_name = "NAME")]
+        datasets: Vec<String>,
+        /// The model the page opens with (default: the first --weights).
+        #[arg(long, value_name = "FILE")]
+        default: Option<PathBuf>,
+        /// The page's title.
+        #[arg(long)]
+        title: Option<String>,
+        /// Leave in-page training out: the bundle then ships only the test splits.
+        #[arg(long)]
+        no_training: bool,
     },
 }
 
@@ -293,8 +309,11 @@ fn run(cli: Cli) -> pff::Result<()> {
             let runtime = tokio::runtime::Runtime::new().map_err(|e| PffError::io("cannot start the server runtime", e))?;
             runtime.block_on(pff::native::serve::serve(pff::native::serve::ServeOptions { host, port, no_isolation, root, ..Default::default() }))
         }
-        Cmd::Bundle { out, root } => {
-            let report = pff::native::bundle::bundle(&root, &out)?;
+        Cmd::Bundle { out, root: site_root, weights, datasets, default, title, no_training } => {
+            // the datasets come from --data-dir when it is not the default, else from ROOT/data
+            let data_dir = (root != Path::new("data")).then(|| root.clone());
+            let opts = pff::native::bundle::BundleOptions { data_dir, weights, datasets, default, title, no_training };
+            let report = pff::native::bundle::bundle_with(&site_root, &out, &opts)?;
             print!("{report}");
             Ok(())
         }

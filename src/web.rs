@@ -65,10 +65,21 @@ pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
-/// The presets, defaults and limits the page offers (`catalog::Catalog`).
+/// The file at the site's root that says what the site publishes (`catalog::SITE_FILE`).
+#[wasm_bindgen(js_name = siteFile)]
+pub fn site_file() -> String {
+    catalog::SITE_FILE.to_string()
+}
+
+/// The presets, defaults and limits the page offers (`catalog::Catalog`) for the site described
+/// by `site` (the text of its `site.json`), or for the repository's own site without one.
 #[wasm_bindgen]
-pub fn catalog() -> Result<JsValue, JsValue> {
-    to_js(&catalog::catalog())
+pub fn catalog(site: Option<String>) -> Result<JsValue, JsValue> {
+    let site = match site {
+        Some(text) => catalog::Site::from_json(&text).map_err(js_error)?,
+        None => catalog::Site::repository(),
+    };
+    to_js(&catalog::catalog_for(site))
 }
 
 // ------------------------------------------------------------------------------ conversions

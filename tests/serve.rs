@@ -10,7 +10,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use pff::native::bundle::{self, COI_SCRIPT_TAG, MARKER_FILE};
+use pff::checkpoint::{Checkpoint, ModelMeta, Storage};
+use pff::data::{Dataset, build_shards};
+use pff::native::bundle::{self, BundleOptions, COI_SCRIPT_TAG, MARKER_FILE};
+use pff::{Config, Pff};
 use pff::native::serve::{ServeOptions, bind_with_shutdown};
 
 const SECRET: &str = "TOP-SECRET-do-not-serve";
@@ -322,6 +325,34 @@ fn a_taken_port_is_a_clear_error() {
 
 // ---- bundle ----
 
+/// A small dataset `name` (train, dev and test splits of 4 classes) written as the CLI would.
+fn write_dataset(data: &Path, name: &str) {
+    let split = |n: usize, seed: u8| {
+        let mut d = Dataset::new();
+        for i in 0..n {
+            d.pixels.extend((0..784).map(|p| ((p * 7 + i * 13) as u8).wrapping_add(seed)));
+            d.labels.push((i % 4) as u8);
+        }
+        d
+    };
+    let (train, dev, test) = (split(40, 1), split(12, 2), split(20, 3));
+    let (mut manifest, shards) = build_shards(name, "test", "test", &[("train", &train), ("dev", &dev), ("test", &test)]).unwrap();
+    manifest.classes = ["ant", "bee", "cat", "dog"].map(String::from).to_vec();
+    write(&data.join(name).join("manifest.json"), manifest.to_json());
+    for shard in shards {
+        write(&data.join(name).join(&shard.file), &shard.bytes);
+    }
+}
+
+/// A tiny model's weights, trained (nominally) on `dataset`.
+fn write_weights(path: &Path, dataset: &str) {
+    let mut cfg = Config::tiny();
+    cfg.classes = 4;
+    let meta = ModelMeta { dataset: dataset.into(), ..ModelMeta::default() };
+    let ck = Checkpoint { model: Pff::new(cfg, 1).unwrap(), meta, prior: None };
+    write(path, ck.to_bytes(Storage::F16).unwrap());
+}
+
 fn bundle_source(dir: &TestDir) -> PathBuf {
     let root = dir.path().join("repo");
     write(&root.join("www/index.html"), INDEX_HTML);
@@ -335,12 +366,13 @@ fn bundle_source(dir: &TestDir) -> PathBuf {
     write(&root.join("pkg/threads/pff_bg.wasm"), b"\0asm\x01\0\0\0");
     write(&root.join("pkg/other/ignored.js"), "not bundled");
     write(&root.join("data/README.md"), "not bundled");
-    write(&root.join("data/mnist/manifest.json"), "{}");
-    write(&root.join("data/mnist/train-000.bin.gz"), gzip(b"shard"));
+    write_dataset(&root.join("data"), "mnist");
     write(&root.join("data/mnist/.train-000.bin.gz.123.tmp"), "partial");
+    write(&root.join("data/mnist/stray.bin.gz"), gzip(b"not in the manifest"));
     write(&root.join("data/half-fetched/train-000.bin.gz"), gzip(b"no manifest"));
-    write(&root.join("data/weights/web.safetensors"), b"weights");
-    write(&root.join("data/weights/web.train.safetensors"), b"optimizer state");
+    write_weights(&root.join("data/weights/mnist-web.safetensors"), "mnist");
+    write(&root.join("data/weights/mnist-web.train.safetensors"), b"optimizer state");
+    write(&root.join("data/weights/other.safetensors"), b"not a shipped model");
     root
 }
 
@@ -356,7 +388,15 @@ fn bundle_writes_a_self_contained_site() {
     let report = bundle::bundle(&root, &out).unwrap();
     assert!(report.threads && report.injected && !report.replaced);
     assert_eq!(report.datasets, vec!["mnist".to_string()]);
-    assert_eq!(report.weights, vec!["web.safetensors".to_string()]);
+    assert_eq!(report.weights, vec!["mnist-web.safetensors".to_string()]);
+    assert_eq!(report.models, vec!["mnist-web".to_string()]);
+    assert!(report.training);
+    assert_eq!(report.part_bytes.iter().sum::<u64>(), report.bytes);
+    let shown = report.to_string();
+    assert!(shown.contains("size: page") && shown.contains("fashion-web") && shown.contains("missing"), "{shown}");
+    let site = pff::catalog::Site::from_json(&fs::read_to_string(out.join("site.json")).unwrap()).unwrap();
+    assert_eq!(site.models.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["mnist-web"]);
+    assert_eq!(site.datasets, ["mnist"]);
 
     for f in [
         "app.js",
@@ -367,7 +407,10 @@ fn bundle_writes_a_self_contained_site() {
         "pkg/threads/pff_bg.wasm",
         "data/mnist/manifest.json",
         "data/mnist/train-000.bin.gz",
-        "data/weights/web.safetensors",
+        "data/mnist/dev-000.bin.gz",
+        "data/mnist/test-000.bin.gz",
+        "data/weights/mnist-web.safetensors",
+        "site.json",
         "coi-serviceworker.js",
         MARKER_FILE,
     ] {
@@ -380,7 +423,9 @@ fn bundle_writes_a_self_contained_site() {
         "data/README.md",
         "data/half-fetched",
         "data/mnist/.train-000.bin.gz.123.tmp",
-        "data/weights/web.train.safetensors",
+        "data/mnist/stray.bin.gz",
+        "data/weights/mnist-web.train.safetensors",
+        "data/weights/other.safetensors",
         "www",
     ] {
         assert!(!out.join(f).exists(), "{f} should not be bundled");
@@ -421,6 +466,118 @@ fn bundle_writes_a_self_contained_site() {
     fs::create_dir(&empty).unwrap();
     bundle::bundle(&root, &empty).unwrap();
     assert!(empty.join("index.html").is_file());
+}
+
+#[test]
+fn bundle_publishes_the_given_models_their_datasets_and_only_the_splits_the_page_uses() {
+    let dir = TestDir::new("serve-bundle-options");
+    let root = bundle_source(&dir);
+    let data = dir.path().join("my-data");
+    write_dataset(&data, "abcd");
+    write_dataset(&data, "mnist");
+    let mine = dir.path().join("runs/abcd-tiny.safetensors");
+    write_weights(&mine, "abcd");
+    let theirs = root.join("data/weights/mnist-web.safetensors");
+    let out = dir.path().join("share");
+    let opts = BundleOptions {
+        data_dir: Some(data.clone()),
+        weights: vec![theirs.clone()],
+        default: Some(mine.clone()),
+        title: Some("Ants, bees, cats and dogs".into()),
+        no_training: true,
+        ..BundleOptions::default()
+    };
+    let report = bundle::bundle_with(&root, &out, &opts).unwrap();
+    assert_eq!(report.models, ["abcd-tiny", "mnist-web"]);
+    assert_eq!(report.datasets, ["abcd", "mnist"]);
+    assert!(!report.training);
+    let site = pff::catalog::Site::from_json(&fs::read_to_string(out.join("site.json")).unwrap()).unwrap();
+    assert_eq!(site.title.as_deref(), Some("Ants, bees, cats and dogs"));
+    assert_eq!((site.models[0].name.as_str(), site.models[0].dataset.as_str()), ("abcd-tiny", "abcd"));
+    assert!(site.models[0].label.contains("abcd-tiny"));
+    assert!(!site.training);
+    assert_eq!(fs::read(out.join("data/weights/abcd-tiny.safetensors")).unwrap(), fs::read(&mine).unwrap());
+    for d in ["abcd", "mnist"] {
+        let m = pff::data::Manifest::from_json(&fs::read(out.join("data").join(d).join("manifest.json")).unwrap(), d).unwrap();
+        assert_eq!(m.splits.keys().collect::<Vec<_>>(), ["test"], "{d}: only the test split is served without training");
+        assert!(out.join("data").join(d).join("test-000.bin.gz").is_file());
+        assert!(!out.join("data").join(d).join("train-000.bin.gz").exists() && !out.join("data").join(d).join("dev-000.bin.gz").exists());
+        assert_eq!(m.classes, ["ant", "bee", "cat", "dog"]);
+    }
+    // the report's size is what is on disk
+    let on_disk: u64 = walk(&out).iter().map(|p| fs::metadata(p).unwrap().len()).sum();
+    assert_eq!(on_disk, report.bytes);
+    assert!(report.to_string().contains("the page opens with abcd-tiny"), "{report}");
+
+    // With training, the training and dev splits come along.
+    let with_training = BundleOptions { no_training: false, ..opts.clone() };
+    let report = bundle::bundle_with(&root, &out, &with_training).unwrap();
+    assert!(report.training && report.replaced);
+    assert!(out.join("data/abcd/train-000.bin.gz").is_file() && out.join("data/abcd/dev-000.bin.gz").is_file());
+}
+
+#[test]
+fn bundle_refuses_models_and_data_it_cannot_publish_and_writes_nothing() {
+    let dir = TestDir::new("serve-bundle-refuse");
+    let root = bundle_source(&dir);
+    let out = dir.path().join("share");
+    let runs = dir.path().join("runs");
+    let refused = |opts: BundleOptions| -> String {
+        let err = bundle::bundle_with(&root, &out, &opts).unwrap_err().to_string();
+        assert!(!out.exists(), "a refused bundle wrote {}", out.display());
+        assert!(leftovers(dir.path()).is_empty());
+        err
+    };
+    let weights = |files: &[&Path]| BundleOptions { weights: files.iter().map(|p| p.to_path_buf()).collect(), ..BundleOptions::default() };
+
+    write_weights(&runs.join("letters.safetensors"), "letters");
+    let e = refused(weights(&[&runs.join("letters.safetensors")]));
+    assert!(e.contains("letters") && e.contains("pff data"), "{e}");
+
+    write(&runs.join("broken.safetensors"), b"not weights");
+    let e = refused(weights(&[&runs.join("broken.safetensors")]));
+    assert!(e.contains("broken.safetensors"), "{e}");
+
+    let e = refused(weights(&[&root.join("data/weights/mnist-web.train.safetensors")]));
+    assert!(e.contains("training state"), "{e}");
+
+    write_weights(&runs.join("a/m.safetensors"), "mnist");
+    write_weights(&runs.join("b/m.safetensors"), "mnist");
+    let e = refused(weights(&[&runs.join("a/m.safetensors"), &runs.join("b/m.safetensors")]));
+    assert!(e.contains("same name"), "{e}");
+
+    write_weights(&runs.join("bad name!.safetensors"), "mnist");
+    let e = refused(weights(&[&runs.join("bad name!.safetensors")]));
+    assert!(e.contains("name"), "{e}");
+
+    let e = refused(BundleOptions { title: Some("two\nlines".into()), ..weights(&[&runs.join("a/m.safetensors")]) });
+    assert!(e.contains("title"), "{e}");
+
+    // A shard that does not match its manifest is never published.
+    let shard = root.join("data/mnist/test-000.bin.gz");
+    let good = fs::read(&shard).unwrap();
+    let mut bad = good.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    write(&shard, &bad);
+    let e = refused(BundleOptions::default());
+    assert!(e.contains("test-000.bin.gz") && e.contains("sha256"), "{e}");
+    write(&shard, &good);
+
+    // The repository's site needs one of its models.
+    fs::remove_file(root.join("data/weights/mnist-web.safetensors")).unwrap();
+    let e = refused(BundleOptions::default());
+    assert!(e.contains("no model to publish") && e.contains("--weights"), "{e}");
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
 }
 
 #[test]
@@ -483,6 +640,21 @@ fn a_bundle_is_servable() {
     assert_eq!(r.body, bundle::COI_SERVICEWORKER_JS.as_bytes());
     let page = get(server.addr, "/", &[]);
     assert!(String::from_utf8(page.body).unwrap().contains(COI_SCRIPT_TAG));
+    // the bundle's own site file is served
+    let r = get(server.addr, "/site.json", &[]);
+    assert_eq!(r.body, fs::read(out.join("site.json")).unwrap());
+}
+
+#[test]
+fn a_repository_without_a_site_file_serves_the_repositorys_site() {
+    let dir = TestDir::new("serve-site-json");
+    let root = site(&dir);
+    let server = start(&root, false);
+    let r = get(server.addr, "/site.json", &[]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let site = pff::catalog::Site::from_json(std::str::from_utf8(&r.body).unwrap()).unwrap();
+    assert_eq!(site, pff::catalog::Site::repository());
 }
 
 /// The `pff serve` binary under load on loopback: 64 concurrent clients and 25,600 requests of

@@ -202,7 +202,7 @@ function markReady() {
 const PANELS = ['draw', 'settle', 'dream', 'train', 'data', 'weights'];
 
 function showPanel(name, { focus = false, updateHash = true } = {}) {
-  if (!PANELS.includes(name)) name = 'draw';
+  if (!PANELS.includes(name) || $(`#tab-${name}`).hidden) name = 'draw';
   state.panel = name;
   for (const p of PANELS) {
     const tab = $(`#tab-${p}`);
@@ -223,15 +223,16 @@ function setupTabs() {
   for (const t of tabs) {
     t.addEventListener('click', () => showPanel(t.dataset.panel));
     t.addEventListener('keydown', (/** @type {KeyboardEvent} */ e) => {
-      const i = tabs.indexOf(t);
+      const shown = tabs.filter((x) => !x.hidden);
+      const i = shown.indexOf(t);
       let j = null;
-      if (e.key === 'ArrowRight') j = (i + 1) % tabs.length;
-      if (e.key === 'ArrowLeft') j = (i - 1 + tabs.length) % tabs.length;
+      if (e.key === 'ArrowRight') j = (i + 1) % shown.length;
+      if (e.key === 'ArrowLeft') j = (i - 1 + shown.length) % shown.length;
       if (e.key === 'Home') j = 0;
-      if (e.key === 'End') j = tabs.length - 1;
+      if (e.key === 'End') j = shown.length - 1;
       if (j !== null) {
         e.preventDefault();
-        showPanel(tabs[j].dataset.panel, { focus: true });
+        showPanel(shown[j].dataset.panel, { focus: true });
       }
     });
   }
@@ -248,11 +249,23 @@ function setupTabs() {
 
 // ------------------------------------------------------------------ boot
 
+/** What the site sets (its site.json, through the core's catalog): the title, whether it trains. */
+function applySite(/** @type {import('./protocol.js').Catalog} */ cat) {
+  if (cat.title) {
+    document.title = `${cat.title} · pff`;
+    $('.brand h1').textContent = cat.title;
+    $('.tagline').textContent = 'A Predictive Forward-Forward model, running in this page (made with pff)';
+  }
+  $('#tab-train').hidden = !cat.training;
+  if (!cat.training && state.panel === 'train') showPanel('draw');
+}
+
 async function loadDefaults({ restoring = false } = {}) {
   const eng = app.engine;
   state.runtime = eng.runtime;
   renderRuntime(eng.runtime);
   app.catalog = await app.call('catalog', {});
+  applySite(app.catalog);
   const { default_dataset: dataset, pretrained_url: url, pretrained_name: name } = app.catalog;
   try {
     await app.call('loadDataset', { name: dataset, splits: { test: 0 } });

@@ -177,7 +177,13 @@ const handlers = {
     if (started.warning) log('warn', started.warning);
     return runtime;
   },
-  catalog: () => wasm.catalog(),
+  catalog: async () => {
+    const file = wasm.siteFile();
+    const res = await fetch(new URL(file, SITE).href);
+    if (res.status === 404) return wasm.catalog(undefined); // a plain copy of www/: the repository's site
+    if (!res.ok) throw fail('http', `${file}: HTTP ${res.status}`);
+    return wasm.catalog(await res.text()); // throws a config error naming what is wrong with the file
+  },
   manifest: async ({ name }) => {
     const res = await fetch(new URL(`data/${name}/manifest.json`, SITE).href);
     return res.ok ? res.json() : null;

@@ -36,12 +36,12 @@
 
 /** @typedef {{min: number, max: number, default: number}} Bounds */
 /**
- * The core's catalog (src/catalog.rs): presets, defaults and limits.
+ * The core's catalog (src/catalog.rs): presets, defaults and limits, and what this site publishes (its site.json).
  * @typedef {{presets: {name: string, label: string, in_page: boolean, config: Config}[], default_preset: string,
  *   train_images: Bounds, dev_images: Bounds, test_images: Bounds, epochs: Bounds, seed: Bounds, steps: Bounds, lr: {min: number, max: number},
  *   prior_images: number, dream_samples: number, interpolation_frames: number, map_points: number,
  *   pretrained_url: string, pretrained_name: string, default_dataset: string,
- *   models: {name: string, label: string, dataset: string, url: string}[], datasets: string[]}} Catalog
+ *   models: {name: string, label: string, dataset: string, url: string}[], datasets: string[], title: string|null, training: boolean}} Catalog
  */
 
 /** @typedef {{scores: number[], probs: number[], forward: number[], prediction: number, forward_prediction: number}} Classification */

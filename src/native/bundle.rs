@@ -7,10 +7,18 @@
 //!   index.html ...            www/* (index.html gets the service worker's <script> tag)
 //!   coi-serviceworker.js      cross-origin isolation on hosts that cannot set headers
 //!   pkg/single/ pkg/threads/  the wasm-bindgen builds (threads only if it was built)
-//!   data/NAME/                every dataset folder of data/ that has a manifest.json
-//!   data/weights/             the weights (training checkpoints *.train.safetensors left out)
+//!   site.json                 what the site publishes (`catalog::Site`): models, datasets, title
+//!   data/NAME/                each published dataset: its manifest and the shards of the splits
+//!                             the page uses (test; train and dev only if training is offered)
+//!   data/weights/NAME.safetensors  each published model
 //!   .pff-bundle               marker: this folder is a bundle and may be replaced
 //! ```
+//!
+//! Without [`BundleOptions`] the site is the repository's own ([`Site::repository`]: the
+//! shipped models and every dataset present). With `weights`, it publishes those files (the
+//! `default` one first) and the datasets they were trained on, which each weights file records.
+//! Every shard is checked against its manifest's sha256 and every weights file is read as a
+//! checkpoint before anything is written.
 //!
 //! The bundle is written into a temporary folder beside `DIR` and renamed into place at the
 //! end, so a failed bundle leaves no half-written `DIR`. An existing `DIR` is replaced only if
@@ -23,6 +31,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::catalog::{ShippedModel, Site, SITE_FILE, WEIGHTS_DIR};
+use crate::checkpoint::Checkpoint;
+use crate::data::{sha256_hex, Manifest, MANIFEST_FILE};
 use crate::error::{PffError, Result};
 
 /// The service worker written as `DIR/coi-serviceworker.js`.
@@ -35,6 +46,28 @@ pub const MARKER_FILE: &str = ".pff-bundle";
 pub const COI_SCRIPT_TAG: &str = r#"<script src="coi-serviceworker.js"></script>"#;
 
 const BUILD_HINT: &str = "run the build first: scripts/build-wasm.sh";
+
+/// What a bundle publishes (`pff bundle`'s options); the default is the repository's site.
+#[derive(Debug, Clone, Default)]
+pub struct BundleOptions {
+    /// The folder of the datasets (`pff --data-dir`); `None`: `ROOT/data`.
+    pub data_dir: Option<PathBuf>,
+    /// Weights files to publish; empty: the repository's shipped models.
+    pub weights: Vec<PathBuf>,
+    /// Datasets to serve besides those the models were trained on.
+    pub datasets: Vec<String>,
+    /// The model the page opens with (added to `weights` if it is not there); `None`: the first.
+    pub default: Option<PathBuf>,
+    /// The page's title.
+    pub title: Option<String>,
+    /// Leave in-page training out (and with it the training and dev splits).
+    pub no_training: bool,
+}
+
+/// The splits a site serves: the test split always, the training and dev splits with training.
+pub fn splits_served(training: bool) -> &'static [&'static str] {
+    if training { &["test", "train", "dev"] } else { &["test"] }
+}
 
 /// What [`bundle`] wrote.
 #[derive(Debug, Clone, Default)]
@@ -49,8 +82,15 @@ pub struct BundleReport {
     pub threads: bool,
     /// Dataset folders copied under `data/`.
     pub datasets: Vec<String>,
-    /// Files copied from `data/weights/`.
+    /// Files written to `data/weights/`.
     pub weights: Vec<String>,
+    /// The published models, the default first.
+    pub models: Vec<String>,
+    /// Whether the page offers in-page training.
+    pub training: bool,
+    /// Bytes by part: the page (HTML, JS, CSS, service worker, site file), the wasm builds, the
+    /// datasets, the weights.
+    pub part_bytes: [u64; 4],
     /// Whether the `<script>` tag was injected (false: `index.html` already loads the worker).
     pub injected: bool,
     /// Whether a previous bundle in `out` was replaced.
@@ -72,6 +112,15 @@ impl fmt::Display for BundleReport {
             self.datasets.join(", "),
             self.weights.join(", "),
         )?;
+        let [page, wasm, data, weights] = self.part_bytes.map(|b| b as f64 / 1e6);
+        writeln!(f, "size: page {page:.2} MB, wasm {wasm:.2} MB, data {data:.2} MB, weights {weights:.2} MB")?;
+        writeln!(
+            f,
+            "models: {} (the page opens with {}); in-page training {}",
+            self.models.join(", "),
+            self.models.first().map(String::as_str).unwrap_or("none"),
+            if self.training { "offered (training and dev splits included)" } else { "left out (test splits only)" }
+        )?;
         if self.injected {
             writeln!(f, "index.html loads {COI_SERVICEWORKER_FILE} first (cross-origin isolation on hosts that cannot set headers)")?;
         }
@@ -91,8 +140,14 @@ fn invalid(context: String, reason: &str) -> PffError {
     PffError::io(context, io::Error::new(io::ErrorKind::InvalidInput, reason.to_string()))
 }
 
-/// Builds the bundle of the repository at `root` into `out` (see the module documentation).
+/// Builds the bundle of the repository at `root` into `out`: the repository's own site.
 pub fn bundle(root: &Path, out: &Path) -> Result<BundleReport> {
+    bundle_with(root, out, &BundleOptions::default())
+}
+
+/// Builds the bundle of the repository at `root` into `out` as `opts` say (see the module
+/// documentation).
+pub fn bundle_with(root: &Path, out: &Path, opts: &BundleOptions) -> Result<BundleReport> {
     // Everything that can be checked is checked before anything is written.
     let index = root.join("www").join("index.html");
     if !index.is_file() {
@@ -153,8 +208,10 @@ pub fn bundle(root: &Path, out: &Path) -> Result<BundleReport> {
     let tmp = TempDir(parent.join(format!(".{}.pff-bundle-{unique}.tmp", out_name.to_string_lossy())), true);
     fs::create_dir(&tmp.0).map_err(io_err(format!("cannot create {}", tmp.0.display())))?;
 
+    let data_dir = opts.data_dir.clone().unwrap_or_else(|| root.join("data"));
+    let plan = plan_site(&data_dir, opts)?;
     let mut report = BundleReport { out: out.to_path_buf(), replaced, ..Default::default() };
-    write_tree(root, &tmp.0, &mut report)?;
+    write_tree(root, &plan, &tmp.0, &mut report)?;
 
     // Swap it into place: the previous bundle is moved aside first and deleted last.
     let old = parent.join(format!(".{}.pff-bundle-{unique}.old", out_name.to_string_lossy()));
@@ -175,11 +232,126 @@ pub fn bundle(root: &Path, out: &Path) -> Result<BundleReport> {
     Ok(report)
 }
 
+/// A checked plan of what a bundle publishes.
+struct Plan {
+    site: Site,
+    /// `(model name, weights file)`, in the site's order.
+    weights: Vec<(String, PathBuf)>,
+    /// `(dataset, its folder, its manifest)`, in the site's order.
+    datasets: Vec<(String, PathBuf, Manifest)>,
+    notes: Vec<String>,
+}
+
+/// Reads every weights file and manifest the bundle will publish and decides the site.
+fn plan_site(data_dir: &Path, opts: &BundleOptions) -> Result<Plan> {
+    let mut notes = Vec::new();
+    let mut files = opts.weights.clone();
+    if let Some(d) = &opts.default
+        && !files.iter().any(|f| same_file(f, d))
+    {
+        files.insert(0, d.clone());
+    }
+    let mut weights: Vec<(String, PathBuf)> = Vec::new();
+    let mut models: Vec<ShippedModel> = Vec::new();
+    let mut datasets: Vec<String> = Vec::new();
+    if files.is_empty() {
+        // The repository's site: the shipped models present, every dataset present.
+        for m in Site::repository().models {
+            let file = data_dir.join("weights").join(format!("{}.safetensors", m.name));
+            if !file.is_file() {
+                notes.push(format!("{} is missing: the page will not offer {}", file.display(), m.name));
+            } else if !data_dir.join(&m.dataset).join(MANIFEST_FILE).is_file() {
+                notes.push(format!("dataset {} is missing (run `pff data --dataset {}`): the page will not offer {}", m.dataset, m.dataset, m.name));
+            } else {
+                weights.push((m.name.clone(), file));
+                models.push(m);
+            }
+        }
+        if let Ok(entries) = fs::read_dir(data_dir) {
+            let mut present: Vec<String> = entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.starts_with('.') && n != "weights" && data_dir.join(n).join(MANIFEST_FILE).is_file())
+                .collect();
+            present.sort();
+            datasets.extend(present);
+        }
+    } else {
+        for file in &files {
+            let (name, dataset) = read_model(file)?;
+            if let Some((_, other)) = weights.iter().find(|(n, _)| *n == name) {
+                return Err(invalid(
+                    format!("cannot bundle {}", file.display()),
+                    &format!("{} has the same name {name:?}; a site publishes each model under its file name", other.display()),
+                ));
+            }
+            weights.push((name.clone(), file.clone()));
+            models.push(ShippedModel::named(&name, &format!("Load {name}"), &dataset));
+            if !datasets.contains(&dataset) {
+                datasets.push(dataset);
+            }
+        }
+    }
+    for d in &opts.datasets {
+        if !datasets.contains(d) {
+            datasets.push(d.clone());
+        }
+    }
+    if models.is_empty() {
+        return Err(invalid(
+            format!("cannot bundle: no model to publish from {}", data_dir.join("weights").display()),
+            "the page needs a model to open with: give --weights FILE, or fetch the datasets of the shipped models with `pff data`",
+        ));
+    }
+    let mut with_manifest = Vec::new();
+    for d in &datasets {
+        let dir = data_dir.join(d);
+        let manifest = crate::native::data::load_manifest(data_dir, d)?;
+        for m in models.iter_mut().filter(|m| m.dataset == *d && m.label == format!("Load {}", m.name)) {
+            m.label = format!("Load {} ({})", m.name, manifest.display_name());
+        }
+        with_manifest.push((d.clone(), dir, manifest));
+    }
+    let site = Site { title: opts.title.clone(), models, datasets, training: !opts.no_training };
+    site.validate()?;
+    Ok(Plan { site, weights, datasets: with_manifest, notes })
+}
+
+/// A weights file's model name (its file name without `.safetensors`) and dataset, read and
+/// checked as a checkpoint.
+fn read_model(file: &Path) -> Result<(String, String)> {
+    let what = format!("cannot bundle {}", file.display());
+    let fname = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if fname.ends_with(".train.safetensors") {
+        return Err(invalid(what, "it is a training state (for `pff train --resume`); bundle the weights file beside it"));
+    }
+    let Some(name) = fname.strip_suffix(".safetensors") else {
+        return Err(invalid(what, "a weights file is named NAME.safetensors"));
+    };
+    crate::data::validate_dataset_name(name).map_err(|_| {
+        invalid(what.clone(), "its name (before .safetensors) must be 1 to 64 ASCII letters, digits, '_' or '-': the page publishes it under that name")
+    })?;
+    let bytes = fs::read(file).map_err(io_err(what.clone()))?;
+    let ck = Checkpoint::from_bytes(&bytes).map_err(|e| invalid(what.clone(), &e.to_string()))?;
+    if ck.meta.dataset.is_empty() {
+        return Err(invalid(what, "it does not record the dataset it was trained on (record it with `pff eval --weights FILE --dataset NAME --record`)"));
+    }
+    Ok((name.to_string(), ck.meta.dataset))
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (fs::canonicalize(a), fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
 /// Writes the bundle's contents into `dst` (the temporary folder).
-fn write_tree(root: &Path, dst: &Path, report: &mut BundleReport) -> Result<()> {
-    let mut copier = Copier { files: 0, bytes: 0, notes: Vec::new() };
+fn write_tree(root: &Path, plan: &Plan, dst: &Path, report: &mut BundleReport) -> Result<()> {
+    let mut copier = Copier { files: 0, bytes: 0, notes: plan.notes.clone() };
 
     copier.copy_dir(&root.join("www"), dst, &|_| true)?;
+    let page_bytes = copier.bytes;
     let pkg = root.join("pkg");
     copier.copy_dir(&pkg.join("single"), &dst.join("pkg").join("single"), &|_| true)?;
     let threads = pkg.join("threads");
@@ -189,44 +361,28 @@ fn write_tree(root: &Path, dst: &Path, report: &mut BundleReport) -> Result<()> 
     } else {
         copier.notes.push(format!("{} is missing: the bundle runs single-threaded ({BUILD_HINT})", threads.display()));
     }
+    let wasm_bytes = copier.bytes - page_bytes;
 
-    let data = root.join("data");
-    let mut datasets: Vec<(String, PathBuf)> = Vec::new();
-    if let Ok(entries) = fs::read_dir(&data) {
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let path = entry.path();
-            if !name.starts_with('.') && name != "weights" && path.is_dir() && path.join("manifest.json").is_file() {
-                datasets.push((name, path));
-            }
-        }
-    }
-    datasets.sort();
-    if datasets.is_empty() {
-        copier.notes.push(format!("no dataset in {} (a folder with a manifest.json): run `pff data` first", data.display()));
-    }
-    for (name, path) in &datasets {
-        copier.copy_dir(path, &dst.join("data").join(name), &|_| true)?;
+    let training = plan.site.training;
+    for (name, dir, manifest) in &plan.datasets {
+        copy_dataset(&mut copier, name, dir, manifest, training, &dst.join("data").join(name))?;
         report.datasets.push(name.clone());
     }
-    let weights = data.join("weights");
-    if weights.is_dir() {
-        // Training checkpoints (optimizer state) are for `pff train --resume`, not the page.
-        let before = copier.files;
-        let not_checkpoint = |p: &Path| !p.to_string_lossy().ends_with(".train.safetensors");
-        copier.copy_dir(&weights, &dst.join("data").join("weights"), &not_checkpoint)?;
-        if copier.files > before {
-            let mut names: Vec<String> = fs::read_dir(dst.join("data").join("weights"))
-                .map_err(io_err(format!("cannot read {}", dst.display())))?
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect();
-            names.sort();
-            report.weights = names;
-        }
-    } else {
-        copier.notes.push(format!("no {}: the page will have no pretrained weights", weights.display()));
+    let data_bytes = copier.bytes - page_bytes - wasm_bytes;
+    let weights_dst = dst.join(WEIGHTS_DIR);
+    fs::create_dir_all(&weights_dst).map_err(io_err(format!("cannot create {}", weights_dst.display())))?;
+    for (name, file) in &plan.weights {
+        let target = dst.join(ShippedModel::url_of(name));
+        let n = fs::copy(file, &target).map_err(io_err(format!("cannot copy {} to {}", file.display(), target.display())))?;
+        copier.files += 1;
+        copier.bytes += n;
+        report.weights.push(format!("{name}.safetensors"));
     }
+    let weights_bytes = copier.bytes - page_bytes - wasm_bytes - data_bytes;
+    report.models = plan.site.models.iter().map(|m| m.name.clone()).collect();
+    report.training = training;
+    copier.write(&dst.join(SITE_FILE), plan.site.to_json().as_bytes())?;
+    report.part_bytes = [0, wasm_bytes, data_bytes, weights_bytes];
 
     copier.write(&dst.join(COI_SERVICEWORKER_FILE), COI_SERVICEWORKER_JS.as_bytes())?;
     let index_path = dst.join("index.html");
@@ -245,8 +401,37 @@ fn write_tree(root: &Path, dst: &Path, report: &mut BundleReport) -> Result<()> 
 
     report.files = copier.files;
     report.bytes = copier.bytes;
+    report.part_bytes[0] = copier.bytes - report.part_bytes[1..].iter().sum::<u64>();
     report.notes.append(&mut copier.notes);
     Ok(())
+}
+
+/// Copies the splits of a dataset the site serves, each shard checked against its sha256, and
+/// writes a manifest that lists only those splits.
+fn copy_dataset(copier: &mut Copier, name: &str, dir: &Path, manifest: &Manifest, training: bool, dst: &Path) -> Result<()> {
+    let mut served = manifest.clone();
+    served.splits.retain(|split, _| splits_served(training).contains(&split.as_str()));
+    if !served.splits.contains_key("test") {
+        return Err(invalid(format!("cannot bundle dataset {name}"), "it has no test split, which the page's views need"));
+    }
+    if training && !served.splits.contains_key("train") {
+        copier.notes.push(format!("dataset {name} has no training split: the page cannot train on it"));
+    }
+    fs::create_dir_all(dst).map_err(io_err(format!("cannot create {}", dst.display())))?;
+    for info in served.splits.values() {
+        for shard in &info.shards {
+            let src = dir.join(&shard.file);
+            let bytes = fs::read(&src).map_err(io_err(format!("cannot read {}", src.display())))?;
+            if !sha256_hex(&bytes).eq_ignore_ascii_case(&shard.sha256) {
+                return Err(PffError::data(
+                    src.display().to_string(),
+                    format!("its sha256 does not match the manifest: fetch the dataset again (`pff data --dataset {name}`)"),
+                ));
+            }
+            copier.write(&dst.join(&shard.file), &bytes)?;
+        }
+    }
+    copier.write(&dst.join(MANIFEST_FILE), served.to_json().as_bytes())
 }
 
 /// Inserts [`COI_SCRIPT_TAG`] as the first element of `<head>`, or returns `None` if the page

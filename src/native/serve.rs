@@ -10,6 +10,7 @@
 //! | `/<path>`     | `www/<path>`           |
 //! | `/pkg/<path>` | `pkg/<path>`           |
 //! | `/data/<path>`| `data/<path>`          |
+//! | `/site.json`  | `www/site.json`, or the repository's site (`catalog::Site::repository`) |
 //!
 //! Files are served by tower-http's [`ServeDir`] (which refuses `..`, absolute paths and
 //! percent-encoded separators). In front of it, [`files`] resolves the path the same way,
@@ -188,6 +189,10 @@ fn plain(status: StatusCode, message: &'static str) -> Response {
 /// The one handler: route to a folder, refuse escapes, let [`ServeDir`] serve, fix the type.
 async fn files(State(site): State<Arc<Site>>, req: Request) -> Response {
     let raw_path = req.uri().path().to_owned();
+    if raw_path.strip_prefix('/') == Some(crate::catalog::SITE_FILE) && !site.mounts[2].dir.join(crate::catalog::SITE_FILE).is_file() {
+        let json = crate::catalog::Site::repository().to_json();
+        return ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], json).into_response();
+    }
     let (mount, rest) = site.route(&raw_path);
     let Some(rel) = crate::urlpath::decode_relative(rest) else {
         return plain(StatusCode::NOT_FOUND, "404 Not Found\n");

@@ -1,0 +1,175 @@
+// End to end: a researcher shares their own model. This test
+//   1. writes a small dataset of its own as IDX files (4 classes of drawn shapes, with names),
+//   2. shards it with `pff data --idx-dir … --classes … --title …`,
+//   3. trains a `tiny` model on it with `pff train --dataset …`,
+//   4. bundles that model with `pff bundle --default … --title …`,
+//   5. serves the bundle with Python's plain static server (no special headers at all),
+// and checks in Chromium that the page becomes cross-origin isolated after the service worker's
+// reload, opens that model, shows the custom class names, and classifies its test images.
+//
+//   cd tests/e2e && node bundle.mjs        (needs target/release/pff and pkg/ built)
+//
+// The last line is `N passed, M failed`; the exit code is non-zero on any failure.
+
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { REPO, Runner, assert, launch, watch } from './lib.mjs';
+
+const PFF = path.join(REPO, 'target', 'release', 'pff');
+const NAMES = ['bar', 'pole', 'ring', 'cross'];
+const TITLE = 'Four shapes';
+const runner = new Runner('pff bundle e2e');
+
+/** A deterministic generator in [0, 1). */
+function rng(seed) {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+/** One 28×28 image of shape `label`, jittered in place, size and stroke. */
+function shape(label, rand) {
+  const img = new Uint8Array(784);
+  const cx = 14 + (rand() - 0.5) * 6;
+  const cy = 14 + (rand() - 0.5) * 6;
+  const r = 6 + rand() * 4;
+  const w = 1 + rand() * 1.5;
+  for (let y = 0; y < 28; y++) {
+    for (let x = 0; x < 28; x++) {
+      const dx = x - cx;
+      const dy = y - cy;
+      const d = [
+        Math.abs(dy) <= w && Math.abs(dx) <= r ? 0 : 9, // bar
+        Math.abs(dx) <= w && Math.abs(dy) <= r ? 0 : 9, // pole
+        Math.abs(Math.hypot(dx, dy) - r) - w, // ring
+        Math.max(Math.abs(dx), Math.abs(dy)) <= r ? Math.min(Math.abs(dx - dy), Math.abs(dx + dy)) / Math.SQRT2 - w : 9, // cross
+      ][label];
+      if (d <= 0) img[y * 28 + x] = 200 + Math.floor(rand() * 55);
+    }
+  }
+  return img;
+}
+
+/** Writes the four standard IDX files of `n` training and `m` test images. */
+function writeIdx(dir, n, m) {
+  fs.mkdirSync(dir, { recursive: true });
+  const rand = rng(7);
+  const write = (images, labels, prefix) => {
+    const head = (magic, dims) => {
+      const b = Buffer.alloc(4 + 4 * dims.length);
+      b.writeUInt32BE(magic, 0);
+      dims.forEach((d, i) => b.writeUInt32BE(d, 4 + 4 * i));
+      return b;
+    };
+    fs.writeFileSync(path.join(dir, `${prefix}-images-idx3-ubyte`), Buffer.concat([head(0x803, [images.length, 28, 28]), ...images.map((i) => Buffer.from(i))]));
+    fs.writeFileSync(path.join(dir, `${prefix}-labels-idx1-ubyte`), Buffer.concat([head(0x801, [labels.length]), Buffer.from(labels)]));
+  };
+  for (const [prefix, count] of [['train', n], ['t10k', m]]) {
+    const labels = Array.from({ length: count }, (_, i) => i % 4);
+    write(labels.map((l) => shape(l, rand)), labels, prefix);
+  }
+}
+
+function pff(args) {
+  return execFileSync(PFF, ['--threads', '2', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** `python3 -m http.server` on a free port of 127.0.0.1: a static host that sets no headers. */
+async function plainServer(dir) {
+  const child = spawn('python3', ['-u', '-m', 'http.server', '0', '--bind', '127.0.0.1', '--directory', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`python3 -m http.server did not start: ${out}`)), 15000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /port (\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(`http://127.0.0.1:${m[1]}/`);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`python3 -m http.server exited (${code}): ${out}`)));
+  });
+  child.stderr.resume(); // its request log
+  return { url, stop: () => child.kill('SIGTERM') };
+}
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pff-bundle-e2e-'));
+const data = path.join(tmp, 'data');
+const weights = path.join(tmp, 'shapes-tiny.safetensors');
+const site = path.join(tmp, 'site');
+let server = null;
+let browser = null;
+const t0 = Date.now();
+try {
+  await runner.test('a dataset of its own, trained and bundled with the CLI', async () => {
+    writeIdx(path.join(tmp, 'idx'), 2400, 400);
+    const made = pff(['--data-dir', data, 'data', '--idx-dir', path.join(tmp, 'idx'), '--name', 'shapes', '--classes', NAMES.join(','), '--title', TITLE]);
+    assert(made.includes(`4 classes: ${NAMES.join(', ')}`), made);
+    const trained = pff(['--data-dir', data, 'train', '--preset', 'tiny', '--dataset', 'shapes', '--epochs', '1', '--out', weights]);
+    const acc = /test accuracy ([\d.]+) %/.exec(trained) || /test: .*?([\d.]+) %/.exec(trained);
+    const bundled = pff(['--data-dir', data, 'bundle', '--root', REPO, '--out', site, '--default', weights, '--title', TITLE]);
+    assert(bundled.includes('the page opens with shapes-tiny') && bundled.includes('size: page'), bundled);
+    const siteFile = JSON.parse(fs.readFileSync(path.join(site, 'site.json'), 'utf8'));
+    assert(siteFile.models[0].name === 'shapes-tiny' && siteFile.datasets.join() === 'shapes', JSON.stringify(siteFile));
+    return `${bundled.split('\n')[0]}${acc ? `; CLI test accuracy ${acc[1]} %` : ''}`;
+  });
+
+  server = await plainServer(site);
+  browser = await launch();
+  const page = await browser.context.newPage();
+  const seen = watch(page, server.url);
+
+  await runner.test('served by a plain static host, the page is cross-origin isolated after the service worker reloads it', async () => {
+    const noHeaders = await fetch(server.url);
+    assert(!noHeaders.headers.get('cross-origin-opener-policy'), 'the static server sends COOP itself');
+    await page.goto(server.url);
+    await page.waitForFunction(() => window.crossOriginIsolated && window.pffBooted, null, { timeout: 90000 });
+    const rt = await page.evaluate(() => window.pff.state.runtime);
+    assert(rt.mode === 'threads' && rt.threads > 1, `runtime ${JSON.stringify(rt)}`);
+    return `${rt.threads} threads`;
+  });
+
+  await runner.test('the page opens the bundled model and names its classes and its title', async () => {
+    const st = await page.evaluate(() => window.pff.call('status', {}));
+    assert(st.model && JSON.stringify(st.model.class_names) === JSON.stringify(NAMES), `model ${JSON.stringify(st.model)}`);
+    assert(st.dataset && st.dataset.name === 'shapes' && st.dataset.title === TITLE, `dataset ${JSON.stringify(st.dataset)}`);
+    const title = await page.title();
+    assert(title.startsWith(TITLE), `title "${title}"`);
+    const bars = await page.$$eval('#probs li .d', (els) => els.map((e) => e.textContent));
+    assert(JSON.stringify(bars) === JSON.stringify(NAMES), `Draw's bars: ${bars}`);
+    const prompt = await page.textContent('#panel-draw');
+    assert(prompt.includes(`Draw one of: ${NAMES.join(', ')}`), 'the prompt does not name the shapes');
+    assert(!(await page.isHidden('#tab-train')), 'the Train tab is hidden, but the bundle offers training');
+  });
+
+  await runner.test('a test image is classified with a class name, and the model reads its test split', async () => {
+    await page.click('#random-digit');
+    await page.waitForFunction(() => document.querySelector('#prediction').dataset.state === 'guess', null, { timeout: 30000 });
+    const verdict = (await page.textContent('#prediction')).trim();
+    assert(NAMES.includes(verdict), `verdict "${verdict}"`);
+    const ev = await page.evaluate(() => window.pff.call('evaluate', { split: 'test', limit: 400 }));
+    assert(ev.n === 400 && ev.accuracy > 0.9, `test accuracy ${ev.accuracy} on ${ev.n}`);
+    return `verdict "${verdict}", accuracy ${(100 * ev.accuracy).toFixed(1)} % on ${ev.n} test images`;
+  });
+
+  await runner.test('no console error and no request outside the origin', async () => {
+    assert(seen.errors.length === 0, seen.errors.join('\n'));
+    assert(seen.offOrigin.length === 0, seen.offOrigin.join('\n'));
+  });
+} catch (e) {
+  runner.results.push({ name: 'setup', status: 'failed', error: e });
+  console.log(`  ✘ setup: ${e.stack || e}`);
+} finally {
+  if (browser) await browser.close();
+  if (server) server.stop();
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+const c = runner.counts();
+console.log(`\n${((Date.now() - t0) / 1000).toFixed(0)} s`);
+console.log(`${c.passed} passed, ${c.failed} failed`);
+process.exit(c.failed ? 1 : 0);
