@@ -32,6 +32,8 @@ if [ "$with_tests" = 1 ]; then
   command -v chromium >/dev/null || need+=(chromium)
   command -v chromedriver >/dev/null || need+=(chromium-driver)
   command -v firefox-esr >/dev/null || need+=(firefox-esr)
+  # the plain static host of the bundle test (tests/e2e/bundle.mjs): python3 -m http.server
+  command -v python3 >/dev/null || need+=(python3)
 fi
 [ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
 # Fashion-MNIST is fetched with `apt-get download`, which needs the package lists.

@@ -7,7 +7,8 @@
 #      --headless --chrome` / `--firefox`), single-threaded build and threaded build
 #   4. end-to-end tests of the page with playwright-core and Debian's Chromium, served by
 #      `pff serve` with and without cross-origin isolation; a smoke subset of them in Firefox ESR
-#      through WebDriver (tests/e2e/firefox.mjs)
+#      through WebDriver (tests/e2e/firefox.mjs); a custom dataset trained, bundled and served by
+#      a plain static host (tests/e2e/bundle.mjs)
 #   5. a 20-second smoke run of every fuzz target (scripts/fuzz.sh; cargo-fuzz on the pinned nightly)
 #   6. the gates: cargo fmt --check, clippy with warnings denied (native and wasm32), and tsc
 #      over the page's JavaScript (JSDoc types, the worker protocol of www/protocol.js)
@@ -43,6 +44,7 @@ step "wasm tests (threads, Firefox)" env CARGO_TARGET_DIR=target/threads rustup 
 step "build CLI" cargo build --release
 step "end-to-end tests" node tests/e2e/run.mjs
 step "end-to-end tests (Firefox)" node tests/e2e/firefox.mjs
+step "end-to-end: share a model (bundle on a plain static host)" node tests/e2e/bundle.mjs
 step "fuzz smoke (20 s per target)" ./scripts/fuzz.sh 20
 
 # Sum the runners' own summary lines only: cargo's and wasm-bindgen-test's
