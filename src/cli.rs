@@ -111,6 +111,10 @@ enum Cmd {
         /// Store the measured accuracy in the weights file's metadata (full test split only).
         #[arg(long)]
         record: bool,
+        /// Evaluate the weights rounded to half precision; with --record, store them so (a file
+        /// half the size, whose recorded accuracy is that of the f16 weights).
+        #[arg(long)]
+        f16: bool,
     },
     /// Fit the GMM prior over training latents and store it in the weights file.
     Prior {
@@ -253,7 +257,7 @@ fn run(cli: Cli) -> pff::Result<()> {
             let args = train::TrainArgs { preset, dataset, epochs, train_limit, dev_limit, seed, overrides, out, resume, f16, no_prior, no_test, force };
             train::train(&root, args)
         }
-        Cmd::Eval { weights, dataset, split, limit, json, record } => eval(&root, &weights, dataset, &split, limit, json, record),
+        Cmd::Eval { weights, dataset, split, limit, json, record, f16 } => eval(&root, &weights, dataset, &split, limit, json, record, f16),
         Cmd::Prior { weights, components, dataset, limit, seed } => {
             let mut ck = read_weights(&weights)?;
             let dataset = dataset_of(&ck, dataset, false)?;
@@ -401,11 +405,16 @@ fn dataset_of(ck: &Checkpoint, asked: Option<String>, strict: bool) -> pff::Resu
     }
 }
 
-fn eval(root: &Path, weights: &Path, dataset: Option<String>, split: &str, limit: Option<usize>, json: bool, record: bool) -> pff::Result<()> {
+#[allow(clippy::too_many_arguments)]
+fn eval(root: &Path, weights: &Path, dataset: Option<String>, split: &str, limit: Option<usize>, json: bool, record: bool, f16: bool) -> pff::Result<()> {
     if record && (split != "test" || limit.is_some()) {
         return Err(PffError::Input("--record stores the accuracy on the whole test split: use it with --split test and no --limit".into()));
     }
     let mut ck = read_weights(weights)?;
+    if f16 {
+        // exactly the model a half-precision file loads as
+        ck = Checkpoint::from_bytes(&ck.to_bytes(Storage::F16)?)?;
+    }
     let dataset = dataset_of(&ck, dataset, record)?;
     let data = load(root, &dataset, split, limit)?;
     data.check_fits(ck.model.cfg.input_dim, ck.model.cfg.classes, &format!("{dataset}/{split}"))?;
