@@ -29,6 +29,8 @@ const state = {
   errors: [],
   followingDataset: null, // the dataset being loaded to match the model
   followedModel: null, // the model whose dataset was last matched
+  dataError: /** @type {{kind: string, file: string|null, message: string}|null} */ (null), // why the test images could not be loaded
+  loadingTest: /** @type {Promise<void>|null} */ (null), // the test images on their way (app.testSize)
 };
 
 let resolveReady;
@@ -110,6 +112,35 @@ const app = {
     }
     app.emit('model', { why });
   },
+  /**
+   * The number of test images of the current dataset, loading them the first time a view needs
+   * them (so that a first visit downloads only the page, the engine and the model). 0 when
+   * they cannot be loaded: the reason is on the status line and in `state.dataError`.
+   */
+  async testSize() {
+    const sizes = () => (state.status && state.status.dataset.sizes.test) || 0;
+    if (sizes() || !state.status || !state.status.dataset.name) return sizes();
+    if (!state.loadingTest) {
+      const name = state.status.dataset.name;
+      state.loadingTest = app
+        .call('loadDataset', { name, splits: { test: 0 } })
+        .then(async () => {
+          state.dataError = null;
+          renderStatus(await app.call('status', {}));
+        })
+        .catch((e) => {
+          // a shard that fails its sha256 check is named and none of it is used; the rest works
+          const what = e.kind === 'corrupt-data' ? `a data file failed its check (${e.file})` : 'they could not be loaded';
+          app.message(`The ${name} test images are not available: ${what}. ${e.message}`, 'error');
+          state.dataError = { kind: e.kind, file: e.file || null, message: e.message };
+        })
+        .finally(() => {
+          state.loadingTest = null;
+        });
+    }
+    await state.loadingTest;
+    return sizes();
+  },
   /** Keeps what is needed to bring the current model back after a worker crash. */
   async snapshot() {
     try {
@@ -181,7 +212,7 @@ async function followModelDataset(name) {
   if (state.followingDataset === name) return;
   state.followingDataset = name;
   try {
-    await app.call('loadDataset', { name, splits: { test: 0 } });
+    await app.call('loadDataset', { name, splits: {} }); // its test images come when a view needs them
     app.emit('model', { why: 'dataset' });
   } catch (e) {
     app.message(`This model was trained on ${name}, whose test images this site does not serve (${e.message}); the views keep the ${state.status.dataset.title} images.`, 'warn');
@@ -268,11 +299,10 @@ async function loadDefaults({ restoring = false } = {}) {
   applySite(app.catalog);
   const { default_dataset: dataset, pretrained_url: url, pretrained_name: name } = app.catalog;
   try {
-    await app.call('loadDataset', { name: dataset, splits: { test: 0 } });
+    // the manifest only: the test images come when a view first needs them (app.testSize)
+    await app.call('loadDataset', { name: dataset, splits: {} });
   } catch (e) {
-    // a shard that fails its sha256 check is named and none of it is used; the rest works
-    const what = e.kind === 'corrupt-data' ? `a data file failed its check (${e.file})` : 'they could not be loaded';
-    app.message(`The ${dataset} test digits are not available: ${what}. ${e.message}`, 'error');
+    app.message(`The ${dataset} dataset is not available: ${e.message}`, 'error');
     state.dataError = { kind: e.kind, file: e.file || null, message: e.message };
   }
   const restore = restoring ? state.restoreWeights : null;

@@ -53,7 +53,7 @@ export class DataView {
   }
 
   async load(n) {
-    const size = this.app.state.status && this.app.state.status.dataset.sizes.test;
+    const size = await this.app.testSize();
     if (!size) {
       $('#data-summary').textContent = 'No test digits are loaded.';
       return false;

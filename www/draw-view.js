@@ -100,7 +100,7 @@ export class DrawView {
   }
 
   async randomDigit() {
-    const size = this.app.state.status && this.app.state.status.dataset.sizes.test;
+    const size = await this.app.testSize();
     if (!size) {
       this.app.message('No test digits are loaded.', 'warn');
       return;

@@ -72,8 +72,10 @@ export class DreamView {
     const n = this.app.catalog.prior_images;
     this.note(`This model has no prior over its latents yet: fitting one on ${n} digits…`);
     const name = (s && s.dataset && s.dataset.name) || this.app.catalog.default_dataset;
-    await this.app.call('loadDataset', { name, splits: { dev: n } });
-    await this.app.call('fitPrior', { split: 'dev', limit: n });
+    // a site without in-page training serves no dev split: its test split stands in
+    const split = this.app.catalog.training ? 'dev' : 'test';
+    await this.app.call('loadDataset', { name, splits: { [split]: n } });
+    await this.app.call('fitPrior', { split, limit: n });
     this.app.state.status = await this.app.call('status', {});
   }
 
@@ -191,7 +193,7 @@ export class DreamView {
   }
 
   async buildMap() {
-    const size = this.app.state.status && this.app.state.status.dataset.sizes.test;
+    const size = await this.app.testSize();
     if (!size) return;
     const n = Math.min(this.app.catalog.map_points, size);
     // spread the points over the whole test set

@@ -142,7 +142,9 @@ async function runMode(mode) {
       await driver.executeScript('return window.pffReady');
       const s = await call(driver, 'status');
       assert(s.model && /pretrained/.test(s.model.name), `model ${JSON.stringify(s.model && s.model.name)}`);
-      assert(s.dataset.name === 'mnist' && s.dataset.sizes.test === 10000, JSON.stringify(s.dataset));
+      assert(s.dataset.name === 'mnist' && !s.dataset.sizes.test, `test images loaded at boot: ${JSON.stringify(s.dataset)}`);
+      const size = await driver.executeScript('return window.pff.testSize()');
+      assert(size === 10000, `test images: ${size}`);
       return `${badge}, wasm ${rt.version}`;
     });
 

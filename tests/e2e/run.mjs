@@ -142,10 +142,44 @@ async function runMode(mode) {
       return `max diff naive ${r.maxDiffNaive.toExponential(1)}${r.maxDiffSingle !== null ? `, single ${r.maxDiffSingle.toExponential(1)}` : ''}`;
     });
 
-    await T('the MNIST test shard is loaded', async () => {
+    await T('the MNIST test images come when a view first needs them, once', async () => {
+      const s0 = await call(page, 'status');
+      assert(s0.dataset.name === 'mnist' && !s0.dataset.sizes.test, `loaded at boot: ${JSON.stringify(s0.dataset)}`);
+      const [a, b] = await page.evaluate(() => Promise.all([window.pff.testSize(), window.pff.testSize()]));
+      assert(a === 10000 && b === 10000, `test sizes ${a}, ${b}`);
       const s = await call(page, 'status');
       assert(s.dataset.name === 'mnist' && s.dataset.sizes.test === 10000, JSON.stringify(s.dataset));
       assert(/MNIST: test 10000/.test(await page.textContent('#data-status')), 'status line');
+    });
+
+    await T('the first visit transfers at most 5 MB before the first classification of a drawn digit', async () => {
+      const fresh = await launch({ viewport: DESKTOP }); // an empty cache
+      try {
+        const p = await fresh.context.newPage();
+        const finished = [];
+        p.on('requestfinished', (r) => finished.push(r));
+        await p.goto(server.url);
+        await p.waitForFunction(() => window.pffBooted, null, { timeout: 60000 });
+        await tab(p, 'draw');
+        await drawStroke(p, TWO);
+        await waitText(p, '[data-testid="prediction"]', /^[0-9]$/, 15000);
+        const seenUntilNow = finished.slice();
+        const files = [];
+        for (const r of seenUntilNow) {
+          const z = await r.sizes();
+          files.push([new URL(r.url()).pathname, z.responseBodySize + z.responseHeadersSize]);
+        }
+        const total = files.reduce((t, [, n]) => t + n, 0);
+        const names = files.map(([f]) => f).join(' ');
+        assert(/\.wasm/.test(names) && /mnist-web\.safetensors/.test(names), `the count missed the engine or the model: ${names}`);
+        assert(!/test-000/.test(names), 'the test images were fetched before a view needed them');
+        files.sort((x, y) => y[1] - x[1]);
+        const top = files.slice(0, 3).map(([f, n]) => `${f.split('/').pop()} ${(n / 1e6).toFixed(2)} MB`).join(', ');
+        assert(total <= 5e6, `${(total / 1e6).toFixed(2)} MB transferred (${top})`);
+        return `${(total / 1e6).toFixed(2)} MB in ${files.length} responses (largest: ${top})`;
+      } finally {
+        await fresh.close();
+      }
     });
 
     await T('a page whose test shard was altered (valid gzip, wrong sha256) names the shard, uses none of it and keeps working', async () => {
@@ -159,6 +193,7 @@ async function runMode(mode) {
       try {
         await p2.goto(server.url);
         await p2.waitForFunction(() => window.pffBooted, null, { timeout: 60000 });
+        assert((await p2.evaluate(() => window.pff.testSize())) === 0, 'the altered shard was used');
         const msg = await p2.textContent('[data-testid="status"]');
         assert(/test-000\.bin\.gz/.test(msg) && /sha256/.test(msg), `status: ${msg}`);
         const s2 = await call(p2, 'status');
@@ -576,7 +611,8 @@ async function runMode(mode) {
         await page.click('#weights-model-fashion-web');
         await waitText(page, '#weights-message', /Loaded the pretrained fashion-web model/);
         // the page loads the test split of the model's dataset
-        await page.waitForFunction(() => window.pff.state.status.dataset.name === 'fashion' && window.pff.state.status.dataset.sizes.test === 10000, null, { timeout: 60000 });
+        await page.waitForFunction(() => window.pff.state.status.dataset.name === 'fashion', null, { timeout: 60000 });
+        assert((await page.evaluate(() => window.pff.testSize())) === 10000, 'the fashion test images');
         const s = await call(page, 'status');
         assert(JSON.stringify(s.model.class_names) === JSON.stringify(NAMES), `model classes ${s.model.class_names}`);
         assert(s.dataset.title === 'Fashion-MNIST' && /^Fashion-MNIST: test 10000/.test(await page.textContent('#data-status')), await page.textContent('#data-status'));
@@ -616,7 +652,8 @@ async function runMode(mode) {
         await tab(page, 'weights');
         await page.click('#weights-pretrained');
         await waitText(page, '#weights-message', /Loaded the pretrained mnist-web/);
-        await page.waitForFunction(() => window.pff.state.status.dataset.name === 'mnist' && window.pff.state.status.dataset.sizes.test === 10000, null, { timeout: 60000 });
+        await page.waitForFunction(() => window.pff.state.status.dataset.name === 'mnist', null, { timeout: 60000 });
+        assert((await page.evaluate(() => window.pff.testSize())) === 10000, 'the mnist test images');
         await tab(page, 'draw');
         const digits = await page.$$eval('[data-testid="probabilities"] li .d', (ds) => ds.map((d) => d.textContent));
         assert(digits.join('') === '0123456789', `bars ${digits}`);
@@ -719,7 +756,7 @@ async function runMode(mode) {
         page.evaluate(
           async ([n, seed]) => {
             const app = window.pff;
-            const size = app.state.status.dataset.sizes.test;
+            const size = await app.testSize();
             let s = seed;
             const next = () => ((s = (s * 1103515245 + 12345) >>> 0) / 4294967296);
             for (let i = 0; i < n; i++) {
