@@ -450,6 +450,28 @@ fn bundle_writes_a_self_contained_site() {
     ] {
         assert!(sw.contains(needle), "service worker lacks {needle}");
     }
+    // the worker knows every bundled file by its sha256, and which ones it keeps for offline use
+    let files = sw_files(&sw);
+    let sha = |f: &str| pff::data::sha256_hex(&fs::read(out.join(f)).unwrap());
+    assert_eq!(files["index.html"]["sha256"], sha("index.html"), "the listed index.html is the injected one");
+    for (f, warm) in [
+        ("index.html", true),
+        ("pkg/threads/pff_bg.wasm", true),
+        ("pkg/single/pff_bg.wasm", true),
+        ("site.json", true),
+        ("data/weights/mnist-web.safetensors", true),
+        ("data/mnist/manifest.json", true),
+        ("data/mnist/test-000.bin.gz", true),
+        ("data/mnist/train-000.bin.gz", false),
+    ] {
+        assert_eq!(files[f]["warm"], warm, "{f}");
+        assert_eq!(files[f]["sha256"], sha(f), "{f}");
+    }
+    assert!(files.get("coi-serviceworker.js").is_none() && files.get(MARKER_FILE).is_none());
+    assert_eq!(files.as_object().unwrap().len(), walk(&out).len() - 2, "every other file is listed");
+    let version = |sw: &str| sw.split("const CACHE = \"pff-\" + ").nth(1).unwrap().split(';').next().unwrap().to_string();
+    let v1 = version(&sw);
+    assert!(!v1.contains("unversioned"), "{v1}");
     assert!(leftovers(dir.path()).is_empty(), "{:?}", leftovers(dir.path()));
 
     // Bundling again replaces the previous bundle (stale files go away).
@@ -457,6 +479,9 @@ fn bundle_writes_a_self_contained_site() {
     fs::remove_file(root.join("www/app.js")).unwrap();
     let again = bundle::bundle(&root, &out).unwrap();
     assert!(again.replaced);
+    let sw2 = fs::read_to_string(out.join("coi-serviceworker.js")).unwrap();
+    assert_ne!(version(&sw2), v1, "a changed bundle gets a new cache version");
+    assert!(sw_files(&sw2).get("app.js").is_none());
     assert!(!out.join("stale.js").exists() && !out.join("app.js").exists());
     assert!(out.join("index.html").is_file() && out.join(MARKER_FILE).is_file());
     assert!(leftovers(dir.path()).is_empty(), "{:?}", leftovers(dir.path()));
@@ -570,6 +595,12 @@ fn bundle_refuses_models_and_data_it_cannot_publish_and_writes_nothing() {
     assert!(e.contains("no model to publish") && e.contains("--weights"), "{e}");
 }
 
+/// The file list `pff bundle` wrote into the service worker.
+fn sw_files(sw: &str) -> serde_json::Value {
+    let json = sw.split("const FILES = ").nth(1).unwrap().split(";\n").next().unwrap();
+    serde_json::from_str(json).unwrap()
+}
+
 /// Every file under `dir`.
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -637,7 +668,7 @@ fn a_bundle_is_servable() {
     let r = get(server.addr, "/coi-serviceworker.js", &[]);
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("text/javascript"));
-    assert_eq!(r.body, bundle::COI_SERVICEWORKER_JS.as_bytes());
+    assert_eq!(r.body, fs::read(out.join("coi-serviceworker.js")).unwrap());
     let page = get(server.addr, "/", &[]);
     assert!(String::from_utf8(page.body).unwrap().contains(COI_SCRIPT_TAG));
     // the bundle's own site file is served

@@ -25,6 +25,7 @@
 //! it is empty or a previous bundle. Hidden files and `*.tmp` files are not copied, nor are
 //! symlinks that resolve outside their folder (the same rule as `pff serve`).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
 use std::io;
@@ -35,6 +36,7 @@ use crate::catalog::{ShippedModel, Site, SITE_FILE, WEIGHTS_DIR};
 use crate::checkpoint::Checkpoint;
 use crate::data::{sha256_hex, Manifest, MANIFEST_FILE};
 use crate::error::{PffError, Result};
+use serde::Serialize;
 
 /// The service worker written as `DIR/coi-serviceworker.js`.
 pub const COI_SERVICEWORKER_JS: &str = include_str!("coi-serviceworker.js");
@@ -384,7 +386,6 @@ fn write_tree(root: &Path, plan: &Plan, dst: &Path, report: &mut BundleReport) -
     copier.write(&dst.join(SITE_FILE), plan.site.to_json().as_bytes())?;
     report.part_bytes = [0, wasm_bytes, data_bytes, weights_bytes];
 
-    copier.write(&dst.join(COI_SERVICEWORKER_FILE), COI_SERVICEWORKER_JS.as_bytes())?;
     let index_path = dst.join("index.html");
     let html = fs::read_to_string(&index_path).map_err(io_err(format!("cannot read {}", root.join("www").join("index.html").display())))?;
     if let Some(injected) = inject_script(&html) {
@@ -392,6 +393,8 @@ fn write_tree(root: &Path, plan: &Plan, dst: &Path, report: &mut BundleReport) -
         copier.bytes = copier.bytes + injected.len() as u64 - html.len() as u64;
         report.injected = true;
     }
+    let offline = offline_files(dst, plan)?;
+    copier.write(&dst.join(COI_SERVICEWORKER_FILE), service_worker(&offline)?.as_bytes())?;
     let marker = format!(
         "{{\"generator\": \"pff bundle\", \"version\": \"{}\", \"created_unix\": {}}}\n",
         env!("CARGO_PKG_VERSION"),
@@ -404,6 +407,58 @@ fn write_tree(root: &Path, plan: &Plan, dst: &Path, report: &mut BundleReport) -
     report.part_bytes[0] = copier.bytes - report.part_bytes[1..].iter().sum::<u64>();
     report.notes.append(&mut copier.notes);
     Ok(())
+}
+
+/// What the service worker knows of one bundle file.
+#[derive(Serialize)]
+struct OfflineFile {
+    sha256: String,
+    /// Cached after the first visit: the page, both builds, the site file, the default model and
+    /// the manifest and test split of its dataset.
+    warm: bool,
+}
+
+/// Every file of the bundle in `dst` (relative path → sha256 and whether it is cached for
+/// offline use after the first visit), the service worker and the marker aside.
+fn offline_files(dst: &Path, plan: &Plan) -> Result<BTreeMap<String, OfflineFile>> {
+    let default = &plan.site.models[0];
+    let mut warm_data = vec![ShippedModel::url_of(&default.name), format!("data/{}/{MANIFEST_FILE}", default.dataset)];
+    if let Some((_, _, m)) = plan.datasets.iter().find(|(n, _, _)| *n == default.dataset)
+        && let Some(test) = m.splits.get("test")
+    {
+        warm_data.extend(test.shards.iter().map(|s| format!("data/{}/{}", default.dataset, s.file)));
+    }
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dst.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).map_err(io_err(format!("cannot read {}", dir.display())))?.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let rel = path.strip_prefix(dst).expect("under the bundle").components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+            if rel == COI_SERVICEWORKER_FILE || rel == MARKER_FILE {
+                continue;
+            }
+            let bytes = fs::read(&path).map_err(io_err(format!("cannot read {}", path.display())))?;
+            let warm = !rel.starts_with("data/") || warm_data.contains(&rel);
+            out.insert(rel, OfflineFile { sha256: sha256_hex(&bytes), warm });
+        }
+    }
+    Ok(out)
+}
+
+/// The service worker with the bundle's file list and a version derived from it.
+fn service_worker(files: &BTreeMap<String, OfflineFile>) -> Result<String> {
+    const FILES_SLOT: &str = "/* pff-bundle:files */ {}";
+    const VERSION_SLOT: &str = "/* pff-bundle:version */ \"unversioned\"";
+    let json = serde_json::to_string(files).expect("file list serialises");
+    let version = &sha256_hex(json.as_bytes())[..16];
+    if !COI_SERVICEWORKER_JS.contains(FILES_SLOT) || !COI_SERVICEWORKER_JS.contains(VERSION_SLOT) {
+        return Err(invalid("cannot write the service worker".into(), "coi-serviceworker.js lost its pff-bundle slots"));
+    }
+    Ok(COI_SERVICEWORKER_JS.replace(FILES_SLOT, &json).replace(VERSION_SLOT, &format!("\"{version}\"")))
 }
 
 /// Copies the splits of a dataset the site serves, each shard checked against its sha256, and

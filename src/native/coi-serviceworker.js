@@ -1,20 +1,127 @@
-/*! coi-serviceworker for pff: cross-origin isolation on static hosts that cannot set headers.
- * The pattern of gzuidhof/coi-serviceworker (MIT): the same file is
+/*! coi-serviceworker for pff: cross-origin isolation on static hosts that cannot set headers,
+ * and the bundled site offline after the first visit.
+ * The isolation follows gzuidhof/coi-serviceworker (MIT). The same file is
  *  - in a page (loaded by <script src="coi-serviceworker.js">, first in <head>): if the page
  *    is not cross-origin isolated, it registers itself as a service worker and reloads the page
- *    once that worker controls it (at most once per tab session, so it can never loop);
- *  - in the service worker: it answers same-origin fetches with the network response plus the
- *    COOP / COEP / CORP headers that make the page cross-origin isolated (SharedArrayBuffer,
- *    and so the threaded WebAssembly build).
+ *    once that worker controls it (at most once per tab session, so it can never loop); once
+ *    the page is isolated and has loaded, it asks the worker to cache the rest of what the site
+ *    needs offline, and sets `window.pffOffline` to {files} (or {error}) when that is done;
+ *  - in the service worker: it answers same-origin fetches with the COOP / COEP / CORP headers
+ *    that make the page cross-origin isolated (SharedArrayBuffer, and so the threaded
+ *    WebAssembly build). The files of the bundle (FILES, written by `pff bundle` with their
+ *    sha256) are answered from the Cache API when they are there and cached when they are
+ *    fetched, each checked against its sha256 first. A new bundle brings a new FILES and so a
+ *    new worker; files whose sha256 did not change are carried over from the previous cache and
+ *    never downloaded again.
  * Where service workers are unavailable (insecure context, private modes) it does nothing and
- * the page runs its single-thread build.
+ * the page runs its single-thread build, online.
  */
 "use strict";
 
 if (typeof window === "undefined") {
   // ---- Service worker ----
-  self.addEventListener("install", () => self.skipWaiting());
-  self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
+  /** path (relative to the site root) -> {sha256, warm}: written by `pff bundle`. */
+  const FILES = /* pff-bundle:files */ {};
+  const CACHE = "pff-" + /* pff-bundle:version */ "unversioned";
+
+  const root = () => new URL(self.registration.scope);
+
+  /** The bundle file `url` names (`index.html` for the root), or null. */
+  const fileOf = (url) => {
+    const u = new URL(url);
+    const base = root();
+    if (u.origin !== base.origin || !u.pathname.startsWith(base.pathname)) return null;
+    let rel;
+    try {
+      rel = decodeURIComponent(u.pathname.slice(base.pathname.length));
+    } catch (_) {
+      return null;
+    }
+    if (rel === "" || rel.endsWith("/")) rel += "index.html";
+    return Object.prototype.hasOwnProperty.call(FILES, rel) ? rel : null;
+  };
+  const keyOf = (rel) => new URL(rel, root()).href;
+
+  const isolate = (headers) => {
+    headers.set("Cross-Origin-Opener-Policy", "same-origin");
+    headers.set("Cross-Origin-Embedder-Policy", "require-corp");
+    headers.set("Cross-Origin-Resource-Policy", "same-origin");
+    return headers;
+  };
+
+  const sha256 = async (buffer) => {
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", buffer));
+    return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+  };
+
+  /** A bundle file from the network, checked against its sha256, ready to cache. */
+  const download = async (rel) => {
+    const response = await fetch(keyOf(rel), { cache: "no-cache" });
+    if (!response.ok) throw new Error(`${rel}: HTTP ${response.status}`);
+    const body = await response.arrayBuffer();
+    if ((await sha256(body)) !== FILES[rel].sha256) throw new Error(`${rel}: not the file this bundle lists (sha256 differs)`);
+    const headers = isolate(new Headers(response.headers));
+    headers.delete("Content-Encoding");
+    headers.delete("Content-Length");
+    headers.set("X-Pff-Sha256", FILES[rel].sha256);
+    return new Response(body, { status: 200, statusText: "OK", headers });
+  };
+
+  /** A bundle file: from this version's cache, else from an older one with the same bytes. */
+  const fromCache = async (rel) => {
+    const cache = await caches.open(CACHE);
+    const hit = await cache.match(keyOf(rel));
+    if (hit) return hit;
+    for (const name of await caches.keys()) {
+      if (name === CACHE || !name.startsWith("pff-")) continue;
+      const old = await (await caches.open(name)).match(keyOf(rel));
+      if (old && old.headers.get("X-Pff-Sha256") === FILES[rel].sha256) {
+        await cache.put(keyOf(rel), old.clone());
+        return old;
+      }
+    }
+    return null;
+  };
+
+  const bundleFile = async (rel) => {
+    const hit = await fromCache(rel);
+    if (hit) return hit;
+    const fresh = await download(rel);
+    await (await caches.open(CACHE)).put(keyOf(rel), fresh.clone());
+    return fresh;
+  };
+
+  /** Caches every file the site needs offline: the page, both builds, the default model, its data. */
+  const warm = async () => {
+    const wanted = Object.keys(FILES).filter((rel) => FILES[rel].warm);
+    for (const rel of wanted) await bundleFile(rel);
+    return wanted.length;
+  };
+
+  const passThrough = (request) =>
+    fetch(request).then((response) => {
+      // Opaque responses and redirects cannot be rebuilt.
+      if (response.status === 0 || response.type === "opaqueredirect") return response;
+      return new Response(response.body, {
+        status: response.status,
+        statusText: response.statusText,
+        headers: isolate(new Headers(response.headers)),
+      });
+    });
+
+  self.addEventListener("install", (event) => {
+    // carry the unchanged files over from the previous version (no network), then take over
+    event.waitUntil(Promise.all(Object.keys(FILES).map((rel) => fromCache(rel).catch(() => null))).then(() => self.skipWaiting()));
+  });
+  self.addEventListener("activate", (event) => {
+    const stale = caches.keys().then((names) => Promise.all(names.filter((n) => n.startsWith("pff-") && n !== CACHE).map((n) => caches.delete(n))));
+    event.waitUntil(stale.then(() => self.clients.claim()));
+  });
+  self.addEventListener("message", (event) => {
+    if (!event.data || event.data.type !== "pff-warm") return;
+    const reply = (message) => event.source && event.source.postMessage(message);
+    event.waitUntil(warm().then((files) => reply({ type: "pff-warmed", files }), (e) => reply({ type: "pff-warm-failed", error: String(e) })));
+  });
 
   self.addEventListener("fetch", (event) => {
     const request = event.request;
@@ -22,22 +129,8 @@ if (typeof window === "undefined") {
     if (request.cache === "only-if-cached" && request.mode !== "same-origin") return;
     // Only our own files get the headers; other origins are left alone.
     if (new URL(request.url).origin !== self.location.origin) return;
-
-    event.respondWith(
-      fetch(request).then((response) => {
-        // Opaque responses and redirects cannot be rebuilt.
-        if (response.status === 0 || response.type === "opaqueredirect") return response;
-        const headers = new Headers(response.headers);
-        headers.set("Cross-Origin-Opener-Policy", "same-origin");
-        headers.set("Cross-Origin-Embedder-Policy", "require-corp");
-        headers.set("Cross-Origin-Resource-Policy", "same-origin");
-        return new Response(response.body, {
-          status: response.status,
-          statusText: response.statusText,
-          headers,
-        });
-      })
-    );
+    const rel = request.method === "GET" && !request.headers.has("Range") ? fileOf(request.url) : null;
+    event.respondWith(rel ? bundleFile(rel).catch(() => passThrough(request)) : passThrough(request));
   });
 } else {
   // ---- Page ----
@@ -53,6 +146,16 @@ if (typeof window === "undefined") {
 
     if (window.crossOriginIsolated) {
       if (storage) storage.removeItem(FLAG);
+      const sw = navigator.serviceWorker;
+      if (sw && sw.controller) {
+        // after the page has loaded, so that caching never slows the first classification
+        sw.addEventListener("message", (event) => {
+          const d = event.data || {};
+          if (d.type === "pff-warmed") window.pffOffline = { files: d.files };
+          if (d.type === "pff-warm-failed") window.pffOffline = { error: d.error };
+        });
+        window.addEventListener("load", () => setTimeout(() => sw.controller && sw.controller.postMessage({ type: "pff-warm" }), 1000), { once: true });
+      }
       return;
     }
     if (!window.isSecureContext || !("serviceWorker" in navigator) || !navigator.serviceWorker || !storage) {
