@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Turns the best-dev weights of a training run into a shipped model under data/weights/:
 # fits the GMM prior on the training latents, records the full test-split accuracy in the
-# file's metadata, and writes the report figures to docs/figures/.
+# file's metadata, and writes the report figures to docs/figures/ (SVG charts, PNG grids).
 #   scripts/ship-model.sh RUN NAME DATASET
 #   e.g. scripts/ship-model.sh runs/mnist-web mnist-web mnist
 # (RUN.safetensors and RUN.history.jsonl come from `pff train --out RUN.safetensors`.)

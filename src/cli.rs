@@ -155,7 +155,7 @@ enum Cmd {
         /// The training history (default: beside the weights, FILE.history.jsonl).
         #[arg(long)]
         history: Option<PathBuf>,
-        /// Folder for the PNG figures.
+        /// Folder for the figures (SVG charts, PNG image grids).
         #[arg(long)]
         out: PathBuf,
         #[arg(long)]
@@ -475,10 +475,9 @@ fn report(root: &Path, weights: &Path, history: Option<PathBuf>, out: &Path, dat
     let curve: Vec<(f64, f64)> = epochs.iter().filter_map(|e| Some((e["epoch"].as_f64()?, e["dev_accuracy"].as_f64()?))).filter(|p| p.0 >= 1.0).collect();
     if !curve.is_empty() {
         let lo = curve.iter().map(|p| p.1).fold(1.0, f64::min).min(0.9);
-        write(
-            "curves.png",
-            plot::line_chart(&[(curve.clone(), plot::PALETTE[0])], ((lo * 20.0).floor() / 20.0, 1.0), 0.01, true, ("epoch", "dev accuracy"), 640, 360)?,
-        )?;
+        let series = plot::Series { label: format!("{name} (goodness classifier)"), points: curve.clone(), colour: plot::PALETTE[0] };
+        let svg = plot::line_chart(&[series], ((lo * 20.0).floor() / 20.0, 1.0), true, ("epoch", "dev accuracy"), (640, 400))?;
+        write("curves.svg", svg.into_bytes())?;
     }
     let secs: Vec<f64> = epochs.iter().filter_map(|e| e["seconds"].as_f64()).collect();
     // Test evaluation and reconstructions.
@@ -502,7 +501,10 @@ fn report(root: &Path, weights: &Path, history: Option<PathBuf>, out: &Path, dat
     let map = generate::latent_map(&ck.model, &test, 0, 3000)?;
     let pts: Vec<(f64, f64, usize)> =
         (0..map.n).map(|i| (f64::from(map.points[2 * i]), f64::from(map.points[2 * i + 1]), usize::from(map.labels[i]))).collect();
-    write("latents.png", plot::scatter(&pts, 480, 480)?)?;
+    let manifest = ndata::load_manifest(root, &dataset).ok();
+    let names = ck.class_names(manifest.as_ref());
+    let svg = plot::scatter(&pts, &names, ("principal component 1", "principal component 2"), (640, 500))?;
+    write("latents.svg", svg.into_bytes())?;
     let size = std::fs::metadata(weights).map(|m| m.len()).unwrap_or(0);
     let summary = json!({
         "weights": weights, "dataset": dataset, "preset": ck.model.cfg.preset, "hidden": ck.model.cfg.hidden,

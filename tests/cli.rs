@@ -408,4 +408,31 @@ fn a_custom_dataset_brings_its_class_count_and_names_to_training_and_the_weights
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
     assert_eq!((v["dataset"].as_str(), v["n"].as_u64()), (Some("four"), Some(400)));
+
+    // the report's charts are SVG: the dev curve of both epochs, and a latent map with a circle
+    // per test image and the model's class names in its legend
+    let figures = dir.path().join("figures");
+    let o = at(&["report", "--weights", out.to_str().unwrap(), "--out", figures.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut written: Vec<String> = std::fs::read_dir(&figures).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    written.sort();
+    assert_eq!(written, ["four-curves.svg", "four-latents.svg", "four-recon.png"], "no prior, so no samples");
+    let curves = std::fs::read_to_string(figures.join("four-curves.svg")).unwrap();
+    let latents = std::fs::read_to_string(figures.join("four-latents.svg")).unwrap();
+    let texts = |svg: &str| -> Vec<String> {
+        svg.split("<text ").skip(1).map(|t| t.split_once('>').unwrap().1.split("</text>").next().unwrap().trim().to_string()).collect()
+    };
+    for svg in [&curves, &latents] {
+        assert!(svg.starts_with("<svg ") && svg.trim_end().ends_with("</svg>") && svg.matches("<svg").count() == 1, "{svg}");
+        assert_eq!(svg.matches("<text ").count(), svg.matches("</text>").count());
+    }
+    let (ct, lt) = (texts(&curves), texts(&latents));
+    for t in ["epoch", "dev accuracy", "four (goodness classifier)", "1", "2"] {
+        assert!(ct.contains(&t.to_string()), "no {t:?} in the curves: {ct:?}");
+    }
+    assert!(ct.iter().any(|t| t.ends_with('%')), "percent ticks: {ct:?}");
+    assert_eq!(curves.matches("<circle").count(), 2, "a dot per epoch");
+    assert_eq!(latents.matches("<circle").count(), 400, "a point per test image");
+    assert_eq!(lt[lt.len() - 4..], ["zero", "one", "two", "three"], "the legend names the classes: {lt:?}");
+    assert!(lt.contains(&"principal component 1".to_string()) && lt.contains(&"principal component 2".to_string()), "{lt:?}");
 }

@@ -1,227 +1,320 @@
-//! Small raster charts for the reports (`pff report`): line charts and scatter plots written as
-//! PNG with no font dependency (a built-in 5×7 bitmap font for tick labels, axis names and
-//! legends; captions live in the Markdown that embeds them), plus a 2-D PCA.
+//! The report charts (`pff report`) as SVG, drawn with the `plotters` crate: a line chart (dev
+//! accuracy per epoch) and a scatter plot of labelled 2-D points (the latent map), each with
+//! axes, axis names and a legend. Tick labels, axis names and legends are SVG `<text>` elements
+//! that the viewer sets in its own sans-serif font, so no font file is needed (plotters is built
+//! without its bitmap and font features). Image grids stay PNG ([`super::image`]).
 
 use crate::error::{PffError, Result};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-/// Okabe–Ito palette (colour-blind safe), then two extra greys.
+/// Okabe–Ito palette (colour-blind safe), then two extra colours.
 pub const PALETTE: [[u8; 3]; 10] =
     [[0, 114, 178], [230, 159, 0], [0, 158, 115], [204, 121, 167], [86, 180, 233], [213, 94, 0], [240, 228, 66], [0, 0, 0], [120, 120, 120], [170, 68, 153]];
 
-/// One line of a chart: its (x, y) points and its colour.
-pub type Series = (Vec<(f64, f64)>, [u8; 3]);
+/// Dark grey of the axes, tick labels and axis names.
+const INK: RGBColor = RGBColor(60, 60, 60);
+/// Grid lines at the labelled ticks.
+const GRID: RGBColor = RGBColor(228, 228, 228);
+const FONT: &str = "sans-serif";
 
-/// 5×7 glyphs (one row per byte, bit 4 = leftmost column) for the characters charts need.
-fn glyph(ch: char) -> Option<[u8; 7]> {
-    Some(match ch {
-        '0' => [0x0e, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0e],
-        '1' => [0x04, 0x0c, 0x04, 0x04, 0x04, 0x04, 0x0e],
-        '2' => [0x0e, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1f],
-        '3' => [0x1f, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0e],
-        '4' => [0x02, 0x06, 0x0a, 0x12, 0x1f, 0x02, 0x02],
-        '5' => [0x1f, 0x10, 0x1e, 0x01, 0x01, 0x11, 0x0e],
-        '6' => [0x06, 0x08, 0x10, 0x1e, 0x11, 0x11, 0x0e],
-        '7' => [0x1f, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08],
-        '8' => [0x0e, 0x11, 0x11, 0x0e, 0x11, 0x11, 0x0e],
-        '9' => [0x0e, 0x11, 0x11, 0x0f, 0x01, 0x02, 0x0c],
-        '.' => [0, 0, 0, 0, 0, 0x0c, 0x0c],
-        '%' => [0x18, 0x19, 0x02, 0x04, 0x08, 0x13, 0x03],
-        '-' => [0, 0, 0, 0x1f, 0, 0, 0],
-        ' ' => [0; 7],
-        'a' => [0, 0, 0x0e, 0x01, 0x0f, 0x11, 0x0f],
-        'c' => [0, 0, 0x0e, 0x10, 0x10, 0x11, 0x0e],
-        'd' => [0x01, 0x01, 0x0d, 0x13, 0x11, 0x11, 0x0f],
-        'e' => [0, 0, 0x0e, 0x11, 0x1f, 0x10, 0x0e],
-        'h' => [0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x11],
-        'l' => [0x0c, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0e],
-        'o' => [0, 0, 0x0e, 0x11, 0x11, 0x11, 0x0e],
-        'p' => [0, 0, 0x1e, 0x11, 0x1e, 0x10, 0x10],
-        'r' => [0, 0, 0x16, 0x19, 0x10, 0x10, 0x10],
-        's' => [0, 0, 0x0e, 0x10, 0x0e, 0x01, 0x1e],
-        't' => [0x08, 0x08, 0x1c, 0x08, 0x08, 0x09, 0x06],
-        'u' => [0, 0, 0x11, 0x11, 0x11, 0x13, 0x0d],
-        'v' => [0, 0, 0x11, 0x11, 0x11, 0x0a, 0x04],
-        'y' => [0, 0, 0x11, 0x11, 0x0f, 0x01, 0x0e],
-        _ => return None,
+/// plotters' font size that gives `px` pixels in the SVG (it writes `size / 1.24`).
+fn font(px: f64) -> FontDesc<'static> {
+    (FONT, px * 1.24).into_font()
+}
+
+/// One line of a [`line_chart`]: its name in the legend, its (x, y) points and its colour.
+#[derive(Clone, Debug)]
+pub struct Series {
+    pub label: String,
+    pub points: Vec<(f64, f64)>,
+    pub colour: [u8; 3],
+}
+
+fn rgb([r, g, b]: [u8; 3]) -> RGBColor {
+    RGBColor(r, g, b)
+}
+
+fn drawing_error(e: impl std::fmt::Display) -> PffError {
+    PffError::Input(format!("cannot draw the chart: {e}"))
+}
+
+/// Drops the attributes plotters writes with their SVG default values (`opacity="1"`, and
+/// `stroke="none" stroke-width="1"` on filled shapes), which would otherwise make up half the
+/// bytes of a scatter plot's `<circle>` elements.
+fn compact(svg: String) -> String {
+    svg.replace(r#" opacity="1""#, "").replace(r#" stroke="none" stroke-width="1""#, "")
+}
+
+/// Draws on a white `w`×`h` SVG canvas and returns the document.
+fn svg(w: u32, h: u32, draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<()>) -> Result<String> {
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, (w, h)).into_drawing_area();
+        root.fill(&WHITE).map_err(drawing_error)?;
+        draw(&root)?;
+        root.present().map_err(drawing_error)?;
+    }
+    Ok(compact(out))
+}
+
+/// The (min, max) of `values`, widened to a span of at least `min_span`.
+fn extent(values: impl Iterator<Item = f64>, min_span: f64) -> (f64, f64) {
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if hi - lo >= min_span { (lo, hi) } else { ((lo + hi - min_span) / 2.0, (lo + hi + min_span) / 2.0) }
+}
+
+/// `v` with the fewest decimals (up to 3) that show it: a tick label.
+fn short(v: f64) -> String {
+    let digits = (0..3).find(|&d| {
+        let scaled = v * 10f64.powi(d as i32);
+        (scaled - scaled.round()).abs() < 1e-6 * scaled.abs().max(1.0)
+    });
+    format!("{v:.*}", digits.unwrap_or(3))
+}
+
+/// A line chart of `series` (each drawn with a dot at every point) over their shared x range
+/// and `y_range`, as a `w`×`h` SVG document: axes with tick labels (whole numbers on x;
+/// percentages on y when `y_percent`), grid lines at the y ticks, the axis names `x_name` and
+/// `y_name`, and a legend of the series' labels in the lower right corner.
+pub fn line_chart(series: &[Series], y_range: (f64, f64), y_percent: bool, (x_name, y_name): (&str, &str), (w, h): (u32, u32)) -> Result<String> {
+    if series.iter().all(|s| s.points.is_empty()) {
+        return Err(PffError::Input("a line chart needs at least one point".into()));
+    }
+    let (x0, x1) = extent(series.iter().flat_map(|s| s.points.iter().map(|p| p.0)), 1.0);
+    let (y0, y1) = y_range;
+    let drawable = [x0, x1, y0, y1].iter().all(|v| v.is_finite()) && y1 > y0;
+    if !drawable {
+        return Err(PffError::Input(format!("cannot draw a line chart over x {x0}..{x1}, y {y0}..{y1}")));
+    }
+    // At most one x label per whole number, so that plotters' steps (1, 2 or 5 × 10ⁿ) are whole.
+    let x_labels = ((x1 - x0).round() as usize + 1).min(12);
+    let y_format = |v: &f64| if y_percent { format!("{}%", short(100.0 * v)) } else { short(*v) };
+    let x_format = |v: &f64| format!("{v:.0}");
+    svg(w, h, |root| {
+        let mut chart =
+            ChartBuilder::on(root).margin(14).x_label_area_size(46).y_label_area_size(64).build_cartesian_2d(x0..x1, y0..y1).map_err(drawing_error)?;
+        chart
+            .configure_mesh()
+            .x_labels(x_labels)
+            .y_labels(11)
+            .x_label_formatter(&x_format)
+            .y_label_formatter(&y_format)
+            .disable_x_mesh()
+            .bold_line_style(GRID)
+            .light_line_style(TRANSPARENT)
+            .axis_style(INK)
+            .label_style(font(12.0).color(&INK))
+            .axis_desc_style(font(14.0).color(&INK))
+            .x_desc(x_name)
+            .y_desc(y_name)
+            .draw()
+            .map_err(drawing_error)?;
+        for s in series {
+            let c = rgb(s.colour);
+            chart
+                .draw_series(LineSeries::new(s.points.iter().map(|&(x, y)| (x, y.clamp(y0, y1))), c.stroke_width(2)).point_size(2))
+                .map_err(drawing_error)?
+                .label(s.label.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .margin(10)
+            .background_style(WHITE.mix(0.9))
+            .border_style(INK)
+            .label_font(font(14.0).color(&INK))
+            .draw()
+            .map_err(drawing_error)
     })
 }
 
-/// Pixel width of `text` drawn at `scale` (6 columns per character including the gap).
-fn text_width(text: &str, scale: i64) -> i64 {
-    text.chars().count() as i64 * 6 * scale - scale
-}
-
-/// A "nice" tick step (1, 2 or 5 × 10ⁿ) giving at most `max_ticks` ticks over `span`.
-fn tick_step(span: f64, max_ticks: usize) -> f64 {
-    let raw = span / max_ticks.max(1) as f64;
-    let mag = 10f64.powf(raw.log10().floor());
-    [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * mag).find(|&s| s >= raw).unwrap_or(10.0 * mag)
-}
-
-struct Canvas {
-    w: usize,
-    h: usize,
-    px: Vec<u8>,
-}
-
-impl Canvas {
-    fn new(w: usize, h: usize) -> Self {
-        Canvas { w, h, px: vec![255; w * h * 3] }
+/// A scatter plot of labelled 2-D points as a `w`×`h` SVG document: one filled circle per
+/// point (radius 2, in the points' order, coloured by label with [`PALETTE`]), axes with tick
+/// labels and the names `x_name` and `y_name`, and a legend to the right of the plot that
+/// names every label by `class_names` (a label without a name is shown as its number).
+pub fn scatter(points: &[(f64, f64, usize)], class_names: &[String], (x_name, y_name): (&str, &str), (w, h): (u32, u32)) -> Result<String> {
+    if points.is_empty() {
+        return Err(PffError::Input("a scatter plot needs at least one point".into()));
     }
-    fn put(&mut self, x: i64, y: i64, c: [u8; 3]) {
-        if x >= 0 && y >= 0 && (x as usize) < self.w && (y as usize) < self.h {
-            let i = (y as usize * self.w + x as usize) * 3;
-            self.px[i..i + 3].copy_from_slice(&c);
+    if points.iter().any(|p| !p.0.is_finite() || !p.1.is_finite()) {
+        return Err(PffError::NonFinite("a point of the scatter plot is NaN or infinite".into()));
+    }
+    let classes = class_names.len().max(points.iter().map(|p| p.2 + 1).max().unwrap_or(0));
+    let name = |l: usize| class_names.get(l).cloned().unwrap_or_else(|| l.to_string());
+    let pad = |(lo, hi): (f64, f64)| (lo - 0.04 * (hi - lo), hi + 0.04 * (hi - lo));
+    let (x0, x1) = pad(extent(points.iter().map(|p| p.0), 1e-9));
+    let (y0, y1) = pad(extent(points.iter().map(|p| p.1), 1e-9));
+    // The legend's width: a marker, margins and ~8 pixels per character at 14 pixels.
+    let longest = (0..classes).map(|l| name(l).chars().count()).max().unwrap_or(1);
+    let legend_w = 50 + 8 * longest as u32;
+    let colour = |l: usize| rgb(PALETTE[l % PALETTE.len()]);
+    svg(w, h, |root| {
+        let (plot_area, legend) = root.split_horizontally(w.saturating_sub(legend_w));
+        let mut chart = ChartBuilder::on(&plot_area)
+            .margin(14)
+            .margin_right(6)
+            .x_label_area_size(46)
+            .y_label_area_size(64)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(drawing_error)?;
+        let format = |v: &f64| short(*v);
+        chart
+            .configure_mesh()
+            .x_labels(8)
+            .y_labels(8)
+            .x_label_formatter(&format)
+            .y_label_formatter(&format)
+            .disable_mesh()
+            .axis_style(INK)
+            .label_style(font(12.0).color(&INK))
+            .axis_desc_style(font(14.0).color(&INK))
+            .x_desc(x_name)
+            .y_desc(y_name)
+            .draw()
+            .map_err(drawing_error)?;
+        // All points in their own order, so that no class hides another.
+        chart.draw_series(points.iter().map(|&(x, y, l)| Circle::new((x, y), 2u32, colour(l).filled()))).map_err(drawing_error)?;
+        // The legend: a square marker (so that the document's circles are the points) and the
+        // name of every class, in a box beside the plot's top.
+        let row = ((h as i32 - 40) / classes.max(1) as i32).clamp(8, 20);
+        let top = 14;
+        let right = legend_w as i32 - 14;
+        legend.draw(&Rectangle::new([(0, top), (right, top + 8 + row * classes as i32)], INK.stroke_width(1))).map_err(drawing_error)?;
+        let style = TextStyle::from(font(14.0)).color(&INK).pos(Pos::new(HPos::Left, VPos::Center));
+        for l in 0..classes {
+            let y = top + 4 + row * l as i32 + row / 2;
+            legend.draw(&Rectangle::new([(10, y - 5), (20, y + 5)], colour(l).filled())).map_err(drawing_error)?;
+            legend.draw(&Text::new(name(l), (28, y), style.clone())).map_err(drawing_error)?;
         }
-    }
-    fn line(&mut self, (x0, y0): (f64, f64), (x1, y1): (f64, f64), c: [u8; 3], thick: i64) {
-        let steps = ((x1 - x0).abs().max((y1 - y0).abs()) as usize).max(1);
-        for s in 0..=steps {
-            let t = s as f64 / steps as f64;
-            let (x, y) = ((x0 + (x1 - x0) * t).round() as i64, (y0 + (y1 - y0) * t).round() as i64);
-            for dx in -thick / 2..=thick / 2 {
-                for dy in -thick / 2..=thick / 2 {
-                    self.put(x + dx, y + dy, c);
-                }
-            }
-        }
-    }
-    /// Draws `text` with its top-left corner at (x, y); characters without a glyph are skipped.
-    fn text(&mut self, x: i64, y: i64, text: &str, scale: i64, c: [u8; 3]) {
-        for (i, ch) in text.chars().enumerate() {
-            let Some(g) = glyph(ch) else { continue };
-            let x0 = x + i as i64 * 6 * scale;
-            for (row, bits) in g.iter().enumerate() {
-                for col in 0..5 {
-                    if bits & (0x10 >> col) != 0 {
-                        for dy in 0..scale {
-                            for dx in 0..scale {
-                                self.put(x0 + col * scale + dx, y + row as i64 * scale + dy, c);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    fn png(&self) -> Result<Vec<u8>> {
-        let mut out = Vec::new();
-        {
-            let mut enc = png::Encoder::new(&mut out, self.w as u32, self.h as u32);
-            enc.set_color(png::ColorType::Rgb);
-            enc.set_depth(png::BitDepth::Eight);
-            let mut wr = enc.write_header().map_err(|e| PffError::Input(format!("png: {e}")))?;
-            wr.write_image_data(&self.px).map_err(|e| PffError::Input(format!("png: {e}")))?;
-        }
-        Ok(out)
-    }
-}
-
-/// A line chart of several series over a shared x range, with light grid lines at `y_grid`
-/// steps, tick labels on both axes (y as percentages when `y_percent`) and the axis names.
-#[allow(clippy::too_many_arguments)]
-pub fn line_chart(series: &[Series], y_range: (f64, f64), y_grid: f64, y_percent: bool, (x_name, y_name): (&str, &str), w: usize, h: usize) -> Result<Vec<u8>> {
-    const INK: [u8; 3] = [60, 60, 60];
-    let mut c = Canvas::new(w, h);
-    let (left, right, top, bottom) = (64.0, 20.0, 34.0, 44.0);
-    let (y0, y1) = y_range;
-    let xs: Vec<f64> = series.iter().flat_map(|(s, _)| s.iter().map(|p| p.0)).collect();
-    let (x0, x1) = (xs.iter().cloned().fold(f64::INFINITY, f64::min), xs.iter().cloned().fold(f64::NEG_INFINITY, f64::max));
-    let x1 = if x1 > x0 { x1 } else { x0 + 1.0 };
-    let (pw, ph) = (w as f64 - left - right, h as f64 - top - bottom);
-    let map = |x: f64, y: f64| (left + (x - x0) / (x1 - x0) * pw, top + ph - (y.clamp(y0, y1) - y0) / (y1 - y0) * ph);
-    let label = |v: f64, step: f64, percent: bool| {
-        let (v, step) = if percent { (100.0 * v, 100.0 * step) } else { (v, step) };
-        let digits = if step >= 1.0 { 0 } else { (-step.log10()).ceil() as usize };
-        format!("{v:.digits$}{}", if percent { "%" } else { "" })
-    };
-    if y_grid > 0.0 {
-        let lines = ((y1 - y0) / y_grid).round() as usize;
-        let every = tick_step(lines as f64, 6).max(1.0) as usize;
-        for i in 0..=lines {
-            let g = y0 + i as f64 * y_grid;
-            if g > y1 + 1e-9 {
-                break;
-            }
-            let (_, y) = map(x0, g);
-            c.line((left, y), (left + pw, y), [225, 225, 225], 1);
-            if i % every == 0 {
-                let t = label(g, y_grid * every as f64, y_percent);
-                c.text(left as i64 - 8 - text_width(&t, 1), y as i64 - 3, &t, 1, INK);
-                c.line((left - 4.0, y), (left, y), INK, 1);
-            }
-        }
-    }
-    let step = tick_step(x1 - x0, 10).max(1.0);
-    let mut t = (x0 / step).ceil() * step;
-    while t <= x1 + 1e-9 {
-        let (x, _) = map(t, y0);
-        c.line((x, top + ph), (x, top + ph + 4.0), INK, 1);
-        let s = label(t, step, false);
-        c.text(x as i64 - text_width(&s, 1) / 2, (top + ph) as i64 + 8, &s, 1, INK);
-        t += step;
-    }
-    c.line((left, top + ph), (left + pw, top + ph), [0, 0, 0], 1);
-    c.line((left, top), (left, top + ph), [0, 0, 0], 1);
-    c.text((left + pw) as i64 - text_width(x_name, 2), h as i64 - 18, x_name, 2, INK);
-    c.text(8, 8, y_name, 2, INK);
-    for (s, col) in series {
-        for p in s.windows(2) {
-            c.line(map(p[0].0, p[0].1), map(p[1].0, p[1].1), *col, 2);
-        }
-        for p in s {
-            let (x, y) = map(p.0, p.1);
-            c.line((x - 2.0, y), (x + 2.0, y), *col, 3);
-        }
-    }
-    c.png()
-}
-
-/// A scatter plot of labelled 2-D points, coloured by label with [`PALETTE`], with a legend
-/// strip of the labels along the top.
-pub fn scatter(points: &[(f64, f64, usize)], w: usize, h: usize) -> Result<Vec<u8>> {
-    let mut c = Canvas::new(w, h);
-    let (m, top) = (10.0, 34.0);
-    let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
-    for &(x, y, _) in points {
-        x0 = x0.min(x);
-        x1 = x1.max(x);
-        y0 = y0.min(y);
-        y1 = y1.max(y);
-    }
-    let (sx, sy) = ((x1 - x0).max(1e-12), (y1 - y0).max(1e-12));
-    for &(x, y, l) in points {
-        let px = m + (x - x0) / sx * (w as f64 - 2.0 * m);
-        let py = h as f64 - m - (y - y0) / sy * (h as f64 - m - top);
-        c.line((px - 1.0, py), (px + 1.0, py), PALETTE[l % PALETTE.len()], 3);
-    }
-    let mut labels: Vec<usize> = points.iter().map(|p| p.2).collect();
-    labels.sort_unstable();
-    labels.dedup();
-    let mut x = 10;
-    for l in labels {
-        let col = PALETTE[l % PALETTE.len()];
-        for d in 0..10 {
-            c.line((x as f64, 10.0 + d as f64), (x as f64 + 9.0, 10.0 + d as f64), col, 1);
-        }
-        let t = l.to_string();
-        c.text(x + 14, 8, &t, 2, [60, 60, 60]);
-        x += 14 + text_width(&t, 2) + 14;
-    }
-    c.png()
+        Ok(())
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn every_label_character_has_a_glyph_and_ticks_are_nice() {
-        for ch in "0123456789.%- epoch dev accuracy".chars() {
-            assert!(glyph(ch).is_some(), "{ch:?}");
+    /// Checks that `svg` is well-formed XML as far as these documents use it (one root element,
+    /// nested and closed elements, `name="value"` attributes, text without markup) and returns
+    /// its elements in order: (name, attributes, text directly inside).
+    fn elements(svg: &str) -> std::result::Result<Vec<(String, String, String)>, String> {
+        let (mut out, mut open, mut roots) = (Vec::<(String, String, String)>::new(), Vec::<(String, usize)>::new(), 0);
+        let mut rest = svg;
+        while let Some(i) = rest.find('<') {
+            let text = &rest[..i];
+            if text.contains('>') || text.contains("&") && !text.contains("&amp;") {
+                return Err(format!("markup in text {text:?}"));
+            }
+            match open.last() {
+                Some(&(_, e)) => out[e].2.push_str(text.trim()),
+                None if !text.trim().is_empty() => return Err(format!("text outside the root: {text:?}")),
+                None => {}
+            }
+            let end = rest[i..].find('>').ok_or("an unclosed tag")? + i;
+            let tag = &rest[i + 1..end];
+            rest = &rest[end + 1..];
+            if let Some(decl) = tag.strip_prefix('?') {
+                if !decl.ends_with('?') || roots > 0 {
+                    return Err(format!("bad declaration <{tag}>"));
+                }
+            } else if let Some(name) = tag.strip_prefix('/') {
+                let (top, _) = open.pop().ok_or(format!("</{name}> closes nothing"))?;
+                if top != name.trim() {
+                    return Err(format!("</{name}> closes <{top}>"));
+                }
+            } else {
+                let body = tag.strip_suffix('/').unwrap_or(tag);
+                let (name, mut attrs) = body.split_once(char::is_whitespace).unwrap_or((body, ""));
+                if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ':') {
+                    return Err(format!("bad element name in <{tag}>"));
+                }
+                let all_attrs = attrs.trim().to_string();
+                while !attrs.trim().is_empty() {
+                    let (key, after) = attrs.trim_start().split_once("=\"").ok_or(format!("bad attribute in <{tag}>"))?;
+                    let (_, after) = after.split_once('"').ok_or(format!("unclosed attribute in <{tag}>"))?;
+                    if key.is_empty() || key.contains(char::is_whitespace) {
+                        return Err(format!("bad attribute name {key:?}"));
+                    }
+                    attrs = after;
+                }
+                if open.is_empty() {
+                    roots += 1;
+                }
+                out.push((name.to_string(), all_attrs, String::new()));
+                if !tag.ends_with('/') {
+                    open.push((name.to_string(), out.len() - 1));
+                }
+            }
         }
-        assert_eq!(tick_step(60.0, 10), 10.0);
-        assert_eq!(tick_step(9.0, 10), 1.0);
-        assert_eq!(tick_step(0.1, 6), 0.02);
+        if !rest.trim().is_empty() || !open.is_empty() || roots != 1 {
+            return Err(format!("{roots} root elements, {open:?} left open, {rest:?} after the root"));
+        }
+        Ok(out)
+    }
+
+    fn text_of(svg: &str) -> Vec<String> {
+        elements(svg).unwrap().into_iter().filter(|e| e.0 == "text").map(|e| e.2).collect()
+    }
+
+    #[test]
+    fn the_checker_refuses_broken_documents() {
+        assert!(elements("<svg><text>a</text></svg>").is_ok());
+        for bad in ["<svg><text>a</svg>", "<svg></svg><svg/>", "<svg a=\"1></svg>", "<svg><g></svg></g>", "<svg>1 > 0</svg>", "x<svg/>"] {
+            assert!(elements(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_line_chart_has_its_axis_names_percent_ticks_legend_and_line() {
+        let points: Vec<(f64, f64)> = (1..=40).map(|e| (e as f64, 0.9 + 0.08 * (1.0 - 1.0 / e as f64))).collect();
+        let s = Series { label: "mnist-web".into(), points, colour: PALETTE[0] };
+        let svg = line_chart(&[s], (0.9, 1.0), true, ("epoch", "dev accuracy"), (640, 360)).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains(r#"width="640" height="360""#), "{}", &svg[..200]);
+        let texts = text_of(&svg);
+        for t in ["epoch", "dev accuracy", "mnist-web", "90%", "95%", "100%", "10", "40"] {
+            assert!(texts.iter().any(|x| x == t), "no text {t:?} in {texts:?}");
+        }
+        assert!(!texts.iter().any(|x| x.contains('.')), "whole epochs and whole percents: {texts:?}");
+        let els = elements(&svg).unwrap();
+        let line = els.iter().find(|e| e.0 == "polyline" && e.1.contains("#0072B2")).expect("the series' line");
+        let coords = line.1.split("points=\"").nth(1).unwrap().split('"').next().unwrap();
+        assert_eq!(coords.split_whitespace().count(), 40, "one vertex per epoch: {coords}");
+        assert_eq!(els.iter().filter(|e| e.0 == "circle").count(), 40, "one dot per epoch");
+        // narrow ranges get decimals rather than repeated labels
+        let s = Series { label: "a".into(), points: vec![(1.0, 0.97), (2.0, 0.975)], colour: PALETTE[1] };
+        let texts = text_of(&line_chart(&[s], (0.97, 0.98), true, ("epoch", "dev accuracy"), (640, 360)).unwrap());
+        assert!(texts.iter().any(|x| x == "97.5%") && texts.iter().any(|x| x == "2"), "{texts:?}");
+        assert!(line_chart(&[], (0.0, 1.0), true, ("x", "y"), (100, 100)).is_err());
+    }
+
+    #[test]
+    fn a_scatter_plot_has_one_circle_per_point_and_names_every_class_in_its_legend() {
+        let names: Vec<String> =
+            ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"].map(String::from).into();
+        // 3000 points, as the report draws, spread over a few hundred pixels
+        let points: Vec<(f64, f64, usize)> =
+            (0..3000).map(|i| ((i as f64 * 0.37).sin() * 40.0 + i as f64 * 0.01, (i as f64 * 0.11).cos() * 25.0, i % 10)).collect();
+        let svg = scatter(&points, &names, ("principal component 1", "principal component 2"), (640, 500)).unwrap();
+        let els = elements(&svg).unwrap();
+        let circles: Vec<_> = els.iter().filter(|e| e.0 == "circle").collect();
+        assert_eq!(circles.len(), points.len());
+        for (c, p) in circles.iter().zip(&points) {
+            let [r, g, b] = PALETTE[p.2];
+            assert!(c.1.contains(&format!("fill=\"#{r:02X}{g:02X}{b:02X}\"")) && c.1.contains("r=\"2\""), "{c:?} for {p:?}");
+        }
+        let texts = text_of(&svg);
+        for t in names.iter().map(String::as_str).chain(["principal component 1", "principal component 2"]) {
+            assert_eq!(texts.iter().filter(|x| *x == t).count(), 1, "{t:?} in {texts:?}");
+        }
+        assert!(svg.len() < 200_000, "{} bytes for 3000 points", svg.len());
+        // labels without a name are numbered
+        let svg = scatter(&[(0.0, 0.0, 0), (1.0, 2.0, 2)], &names[..1], ("x", "y"), (400, 300)).unwrap();
+        let texts = text_of(&svg);
+        assert_eq!(texts[texts.len() - 3..], ["T-shirt/top", "1", "2"], "the legend comes last: {texts:?}");
+        assert!(scatter(&[], &names, ("x", "y"), (400, 300)).is_err());
+        assert!(scatter(&[(f64::NAN, 0.0, 0)], &names, ("x", "y"), (400, 300)).is_err());
     }
 }
