@@ -109,9 +109,19 @@ if (typeof window === "undefined") {
       });
     });
 
+  /** This script itself, as the page loads it: cached at install (it is this version). */
+  const selfCopy = async () => {
+    const response = await fetch(self.location.href, { cache: "no-cache" });
+    if (!response.ok) throw new Error(`${self.location.href}: HTTP ${response.status}`);
+    const body = await response.arrayBuffer();
+    await (await caches.open(CACHE)).put(self.location.href, new Response(body, { status: 200, headers: isolate(new Headers({ "Content-Type": "text/javascript" })) }));
+  };
+
   self.addEventListener("install", (event) => {
-    // carry the unchanged files over from the previous version (no network), then take over
-    event.waitUntil(Promise.all(Object.keys(FILES).map((rel) => fromCache(rel).catch(() => null))).then(() => self.skipWaiting()));
+    // carry the unchanged files over from the previous version (no network), keep a copy of
+    // this script for offline page loads, then take over
+    const carried = Promise.all(Object.keys(FILES).map((rel) => fromCache(rel).catch(() => null)));
+    event.waitUntil(Promise.all([carried, selfCopy().catch(() => null)]).then(() => self.skipWaiting()));
   });
   self.addEventListener("activate", (event) => {
     const stale = caches.keys().then((names) => Promise.all(names.filter((n) => n.startsWith("pff-") && n !== CACHE).map((n) => caches.delete(n))));
@@ -129,8 +139,15 @@ if (typeof window === "undefined") {
     if (request.cache === "only-if-cached" && request.mode !== "same-origin") return;
     // Only our own files get the headers; other origins are left alone.
     if (new URL(request.url).origin !== self.location.origin) return;
-    const rel = request.method === "GET" && !request.headers.has("Range") ? fileOf(request.url) : null;
-    event.respondWith(rel ? bundleFile(rel).catch(() => passThrough(request)) : passThrough(request));
+    const get = request.method === "GET" && !request.headers.has("Range");
+    const rel = get ? fileOf(request.url) : null;
+    if (rel) {
+      event.respondWith(bundleFile(rel).catch(() => passThrough(request)));
+    } else if (get && request.url.split(/[?#]/)[0] === self.location.href) {
+      event.respondWith(caches.open(CACHE).then((c) => c.match(self.location.href)).then((hit) => hit || passThrough(request)));
+    } else {
+      event.respondWith(passThrough(request));
+    }
   });
 } else {
   // ---- Page ----

@@ -5,7 +5,9 @@
 //   4. bundles that model with `pff bundle --default … --title …`,
 //   5. serves the bundle with Python's plain static server (no special headers at all),
 // and checks in Chromium that the page becomes cross-origin isolated after the service worker's
-// reload, opens that model, shows the custom class names, and classifies its test images.
+// reload, opens that model, shows the custom class names, and classifies its test images; that a
+// second visit downloads nothing; and that with the server stopped and the browser offline the
+// page reloads from its cache and still classifies.
 //
 //   cd tests/e2e && node bundle.mjs        (needs target/release/pff and pkg/ built)
 //
@@ -94,8 +96,9 @@ async function plainServer(dir) {
     });
     child.once('exit', (code) => reject(new Error(`python3 -m http.server exited (${code}): ${out}`)));
   });
-  child.stderr.resume(); // its request log
-  return { url, stop: () => child.kill('SIGTERM') };
+  const log = []; // one line per request
+  child.stderr.on('data', (d) => log.push(...String(d).split('\n').filter((l) => /"GET /.test(l))));
+  return { url, log, stop: () => child.kill('SIGTERM') };
 }
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pff-bundle-e2e-'));
@@ -123,6 +126,8 @@ try {
   browser = await launch();
   const page = await browser.context.newPage();
   const seen = watch(page, server.url);
+  const failedRequests = [];
+  page.on('requestfailed', (r) => failedRequests.push(`${r.url()} (${r.failure() && r.failure().errorText})`));
 
   await runner.test('served by a plain static host, the page is cross-origin isolated after the service worker reloads it', async () => {
     const noHeaders = await fetch(server.url);
@@ -157,8 +162,36 @@ try {
     return `verdict "${verdict}", accuracy ${(100 * ev.accuracy).toFixed(1)} % on ${ev.n} test images`;
   });
 
+  await runner.test('after the first visit the site is cached: a second visit downloads nothing but the worker check', async () => {
+    const done = await page.waitForFunction(() => window.pffOffline, null, { timeout: 120000 }).then((h) => h.jsonValue());
+    assert(done.files > 10, `offline cache: ${JSON.stringify(done)}`);
+    const before = server.log.length;
+    await page.reload();
+    await page.waitForFunction(() => window.crossOriginIsolated && window.pffBooted, null, { timeout: 90000 });
+    await page.click('#random-digit');
+    await page.waitForFunction(() => document.querySelector('#prediction').dataset.state === 'guess', null, { timeout: 30000 });
+    const fetched = server.log.slice(before).filter((l) => !/coi-serviceworker\.js/.test(l));
+    assert(fetched.length === 0, `downloaded again:\n${fetched.join('\n')}`);
+    return `${done.files} files cached; second visit: ${server.log.length - before} request(s), all for the worker script`;
+  });
+
+  await runner.test('with the network gone, the page reloads, opens the model and classifies', async () => {
+    server.stop();
+    await browser.context.setOffline(true);
+    await page.reload();
+    await page.waitForFunction(() => window.crossOriginIsolated && window.pffBooted, null, { timeout: 90000 });
+    const st = await page.evaluate(() => window.pff.call('status', {}));
+    assert(st.model && JSON.stringify(st.model.class_names) === JSON.stringify(NAMES), `model ${JSON.stringify(st.model)}`);
+    await page.click('#random-digit');
+    await page.waitForFunction(() => document.querySelector('#prediction').dataset.state === 'guess', null, { timeout: 30000 });
+    const verdict = (await page.textContent('#prediction')).trim();
+    assert(NAMES.includes(verdict), `verdict "${verdict}"`);
+    const rt = await page.evaluate(() => window.pff.state.runtime);
+    return `offline: ${rt.threads} threads, verdict "${verdict}"`;
+  });
+
   await runner.test('no console error and no request outside the origin', async () => {
-    assert(seen.errors.length === 0, seen.errors.join('\n'));
+    assert(seen.errors.length === 0, `${seen.errors.join('\n')}\nfailed requests: ${failedRequests.join(', ')}`);
     assert(seen.offOrigin.length === 0, seen.offOrigin.join('\n'));
   });
 } catch (e) {
