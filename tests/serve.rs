@@ -13,8 +13,8 @@ use std::time::Duration;
 use pff::checkpoint::{Checkpoint, ModelMeta, Storage};
 use pff::data::{Dataset, build_shards};
 use pff::native::bundle::{self, BundleOptions, COI_SCRIPT_TAG, MARKER_FILE};
-use pff::{Config, Pff};
 use pff::native::serve::{ServeOptions, bind_with_shutdown};
+use pff::{Config, Pff};
 
 const SECRET: &str = "TOP-SECRET-do-not-serve";
 

@@ -32,9 +32,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::catalog::{ShippedModel, Site, SITE_FILE, WEIGHTS_DIR};
+use crate::catalog::{SITE_FILE, ShippedModel, Site, WEIGHTS_DIR};
 use crate::checkpoint::Checkpoint;
-use crate::data::{sha256_hex, Manifest, MANIFEST_FILE};
+use crate::data::{MANIFEST_FILE, Manifest, sha256_hex};
 use crate::error::{PffError, Result};
 use serde::Serialize;
 
