@@ -162,6 +162,21 @@ try {
     return `verdict "${verdict}", accuracy ${(100 * ev.accuracy).toFixed(1)} % on ${ev.n} test images`;
   });
 
+  await runner.test('it settles and dreams in the custom classes', async () => {
+    const r = await page.evaluate(async () => {
+      const img = await window.pff.call('images', { split: 'test', start: 2, count: 1 });
+      const trace = await window.pff.call('settle', { pixels: Float32Array.from(img.pixels, (v) => v / 255), label: -1 });
+      const dream = await window.pff.call('dream', { n: 8, component: -1, seed: 3 });
+      return { label: img.labels[0], classes: trace.classes, winner: trace.winner, steps: trace.steps, n: dream.n, pixels: dream.images.length };
+    });
+    assert(r.classes === 4 && r.steps > 0 && r.winner >= 0 && r.winner < 4, JSON.stringify(r));
+    assert(r.n === 8 && r.pixels === 8 * 784, JSON.stringify(r));
+    await page.click('#tab-settle');
+    await page.waitForFunction(() => /Winner: (bar|pole|ring|cross)/.test(document.querySelector('#settle-note').textContent), null, { timeout: 30000 });
+    await page.click('#tab-draw');
+    return `settled in ${r.steps} steps on a "${NAMES[r.label]}": winner "${NAMES[r.winner]}"`;
+  });
+
   await runner.test('after the first visit the site is cached: a second visit downloads nothing but the worker check', async () => {
     const done = await page.waitForFunction(() => window.pffOffline, null, { timeout: 120000 }).then((h) => h.jsonValue());
     assert(done.files > 10, `offline cache: ${JSON.stringify(done)}`);
