@@ -288,7 +288,7 @@ fn plan_site(data_dir: &Path, opts: &BundleOptions) -> Result<Plan> {
                 ));
             }
             weights.push((name.clone(), file.clone()));
-            models.push(ShippedModel::named(&name, &format!("Load {name}"), &dataset));
+            models.push(ShippedModel::named(&name, &name, &dataset)); // labelled below, with its dataset's title
             if !datasets.contains(&dataset) {
                 datasets.push(dataset);
             }
@@ -309,8 +309,10 @@ fn plan_site(data_dir: &Path, opts: &BundleOptions) -> Result<Plan> {
     for d in &datasets {
         let dir = data_dir.join(d);
         let manifest = crate::native::data::load_manifest(data_dir, d)?;
-        for m in models.iter_mut().filter(|m| m.dataset == *d && m.label == format!("Load {}", m.name)) {
-            m.label = format!("Load {} ({})", m.name, manifest.display_name());
+        if !files.is_empty() {
+            for m in models.iter_mut().filter(|m| m.dataset == *d) {
+                m.label = format!("Load {} ({})", m.name, manifest.display_name());
+            }
         }
         with_manifest.push((d.clone(), dir, manifest));
     }

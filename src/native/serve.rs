@@ -92,6 +92,11 @@ impl Site {
         Site { mounts: vec![mount("pkg", "pkg"), mount("data", "data"), mount("", "www")] }
     }
 
+    /// The catch-all mount (`www/`).
+    fn www(&self) -> &Mount {
+        self.mounts.last().expect("the last mount is the catch-all")
+    }
+
     /// The mount serving the raw (still percent-encoded) URL path, and the raw rest of the
     /// path inside it. Routing looks at the raw first segment, so `/%70kg/x` is `www/pkg/x`,
     /// exactly what [`ServeDir`] would open for the rewritten request.
@@ -189,7 +194,7 @@ fn plain(status: StatusCode, message: &'static str) -> Response {
 /// The one handler: route to a folder, refuse escapes, let [`ServeDir`] serve, fix the type.
 async fn files(State(site): State<Arc<Site>>, req: Request) -> Response {
     let raw_path = req.uri().path().to_owned();
-    if raw_path.strip_prefix('/') == Some(crate::catalog::SITE_FILE) && !site.mounts[2].dir.join(crate::catalog::SITE_FILE).is_file() {
+    if raw_path.strip_prefix('/') == Some(crate::catalog::SITE_FILE) && !site.www().dir.join(crate::catalog::SITE_FILE).is_file() {
         let json = crate::catalog::Site::repository().to_json();
         return ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], json).into_response();
     }
