@@ -62,24 +62,44 @@ impl<T: Real> Pff<T> {
     /// Noise-free settling of each input under each hypothesis in `labels` (algorithm.md §11.1): rows
     /// are hypothesis-major (row `c·N + i` is image i under `labels[c]`), all starting from the
     /// forward states. Calls `visit(k, z1, z2)` after each of `steps` steps.
+    ///
+    /// Work that is the same under every hypothesis is done once per image, not once per
+    /// hypothesis, with the same bits as settling the tiled rows: `x̂·W1` (fixed weights, no
+    /// noise: the same at every step, and the forward pass's own first product), and at the
+    /// first step layer 1 and `nrm(z1⁰)·W2` (every hypothesis starts from the forward state, and
+    /// the label reaches layer 2 only).
     pub fn settle(&self, x: ArrayView2<'_, T>, labels: &[usize], steps: usize, mut visit: impl FnMut(usize, &Array2<T>, &Array2<T>)) {
         let cfg = &self.cfg;
+        let rep = &self.rep;
+        let (n, h) = (x.nrows(), labels.len());
+        if n == 0 || h == 0 || steps == 0 {
+            return;
+        }
         let x_hat = nrm(x);
-        let fwd = self.rep.forward(x_hat.view());
-        let h = labels.len();
-        let tile = |a: &Array2<T>| concatenate(Axis(0), &vec![a.view(); h]).expect("same widths");
-        let xs = tile(&x_hat);
-        let (mut z1, mut z2) = (tile(&fwd.z1), tile(&fwd.z2));
-        let n = x.nrows();
+        // One row would take the gemm crate's matrix-vector path, whose sums run in another
+        // order than the matrix path of the tiled rows: settle two copies instead.
+        let once = if n == 1 { concatenate(Axis(0), &[x_hat.view(), x_hat.view()]).expect("same widths") } else { x_hat.clone() };
+        let xw1 = crate::linalg::matmul(once.view(), rep.w1.view());
+        let fwd = if n == 1 { rep.forward(x_hat.view()) } else { rep.forward_from_input_product(xw1.clone()) };
+        let first = |a: &Array2<T>| a.slice(s![0..n, ..]).to_owned();
+        let tile = |a: &Array2<T>| concatenate(Axis(0), &vec![a.slice(s![0..n, ..]); h]).expect("same widths");
+        let once_of = |a: &Array2<T>| if n == 1 { concatenate(Axis(0), &[a.view(), a.view()]).expect("same widths") } else { a.clone() };
+        let (z1_0, z2_0) = (once_of(&first(&fwd.z1)), once_of(&first(&fwd.z2)));
         let mut y_hat = Array2::zeros((n * h, cfg.classes));
         for (c, &lab) in labels.iter().enumerate() {
             y_hat.slice_mut(s![c * n..(c + 1) * n, lab]).fill(T::c(cfg.y_scale));
         }
-        // x̂·W1 is the same at every step (the weights are fixed): computed once (algorithm.md §11.1)
-        let xs_w1 = crate::linalg::matmul(xs.view(), self.rep.w1.view());
-        for k in 0..steps {
+        // Step 0, per image where no hypothesis reaches.
+        let z1_1 = rep.settle_layer1(cfg, xw1.clone(), nrm(z2_0.view()).view(), z1_0.view());
+        let z1_0_w2 = crate::linalg::matmul(nrm(z1_0.view()).view(), rep.w2.view());
+        let mut z2 = rep.settle_layer2(cfg, tile(&z1_0_w2), y_hat.view(), tile(&z2_0).view());
+        let mut z1 = tile(&z1_1);
+        visit(0, &z1, &z2);
+        let xs_w1 = tile(&xw1);
+        for k in 1..steps {
             let (z1h, z2h) = (nrm(z1.view()), nrm(z2.view()));
-            let (n1, n2) = self.rep.step_with_input_product(cfg, &xs_w1, y_hat.view(), z1.view(), z2.view(), z1h.view(), z2h.view());
+            let n1 = rep.settle_layer1(cfg, xs_w1.clone(), z2h.view(), z1.view());
+            let n2 = rep.settle_layer2(cfg, crate::linalg::matmul(z1h.view(), rep.w2.view()), y_hat.view(), z2.view());
             z1 = n1;
             z2 = n2;
             visit(k, &z1, &z2);

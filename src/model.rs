@@ -168,7 +168,12 @@ impl<T: Real> Representation<T> {
 
     /// The forward pass from normalised inputs: no label, lateral term, leak or noise.
     pub fn forward(&self, x_hat: ArrayView2<'_, T>) -> Forward<T> {
-        let mut z1 = matmul(x_hat, self.w1.view());
+        self.forward_from_input_product(matmul(x_hat, self.w1.view()))
+    }
+
+    /// [`Representation::forward`] given `x̂·W1`.
+    pub fn forward_from_input_product(&self, x_hat_w1: Array2<T>) -> Forward<T> {
+        let mut z1 = x_hat_w1;
         ops::add_row(&mut z1, self.b1.view());
         ops::map_inplace(&mut z1, relu);
         let mut z2 = matmul(nrm(z1.view()).view(), self.w2.view());
@@ -209,22 +214,16 @@ impl<T: Real> Representation<T> {
         (z1, z2)
     }
 
-    /// [`Representation::step`] without noise, given `x_hat·W1` already computed (it does not
-    /// change between the steps of a settling with fixed weights). The same bits as `step`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn step_with_input_product(
-        &self,
-        cfg: &Config,
-        x_hat_w1: &Array2<T>,
-        y_hat: ArrayView2<'_, T>,
-        z1p: ArrayView2<'_, T>,
-        z2p: ArrayView2<'_, T>,
-        z1p_hat: ArrayView2<'_, T>,
-        z2p_hat: ArrayView2<'_, T>,
-    ) -> (Array2<T>, Array2<T>) {
-        let z1 = leaky_layer(cfg, x_hat_w1.clone(), (z2p_hat, &self.v2), &self.b1, (z1p, &self.l1), None);
-        let z2 = leaky_layer(cfg, matmul(z1p_hat, self.w2.view()), (y_hat, &self.v), &self.b2, (z2p, &self.l2), None);
-        (z1, z2)
+    /// Layer 1 of a noise-free settling step, given `x̂·W1` (fixed while the weights are):
+    /// the same bits as [`Representation::step`].
+    pub fn settle_layer1(&self, cfg: &Config, x_hat_w1: Array2<T>, z2p_hat: ArrayView2<'_, T>, z1p: ArrayView2<'_, T>) -> Array2<T> {
+        leaky_layer(cfg, x_hat_w1, (z2p_hat, &self.v2), &self.b1, (z1p, &self.l1), None)
+    }
+
+    /// Layer 2 of a noise-free settling step, given `nrm(z1p)·W2`: the same bits as
+    /// [`Representation::step`].
+    pub fn settle_layer2(&self, cfg: &Config, z1p_hat_w2: Array2<T>, y_hat: ArrayView2<'_, T>, z2p: ArrayView2<'_, T>) -> Array2<T> {
+        leaky_layer(cfg, z1p_hat_w2, (y_hat, &self.v), &self.b2, (z2p, &self.l2), None)
     }
 
     /// One training step of the representation circuit: the settling step, its three local

@@ -285,12 +285,13 @@ fn the_lr_schedule_decays_at_its_milestones_and_only_schedule_fields_change_on_r
     assert_eq!(resumed.hidden, micro().hidden);
 }
 
-/// Row-blocked matmuls and chunked elementwise passes never change the order of a sum, so a
-/// run gives the same bits on any number of threads (what lets a long run resume on another
-/// thread count). The sizes are above the parallel thresholds so that both paths really run.
+/// Matmuls blocked by rows and columns and chunked elementwise passes never change the order of
+/// a sum, so a run gives the same bits on any number of threads (what lets a long run resume on
+/// another thread count). The sizes are above the parallel thresholds so that every path runs:
+/// row blocks, column blocks and both.
 #[cfg(not(target_arch = "wasm32"))]
 #[test]
-fn training_gives_the_same_bits_on_one_and_on_three_threads() {
+fn training_gives_the_same_bits_on_any_number_of_threads() {
     let cfg = Config { hidden: 300, batch_size: 64, steps: 4, ..micro() };
     let rows = 2 * cfg.batch_size;
     assert!(rows * cfg.input_dim * cfg.hidden >= pff::linalg::PARALLEL_MIN_MACS);
@@ -306,11 +307,14 @@ fn training_gives_the_same_bits_on_one_and_on_three_threads() {
             (tr.model, tr.opt_r.m, tr.opt_g.v, z)
         })
     };
-    let (one, three) = (run(1), run(3));
-    assert_eq!(one.0, three.0, "parameters");
-    assert_eq!(one.1, three.1, "Adam first moments");
-    assert_eq!(one.2, three.2, "Adam second moments");
-    assert_eq!(one.3, three.3, "latents");
+    let one = run(1);
+    for threads in [2, 3, 8, 16] {
+        let many = run(threads);
+        assert_eq!(one.0, many.0, "parameters on {threads} threads");
+        assert_eq!(one.1, many.1, "Adam first moments on {threads} threads");
+        assert_eq!(one.2, many.2, "Adam second moments on {threads} threads");
+        assert_eq!(one.3, many.3, "latents on {threads} threads");
+    }
 }
 
 #[test]
@@ -466,33 +470,43 @@ fn the_loader_names_each_kind_of_bad_file() {
     assert!(unknown.contains("unknown metadata entry \"notes\""), "{unknown}");
 }
 
-/// The settling computes x̂·W1 once per call instead of once per step; the states it gives are
-/// bit for bit those of the plain step, at sizes above the parallel thresholds.
+/// The settling computes x̂·W1 once per image instead of once per hypothesis and step, and the
+/// first step's hypothesis-free work once per image; the states it gives are bit for bit those
+/// of the plain step on the tiled rows, for one image (the page's case), a few and many, on
+/// several pool sizes.
 #[test]
-fn settling_with_the_input_product_computed_once_gives_the_same_bits() {
+fn settling_with_shared_work_done_once_gives_the_same_bits() {
     let cfg = Config { hidden: 200, steps: 8, ..micro() };
     let m = Pff::<f32>::new(cfg.clone(), 5).unwrap();
-    let x = toy_data(60, cfg.input_dim, 3).batch(&(0..60).collect::<Vec<_>>()).0;
     let labels: Vec<usize> = (0..cfg.classes).collect();
-    let mut got = Vec::new();
-    m.settle(x.view(), &labels, cfg.steps, |_, z1, z2| got.push((z1.clone(), z2.clone())));
-    // the same settling with the plain step
-    let x_hat = pff::ops::nrm(x.view());
-    let fwd = m.rep.forward(x_hat.view());
-    let tile = |a: &Array2<f32>| ndarray::concatenate(ndarray::Axis(0), &vec![a.view(); labels.len()]).unwrap();
-    let xs = tile(&x_hat);
-    let (mut z1, mut z2) = (tile(&fwd.z1), tile(&fwd.z2));
-    let n = x.nrows();
-    let mut y_hat = Array2::<f32>::zeros((n * labels.len(), cfg.classes));
-    for (c, &l) in labels.iter().enumerate() {
-        y_hat.slice_mut(ndarray::s![c * n..(c + 1) * n, l]).fill(cfg.y_scale as f32);
+    for n in [1, 2, 60] {
+        let x = toy_data(n, cfg.input_dim, 3).batch(&(0..n).collect::<Vec<_>>()).0;
+        // the same settling with the plain step
+        let x_hat = pff::ops::nrm(x.view());
+        let fwd = m.rep.forward(x_hat.view());
+        let tile = |a: &Array2<f32>| ndarray::concatenate(ndarray::Axis(0), &vec![a.view(); labels.len()]).unwrap();
+        let xs = tile(&x_hat);
+        let (mut z1, mut z2) = (tile(&fwd.z1), tile(&fwd.z2));
+        let mut y_hat = Array2::<f32>::zeros((n * labels.len(), cfg.classes));
+        for (c, &l) in labels.iter().enumerate() {
+            y_hat.slice_mut(ndarray::s![c * n..(c + 1) * n, l]).fill(cfg.y_scale as f32);
+        }
+        let mut want = Vec::new();
+        for _ in 0..cfg.steps {
+            let (h1, h2) = (pff::ops::nrm(z1.view()), pff::ops::nrm(z2.view()));
+            let (a, b) = m.rep.step(&cfg, xs.view(), y_hat.view(), z1.view(), z2.view(), h1.view(), h2.view(), None);
+            want.push((a.clone(), b.clone()));
+            z1 = a;
+            z2 = b;
+        }
+        for threads in [1, 2, 4] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let mut got = Vec::new();
+            pool.install(|| m.settle(x.view(), &labels, cfg.steps, |_, z1, z2| got.push((z1.clone(), z2.clone()))));
+            assert_eq!(got.len(), cfg.steps);
+            for (k, ((g1, g2), (w1, w2))) in got.iter().zip(&want).enumerate() {
+                assert!(g1 == w1 && g2 == w2, "{n} images, {threads} threads: step {k} differs");
+            }
+        }
     }
-    for (k, (g1, g2)) in got.iter().enumerate() {
-        let (h1, h2) = (pff::ops::nrm(z1.view()), pff::ops::nrm(z2.view()));
-        let (a, b) = m.rep.step(&cfg, xs.view(), y_hat.view(), z1.view(), z2.view(), h1.view(), h2.view(), None);
-        assert!(a == *g1 && b == *g2, "step {k} differs");
-        z1 = a;
-        z2 = b;
-    }
-    assert_eq!(got.len(), cfg.steps);
 }
