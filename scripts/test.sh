@@ -2,9 +2,10 @@
 # Runs every test of the project and ends with one line "N passed, M failed":
 #   1. native: cargo test --release (gradients, engine, data incl. the real MNIST and
 #      Fashion-MNIST fetches, server, shipped weights)
-#   2. both wasm packages built with wasm-pack (scripts/build-wasm.sh)
+#   2. the three wasm packages built with wasm-pack (scripts/build-wasm.sh)
 #   3. wasm-bindgen tests in headless Chromium and headless Firefox ESR (`wasm-pack test
-#      --headless --chrome` / `--firefox`), single-threaded build and threaded build
+#      --headless --chrome` / `--firefox`), single-threaded build and threaded build, and the
+#      relaxed-SIMD build in Chromium
 #   4. end-to-end tests of the page with playwright-core and Debian's Chromium, served by
 #      `pff serve` with and without cross-origin isolation; a smoke subset of them in Firefox ESR
 #      through WebDriver (tests/e2e/firefox.mjs); a custom dataset trained, bundled and served by
@@ -32,12 +33,16 @@ step() {
 step "format" cargo fmt --check
 step "clippy (native)" cargo clippy --release --all-targets -- -D warnings
 step "clippy (wasm32)" cargo clippy --release --target wasm32-unknown-unknown --lib --tests -- -D warnings
+step "clippy (wasm32, relaxed SIMD)" env CARGO_TARGET_DIR=target/relaxed-check \
+  cargo clippy --release --target wasm32-unknown-unknown --lib --tests --config .cargo/relaxed.toml -- -D warnings
 step "JavaScript type check" bash -c 'cd tests/e2e && npx --no-install tsc -p tsconfig.json'
 step "native tests" cargo test --release --no-fail-fast -- --include-ignored
 step "wasm build" ./scripts/build-wasm.sh
 step "wasm tests (single)" wasm-pack test --headless --chrome --mode no-install
 step "wasm tests (threads)" env CARGO_TARGET_DIR=target/threads rustup run "$NIGHTLY" \
   wasm-pack test --headless --chrome --mode no-install -- --config .cargo/threads.toml --features threads
+step "wasm tests (relaxed)" env CARGO_TARGET_DIR=target/relaxed rustup run "$NIGHTLY" \
+  wasm-pack test --headless --chrome --mode no-install -- --config .cargo/threads.toml --config .cargo/relaxed.toml --features threads
 step "wasm tests (single, Firefox)" wasm-pack test --headless --firefox --mode no-install
 step "wasm tests (threads, Firefox)" env CARGO_TARGET_DIR=target/threads rustup run "$NIGHTLY" \
   wasm-pack test --headless --firefox --mode no-install -- --config .cargo/threads.toml --features threads

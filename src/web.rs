@@ -52,6 +52,13 @@ pub fn is_threaded_build() -> bool {
     cfg!(feature = "threads")
 }
 
+/// The SIMD instructions this build's kernels use: `"relaxed-simd"` (fused multiply-add, the
+/// relaxed build) or `"simd128"`.
+#[wasm_bindgen(js_name = simdKind)]
+pub fn simd_kind() -> String {
+    if cfg!(target_feature = "relaxed-simd") { "relaxed-simd" } else { "simd128" }.into()
+}
+
 /// Bytes of this instance's WebAssembly memory (it only grows; the soak test watches it).
 #[wasm_bindgen(js_name = memoryBytes)]
 pub fn memory_bytes() -> f64 {

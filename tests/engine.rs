@@ -499,14 +499,48 @@ fn settling_with_shared_work_done_once_gives_the_same_bits() {
             z1 = a;
             z2 = b;
         }
-        for threads in [1, 2, 4] {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        // natively on pools of several sizes; in wasm on the pool the test runs in
+        let pools: &[usize] = if cfg!(target_arch = "wasm32") { &[0] } else { &[1, 2, 4] };
+        for &threads in pools {
             let mut got = Vec::new();
-            pool.install(|| m.settle(x.view(), &labels, cfg.steps, |_, z1, z2| got.push((z1.clone(), z2.clone()))));
+            let mut settle = || m.settle(x.view(), &labels, cfg.steps, |_, z1, z2| got.push((z1.clone(), z2.clone())));
+            if threads == 0 {
+                settle();
+            } else {
+                rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(settle);
+            }
             assert_eq!(got.len(), cfg.steps);
             for (k, ((g1, g2), (w1, w2))) in got.iter().zip(&want).enumerate() {
                 assert!(g1 == w1 && g2 == w2, "{n} images, {threads} threads: step {k} differs");
             }
         }
+    }
+}
+
+/// Every matrix product goes through `linalg::gemm`, whose kernel depends on the build (the
+/// `gemm` crate natively and in the simd128 wasm builds, the fused multiply-add kernel of
+/// `linalg/wasm_relaxed.rs` in the relaxed build). Whichever this build runs, it must agree with
+/// a plain f64 triple loop: many rows and few (the relaxed kernel's two ways of reading `b`),
+/// ragged edges, k across several blocks, transposed operands, and alpha/beta.
+#[test]
+fn this_builds_matmul_kernel_matches_the_reference() {
+    let mut r = rng::rng(99, &[]);
+    let mut arr = |m: usize, n: usize| Array2::<f32>::from_shape_fn((m, n), |_| r.random::<f32>() - 0.5);
+    for (m, k, n) in [(1, 5, 3), (7, 600, 203), (16, 64, 8), (17, 300, 9), (200, 300, 150), (65, 513, 130)] {
+        let (a, b, c0) = (arr(m, k), arr(k, n), arr(m, n));
+        let (at, bt) = (a.t().to_owned(), b.t().to_owned());
+        let want = pff::linalg::matmul_reference(a.view(), b.view());
+        for (av, bv) in [(a.view(), b.view()), (at.t(), b.view()), (a.view(), bt.t()), (at.t(), bt.t())] {
+            let got = pff::linalg::matmul(av, bv);
+            let err = (&got - &want).mapv(f32::abs).fold(0f32, |x, &y| x.max(y));
+            assert!(err <= 2e-6 * k as f32, "{m}×{k}×{n}: max error {err}");
+            let mut acc = c0.clone();
+            pff::linalg::gemm(2.0, av, bv, 0.5, acc.view_mut());
+            let err = (&acc - &(&want * 2.0 + &c0 * 0.5)).mapv(f32::abs).fold(0f32, |x, &y| x.max(y));
+            assert!(err <= 5e-6 * k as f32, "{m}×{k}×{n} with alpha and beta: max error {err}");
+        }
+        let mut nan_in_c = Array2::from_elem((m, n), f32::NAN);
+        pff::linalg::gemm(1.0, a.view(), b.view(), 0.0, nan_in_c.view_mut());
+        assert!(nan_in_c.iter().all(|v| v.is_finite()), "{m}×{k}×{n}: beta = 0 must not read c");
     }
 }

@@ -364,6 +364,8 @@ fn bundle_source(dir: &TestDir) -> PathBuf {
     write(&root.join("pkg/single/.gitignore"), "*");
     write(&root.join("pkg/threads/pff.js"), "export default 2;");
     write(&root.join("pkg/threads/pff_bg.wasm"), b"\0asm\x01\0\0\0");
+    write(&root.join("pkg/relaxed/pff.js"), "export default 3;");
+    write(&root.join("pkg/relaxed/pff_bg.wasm"), b"\0asm\x01\0\0\0");
     write(&root.join("pkg/other/ignored.js"), "not bundled");
     write(&root.join("data/README.md"), "not bundled");
     write_dataset(&root.join("data"), "mnist");
@@ -386,7 +388,7 @@ fn bundle_writes_a_self_contained_site() {
     let root = bundle_source(&dir);
     let out = dir.path().join("site");
     let report = bundle::bundle(&root, &out).unwrap();
-    assert!(report.threads && report.injected && !report.replaced);
+    assert!(report.builds == ["threads", "relaxed"] && report.injected && !report.replaced);
     assert_eq!(report.datasets, vec!["mnist".to_string()]);
     assert_eq!(report.weights, vec!["mnist-web.safetensors".to_string()]);
     assert_eq!(report.models, vec!["mnist-web".to_string()]);
@@ -405,6 +407,8 @@ fn bundle_writes_a_self_contained_site() {
         "pkg/single/pff_bg.wasm",
         "pkg/threads/pff.js",
         "pkg/threads/pff_bg.wasm",
+        "pkg/relaxed/pff.js",
+        "pkg/relaxed/pff_bg.wasm",
         "data/mnist/manifest.json",
         "data/mnist/train-000.bin.gz",
         "data/mnist/dev-000.bin.gz",
@@ -457,6 +461,7 @@ fn bundle_writes_a_self_contained_site() {
     for (f, warm) in [
         ("index.html", true),
         ("pkg/threads/pff_bg.wasm", true),
+        ("pkg/relaxed/pff_bg.wasm", true),
         ("pkg/single/pff_bg.wasm", true),
         ("site.json", true),
         ("data/weights/mnist-web.safetensors", true),

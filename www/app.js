@@ -8,12 +8,13 @@ import { DreamView } from './dream-view.js';
 import { TrainView } from './train-view.js';
 import { DataView } from './data-view.js';
 import { WeightsView } from './weights-view.js';
+import { runtimeLabel, wantedBuild } from './wasm-build.js';
 
 /** @type {(sel: string) => any} */
 const $ = (sel) => document.querySelector(sel);
 
 const state = {
-  runtime: null, // {mode, threads, reason, version}
+  runtime: null, // {mode, build, simd, threads, reason, version}
   status: null, // the worker's last status (model, dataset, training)
   input: null, // Float32Array(784) the panels work on, or null
   inputSource: null, // {kind: 'draw'|'test'|'dream', index?, label?}
@@ -168,11 +169,11 @@ function fmtParams(n) {
 function renderRuntime(rt) {
   const el = $('#threads');
   if (rt.mode === 'threads') {
-    el.textContent = plural(rt.threads, 'thread');
+    el.textContent = runtimeLabel(rt);
     el.className = 'badge threads-on';
-    el.title = `threaded WebAssembly build (${rt.reason})`;
+    el.title = `${rt.build === 'relaxed' ? 'threaded, fused multiply-add' : 'threaded'} WebAssembly build (${rt.reason})`;
   } else {
-    el.textContent = `1 thread: ${rt.reason || 'single-thread build'}`;
+    el.textContent = `${runtimeLabel(rt)}: ${rt.reason || 'single-thread build'}`;
     el.className = 'badge threads-off';
     el.title = 'single-thread WebAssembly build';
   }
@@ -326,9 +327,8 @@ async function boot() {
   app.views.weights = new WeightsView(app);
   showPanel(location.hash.slice(1) || 'draw', { updateHash: false });
   try {
-    // ?mode=single forces the single-thread build (for comparisons)
-    const mode = new URLSearchParams(location.search).get('mode') === 'single' ? 'single' : 'auto';
-    app.engine = await Engine.start({ init: { mode } });
+    // ?build=threads|single (or ?mode=single) asks for a slower build, for comparisons
+    app.engine = await Engine.start({ init: { mode: wantedBuild(location.search) } });
   } catch (e) {
     $('#threads').textContent = 'engine failed to start';
     app.message(`The WebAssembly engine could not start: ${e.message}`, 'error');

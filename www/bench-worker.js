@@ -66,7 +66,7 @@ async function matmulCheck({ m = 64, k = 96, n = 80, seed = 7 }) {
   const naive = new Float32Array(m * n);
   for (let i = 0; i < m; i++) for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) naive[i * n + j] += a[i * k + p] * b[p * n + j];
   const single = runtime && runtime.mode === 'threads' ? await importBuild('single') : null;
-  return { mode: runtime && runtime.mode, threads: wasm.threadCount(), m, k, n, maxDiffNaive: maxDiff(c, naive), maxDiffSingle: single ? maxDiff(c, single.matmul(a, b, m, k, n)) : null, ms, length: c.length };
+  return { mode: runtime && runtime.mode, build: runtime && runtime.build, threads: wasm.threadCount(), m, k, n, maxDiffNaive: maxDiff(c, naive), maxDiffSingle: single ? maxDiff(c, single.matmul(a, b, m, k, n)) : null, ms, length: c.length };
 }
 
 /** The products of a training batch of the web and paper presets (2B rows: B real + B negatives). */

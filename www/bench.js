@@ -3,6 +3,7 @@
 // demo page never loads. Sets window.benchResult (a plain object) when done, or {error}.
 
 import { Engine } from './engine.js';
+import { runtimeLabel, wantedBuild } from './wasm-build.js';
 
 /** @type {(sel: string) => any} */
 const $ = (sel) => document.querySelector(sel);
@@ -23,11 +24,11 @@ function say(text) {
 }
 
 async function main() {
-  const mode = new URLSearchParams(location.search).get('mode') === 'single' ? 'single' : 'auto';
+  const mode = wantedBuild(location.search);
   const t0 = performance.now();
   const eng = await Engine.start({ url: new URL('bench-worker.js', import.meta.url), init: { mode } });
   const rt = eng.runtime;
-  $('#threads').textContent = rt.mode === 'threads' ? `${rt.threads} threads` : `1 thread: ${rt.reason}`;
+  $('#threads').textContent = rt.mode === 'threads' ? runtimeLabel(rt) : `${runtimeLabel(rt)}: ${rt.reason}`;
   const model = 'the pretrained model';
   say('measuring… (about a minute)');
   const r = await eng.call('bench', {
@@ -40,7 +41,7 @@ async function main() {
   r.hardwareConcurrency = navigator.hardwareConcurrency;
   r.crossOriginIsolated = self.crossOriginIsolated;
   r.totalSeconds = (performance.now() - t0) / 1000;
-  row('build', `${r.mode} (${r.threads} thread${r.threads === 1 ? '' : 's'}), wasm ${r.version}`);
+  row('build', `pkg/${r.build} (${runtimeLabel(r)}), wasm ${r.version}`);
   row('model', `${model}: ${r.model.preset}, 2×${r.model.hidden} units, K ${r.model.steps}`);
   for (const m of r.matmul) row(`matmul ${m.m}×${m.k} · ${m.k}×${m.n}`, m.skipped ? `skipped: ${m.skipped}` : `${m.gflops.toFixed(2)} GFLOP/s`);
   row('classify one digit', `${r.classifyMs.toFixed(1)} ms`);

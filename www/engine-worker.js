@@ -11,7 +11,7 @@ import { SITE, startBuild } from './wasm-build.js';
 
 let wasm = /** @type {any} */ (null);
 /** @type {import('./protocol.js').Runtime} */
-let runtime = { mode: 'single', threads: 1, reason: '', version: '' };
+let runtime = { mode: 'single', build: 'single', simd: 'simd128', threads: 1, reason: '', version: '' };
 let store = /** @type {any} */ (null); // wasm DatasetStore of the current dataset (empty before one)
 let model = /** @type {any} */ (null); // wasm Model for inference, or null
 let modelName = /** @type {string|null} */ (null);

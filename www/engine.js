@@ -29,14 +29,14 @@ export class EngineCrashed extends EngineError {
 }
 
 export class Engine {
-  /** @param {{url?: URL|string, init?: {mode?: 'auto'|'single'}}} [options] */
+  /** @param {{url?: URL|string, init?: {mode?: 'auto'|import('./protocol.js').Build}}} [options] */
   static async start(options = {}) {
     const eng = new Engine(options);
     await eng.boot();
     return eng;
   }
 
-  /** @param {{url?: URL|string, init?: {mode?: 'auto'|'single'}}} [options] */
+  /** @param {{url?: URL|string, init?: {mode?: 'auto'|import('./protocol.js').Build}}} [options] */
   constructor({ url, init = {} } = {}) {
     this.url = url || new URL('engine-worker.js', import.meta.url);
     this.initPayload = init; // e.g. {mode: 'single'}

@@ -10,7 +10,11 @@
 //
 // Results are the core's serde structs (src/web.rs), so their fields have the core's names.
 
-/** @typedef {{mode: 'threads'|'single', threads: number, reason: string, version: string}} Runtime */
+/** The WebAssembly build a worker runs (pkg/<build>/). @typedef {'relaxed'|'threads'|'single'} Build */
+/**
+ * @typedef {{mode: 'threads'|'single', build: Build, simd: 'relaxed-simd'|'simd128', threads: number,
+ *   reason: string, version: string}} Runtime
+ */
 
 /**
  * An error as it crosses: `kind` is the core's ErrorKind (`corrupt-data`, `bad-weights`,
@@ -29,7 +33,7 @@
 /** The loaded model: where it came from and the core's ModelInfo. @typedef {{name: string|null, config: Config, meta: ModelMeta, params: number, prior: PriorInfo|null, class_names: string[]}} ModelStatus */
 
 /**
- * @typedef {{mode: 'threads'|'single', threads: number, reason: string, version: string,
+ * @typedef {{mode: 'threads'|'single', build: Build, simd: 'relaxed-simd'|'simd128', threads: number, reason: string, version: string,
  *   model: ModelStatus|null, dataset: {name: string|null, title: string|null, classes: string[], sizes: Record<string, number>},
  *   training: 'idle'|'running'|'paused'|'stopping'}} Status
  */
@@ -71,7 +75,7 @@
 /**
  * Every request: its payload and its result.
  * @typedef {{
- *   init: {payload: {mode?: 'auto'|'single'}, result: Runtime},
+ *   init: {payload: {mode?: 'auto'|Build}, result: Runtime},
  *   catalog: {payload: {}, result: Catalog},
  *   status: {payload: {}, result: Status},
  *   loadDataset: {payload: {name: string, splits: Record<string, number>}, result: {name: string, sizes: Record<string, number>}},

@@ -3,8 +3,9 @@
 //! It is the `gemm` crate's: AVX2 or AVX-512 (feature `x86-v4`, selected at run time by CPU
 //! detection) natively, and its SIMD128
 //! micro-kernels on wasm32 (enabled through the crate's `wasm-simd128-enable` feature, which the
-//! wasm builds turn on; it needs `+simd128`). Parallelism is ours (row blocks), so the crate
-//! always runs with `Parallelism::None`.
+//! wasm builds turn on; it needs `+simd128`). Parallelism is ours (the blocks of
+//! [`super::Grid`]), so the crate always runs with `Parallelism::None`. In a wasm32 build with
+//! `+relaxed-simd`, f32 products go to [`super::wasm_relaxed`] instead (fused multiply-add).
 
 use crate::real::Real;
 use ndarray::{ArrayView2, ArrayViewMut2};
@@ -23,6 +24,28 @@ pub fn gemm_serial<T: Real>(alpha: T, a: ArrayView2<'_, T>, b: ArrayView2<'_, T>
     let [a_rs, a_cs] = [a.strides()[0], a.strides()[1]];
     let [b_rs, b_cs] = [b.strides()[0], b.strides()[1]];
     let [c_rs, c_cs] = [c.strides()[0], c.strides()[1]];
+    #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+    if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
+        use super::wasm_relaxed::{Mat, gemm};
+        let mat = |p: *const T, rs, cs| Mat { ptr: p.cast::<f32>(), rs, cs };
+        // SAFETY: T is f32 (checked above), so the casts are the identity; the views' shapes
+        // were checked by the caller and `c` is borrowed mutably, so nothing aliases it.
+        unsafe {
+            gemm(
+                m,
+                n,
+                k,
+                alpha.f64() as f32,
+                mat(a.as_ptr(), a_rs, a_cs),
+                mat(b.as_ptr(), b_rs, b_cs),
+                beta.f64() as f32,
+                c.as_mut_ptr().cast::<f32>(),
+                c_rs,
+                c_cs,
+            );
+        }
+        return;
+    }
     let read_dst = beta != T::zero();
     // SAFETY: the pointers and strides come from live ndarray views whose shapes were checked
     // by the caller (m×k · k×n into m×n); `c` is borrowed mutably so nothing aliases it.

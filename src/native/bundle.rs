@@ -6,7 +6,7 @@
 //! DIR/
 //!   index.html ...            www/* (index.html gets the service worker's <script> tag)
 //!   coi-serviceworker.js      cross-origin isolation on hosts that cannot set headers
-//!   pkg/single/ pkg/threads/  the wasm-bindgen builds (threads only if it was built)
+//!   pkg/single/ pkg/threads/ pkg/relaxed/  the wasm-bindgen builds (the threaded ones if built)
 //!   site.json                 what the site publishes (`catalog::Site`): models, datasets, title
 //!   data/NAME/                each published dataset: its manifest and the shards of the splits
 //!                             the page uses (test; train and dev only if training is offered)
@@ -80,8 +80,9 @@ pub struct BundleReport {
     pub files: usize,
     /// Bytes written.
     pub bytes: u64,
-    /// Whether `pkg/threads` was included (without it the page runs single-threaded).
-    pub threads: bool,
+    /// The optional builds included: `threads`, `relaxed` (without them the page runs
+    /// single-threaded; without `relaxed`, without fused multiply-add).
+    pub builds: Vec<&'static str>,
     /// Dataset folders copied under `data/`.
     pub datasets: Vec<String>,
     /// Files written to `data/weights/`.
@@ -110,7 +111,7 @@ impl fmt::Display for BundleReport {
             self.out.display(),
             self.files,
             self.bytes as f64 / 1e6,
-            if self.threads { ", pkg/threads" } else { "" },
+            self.builds.iter().map(|b| format!(", pkg/{b}")).collect::<String>(),
             self.datasets.join(", "),
             self.weights.join(", "),
         )?;
@@ -358,12 +359,14 @@ fn write_tree(root: &Path, plan: &Plan, dst: &Path, report: &mut BundleReport) -
     let page_bytes = copier.bytes;
     let pkg = root.join("pkg");
     copier.copy_dir(&pkg.join("single"), &dst.join("pkg").join("single"), &|_| true)?;
-    let threads = pkg.join("threads");
-    report.threads = threads.is_dir();
-    if report.threads {
-        copier.copy_dir(&threads, &dst.join("pkg").join("threads"), &|_| true)?;
-    } else {
-        copier.notes.push(format!("{} is missing: the bundle runs single-threaded ({BUILD_HINT})", threads.display()));
+    for (build, without) in [("threads", "single-threaded"), ("relaxed", "without fused multiply-add (relaxed SIMD)")] {
+        let dir = pkg.join(build);
+        if dir.is_dir() {
+            copier.copy_dir(&dir, &dst.join("pkg").join(build), &|_| true)?;
+            report.builds.push(build);
+        } else {
+            copier.notes.push(format!("{} is missing: the bundle runs {without} ({BUILD_HINT})", dir.display()));
+        }
     }
     let wasm_bytes = copier.bytes - page_bytes;
 

@@ -133,12 +133,15 @@ async function main() {
       w.terminate();
     }
   }
-  const ours = [
+  const oursAll = [
+    { key: `ours-relaxed-${HC}`, role: 'ours-relaxed', init: { build: 'relaxed', threads: HC } },
+    { key: 'ours-relaxed-1', role: 'ours-relaxed-1', init: { build: 'relaxed', threads: 1 } },
     { key: `ours-threads-${HC}`, role: 'ours-threads', init: { build: 'threads', threads: HC } },
     { key: 'ours-threads-1', role: 'ours-threads-1', init: { build: 'threads', threads: 1 } },
     { key: 'ours-single', role: 'ours-single', init: { build: 'single' } },
   ];
-  if (HC === 1) ours.splice(0, 1);
+  // with one core the N-thread contestants are the 1-thread ones
+  const ours = HC === 1 ? oursAll.filter((o) => o.role !== 'ours-relaxed' && o.role !== 'ours-threads') : oursAll;
   for (const o of ours) {
     const w = spawn('./worker-ours.mjs');
     try {
@@ -208,14 +211,18 @@ async function main() {
   const pair = (a, b) => a && b && ratioDefs.push([`${a}/${b}`, a, b]);
   const [tfjs, tfjsFresh, tfjsN] = ['tfjs', 'tfjs-fresh-b', 'tfjs-threads-n'].map(keyOf);
   const [oursN, ours1, oursSingle] = ['ours-threads', 'ours-threads-1', 'ours-single'].map(keyOf);
-  for (const o of [oursN, ours1, oursSingle]) pair(o, tfjs);
-  for (const o of [oursN, ours1, oursSingle]) pair(o, tfjsFresh);
+  const [relaxedN, relaxed1] = ['ours-relaxed', 'ours-relaxed-1'].map(keyOf);
+  for (const o of [relaxedN, relaxed1, oursN, ours1, oursSingle]) pair(o, tfjs);
+  for (const o of [relaxedN, relaxed1, oursN, ours1, oursSingle]) pair(o, tfjsFresh);
+  pair(relaxedN, tfjsN);
+  pair(relaxedN, oursN);
+  pair(relaxed1, ours1);
   pair(oursN, tfjsN);
   pair(oursN, ours1);
   pair(ours1, oursSingle);
   pair(tfjsN, tfjs);
   pair(tfjs, tfjsFresh);
-  if (JS_TIMED) for (const o of [oursN, ours1, oursSingle]) pair(`${o}-js-timed`, o);
+  if (JS_TIMED) for (const o of [relaxedN, relaxed1, oursN, ours1, oursSingle]) pair(`${o}-js-timed`, o);
   const geo = {};
   for (const row of shapes) {
     row.ratios = {};

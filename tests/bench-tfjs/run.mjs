@@ -36,7 +36,7 @@ if (args.includes('--no-fresh-b')) query.set('freshB', '0');
 if (args.includes('--no-tfjs-spoof')) query.set('tfjsSpoof', '0');
 if (args.includes('--js-timed')) query.set('jsTimed', '1');
 
-for (const f of ['threads/pff.js', 'single/pff.js']) {
+for (const f of ['relaxed/pff.js', 'threads/pff.js', 'single/pff.js']) {
   if (!fs.existsSync(path.join(pkgDir, f))) {
     console.error(`missing ${path.join(pkgDir, f)}: build the wasm packages first (wasm-pack)`);
     process.exit(1);

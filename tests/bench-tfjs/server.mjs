@@ -1,6 +1,6 @@
 // The static server of the tfjs anchor benchmark:
 //
-//   /pkg/...  -> the repository's pkg/ (wasm-pack output: pkg/threads, pkg/single)
+//   /pkg/...  -> the repository's pkg/ (wasm-pack output: pkg/relaxed, pkg/threads, pkg/single)
 //   /...      -> this folder (index.html, the workers, node_modules/)
 //
 // with the cross-origin isolation headers unless --no-isolation.

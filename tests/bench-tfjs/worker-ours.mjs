@@ -1,5 +1,5 @@
-// A module Worker around pff's wasm build: {cmd:'init', build:'threads'|'single', threads}
-// loads /pkg/<build>/pff.js (and, for the threaded build, starts a rayon pool of `threads`
+// A module Worker around pff's wasm build: {cmd:'init', build:'relaxed'|'threads'|'single', threads}
+// loads /pkg/<build>/pff.js (and, for the threaded builds, starts a rayon pool of `threads`
 // Web Workers); {cmd:'run', m, k, n, reps} answers with benchMatmul's best-of-reps GFLOP/s
 // (one untimed warm-up product first, inside benchMatmul); with jsTimed, the matmul() export
 // timed here instead (see runJsTimed).
@@ -9,16 +9,18 @@ let pff = null;
 async function init({ build, threads }) {
   pff = await import(`/pkg/${build}/pff.js`);
   await pff.default();
-  if (build === 'threads') {
+  const threaded = build === 'threads' || build === 'relaxed';
+  if (threaded) {
     if (!self.crossOriginIsolated) throw new Error('the threaded build needs cross-origin isolation (COOP/COEP)');
     await pff.initThreadPool(threads);
   }
   return {
     build,
     version: pff.version ? pff.version() : null,
-    threadedBuild: pff.isThreadedBuild ? pff.isThreadedBuild() : build === 'threads',
+    threadedBuild: pff.isThreadedBuild ? pff.isThreadedBuild() : threaded,
+    simd: pff.simdKind ? pff.simdKind() : 'simd128',
     threadCount: pff.threadCount(),
-    requestedThreads: build === 'threads' ? threads : 1,
+    requestedThreads: threaded ? threads : 1,
   };
 }
 

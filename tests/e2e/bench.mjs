@@ -1,7 +1,8 @@
-// Drives www/bench.html headless, with the threaded build (default) and the single-thread build
-// (?mode=single), on a cross-origin isolated server; prints the results as JSON.
+// Drives www/bench.html headless with each build in one run, on a cross-origin isolated server:
+// the relaxed-SIMD build (what the page picks here), the plain threaded build (?build=threads)
+// and the single-thread build (?build=single); prints the results as JSON.
 //
-//   cd tests/e2e && node bench.mjs [--mode threads|single] [--out FILE]
+//   cd tests/e2e && node bench.mjs [--mode relaxed|threads|single] [--out FILE]
 // Screenshots of the page go to artifacts/screenshots/bench-<mode>.png.
 
 import fs from 'node:fs';
@@ -11,7 +12,7 @@ import { ARTIFACTS, launch, startServer, watch } from './lib.mjs';
 const args = process.argv.slice(2);
 const only = args.includes('--mode') ? args[args.indexOf('--mode') + 1] : null;
 const out = args.includes('--out') ? args[args.indexOf('--out') + 1] : null;
-const modes = only ? [only] : ['threads', 'single'];
+const modes = only ? [only] : ['relaxed', 'threads', 'single'];
 
 const server = await startServer({ isolation: true });
 const browser = await launch();
@@ -22,9 +23,10 @@ try {
     const page = await browser.context.newPage();
     const seen = watch(page, server.url);
     const t0 = Date.now();
-    await page.goto(`${server.url}bench.html${mode === 'single' ? '?mode=single' : ''}`);
+    await page.goto(`${server.url}bench.html?build=${mode}`);
     await page.waitForFunction(() => window.benchResult, null, { timeout: 600000, polling: 500 });
     const r = await page.evaluate(() => window.benchResult);
+    if (!r.error && r.build !== mode) r.error = `asked for pkg/${mode}, ran pkg/${r.build}`;
     r.wallSeconds = (Date.now() - t0) / 1000;
     if (r.error || seen.errors.length || seen.offOrigin.length) {
       failed = true;

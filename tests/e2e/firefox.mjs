@@ -1,12 +1,15 @@
 // A smoke subset of the end-to-end tests in a second engine: Debian's headless Firefox ESR,
 // driven through WebDriver (selenium-webdriver and geckodriver, pinned in scripts/setup.sh), in
-// both modes, served by `pff serve`:
-//   load (thread mode), classify a drawn digit, train a few seeded batches (the same bits in
-//   both builds), load a weights file through the file input, and no console errors or requests
-//   to other origins (WebDriver BiDi log and network events).
+// three modes, served by `pff serve`: isolated (the relaxed-SIMD build), isolated with relaxed
+// SIMD switched off in the browser (pref javascript.options.wasm_relaxed_simd: the page must
+// fall back to the plain threaded build), and single (no isolation):
+//   load (build and thread mode), classify a drawn digit, train a few seeded batches (the same
+//   bits in the threaded and single builds, which share kernels), load a weights file through
+//   the file input, and no console errors or requests to other origins (WebDriver BiDi log and
+//   network events).
 //
-//   cd tests/e2e && node firefox.mjs              (both modes)
-//   node firefox.mjs --mode isolated | single
+//   cd tests/e2e && node firefox.mjs              (all three modes)
+//   node firefox.mjs --mode isolated | no-relaxed | single
 //
 // PFF_FIREFOX and PFF_GECKODRIVER override the browser and driver paths. The last line is
 // `N passed, M failed`; the exit code is non-zero on any failure.
@@ -26,8 +29,9 @@ const FIREFOX = process.env.PFF_FIREFOX || '/usr/bin/firefox-esr';
 const GECKODRIVER = process.env.PFF_GECKODRIVER || path.join(os.homedir(), '.cargo', 'bin', 'geckodriver');
 const args = process.argv.slice(2);
 const onlyMode = args.includes('--mode') ? args[args.indexOf('--mode') + 1] : null;
-const MODES = onlyMode ? [onlyMode] : ['isolated', 'single'];
-for (const m of MODES) if (!['isolated', 'single'].includes(m)) throw new Error(`--mode ${m}: expected isolated or single`);
+const ALL_MODES = ['isolated', 'no-relaxed', 'single'];
+const MODES = onlyMode ? [onlyMode] : ALL_MODES;
+for (const m of MODES) if (!ALL_MODES.includes(m)) throw new Error(`--mode ${m}: expected one of ${ALL_MODES.join(', ')}`);
 const PRETRAINED = path.join(REPO, 'data', 'weights', 'mnist-web.safetensors');
 const FASHION = path.join(REPO, 'data', 'weights', 'fashion-web.safetensors');
 for (const f of [FIREFOX, GECKODRIVER, PRETRAINED, FASHION]) if (!fs.existsSync(f)) throw new Error(`${f} is missing (scripts/setup.sh --test installs the browser and driver)`);
@@ -40,10 +44,11 @@ const TWO = [
 ];
 
 const runner = new Runner('pff e2e (Firefox)');
-let trainedHash = null; // tensors' sha256 after the seeded batches of the first mode
+const trainedHashes = {}; // tensors' sha256 after the seeded batches, by build
 
-async function startFirefox() {
+async function startFirefox({ relaxedSimd = true } = {}) {
   const options = new firefox.Options().setBinary(FIREFOX).addArguments('-headless').enableBidi();
+  if (!relaxedSimd) options.setPreference('javascript.options.wasm_relaxed_simd', false);
   const service = new firefox.ServiceBuilder(GECKODRIVER);
   const driver = await new Builder().forBrowser('firefox').setFirefoxOptions(options).setFirefoxService(service).build();
   await driver.manage().setTimeouts({ script: 300000, pageLoad: 60000 });
@@ -109,10 +114,10 @@ async function tab(driver, name) {
 }
 
 async function runMode(mode) {
-  const isolation = mode === 'isolated';
+  const isolation = mode !== 'single';
   console.log(`\n# Firefox, ${mode} mode`);
   const server = await startServer({ isolation });
-  const driver = await startFirefox();
+  const driver = await startFirefox({ relaxedSimd: mode !== 'no-relaxed' });
   const T = (name, fn) => runner.test(`[firefox ${mode}] ${name}`, fn);
   try {
     const seen = await watch(driver, server.url);
@@ -135,9 +140,16 @@ async function runMode(mode) {
       if (isolation) {
         assert(isolated, 'page not cross-origin isolated');
         assert(rt.mode === 'threads' && rt.threads === cores, `mode ${rt.mode} with ${rt.threads} threads (${rt.reason}), ${cores} cores`);
+        if (mode === 'isolated') {
+          assert(rt.build === 'relaxed' && rt.simd === 'relaxed-simd', `build ${rt.build} (${rt.reason})`);
+          assert(badge === `${cores} threads · relaxed SIMD`, `badge "${badge}"`);
+        } else {
+          assert(rt.build === 'threads' && rt.simd === 'simd128' && /no relaxed SIMD in this browser/.test(rt.reason), `build ${rt.build} (${rt.reason})`);
+          assert(badge === `${cores} threads · SIMD128`, `badge "${badge}"`);
+        }
       } else {
-        assert(!isolated && rt.mode === 'single' && rt.threads === 1, `mode ${rt.mode} with ${rt.threads} threads`);
-        assert(/^1 thread: this host does not allow cross-origin isolation/.test(badge), `badge "${badge}"`);
+        assert(!isolated && rt.mode === 'single' && rt.build === 'single' && rt.threads === 1, `mode ${rt.mode} with ${rt.threads} threads`);
+        assert(/^1 thread · SIMD128: this host does not allow cross-origin isolation/.test(badge), `badge "${badge}"`);
       }
       await driver.executeScript('return window.pffReady');
       const s = await call(driver, 'status');
@@ -165,7 +177,7 @@ async function runMode(mode) {
       return `read ${read.join(', ')}`;
     });
 
-    await T('a few seeded training batches lower the loss, with the same bits in both builds', async () => {
+    await T('a few seeded training batches lower the loss, with the same bits in the threaded and single builds', async () => {
       const r = await driver.executeScript(`return (async () => {
         const app = window.pff;
         const had = app.state.status.model;
@@ -182,14 +194,17 @@ async function runMode(mode) {
         await app.call('loadWeights', { bytes: saved, name: had.name });
         await app.modelChanged('restored');
         const mean = (xs, k) => xs.reduce((a, b) => a + b[k], 0) / xs.length;
-        return { batches: batches.length, first: mean(batches.slice(0, 5), 'goodness_loss'), last: mean(batches.slice(-5), 'goodness_loss'), hash, name: app.state.status.model.name };
+        return { batches: batches.length, first: mean(batches.slice(0, 5), 'goodness_loss'), last: mean(batches.slice(-5), 'goodness_loss'), hash, name: app.state.status.model.name, build: app.state.runtime.build };
       })();`);
       assert(r.batches === 30, `trained ${r.batches} batches`);
       assert(r.last < r.first, `goodness loss ${r.first} -> ${r.last}`);
       assert(/pretrained/.test(r.name), `model not restored: ${r.name}`);
-      if (trainedHash === null) trainedHash = r.hash;
-      else assert(r.hash === trainedHash, `the builds' weights differ after the same seeded training: ${r.hash} vs ${trainedHash}`);
-      return `goodness loss ${r.first.toFixed(2)} -> ${r.last.toFixed(2)}, tensors sha256 ${r.hash.slice(0, 12)}…`;
+      trainedHashes[r.build] = r.hash;
+      // the threaded and single builds share kernels (the relaxed build fuses multiply and add)
+      if (trainedHashes.threads && trainedHashes.single) {
+        assert(trainedHashes.threads === trainedHashes.single, `the builds' weights differ after the same seeded training: ${JSON.stringify(trainedHashes)}`);
+      }
+      return `${r.build} build: goodness loss ${r.first.toFixed(2)} -> ${r.last.toFixed(2)}, tensors sha256 ${r.hash.slice(0, 12)}…`;
     });
 
     await T('a weights file loads through the file input (Fashion-MNIST), then the pretrained model again', async () => {

@@ -38,7 +38,29 @@ const TWO = [
 
 const runner = new Runner('pff e2e');
 let trainedWeights = null; // bytes of the model trained in isolated mode, for the single-mode page
-let trainedHash = null; // sha256 of the tensors after the seeded 30-batch run of the first mode
+/** sha256 of the tensors after the seeded 30-batch run, by build (relaxed, threads, single). */
+const trainedHashes = {};
+
+/** Trains `tiny` for 30 seeded batches in the page, then restores the model it had. */
+async function seededTraining(page) {
+  return page.evaluate(async () => {
+    const app = window.pff;
+    const had = app.state.status.model;
+    const saved = had ? (await app.call('exportWeights', {})).bytes : null;
+    const name = had ? had.name : null;
+    const batches = [];
+    const off = app.engine.on('progress', (ev) => ev.batches && batches.push(...ev.batches));
+    await app.call('loadDataset', { name: 'mnist', splits: { train: 1500, dev: 200 } });
+    await app.call('train', { request: { preset: 'tiny', dataset: 'mnist', seed: 11, epochs: 1, train_limit: 1500, dev_limit: 200, no_test: true, no_prior: true }, from: 'scratch' });
+    off();
+    const { bytes } = await app.call('exportWeights', {});
+    const digest = await crypto.subtle.digest('SHA-256', bytes.slice(8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true))));
+    const hash = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+    if (saved) await app.call('loadWeights', { bytes: saved, name });
+    await app.modelChanged('restored');
+    return { first: batches.slice(0, 5), last: batches.slice(-5), batches: batches.length, name: had ? app.state.status.model.name : null, hash };
+  });
+}
 
 function rng(seed) {
   let s = seed >>> 0;
@@ -114,32 +136,42 @@ async function runMode(mode) {
         assert(await page.evaluate(() => window.crossOriginIsolated), 'page not cross-origin isolated');
         assert(rt.mode === 'threads', `mode ${rt.mode} (${rt.reason})`);
         assert(rt.threads === cores, `threads ${rt.threads} != hardwareConcurrency ${cores}`);
-        assert(badge === `${cores} threads`, `badge "${badge}"`);
+        // Chromium has relaxed SIMD: the fused multiply-add build is picked
+        assert(rt.build === 'relaxed' && rt.simd === 'relaxed-simd', `build ${rt.build}, ${rt.simd}`);
+        assert(badge === `${cores} threads · relaxed SIMD`, `badge "${badge}"`);
       } else {
-        assert(rt.mode === 'single' && rt.threads === 1, `mode ${rt.mode} threads ${rt.threads}`);
-        assert(/^1 thread: this host does not allow cross-origin isolation/.test(badge), `badge "${badge}"`);
+        assert(rt.mode === 'single' && rt.build === 'single' && rt.threads === 1, `mode ${rt.mode} threads ${rt.threads}`);
+        assert(/^1 thread · SIMD128: this host does not allow cross-origin isolation/.test(badge), `badge "${badge}"`);
       }
       return `${badge}, wasm ${rt.version}`;
     });
 
     await T('matmul of this build equals a naive product (and the single build, when threaded)', async () => {
-      // the kernel check lives in the benchmark worker, which the page itself never loads
-      const r = await page.evaluate(async (p) => {
+      // the kernel check lives in the benchmark worker, which the page itself never loads;
+      // two shapes: many rows (both operands packed, two k blocks, ragged edges) and a few
+      // rows (the relaxed kernel reads b in place)
+      const shapes = [{ m: 200, k: 300, n: 150, seed: 3 }, { m: 7, k: 600, n: 203, seed: 4 }];
+      const rs = await page.evaluate(async (ps) => {
         const { Engine } = await import('./engine.js');
         const bench = await Engine.start({ url: new URL('bench-worker.js', location.href) });
         try {
-          return await bench.call('matmulCheck', p);
+          const out = [];
+          for (const p of ps) out.push(await bench.call('matmulCheck', p));
+          return out;
         } finally {
           bench.terminate();
         }
-      }, { m: 200, k: 300, n: 150, seed: 3 });
-      assert(r.length === 200 * 150, 'wrong size');
-      assert(r.maxDiffNaive <= 1e-4, `max |diff| to naive JS = ${r.maxDiffNaive}`);
-      if (isolation) {
-        assert(r.mode === 'threads' && r.threads > 1, `ran in ${r.mode} with ${r.threads} threads`);
-        assert(r.maxDiffSingle !== null && r.maxDiffSingle <= 1e-4, `max |diff| to single build = ${r.maxDiffSingle}`);
+      }, shapes);
+      for (const [i, r] of rs.entries()) {
+        const { m, k, n } = shapes[i];
+        assert(r.length === m * n, 'wrong size');
+        assert(r.maxDiffNaive <= 1e-4, `${m}×${k}×${n}: max |diff| to naive JS = ${r.maxDiffNaive}`);
+        if (isolation) {
+          assert(r.mode === 'threads' && r.threads > 1, `ran in ${r.mode} with ${r.threads} threads`);
+          assert(r.maxDiffSingle !== null && r.maxDiffSingle <= 1e-4, `${m}×${k}×${n}: max |diff| to single build = ${r.maxDiffSingle}`);
+        }
       }
-      return `max diff naive ${r.maxDiffNaive.toExponential(1)}${r.maxDiffSingle !== null ? `, single ${r.maxDiffSingle.toExponential(1)}` : ''}`;
+      return rs.map((r) => `${r.build}: max diff naive ${r.maxDiffNaive.toExponential(1)}${r.maxDiffSingle !== null ? `, single ${r.maxDiffSingle.toExponential(1)}` : ''}`).join('; ');
     });
 
     await T('the MNIST test images come when a view first needs them, once', async () => {
@@ -230,33 +262,56 @@ async function runMode(mode) {
     }
 
     await T('a few training batches lower the loss (then any loaded model is restored)', async () => {
-      const r = await page.evaluate(async () => {
-        const app = window.pff;
-        const had = app.state.status.model;
-        const saved = had ? (await app.call('exportWeights', {})).bytes : null;
-        const name = had ? had.name : null;
-        const batches = [];
-        const off = app.engine.on('progress', (ev) => ev.batches && batches.push(...ev.batches));
-        await app.call('loadDataset', { name: 'mnist', splits: { train: 1500, dev: 200 } });
-        await app.call('train', { request: { preset: 'tiny', dataset: 'mnist', seed: 11, epochs: 1, train_limit: 1500, dev_limit: 200, no_test: true, no_prior: true }, from: 'scratch' });
-        off();
-        const { bytes } = await app.call('exportWeights', {});
-        const digest = await crypto.subtle.digest('SHA-256', bytes.slice(8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true))));
-        const hash = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
-        if (saved) await app.call('loadWeights', { bytes: saved, name });
-        await app.modelChanged('restored');
-        return { first: batches.slice(0, 5), last: batches.slice(-5), batches: batches.length, name: had ? app.state.status.model.name : null, hash };
-      });
-      // the threaded and the single-thread builds share their kernels: the same bits
-      if (trainedHash === null) trainedHash = r.hash;
-      else assert(r.hash === trainedHash, `weights after the same seeded training differ between the builds: ${r.hash} vs ${trainedHash}`);
+      const r = await seededTraining(page);
+      const rt = await page.evaluate(() => window.pff.state.runtime);
+      trainedHashes[rt.build] = r.hash;
+      // the plain threaded and the single-thread builds share their kernels: the same bits
+      // (the relaxed build fuses multiply and add, so its last bits may differ)
+      if (rt.build !== 'relaxed' && trainedHashes.threads && trainedHashes.single) {
+        assert(trainedHashes.threads === trainedHashes.single, `weights after the same seeded training differ between the builds: ${JSON.stringify(trainedHashes)}`);
+      }
       const mean = (xs, k) => xs.reduce((a, b) => a + b[k], 0) / xs.length;
       assert(r.batches === 30, `trained ${r.batches} batches`);
       assert(mean(r.last, 'goodness_loss') < mean(r.first, 'goodness_loss'), `goodness loss ${mean(r.first, 'goodness_loss')} -> ${mean(r.last, 'goodness_loss')}`);
       assert(mean(r.last, 'gen_loss') < mean(r.first, 'gen_loss'), 'generative loss did not fall');
       if (r.name !== null) assert(/pretrained/.test(r.name), `model not restored: ${r.name}`);
-      return `goodness loss ${mean(r.first, 'goodness_loss').toFixed(2)} -> ${mean(r.last, 'goodness_loss').toFixed(2)}, tensors sha256 ${r.hash.slice(0, 12)}…`;
+      return `${rt.build} build: goodness loss ${mean(r.first, 'goodness_loss').toFixed(2)} -> ${mean(r.last, 'goodness_loss').toFixed(2)}, tensors sha256 ${r.hash.slice(0, 12)}…`;
     });
+
+    if (isolation && HAVE_PRETRAINED) {
+      await T("the shipped model keeps its test accuracy on this build (all 10,000 test images)", async () => {
+        const rt = await page.evaluate(() => window.pff.state.runtime);
+        const s = await call(page, 'status');
+        const ev = await call(page, 'evaluate', { split: 'test' });
+        assert(ev.n === 10000, `evaluated ${ev.n} images`);
+        const shipped = s.model.meta.test_accuracy;
+        assert(Math.abs(ev.accuracy - shipped) <= 0.001, `${rt.build} build: ${ev.accuracy} vs ${shipped} recorded natively`);
+        return `${rt.build} build: ${(ev.accuracy * 100).toFixed(2)} % (recorded natively: ${(shipped * 100).toFixed(2)} %)`;
+      });
+
+      await T('a browser without relaxed SIMD gets the plain threaded build, which trains to the single build\'s bits', async () => {
+        // Chromium cannot switch relaxed SIMD off, so the page is asked for the fallback
+        // (?build=threads); Firefox with relaxed SIMD off takes it on its own (firefox.mjs).
+        const p2 = await browser.context.newPage();
+        const seen2 = watch(p2, server.url, { allow: ALLOWED_CONSOLE });
+        try {
+          await p2.goto(`${server.url}?build=threads`);
+          await p2.waitForFunction(() => window.pffReady, null, { timeout: 60000 });
+          const rt = await p2.evaluate(() => window.pff.state.runtime);
+          const badge = (await p2.textContent('[data-testid="threads"]')).trim();
+          const cores = await p2.evaluate(() => navigator.hardwareConcurrency);
+          assert(rt.build === 'threads' && rt.simd === 'simd128' && rt.threads === cores, JSON.stringify(rt));
+          assert(badge === `${cores} threads · SIMD128`, `badge "${badge}"`);
+          const r = await seededTraining(p2);
+          trainedHashes.threads = r.hash;
+          assert(r.batches === 30, `trained ${r.batches} batches`);
+          assert(seen2.errors.length === 0, seen2.errors.join('\n'));
+          return `${badge}, tensors sha256 ${r.hash.slice(0, 12)}…`;
+        } finally {
+          await p2.close();
+        }
+      });
+    }
 
     await T("the Train panel's web preset trains with the crate's web configuration, and the exported weights say so", async () => {
       const saved = await exportWeights(page).catch(() => null);
