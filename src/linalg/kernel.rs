@@ -5,13 +5,43 @@
 //! micro-kernels on wasm32 (enabled through the crate's `wasm-simd128-enable` feature, which the
 //! wasm builds turn on; it needs `+simd128`). Parallelism is ours (the blocks of
 //! [`super::Grid`]), so the crate always runs with `Parallelism::None`. In a wasm32 build with
-//! `+relaxed-simd`, f32 products go to [`super::wasm_relaxed`] instead (fused multiply-add).
+//! `+relaxed-simd`, f32 products of more than [`super::wasm_relaxed::MIN_ROWS`] rows go to
+//! [`super::wasm_relaxed`] instead (fused multiply-add).
 
 use crate::real::Real;
 use ndarray::{ArrayView2, ArrayViewMut2};
 
-/// `c ← alpha·a·b + beta·c` on the calling thread.
-pub fn gemm_serial<T: Real>(alpha: T, a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, beta: T, mut c: ArrayViewMut2<'_, T>) {
+/// Which kernel a product runs on. It is chosen once from the whole product's shape, before
+/// [`super::Grid`] cuts it into blocks, so that every block of a product (and so every thread
+/// count) sums alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// The `gemm` crate's.
+    GemmCrate,
+    /// The fused multiply-add kernel of [`super::wasm_relaxed`] (f32, relaxed-SIMD builds).
+    #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+    RelaxedFma,
+}
+
+impl Kernel {
+    /// The kernel for a product of `m` rows of `T`.
+    pub fn for_product<T: Real>(m: usize) -> Kernel {
+        #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+        if m > super::wasm_relaxed::MIN_ROWS && std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
+            return Kernel::RelaxedFma;
+        }
+        let _ = m;
+        Kernel::GemmCrate
+    }
+}
+
+/// `c ← alpha·a·b + beta·c` on the calling thread, with the kernel for its shape.
+pub fn gemm_serial<T: Real>(alpha: T, a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, beta: T, c: ArrayViewMut2<'_, T>) {
+    gemm_with(Kernel::for_product::<T>(a.nrows()), alpha, a, b, beta, c);
+}
+
+/// `c ← alpha·a·b + beta·c` on the calling thread, with `kernel`.
+pub fn gemm_with<T: Real>(kernel: Kernel, alpha: T, a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, beta: T, mut c: ArrayViewMut2<'_, T>) {
     let (m, k) = a.dim();
     let n = b.ncols();
     if m == 0 || n == 0 {
@@ -25,10 +55,11 @@ pub fn gemm_serial<T: Real>(alpha: T, a: ArrayView2<'_, T>, b: ArrayView2<'_, T>
     let [b_rs, b_cs] = [b.strides()[0], b.strides()[1]];
     let [c_rs, c_cs] = [c.strides()[0], c.strides()[1]];
     #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
-    if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
+    if kernel == Kernel::RelaxedFma {
         use super::wasm_relaxed::{Mat, gemm};
+        assert_eq!(std::any::TypeId::of::<T>(), std::any::TypeId::of::<f32>(), "the relaxed kernel is f32");
         let mat = |p: *const T, rs, cs| Mat { ptr: p.cast::<f32>(), rs, cs };
-        // SAFETY: T is f32 (checked above), so the casts are the identity; the views' shapes
+        // SAFETY: T is f32 (asserted above), so the casts are the identity; the views' shapes
         // were checked by the caller and `c` is borrowed mutably, so nothing aliases it.
         unsafe {
             gemm(
@@ -46,6 +77,7 @@ pub fn gemm_serial<T: Real>(alpha: T, a: ArrayView2<'_, T>, b: ArrayView2<'_, T>
         }
         return;
     }
+    let _ = kernel;
     let read_dst = beta != T::zero();
     // SAFETY: the pointers and strides come from live ndarray views whose shapes were checked
     // by the caller (m×k · k×n into m×n); `c` is borrowed mutably so nothing aliases it.

@@ -20,8 +20,13 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
 /// Products smaller than this many multiply-adds run on the calling thread: below it, the cost
-/// of waking the pool is larger than the work (measured with `pff bench`).
+/// of waking the pool is larger than the work (measured with `pff bench` natively; in the
+/// browser, where waking a Web Worker costs far more, with the benchmark page: the 10-row
+/// products of classifying one digit ran slower on two threads than on one).
+#[cfg(not(target_arch = "wasm32"))]
 pub const PARALLEL_MIN_MACS: usize = 1 << 21;
+#[cfg(target_arch = "wasm32")]
+pub const PARALLEL_MIN_MACS: usize = 1 << 23;
 
 /// Smallest row block handed to one task; keeps the kernel's packing cost amortised.
 const MIN_BLOCK_ROWS: usize = 16;
@@ -75,8 +80,9 @@ pub fn gemm<T: Real>(alpha: T, a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, beta:
     assert_eq!(c.dim(), (m, n), "gemm: output is {:?}, expected {m}×{n}", c.dim());
     let threads = rayon::current_num_threads();
     let grid = if threads <= 1 || m * n * k < PARALLEL_MIN_MACS { Grid { rows: 1, cols: 1 } } else { Grid::plan(m, n, threads) };
+    let kernel = kernel::Kernel::for_product::<T>(m);
     if grid.blocks() == 1 {
-        kernel::gemm_serial(alpha, a, b, beta, c);
+        kernel::gemm_with(kernel, alpha, a, b, beta, c);
         return;
     }
     let mut blocks = Vec::with_capacity(grid.blocks());
@@ -89,7 +95,7 @@ pub fn gemm<T: Real>(alpha: T, a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, beta:
             blocks.push((c_block, a_row, b_col));
         }
     }
-    blocks.into_par_iter().for_each(|(c_block, a_row, b_col)| kernel::gemm_serial(alpha, a_row, b_col, beta, c_block));
+    blocks.into_par_iter().for_each(|(c_block, a_row, b_col)| kernel::gemm_with(kernel, alpha, a_row, b_col, beta, c_block));
 }
 
 /// Cuts a view into `parts` consecutive pieces along `axis` whose lengths differ by at most one

@@ -5,8 +5,9 @@
 //! thread's share of it, so every element sums in one fixed order and [`super::gemm`]'s grid
 //! keeps the bits), `a` packed in [`MR`]-row panels, `b` packed in [`NR`]-column panels, and a
 //! 4×8 micro-kernel whose 8 independent accumulators cover the FMA latency (fewer made tract's
-//! FMA kernels slower than separate multiply and add: sonos/tract#2225). When `a` has only a few
-//! rows, packing `b` would cost as much as the product, so a row-major `b` is read in place.
+//! FMA kernels slower than separate multiply and add: sonos/tract#2225). A product with at most
+//! [`MIN_ROWS`] rows stays on the `gemm` crate's kernel: packing `b` would cost more than the
+//! product (and reading `b` in place, strided, measured at a quarter of the gemm crate's rate).
 //!
 //! Only in a module built with `+relaxed-simd`: such a module fails validation in an engine
 //! without relaxed SIMD, which is why it is a build of its own that the page picks at run time.
@@ -23,8 +24,8 @@ const KC: usize = 256;
 const MC: usize = 64;
 /// Columns of `b` packed at once (256×512 floats: 512 KiB, L2).
 const NC: usize = 512;
-/// Up to this many rows, a row-major `b` is read where it lies instead of being packed.
-const READ_B_IN_PLACE_ROWS: usize = 16;
+/// Products with more rows than this use this kernel (see the module docs).
+pub const MIN_ROWS: usize = 16;
 
 /// A strided read-only matrix.
 #[derive(Clone, Copy)]
@@ -47,33 +48,23 @@ impl Mat {
 /// The pointers and strides must describe valid, non-aliasing (for `c`) matrices of these shapes.
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn gemm(m: usize, n: usize, k: usize, alpha: f32, a: Mat, b: Mat, beta: f32, c: *mut f32, c_rs: isize, c_cs: isize) {
-    let in_place = m <= READ_B_IN_PLACE_ROWS && b.cs == 1;
     let mut packed_a = vec![0f32; MC.div_ceil(MR) * MR * KC];
-    let mut packed_b = vec![0f32; if in_place { KC * NR } else { NC.div_ceil(NR) * NR * KC }];
+    let mut packed_b = vec![0f32; NC.div_ceil(NR) * NR * KC];
     for jc in (0..n).step_by(NC) {
         let nc = NC.min(n - jc);
         for pc in (0..k).step_by(KC) {
             let kc = KC.min(k - pc);
             let beta = if pc == 0 { beta } else { 1.0 };
-            if !in_place {
-                unsafe { pack_b(&mut packed_b, b, pc, kc, jc, nc) };
-            }
+            unsafe { pack_b(&mut packed_b, b, pc, kc, jc, nc) };
             for ic in (0..m).step_by(MC) {
                 let mc = MC.min(m - ic);
                 unsafe { pack_a(&mut packed_a, a, ic, mc, pc, kc) };
                 for jr in (0..nc).step_by(NR) {
                     let nr = NR.min(nc - jr);
-                    let (bp, b_step) = if !in_place {
-                        (packed_b.as_ptr().wrapping_add(jr * kc), NR as isize)
-                    } else if nr == NR {
-                        (unsafe { b.at(pc, jc + jr) }, b.rs)
-                    } else {
-                        unsafe { pack_b(&mut packed_b, b, pc, kc, jc + jr, nr) };
-                        (packed_b.as_ptr(), NR as isize)
-                    };
+                    let bp = packed_b[jr * kc..].as_ptr();
                     for ir in (0..mc).step_by(MR) {
                         let mr = MR.min(mc - ir);
-                        let acc = unsafe { micro(kc, packed_a.as_ptr().add(ir * kc), bp, b_step) };
+                        let acc = unsafe { micro(kc, packed_a.as_ptr().add(ir * kc), bp) };
                         let dst = unsafe { c.offset((ic + ir) as isize * c_rs + (jc + jr) as isize * c_cs) };
                         unsafe { store(acc, mr, nr, alpha, beta, dst, c_rs, c_cs) };
                     }
@@ -117,12 +108,12 @@ unsafe fn pack_b(dst: &mut [f32], b: Mat, pc: usize, kc: usize, jc: usize, nc: u
 }
 
 /// The 4×8 block `Σ_p a[i, p]·b[p, j]` over one k block, in order of p, with one rounding per
-/// step where the engine fuses. `a` is a packed panel, `b` advances `b_step` floats per p.
+/// step where the engine fuses. `a` and `b` are packed panels.
 #[inline(always)]
-unsafe fn micro(kc: usize, a: *const f32, mut b: *const f32, b_step: isize) -> [v128; 2 * MR] {
+unsafe fn micro(kc: usize, a: *const f32, b: *const f32) -> [v128; 2 * MR] {
     let z = f32x4_splat(0.0);
     let (mut c00, mut c01, mut c10, mut c11, mut c20, mut c21, mut c30, mut c31) = (z, z, z, z, z, z, z, z);
-    let mut a = a;
+    let (mut a, mut b) = (a, b);
     for _ in 0..kc {
         unsafe {
             let b0 = v128_load(b as *const v128);
@@ -140,7 +131,7 @@ unsafe fn micro(kc: usize, a: *const f32, mut b: *const f32, b_step: isize) -> [
             c30 = f32x4_relaxed_madd(a3, b0, c30);
             c31 = f32x4_relaxed_madd(a3, b1, c31);
             a = a.add(MR);
-            b = b.offset(b_step);
+            b = b.add(NR);
         }
     }
     [c00, c01, c10, c11, c20, c21, c30, c31]
