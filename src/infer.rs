@@ -1,6 +1,7 @@
 //! Inference: the goodness classifier (algorithm.md §11.1), the forward head (§11.2), reconstruction
 //! (§11.3), latent extraction and decoding (§12), and the settling trace the web page draws.
 
+use crate::linalg::kernel::Kernel;
 use crate::model::Pff;
 use crate::ops::{self, nrm, relu, row_sq_sums};
 use crate::real::Real;
@@ -76,15 +77,23 @@ impl<T: Real> Pff<T> {
             return;
         }
         let x_hat = nrm(x);
-        // One row would take the gemm crate's matrix-vector path, whose sums run in another
-        // order than the matrix path of the tiled rows: settle two copies instead.
-        let once = if n == 1 { concatenate(Axis(0), &[x_hat.view(), x_hat.view()]).expect("same widths") } else { x_hat.clone() };
-        let xw1 = crate::linalg::matmul(once.view(), rep.w1.view());
-        let fwd = if n == 1 { rep.forward(x_hat.view()) } else { rep.forward_from_input_product(xw1.clone()) };
-        let first = |a: &Array2<T>| a.slice(s![0..n, ..]).to_owned();
         let tile = |a: &Array2<T>| concatenate(Axis(0), &vec![a.slice(s![0..n, ..]); h]).expect("same widths");
-        let once_of = |a: &Array2<T>| if n == 1 { concatenate(Axis(0), &[a.view(), a.view()]).expect("same widths") } else { a.clone() };
-        let (z1_0, z2_0) = (once_of(&first(&fwd.z1)), once_of(&first(&fwd.z2)));
+        // One row would take the gemm crate's matrix-vector path, whose sums run in another
+        // order than the matrix path of the tiled rows: settle two copies instead. Where the
+        // per-image rows and the tiled rows would get different kernels (the relaxed-SIMD
+        // build, 2 to 16 images), nothing is shared and every product runs on the tiled rows.
+        let rows = n.max(2);
+        let share = Kernel::for_product::<T>(rows) == Kernel::for_product::<T>(n * h);
+        let once_of = |a: &Array2<T>| match (share, n) {
+            (false, _) => tile(a),
+            (true, 1) => concatenate(Axis(0), &[a.view(), a.view()]).expect("same widths"),
+            (true, _) => a.clone(),
+        };
+        let spread = |a: &Array2<T>| if share { tile(a) } else { a.clone() };
+        let once = once_of(&x_hat);
+        let xw1 = crate::linalg::matmul(once.view(), rep.w1.view());
+        let fwd = if n == 1 || !share { rep.forward(x_hat.view()) } else { rep.forward_from_input_product(xw1.clone()) };
+        let (z1_0, z2_0) = (once_of(&fwd.z1), once_of(&fwd.z2));
         let mut y_hat = Array2::zeros((n * h, cfg.classes));
         for (c, &lab) in labels.iter().enumerate() {
             y_hat.slice_mut(s![c * n..(c + 1) * n, lab]).fill(T::c(cfg.y_scale));
@@ -92,10 +101,10 @@ impl<T: Real> Pff<T> {
         // Step 0, per image where no hypothesis reaches.
         let z1_1 = rep.settle_layer1(cfg, xw1.clone(), nrm(z2_0.view()).view(), z1_0.view());
         let z1_0_w2 = crate::linalg::matmul(nrm(z1_0.view()).view(), rep.w2.view());
-        let mut z2 = rep.settle_layer2(cfg, tile(&z1_0_w2), y_hat.view(), tile(&z2_0).view());
-        let mut z1 = tile(&z1_1);
+        let mut z2 = rep.settle_layer2(cfg, spread(&z1_0_w2), y_hat.view(), spread(&z2_0).view());
+        let mut z1 = spread(&z1_1);
         visit(0, &z1, &z2);
-        let xs_w1 = tile(&xw1);
+        let xs_w1 = spread(&xw1);
         for k in 1..steps {
             let (z1h, z2h) = (nrm(z1.view()), nrm(z2.view()));
             let n1 = rep.settle_layer1(cfg, xs_w1.clone(), z2h.view(), z1.view());
