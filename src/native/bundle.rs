@@ -418,7 +418,7 @@ fn write_tree(root: &Path, plan: &Plan, dst: &Path, report: &mut BundleReport) -
 #[derive(Serialize)]
 struct OfflineFile {
     sha256: String,
-    /// Cached after the first visit: the page, both builds, the site file, the default model and
+    /// Cached after the first visit: the page, the wasm builds, the site file, the default model and
     /// the manifest and test split of its dataset.
     warm: bool,
 }

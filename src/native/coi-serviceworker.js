@@ -91,7 +91,7 @@ if (typeof window === "undefined") {
     return fresh;
   };
 
-  /** Caches every file the site needs offline: the page, both builds, the default model, its data. */
+  /** Caches every file the site needs offline: the page, the wasm builds, the default model, its data. */
   const warm = async () => {
     const wanted = Object.keys(FILES).filter((rel) => FILES[rel].warm);
     for (const rel of wanted) await bundleFile(rel);
