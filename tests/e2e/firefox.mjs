@@ -21,7 +21,7 @@ import path from 'node:path';
 import { Builder, By, Origin } from 'selenium-webdriver';
 import firefox from 'selenium-webdriver/firefox.js';
 import bidiConnection from 'selenium-webdriver/lib/bidi_connection.js';
-import { REPO, Runner, assert, startServer } from './lib.mjs';
+import { REPO, Runner, assert, seededTrainingInPage, startServer } from './lib.mjs';
 
 const { getBidiConnection } = bidiConnection;
 
@@ -178,24 +178,9 @@ async function runMode(mode) {
     });
 
     await T('a few seeded training batches lower the loss, with the same bits in the threaded and single builds', async () => {
-      const r = await driver.executeScript(`return (async () => {
-        const app = window.pff;
-        const had = app.state.status.model;
-        const saved = (await app.call('exportWeights', {})).bytes;
-        const batches = [];
-        const off = app.engine.on('progress', (ev) => ev.batches && batches.push(...ev.batches));
-        await app.call('loadDataset', { name: 'mnist', splits: { train: 1500, dev: 200 } });
-        await app.call('train', { request: { preset: 'tiny', dataset: 'mnist', seed: 11, epochs: 1, train_limit: 1500, dev_limit: 200, no_test: true, no_prior: true }, from: 'scratch' });
-        off();
-        const { bytes } = await app.call('exportWeights', {});
-        const header = 8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
-        const digest = await crypto.subtle.digest('SHA-256', bytes.slice(header));
-        const hash = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
-        await app.call('loadWeights', { bytes: saved, name: had.name });
-        await app.modelChanged('restored');
-        const mean = (xs, k) => xs.reduce((a, b) => a + b[k], 0) / xs.length;
-        return { batches: batches.length, first: mean(batches.slice(0, 5), 'goodness_loss'), last: mean(batches.slice(-5), 'goodness_loss'), hash, name: app.state.status.model.name, build: app.state.runtime.build };
-      })();`);
+      const t = await driver.executeScript(`return (${seededTrainingInPage})();`);
+      const mean = (xs) => xs.reduce((a, b) => a + b.goodness_loss, 0) / xs.length;
+      const r = { ...t, first: mean(t.first), last: mean(t.last) };
       assert(r.batches === 30, `trained ${r.batches} batches`);
       assert(r.last < r.first, `goodness loss ${r.first} -> ${r.last}`);
       assert(/pretrained/.test(r.name), `model not restored: ${r.name}`);

@@ -144,3 +144,27 @@ export function assert(cond, msg) {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Runs in the page (Playwright `page.evaluate(fn)`, WebDriver `executeScript(`return (${fn})()`)`):
+ * trains `tiny` for 30 seeded batches from scratch, restores the model the page had, and returns
+ * the batches' first and last five records, their count, the restored model's name, the build
+ * and the sha256 of the trained tensors (the bytes after the safetensors header).
+ */
+export async function seededTrainingInPage() {
+  const app = window.pff;
+  const had = app.state.status.model;
+  const saved = had ? (await app.call('exportWeights', {})).bytes : null;
+  const name = had ? had.name : null;
+  const batches = [];
+  const off = app.engine.on('progress', (ev) => ev.batches && batches.push(...ev.batches));
+  await app.call('loadDataset', { name: 'mnist', splits: { train: 1500, dev: 200 } });
+  await app.call('train', { request: { preset: 'tiny', dataset: 'mnist', seed: 11, epochs: 1, train_limit: 1500, dev_limit: 200, no_test: true, no_prior: true }, from: 'scratch' });
+  off();
+  const { bytes } = await app.call('exportWeights', {});
+  const digest = await crypto.subtle.digest('SHA-256', bytes.slice(8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true))));
+  const hash = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+  if (saved) await app.call('loadWeights', { bytes: saved, name });
+  await app.modelChanged('restored');
+  return { first: batches.slice(0, 5), last: batches.slice(-5), batches: batches.length, name: had ? app.state.status.model.name : null, hash, build: app.state.runtime.build };
+}

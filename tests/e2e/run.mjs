@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { ARTIFACTS, ROOT, Runner, assert, launch, sleep, startServer, watch } from './lib.mjs';
+import { ARTIFACTS, ROOT, Runner, assert, launch, seededTrainingInPage, sleep, startServer, watch } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const onlyMode = args.includes('--mode') ? args[args.indexOf('--mode') + 1] : null;
@@ -41,26 +41,8 @@ let trainedWeights = null; // bytes of the model trained in isolated mode, for t
 /** sha256 of the tensors after the seeded 30-batch run, by build (relaxed, threads, single). */
 const trainedHashes = {};
 
-/** Trains `tiny` for 30 seeded batches in the page, then restores the model it had. */
-async function seededTraining(page) {
-  return page.evaluate(async () => {
-    const app = window.pff;
-    const had = app.state.status.model;
-    const saved = had ? (await app.call('exportWeights', {})).bytes : null;
-    const name = had ? had.name : null;
-    const batches = [];
-    const off = app.engine.on('progress', (ev) => ev.batches && batches.push(...ev.batches));
-    await app.call('loadDataset', { name: 'mnist', splits: { train: 1500, dev: 200 } });
-    await app.call('train', { request: { preset: 'tiny', dataset: 'mnist', seed: 11, epochs: 1, train_limit: 1500, dev_limit: 200, no_test: true, no_prior: true }, from: 'scratch' });
-    off();
-    const { bytes } = await app.call('exportWeights', {});
-    const digest = await crypto.subtle.digest('SHA-256', bytes.slice(8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true))));
-    const hash = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
-    if (saved) await app.call('loadWeights', { bytes: saved, name });
-    await app.modelChanged('restored');
-    return { first: batches.slice(0, 5), last: batches.slice(-5), batches: batches.length, name: had ? app.state.status.model.name : null, hash };
-  });
-}
+/** Trains `tiny` for 30 seeded batches in the page (lib.mjs), then restores the model it had. */
+const seededTraining = (page) => page.evaluate(seededTrainingInPage);
 
 function rng(seed) {
   let s = seed >>> 0;
