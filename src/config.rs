@@ -52,6 +52,12 @@ pub struct Config {
     /// Factor applied to η at each of `lr_milestones`.
     #[serde(default = "default_lr_gamma")]
     pub lr_gamma: f64,
+    /// Weight regulariser λ of the representation circuit (an option; 0 = off, as in the
+    /// published runs): adds λ·(‖W1‖_F + ‖V2‖_F + ‖W2‖_F + ‖V‖_F + ‖W‖_F) to the loss, Frobenius
+    /// norms not squared, no laterals and no biases (algorithm.md §5). Not written when 0, so
+    /// files of runs without it are unchanged.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reg_lambda: f64,
     /// Real samples per mini-batch B (each batch also has B negatives).
     pub batch_size: usize,
     /// Training epochs.
@@ -75,6 +81,10 @@ fn default_lr_gamma() -> f64 {
     0.1
 }
 
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
+}
+
 impl Config {
     /// The published configuration: 2×2000 units, K=12 (algorithm.md §0).
     pub fn paper() -> Self {
@@ -94,6 +104,7 @@ impl Config {
             lr: 2.5e-4,
             lr_milestones: Vec::new(),
             lr_gamma: default_lr_gamma(),
+            reg_lambda: 0.0,
             batch_size: 500,
             epochs: 60,
             prior_components: 10,
@@ -146,7 +157,14 @@ impl Config {
         if !(0.0..1.0).contains(&self.alpha) {
             return bad(format!("alpha = {} must be in [0, 1)", self.alpha));
         }
-        for (name, v) in [("eps_r", self.eps_r), ("eps_g", self.eps_g), ("beta", self.beta), ("threshold", self.threshold), ("y_scale", self.y_scale)] {
+        for (name, v) in [
+            ("eps_r", self.eps_r),
+            ("eps_g", self.eps_g),
+            ("beta", self.beta),
+            ("threshold", self.threshold),
+            ("y_scale", self.y_scale),
+            ("reg_lambda", self.reg_lambda),
+        ] {
             if !v.is_finite() || v < 0.0 {
                 return bad(format!("{name} = {v} must be finite and non-negative"));
             }
@@ -195,6 +213,8 @@ impl Config {
     pub fn set(&mut self, name: &str, value: &str) -> Result<()> {
         let mut v = serde_json::to_value(&*self).map_err(|e| PffError::Config(e.to_string()))?;
         let obj = v.as_object_mut().expect("config serialises to an object");
+        // Options left out of the serialised form while off are still settable by name.
+        obj.entry("reg_lambda").or_insert(serde_json::json!(0.0));
         let old = obj
             .get(name)
             .ok_or_else(|| PffError::Config(format!("unknown hyper-parameter {name:?}; known: {}", obj.keys().cloned().collect::<Vec<_>>().join(", "))))?;

@@ -99,11 +99,13 @@ pub struct RepLoss {
     pub layer2: f64,
     /// Head loss (5 × cross-entropy over the positives).
     pub head: f64,
+    /// The optional weight regulariser λ·Σ‖P‖_F (0 unless `reg_lambda` is set).
+    pub reg: f64,
 }
 
 impl RepLoss {
     pub fn total(&self) -> f64 {
-        self.layer1 + self.layer2 + self.head
+        self.layer1 + self.layer2 + self.head + self.reg
     }
 }
 
@@ -301,7 +303,23 @@ impl<T: Real> Representation<T> {
         grads.l2.assign(&lateral::grad(z2p, d2.view(), self.l2.view()));
         gemm(one, z2p_hat.t(), d3.view(), zero, grads.w.view_mut());
         grads.b.assign(&d3.sum_axis(Axis(0)));
-        RepStep { z1, z2, grads, loss: RepLoss { layer1: loss1, layer2: loss2, head: loss3 } }
+        let reg = if cfg.reg_lambda > 0.0 { self.add_regulariser(cfg.reg_lambda, &mut grads) } else { 0.0 };
+        RepStep { z1, z2, grads, loss: RepLoss { layer1: loss1, layer2: loss2, head: loss3, reg } }
+    }
+
+    /// The optional regulariser (algorithm.md §5): λ·‖P‖_F for P in W1, V2, W2, V, W (no laterals,
+    /// no biases), whose gradient λ·P/‖P‖_F is added to `grads`. Returns its value.
+    fn add_regulariser(&self, lambda: f64, grads: &mut Representation<T>) -> f64 {
+        let pairs = [(&self.w1, &mut grads.w1), (&self.v2, &mut grads.v2), (&self.w2, &mut grads.w2), (&self.v, &mut grads.v), (&self.w, &mut grads.w)];
+        let mut value = 0.0;
+        for (p, g) in pairs {
+            let norm = p.iter().map(|&v| v.f64() * v.f64()).sum::<f64>().sqrt();
+            value += lambda * norm;
+            if norm > 0.0 {
+                g.scaled_add(T::c(lambda / norm), p);
+            }
+        }
+        value
     }
 }
 

@@ -211,7 +211,7 @@ impl Trainer {
             let (e1, e2) = (noise(0, cfg.eps_r), noise(1, cfg.eps_r));
             let buf = self.scratch.rep.take();
             let rs = self.model.rep.train_step(&cfg, x_hat.view(), y.view(), lab.view(), z1.view(), z2.view(), Some((e1.view(), e2.view())), buf);
-            check_finite(&[rs.loss.layer1, rs.loss.layer2, rs.loss.head], "representation losses", k)?;
+            check_finite(&[rs.loss.layer1, rs.loss.layer2, rs.loss.head, rs.loss.reg], "representation losses", k)?;
             self.opt_r.step(&mut self.model.rep, &rs.grads);
             self.scratch.rep = Some(rs.grads);
 

@@ -285,6 +285,31 @@ fn the_lr_schedule_decays_at_its_milestones_and_only_schedule_fields_change_on_r
     assert_eq!(resumed.hidden, micro().hidden);
 }
 
+/// `reg_lambda` is a named option: off by default and then absent from the serialised
+/// configuration (files of earlier runs are unchanged), settable with `--set`, not negative, not
+/// changeable on resume, and it changes training once on.
+#[test]
+fn the_weight_regulariser_is_an_option_that_is_off_by_default() {
+    let cfg = micro();
+    assert_eq!(cfg.reg_lambda, 0.0, "off, as in the published runs");
+    assert!(!serde_json::to_string(&cfg).unwrap().contains("reg_lambda"));
+    let mut on = cfg.clone();
+    on.set("reg_lambda", "0.001").unwrap();
+    assert_eq!(on.reg_lambda, 0.001);
+    let back: Config = serde_json::from_str(&serde_json::to_string(&on).unwrap()).unwrap();
+    assert_eq!(back, on);
+    assert!(on.clone().set("reg_lambda", "-1").is_err());
+    assert!(micro().set_schedule("reg_lambda", "0.001").is_err());
+    let data = toy_data(40, cfg.input_dim, 7);
+    let train = |cfg: &Config| {
+        let mut tr = Trainer::new(Pff::new(cfg.clone(), 5).unwrap(), 5);
+        tr.train_batches(&data, 2, |_, _| {}).unwrap();
+        tr.model
+    };
+    let (plain, regularised) = (train(&cfg), train(&on));
+    assert_ne!(plain.rep.w1, regularised.rep.w1);
+}
+
 /// Matmuls blocked by rows and columns and chunked elementwise passes never change the order of
 /// a sum, so a run gives the same bits on any number of threads (what lets a long run resume on
 /// another thread count). The sizes are above the parallel thresholds so that every path runs:

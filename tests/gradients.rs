@@ -111,6 +111,28 @@ fn representation_gradients_match_finite_differences() {
     check_fd(&model.rep, &step.grads, |rep| rep_loss(rep, &cfg, &inp));
 }
 
+/// The optional weight regulariser (`reg_lambda`, off by default): λ·Σ‖P‖_F over W1, V2, W2, V
+/// and W, differentiated by the same finite differences; laterals and biases untouched.
+#[test]
+fn regularised_representation_gradients_match_finite_differences() {
+    let cfg = Config { reg_lambda: 0.05, ..small_cfg() };
+    let mut r = rng::rng(13, &[]);
+    let model = positive_model(&cfg, &mut r);
+    let inp = rep_inputs(&cfg, 6, &mut r);
+    let run = |cfg: &Config| {
+        model.rep.train_step(cfg, inp.x_hat.view(), inp.y.view(), inp.lab.view(), inp.z1p.view(), inp.z2p.view(), Some((inp.e1.view(), inp.e2.view())), None)
+    };
+    let (with, without) = (run(&cfg), run(&small_cfg()));
+    let norm = |p: &Array2<f64>| p.iter().map(|v| v * v).sum::<f64>().sqrt();
+    let rep = &model.rep;
+    let expected = 0.05 * (norm(&rep.w1) + norm(&rep.v2) + norm(&rep.w2) + norm(&rep.v) + norm(&rep.w));
+    assert!((with.loss.reg - expected).abs() < 1e-12 * expected, "{} vs {expected}", with.loss.reg);
+    assert_eq!(without.loss.reg, 0.0);
+    assert_eq!((with.grads.l1.clone(), with.grads.b1.clone(), with.grads.b.clone()), (without.grads.l1, without.grads.b1, without.grads.b));
+    assert!(with.grads.w1 != without.grads.w1 && with.grads.w != without.grads.w);
+    check_fd(&model.rep, &with.grads, |rep| rep_loss(rep, &cfg, &inp));
+}
+
 #[test]
 fn generative_gradients_and_latent_step_match_finite_differences() {
     let cfg = small_cfg();
