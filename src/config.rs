@@ -213,18 +213,18 @@ impl Config {
     pub fn set(&mut self, name: &str, value: &str) -> Result<()> {
         let mut v = serde_json::to_value(&*self).map_err(|e| PffError::Config(e.to_string()))?;
         let obj = v.as_object_mut().expect("config serialises to an object");
-        // Options left out of the serialised form while off are still settable by name.
-        obj.entry("reg_lambda").or_insert(serde_json::json!(0.0));
-        let old = obj
-            .get(name)
-            .ok_or_else(|| PffError::Config(format!("unknown hyper-parameter {name:?}; known: {}", obj.keys().cloned().collect::<Vec<_>>().join(", "))))?;
-        let new = if old.is_string() {
-            serde_json::Value::String(value.to_string())
-        } else {
-            serde_json::from_str(value).map_err(|_| PffError::Config(format!("{name}: cannot parse {value:?}")))?
+        let new = match obj.get(name) {
+            Some(old) if old.is_string() => serde_json::Value::String(value.to_string()),
+            Some(_) => serde_json::from_str(value).map_err(|_| PffError::Config(format!("{name}: cannot parse {value:?}")))?,
+            // An option left out of the serialised form while off, or an unknown name: the
+            // deserialiser (which denies unknown fields) decides.
+            None => serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.to_string())),
         };
         obj.insert(name.to_string(), new);
-        let cfg: Config = serde_json::from_value(v).map_err(|e| PffError::Config(format!("{name}={value}: {e}")))?;
+        let cfg: Config = serde_json::from_value(v).map_err(|e| match e.to_string() {
+            m if m.starts_with("unknown field") => PffError::Config(format!("unknown hyper-parameter {name:?} ({m})")),
+            m => PffError::Config(format!("{name}={value}: {m}")),
+        })?;
         cfg.validate()?;
         *self = cfg;
         Ok(())

@@ -299,6 +299,9 @@ fn the_weight_regulariser_is_an_option_that_is_off_by_default() {
     let back: Config = serde_json::from_str(&serde_json::to_string(&on).unwrap()).unwrap();
     assert_eq!(back, on);
     assert!(on.clone().set("reg_lambda", "-1").is_err());
+    assert!(on.clone().set("reg_lambda", "lots").is_err());
+    let e = micro().set("no_such_option", "1").unwrap_err().to_string();
+    assert!(e.contains("unknown hyper-parameter \"no_such_option\"") && e.contains("reg_lambda"), "{e}");
     assert!(micro().set_schedule("reg_lambda", "0.001").is_err());
     let data = toy_data(40, cfg.input_dim, 7);
     let train = |cfg: &Config| {
