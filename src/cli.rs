@@ -152,9 +152,11 @@ enum Cmd {
     Report {
         #[arg(long)]
         weights: PathBuf,
-        /// The training history (default: beside the weights, FILE.history.jsonl).
+        /// A training history to draw on the dev-accuracy chart; repeat it to draw several runs
+        /// side by side, one line each, named by file (default: the one beside the weights,
+        /// FILE.history.jsonl, when it exists).
         #[arg(long)]
-        history: Option<PathBuf>,
+        history: Vec<PathBuf>,
         /// Folder for the figures (SVG charts, PNG image grids).
         #[arg(long)]
         out: PathBuf,
@@ -454,7 +456,28 @@ fn dream_images(d: &generate::Dream) -> ndarray::Array2<f32> {
     ndarray::Array2::from_shape_vec((d.n, dim), d.images.clone()).expect("n images of equal size")
 }
 
-fn report(root: &Path, weights: &Path, history: Option<PathBuf>, out: &Path, dataset: Option<String>, seed: u64) -> pff::Result<()> {
+/// The records of a `pff train` history (one JSON object per line). `None` when the file is
+/// absent and was not asked for by name; a line that is not a JSON object is an error.
+fn read_history(path: &Path, required: bool) -> pff::Result<Option<Vec<serde_json::Value>>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(PffError::io(format!("cannot read the history {}", path.display()), e)),
+    };
+    let records = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| match serde_json::from_str::<serde_json::Value>(l) {
+        Ok(v) if v.is_object() => Ok(v),
+        _ => Err(PffError::data(path.display().to_string(), format!("line {} is not a history record (a JSON object)", i + 1))),
+    });
+    records.collect::<pff::Result<Vec<_>>>().map(Some)
+}
+
+/// A history's name on a chart: its file name without `.history.jsonl`.
+fn history_label(path: &Path) -> String {
+    let file = path.file_name().and_then(|s| s.to_str()).unwrap_or("history");
+    file.strip_suffix(".history.jsonl").or_else(|| file.strip_suffix(".jsonl")).unwrap_or(file).to_string()
+}
+
+fn report(root: &Path, weights: &Path, history: Vec<PathBuf>, out: &Path, dataset: Option<String>, seed: u64) -> pff::Result<()> {
     use pff::native::plot;
     let ck = read_weights(weights)?;
     let name = weights.file_name().and_then(|s| s.to_str()).unwrap_or("model").trim_end_matches(".safetensors").to_string();
@@ -466,17 +489,24 @@ fn report(root: &Path, weights: &Path, history: Option<PathBuf>, out: &Path, dat
         println!("wrote {}", p.display());
         Ok(p)
     };
-    // Training curve: dev accuracy per epoch.
-    let hist_path = history.unwrap_or_else(|| with_suffix(weights, ".history.jsonl"));
+    // Training curves: dev accuracy per epoch, one line per history.
+    let explicit = !history.is_empty();
+    let paths = if explicit { history } else { vec![with_suffix(weights, ".history.jsonl")] };
+    let mut series = vec![];
     let mut epochs: Vec<serde_json::Value> = vec![];
-    if let Ok(text) = std::fs::read_to_string(&hist_path) {
-        epochs = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    for (i, path) in paths.iter().enumerate() {
+        let Some(records) = read_history(path, explicit)? else { continue };
+        let label = if explicit { history_label(path) } else { format!("{name} (goodness classifier)") };
+        let points: Vec<(f64, f64)> = records.iter().filter_map(|e| Some((e["epoch"].as_f64()?, e["dev_accuracy"].as_f64()?))).filter(|p| p.0 >= 1.0).collect();
+        if i == 0 {
+            epochs = records;
+        }
+        series.push(plot::Series { label, points, colour: plot::PALETTE[i % plot::PALETTE.len()] });
     }
-    let curve: Vec<(f64, f64)> = epochs.iter().filter_map(|e| Some((e["epoch"].as_f64()?, e["dev_accuracy"].as_f64()?))).filter(|p| p.0 >= 1.0).collect();
-    if !curve.is_empty() {
-        let lo = curve.iter().map(|p| p.1).fold(1.0, f64::min).min(0.9);
-        let series = plot::Series { label: format!("{name} (goodness classifier)"), points: curve.clone(), colour: plot::PALETTE[0] };
-        let svg = plot::line_chart(&[series], ((lo * 20.0).floor() / 20.0, 1.0), true, ("epoch", "dev accuracy"), (640, 400))?;
+    let curve_len = series.first().map_or(0, |s| s.points.len());
+    if series.iter().any(|s| !s.points.is_empty()) {
+        let lo = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).fold(1.0, f64::min).min(0.9);
+        let svg = plot::line_chart(&series, ((lo * 20.0).floor() / 20.0, 1.0), true, ("epoch", "dev accuracy"), (640, 400))?;
         write("curves.svg", svg.into_bytes())?;
     }
     let secs: Vec<f64> = epochs.iter().filter_map(|e| e["seconds"].as_f64()).collect();
@@ -512,7 +542,7 @@ fn report(root: &Path, weights: &Path, history: Option<PathBuf>, out: &Path, dat
         "dev_accuracy": ck.meta.dev_accuracy, "test_accuracy": ev.accuracy, "test_error": ev.error,
         "test_forward_accuracy": ev.forward_accuracy, "recon_sse": ev.recon_sse,
         "mean_epoch_seconds": if secs.is_empty() { None } else { Some(secs.iter().sum::<f64>() / secs.len() as f64) },
-        "epochs_in_history": curve.len(), "command": ck.meta.command,
+        "epochs_in_history": curve_len, "command": ck.meta.command,
     });
     println!("{}", serde_json::to_string_pretty(&summary).expect("summary serialises"));
     Ok(())

@@ -435,4 +435,38 @@ fn a_custom_dataset_brings_its_class_count_and_names_to_training_and_the_weights
     assert_eq!(latents.matches("<circle").count(), 400, "a point per test image");
     assert_eq!(lt[lt.len() - 4..], ["zero", "one", "two", "three"], "the legend names the classes: {lt:?}");
     assert!(lt.contains(&"principal component 1".to_string()) && lt.contains(&"principal component 2".to_string()), "{lt:?}");
+
+    // several histories side by side: one line each, named by file; a missing or broken one is
+    // an error that names it, before anything is written
+    let own = dir.path().join("four.history.jsonl");
+    let other = dir.path().join("four-seed2.history.jsonl");
+    let shifted: String =
+        std::fs::read_to_string(&own).unwrap().lines().map(|l| l.replace("\"dev_accuracy\":", "\"dev_accuracy\":0.5,\"was\":") + "\n").collect();
+    std::fs::write(&other, shifted).unwrap();
+    let both = dir.path().join("both");
+    let o = at(&[
+        "report",
+        "--weights",
+        out.to_str().unwrap(),
+        "--history",
+        own.to_str().unwrap(),
+        "--history",
+        other.to_str().unwrap(),
+        "--out",
+        both.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let curves = std::fs::read_to_string(both.join("four-curves.svg")).unwrap();
+    let ct = texts(&curves);
+    assert!(ct.contains(&"four".to_string()) && ct.contains(&"four-seed2".to_string()), "both runs in the legend: {ct:?}");
+    assert_eq!(curves.matches("<circle").count(), 4, "a dot per epoch of each run");
+    assert!(ct.contains(&"50%".to_string()), "the y axis reaches down to the second run's 50 %: {ct:?}");
+    let broken = dir.path().join("broken.history.jsonl");
+    std::fs::write(&broken, "{\"epoch\":1,\"dev_accuracy\":0.9}\nnot json\n").unwrap();
+    for (bad, says) in [(dir.path().join("absent.history.jsonl"), "cannot read the history"), (broken, "line 2 is not a history record")] {
+        let nowhere = dir.path().join("nowhere");
+        let o = at(&["report", "--weights", out.to_str().unwrap(), "--history", bad.to_str().unwrap(), "--out", nowhere.to_str().unwrap()]);
+        assert!(!o.status.success() && stderr(&o).contains(says) && stderr(&o).contains(bad.file_name().unwrap().to_str().unwrap()), "{}", stderr(&o));
+        assert!(std::fs::read_dir(&nowhere).map_or(true, |mut d| d.next().is_none()), "nothing written for a bad history");
+    }
 }
