@@ -37,8 +37,8 @@ fn tiny_preset_learns_mnist_in_one_epoch_of_2000_images() {
 
 /// The test error each shipped model must not exceed: the figure docs/results.md reports for it,
 /// so a worse model cannot replace it unnoticed. (Issue 12 aims at 1.5 % for MNIST; the best
-/// recipe so far gives 1.53 %.)
-const SHIPPED_MAX_TEST_ERROR: [(&str, f64); 2] = [("mnist-web", 0.0153), ("fashion-web", 0.1107)];
+/// recipe so far gives 1.53 %; for Fashion-MNIST it aims at 10.5 %, the best so far gives 10.64 %.)
+const SHIPPED_MAX_TEST_ERROR: [(&str, f64); 2] = [("mnist-web", 0.0153), ("fashion-web", 0.1064)];
 
 /// What the page downloads at most for one model (issue 12: ≤ 8 MB as shipped).
 const SHIPPED_MAX_BYTES: u64 = 8_000_000;
