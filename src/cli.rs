@@ -162,6 +162,10 @@ enum Cmd {
         out: PathBuf,
         #[arg(long)]
         dataset: Option<String>,
+        /// The split the summary evaluates and the reconstructions and latent map show: `dev`
+        /// charts a run in progress without looking at the test set.
+        #[arg(long, default_value = "test", value_parser = ["dev", "test"])]
+        split: String,
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
@@ -291,7 +295,7 @@ fn run(cli: Cli) -> pff::Result<()> {
             println!("wrote {n} generated digits to {}", out.display());
             Ok(())
         }
-        Cmd::Report { weights, history, out, dataset, seed } => report(&root, &weights, history, &out, dataset, seed),
+        Cmd::Report { weights, history, out, dataset, split, seed } => report(&root, &weights, history, &out, dataset, &split, seed),
         Cmd::Bench { preset, batches, json, threads_sweep } => {
             let cfg = Config::preset(&preset)?;
             if threads_sweep.is_empty() {
@@ -477,7 +481,7 @@ fn history_label(path: &Path) -> String {
     file.strip_suffix(".history.jsonl").or_else(|| file.strip_suffix(".jsonl")).unwrap_or(file).to_string()
 }
 
-fn report(root: &Path, weights: &Path, history: Vec<PathBuf>, out: &Path, dataset: Option<String>, seed: u64) -> pff::Result<()> {
+fn report(root: &Path, weights: &Path, history: Vec<PathBuf>, out: &Path, dataset: Option<String>, split: &str, seed: u64) -> pff::Result<()> {
     use pff::native::plot;
     let ck = read_weights(weights)?;
     let name = weights.file_name().and_then(|s| s.to_str()).unwrap_or("model").trim_end_matches(".safetensors").to_string();
@@ -510,25 +514,26 @@ fn report(root: &Path, weights: &Path, history: Vec<PathBuf>, out: &Path, datase
         write("curves.svg", svg.into_bytes())?;
     }
     let secs: Vec<f64> = epochs.iter().filter_map(|e| e["seconds"].as_f64()).collect();
-    // Test evaluation and reconstructions.
-    let test = load(root, &dataset, "test", None)?;
-    let ev = evaluate(&ck.model, &test);
-    let idx: Vec<usize> = (0..50).collect();
-    let (x, _) = test.batch(&idx);
+    // Evaluation and reconstructions, on the chosen split.
+    let data = load(root, &dataset, split, None)?;
+    data.check_fits(ck.model.cfg.input_dim, ck.model.cfg.classes, &format!("{dataset}/{split}"))?;
+    let ev = evaluate(&ck.model, &data);
+    // Up to 50 images, ten per row, each row of originals above its reconstructions.
+    let idx: Vec<usize> = (0..50.min(data.len())).collect();
+    let (x, _) = data.batch(&idx);
     let rec = ck.model.reconstruct(x.view());
-    let mut pairs = ndarray::Array2::<f32>::zeros((100, 784));
-    for r in 0..5 {
-        for c in 0..10 {
-            pairs.row_mut(r * 20 + c).assign(&x.row(r * 10 + c));
-            pairs.row_mut(r * 20 + 10 + c).assign(&rec.row(r * 10 + c));
-        }
+    let mut pairs = ndarray::Array2::<f32>::zeros((idx.len().div_ceil(10) * 20, x.ncols()));
+    for i in 0..idx.len() {
+        let (r, c) = (i / 10, i % 10);
+        pairs.row_mut(r * 20 + c).assign(&x.row(i));
+        pairs.row_mut(r * 20 + 10 + c).assign(&rec.row(i));
     }
     write("recon.png", pff::native::image::grid_png(pairs.view(), 28, 10, 2)?)?;
     if let Some(prior) = &ck.prior {
         let dream = generate::dream(&ck.model, prior, 100, None, None, seed)?;
         write("samples.png", pff::native::image::grid_png(dream_images(&dream).view(), 28, 10, 2)?)?;
     }
-    let map = generate::latent_map(&ck.model, &test, 0, 3000)?;
+    let map = generate::latent_map(&ck.model, &data, 0, 3000)?;
     let pts: Vec<(f64, f64, usize)> =
         (0..map.n).map(|i| (f64::from(map.points[2 * i]), f64::from(map.points[2 * i + 1]), usize::from(map.labels[i]))).collect();
     let manifest = ndata::load_manifest(root, &dataset).ok();
@@ -539,8 +544,8 @@ fn report(root: &Path, weights: &Path, history: Vec<PathBuf>, out: &Path, datase
     let summary = json!({
         "weights": weights, "dataset": dataset, "preset": ck.model.cfg.preset, "hidden": ck.model.cfg.hidden,
         "params": ck.model.num_params(), "file_bytes": size, "epochs": ck.meta.epochs, "seed": ck.meta.seed,
-        "dev_accuracy": ck.meta.dev_accuracy, "test_accuracy": ev.accuracy, "test_error": ev.error,
-        "test_forward_accuracy": ev.forward_accuracy, "recon_sse": ev.recon_sse,
+        "best_dev_accuracy": ck.meta.dev_accuracy, "split": split, "n": ev.n, "accuracy": ev.accuracy, "error": ev.error,
+        "forward_accuracy": ev.forward_accuracy, "recon_sse": ev.recon_sse,
         "mean_epoch_seconds": if secs.is_empty() { None } else { Some(secs.iter().sum::<f64>() / secs.len() as f64) },
         "epochs_in_history": curve_len, "command": ck.meta.command,
     });

@@ -435,6 +435,20 @@ fn a_custom_dataset_brings_its_class_count_and_names_to_training_and_the_weights
     assert_eq!(latents.matches("<circle").count(), 400, "a point per test image");
     assert_eq!(lt[lt.len() - 4..], ["zero", "one", "two", "three"], "the legend names the classes: {lt:?}");
     assert!(lt.contains(&"principal component 1".to_string()) && lt.contains(&"principal component 2".to_string()), "{lt:?}");
+    let summary = |o: &Output| -> serde_json::Value { serde_json::from_str(&stdout(o)[stdout(o).find('{').expect("a JSON summary")..]).unwrap() };
+    let s = summary(&o);
+    assert_eq!((s["split"].as_str(), s["n"].as_u64(), s["accuracy"].as_f64()), (Some("test"), Some(400), Some(acc)), "{s}");
+
+    // --split dev evaluates and maps the dev images instead, and touches nothing of the test set
+    let on_dev = dir.path().join("on-dev");
+    let o = at(&["report", "--weights", out.to_str().unwrap(), "--split", "dev", "--out", on_dev.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = summary(&o);
+    assert_eq!((s["split"].as_str(), s["n"].as_u64()), (Some("dev"), Some(300)), "{s}");
+    assert!((s["accuracy"].as_f64().unwrap() - ck.meta.dev_accuracy.unwrap()).abs() < 1e-9, "the best-dev model's dev accuracy: {s}");
+    assert_eq!(std::fs::read_to_string(on_dev.join("four-latents.svg")).unwrap().matches("<circle").count(), 300, "a point per dev image");
+    let o = at(&["report", "--weights", out.to_str().unwrap(), "--split", "train", "--out", on_dev.to_str().unwrap()]);
+    assert!(!o.status.success() && stderr(&o).contains("train"), "{}", stderr(&o));
 
     // several histories side by side: one line each, named by file; a missing or broken one is
     // an error that names it, before anything is written
