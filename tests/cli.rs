@@ -439,7 +439,7 @@ fn a_custom_dataset_brings_its_class_count_and_names_to_training_and_the_weights
     let s = summary(&o);
     assert_eq!((s["split"].as_str(), s["n"].as_u64(), s["accuracy"].as_f64()), (Some("test"), Some(400), Some(acc)), "{s}");
 
-    // --split dev evaluates and maps the dev images instead, and touches nothing of the test set
+    // --split dev evaluates, reconstructs and maps the dev images instead
     let on_dev = dir.path().join("on-dev");
     let o = at(&["report", "--weights", out.to_str().unwrap(), "--split", "dev", "--out", on_dev.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
