@@ -267,8 +267,7 @@ fn run(cli: Cli) -> pff::Result<()> {
         Cmd::Prior { weights, components, dataset, limit, seed } => {
             let mut ck = read_weights(&weights)?;
             let dataset = dataset_of(&ck, dataset, false)?;
-            let train = load(&root, &dataset, "train", None)?;
-            train.check_fits(ck.model.cfg.input_dim, ck.model.cfg.classes, &format!("{dataset}/train"))?;
+            let train = load_for(&ck.model.cfg, &root, &dataset, "train", None)?;
             let gmm = generate::fit_prior(&ck.model, &train, limit, components, seed.unwrap_or(ck.meta.seed))?;
             println!(
                 "prior: {} components, {} EM iterations{}; component labels {:?}",
@@ -335,6 +334,14 @@ fn load(root: &Path, dataset: &str, split: &str, limit: Option<usize>) -> pff::R
     if let Some(n) = limit {
         d.truncate(n);
     }
+    Ok(d)
+}
+
+/// [`load`], refused unless the images fit a trained model's `cfg` (a training run checks its
+/// own data in the core).
+fn load_for(cfg: &Config, root: &Path, dataset: &str, split: &str, limit: Option<usize>) -> pff::Result<Dataset> {
+    let d = load(root, dataset, split, limit)?;
+    d.check_fits(cfg.input_dim, cfg.classes, &format!("{dataset}/{split}"))?;
     Ok(d)
 }
 
@@ -422,8 +429,7 @@ fn eval(root: &Path, weights: &Path, dataset: Option<String>, split: &str, limit
         ck = Checkpoint::from_bytes(&ck.to_bytes(Storage::F16)?)?;
     }
     let dataset = dataset_of(&ck, dataset, record)?;
-    let data = load(root, &dataset, split, limit)?;
-    data.check_fits(ck.model.cfg.input_dim, ck.model.cfg.classes, &format!("{dataset}/{split}"))?;
+    let data = load_for(&ck.model.cfg, root, &dataset, split, limit)?;
     let t = Instant::now();
     let ev = evaluate(&ck.model, &data);
     let secs = t.elapsed().as_secs_f64();
@@ -515,8 +521,7 @@ fn report(root: &Path, weights: &Path, history: Vec<PathBuf>, out: &Path, datase
     }
     let secs: Vec<f64> = epochs.iter().filter_map(|e| e["seconds"].as_f64()).collect();
     // Evaluation and reconstructions, on the chosen split.
-    let data = load(root, &dataset, split, None)?;
-    data.check_fits(ck.model.cfg.input_dim, ck.model.cfg.classes, &format!("{dataset}/{split}"))?;
+    let data = load_for(&ck.model.cfg, root, &dataset, split, None)?;
     let ev = evaluate(&ck.model, &data);
     // Up to 50 images, ten per row, each row of originals above its reconstructions.
     let idx: Vec<usize> = (0..50.min(data.len())).collect();
