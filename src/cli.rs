@@ -1,6 +1,24 @@
 //! `pff`: the command line of the Predictive Forward-Forward engine. Fetch data, train the
 //! models, evaluate, fit the generative prior, sample digits, benchmark, serve the web page.
 
+/// `println!` that outlives a closed stdout (`pff eval | head -1`): what it cannot print is
+/// dropped, and the command goes on to finish its work and its files. (Rust ignores SIGPIPE,
+/// so a write to a closed pipe is an error, which `println!` turns into a panic.)
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// [`say`] without the newline.
+macro_rules! say_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -17,9 +35,10 @@ use std::time::Instant;
 #[derive(Parser)]
 #[command(name = "pff", version, about = "Predictive Forward-Forward (Ororbia & Mali, 2023): train, evaluate, sample, serve")]
 struct Cli {
-    /// Folder holding the datasets (each in its own sub-folder with a manifest.json).
-    #[arg(long, global = true, default_value = "data")]
-    data_dir: PathBuf,
+    /// Folder holding the datasets, each in its own sub-folder with a manifest.json (default:
+    /// ./data; for serve and bundle, ./data where it exists, else the page root's data/).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
     /// Worker threads for the matrix products (default: all cores).
     #[arg(long, global = true)]
     threads: Option<usize>,
@@ -96,14 +115,18 @@ enum Cmd {
     },
     /// Evaluate a weights file on a split.
     Eval {
+        /// The weights file (.safetensors) to evaluate.
         #[arg(long)]
         weights: PathBuf,
-        /// The dataset (default: the one the weights file records).
+        /// The dataset (default: the one the weights file records; another one is evaluated
+        /// with a warning).
         #[arg(long)]
         dataset: Option<String>,
-        #[arg(long, default_value = "test")]
+        /// The split to evaluate: test, dev or train.
+        #[arg(long, default_value = "test", value_parser = ["test", "dev", "train"])]
         split: String,
-        #[arg(long)]
+        /// Evaluate only the first N images of the split (at least 1).
+        #[arg(long, value_parser = at_least_one)]
         limit: Option<usize>,
         /// Print one JSON object.
         #[arg(long)]
@@ -118,26 +141,34 @@ enum Cmd {
     },
     /// Fit the GMM prior over training latents and store it in the weights file.
     Prior {
+        /// The weights file (.safetensors) whose prior is fitted and rewritten.
         #[arg(long)]
         weights: PathBuf,
-        #[arg(long, default_value_t = 10)]
+        /// Mixture components (at least 1).
+        #[arg(long, default_value_t = 10, value_parser = at_least_one)]
         components: usize,
+        /// The model's own dataset, which the weights file records (another one is refused).
         #[arg(long)]
         dataset: Option<String>,
-        #[arg(long)]
+        /// Fit on only the first N training images (at least 1).
+        #[arg(long, value_parser = at_least_one)]
         limit: Option<usize>,
         /// Seed of the fit (default: the model's own).
         #[arg(long)]
         seed: Option<u64>,
     },
-    /// Generate digits from the prior and write them as a PNG grid.
+    /// Generate images from the prior and write them as a PNG grid.
     Sample {
+        /// The weights file (.safetensors), with a prior (`pff prior`).
         #[arg(long)]
         weights: PathBuf,
-        #[arg(long, default_value_t = 100)]
+        /// How many images to generate (at least 1).
+        #[arg(long, default_value_t = 100, value_parser = at_least_one)]
         n: usize,
+        /// The PNG file to write (its name must end in .png).
         #[arg(long)]
         out: PathBuf,
+        /// Seed of the draws.
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Only this mixture component.
@@ -148,8 +179,9 @@ enum Cmd {
         reference_draw: bool,
     },
     /// Write the figures and numbers of a trained model (for docs/results.md): dev-accuracy
-    /// curve, generated digits, reconstructions, latent map (PCA), and a JSON summary.
+    /// curve, generated images, reconstructions, latent map (PCA), and a JSON summary.
     Report {
+        /// The weights file (.safetensors) to report on.
         #[arg(long)]
         weights: PathBuf,
         /// A training history to draw on the dev-accuracy chart; repeat it to draw several runs
@@ -157,25 +189,29 @@ enum Cmd {
         /// FILE.history.jsonl, when it exists).
         #[arg(long)]
         history: Vec<PathBuf>,
-        /// Folder for the figures (SVG charts, PNG image grids).
+        /// Folder for the figures (SVG charts, PNG image grids) and the summary (JSON).
         #[arg(long)]
         out: PathBuf,
+        /// The model's own dataset, which the weights file records (another one is refused).
         #[arg(long)]
         dataset: Option<String>,
         /// The split the summary evaluates and the reconstructions and latent map show: `dev`
         /// charts a run in progress without looking at the test set.
         #[arg(long, default_value = "test", value_parser = ["dev", "test"])]
         split: String,
+        /// Seed of the generated images.
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
     /// Measure training and classifier throughput and GFLOP/s per matrix shape.
     Bench {
+        /// The preset whose shapes are measured: tiny, web or paper.
         #[arg(long, default_value = "web")]
         preset: String,
-        /// Timed training batches (best of).
-        #[arg(long, default_value_t = 3)]
+        /// Timed training batches (best of; at least 1).
+        #[arg(long, default_value_t = 3, value_parser = at_least_one)]
         batches: usize,
+        /// Print one JSON object.
         #[arg(long)]
         json: bool,
         /// Run the whole benchmark once per thread count, each in its own pool, and report them
@@ -195,9 +231,10 @@ enum Cmd {
         /// Leave out COOP/COEP/CORP (to test the page's single-thread fallback).
         #[arg(long)]
         no_isolation: bool,
-        /// Repository root holding www/, pkg/ and data/.
-        #[arg(long, default_value = ".")]
-        root: PathBuf,
+        /// Folder holding the page (www/) and its builds (pkg/) (default: the current folder
+        /// when it has www/index.html, else the repository this pff was built from).
+        #[arg(long)]
+        root: Option<PathBuf>,
     },
     /// Write a self-contained static copy of the page, builds and data for any static host
     /// (with a service worker providing cross-origin isolation where headers cannot be set).
@@ -205,9 +242,10 @@ enum Cmd {
         /// Output folder (created, or replaced if it holds a previous bundle).
         #[arg(long)]
         out: PathBuf,
-        /// Repository root holding www/ and pkg/ (the datasets come from --data-dir).
-        #[arg(long, default_value = ".")]
-        root: PathBuf,
+        /// Folder holding the page (www/) and its builds (pkg/) (default: the current folder
+        /// when it has www/index.html, else the repository this pff was built from).
+        #[arg(long)]
+        root: Option<PathBuf>,
         /// A weights file to publish (repeatable); with none, the repository's shipped models.
         /// Each brings the dataset it was trained on.
         #[arg(long = "weights", value_name = "FILE")]
@@ -239,13 +277,57 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::FAILURE
+            // a run stopped by a signal exits as shells report one (130 for SIGINT, 143 for
+            // SIGTERM), so that a script can tell a stop from a failure
+            match (e.kind(), train::stopped_by()) {
+                (pff::ErrorKind::Cancelled, Some(signal)) => ExitCode::from(128 + signal),
+                _ => ExitCode::FAILURE,
+            }
         }
     }
 }
 
+/// A count flag's parser: a whole number of at least 1.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The folder holding the page (`www/`) and its builds (`pkg/`): `--root` when given, else the
+/// current folder when it has the page, else the repository this binary was built from (where
+/// `cargo install --path .` and `target/release/pff` both come from).
+fn page_root(given: Option<PathBuf>) -> pff::Result<PathBuf> {
+    if let Some(root) = given {
+        return Ok(root);
+    }
+    let has_page = |dir: &Path| dir.join("www").join("index.html").is_file();
+    let built_from = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if has_page(Path::new(".")) {
+        Ok(PathBuf::from("."))
+    } else if has_page(built_from) {
+        Ok(built_from.to_path_buf())
+    } else {
+        Err(PffError::Input(format!(
+            "the page's files (www/index.html) are neither in the current folder nor in {}, where this pff was built: give --root with the folder of a pff checkout",
+            built_from.display()
+        )))
+    }
+}
+
+/// The datasets of serve and bundle: `--data-dir` when given, else `./data` where it exists,
+/// else the page root's `data/` (the shipped models and the datasets fetched in the checkout).
+fn site_data_dir(given: Option<PathBuf>, page_root: &Path) -> PathBuf {
+    given.unwrap_or_else(|| {
+        let here = PathBuf::from(pff::native::shell::DEFAULT_DATA_DIR);
+        if here.is_dir() { here } else { page_root.join("data") }
+    })
+}
+
 fn run(cli: Cli) -> pff::Result<()> {
-    let root = cli.data_dir.clone();
+    let root = cli.data_dir.clone().unwrap_or_else(|| PathBuf::from(pff::native::shell::DEFAULT_DATA_DIR));
     match cli.cmd {
         Cmd::Data { dataset, idx_dir, name, classes, title } => {
             let report = match idx_dir {
@@ -256,7 +338,7 @@ fn run(cli: Cli) -> pff::Result<()> {
                 }
                 None => ndata::fetch_dataset(&root, &dataset, &FetchOptions::default())?,
             };
-            println!("{report}");
+            say!("{report}");
             Ok(())
         }
         Cmd::Train { preset, dataset, epochs, train_limit, dev_limit, seed, overrides, out, resume, f16, no_prior, no_test, force } => {
@@ -264,34 +346,21 @@ fn run(cli: Cli) -> pff::Result<()> {
             train::train(&root, args)
         }
         Cmd::Eval { weights, dataset, split, limit, json, record, f16 } => eval(&root, &weights, dataset, &split, limit, json, record, f16),
-        Cmd::Prior { weights, components, dataset, limit, seed } => {
-            let mut ck = read_weights(&weights)?;
-            let dataset = dataset_of(&ck, dataset, false)?;
-            let train = load_for(&ck.model.cfg, &root, &dataset, "train", None)?;
-            let gmm = generate::fit_prior(&ck.model, &train, limit, components, seed.unwrap_or(ck.meta.seed))?;
-            println!(
-                "prior: {} components, {} EM iterations{}; component labels {:?}",
-                components,
-                gmm.iterations,
-                if gmm.converged { " (converged)" } else { "" },
-                gmm.component_labels
-            );
-            ck.prior = Some(gmm);
-            write_weights(&weights, &ck, storage_of(&ck))?;
-            println!("stored in {}", weights.display());
-            Ok(())
-        }
+        Cmd::Prior { weights, components, dataset, limit, seed } => prior(&root, &weights, components, dataset, limit, seed),
         Cmd::Sample { weights, n, out, seed, component, reference_draw } => {
+            if !out.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
+                return Err(PffError::Input(format!("sample writes a PNG image: give --out a name ending in .png (not {})", out.display())));
+            }
             let ck = read_weights(&weights)?;
-            let prior = ck
-                .prior
-                .as_ref()
-                .ok_or_else(|| PffError::Input(format!("{} has no prior: run `pff prior --weights {}` first", weights.display(), weights.display())))?;
+            let prior = ck.prior.as_ref().ok_or_else(|| {
+                let flags = pff::native::shell::data_dir_flag(&root);
+                PffError::Input(format!("{} has no prior: run `pff{flags} prior --weights {}` first", weights.display(), pff::native::shell::quote_path(&weights)))
+            })?;
             let draw = reference_draw.then_some(pff::config::ComponentDraw::ReferenceSoftmax);
             let dream = generate::dream(&ck.model, prior, n, component, draw, seed)?;
             let png = pff::native::image::grid_png(dream_images(&dream).view(), 28, 10, 2)?;
             ndata::write_atomic(&out, &png)?;
-            println!("wrote {n} generated digits to {}", out.display());
+            say!("wrote {n} generated images to {}", out.display());
             Ok(())
         }
         Cmd::Report { weights, history, out, dataset, split, seed } => report(&root, &weights, history, &out, dataset, &split, seed),
@@ -300,30 +369,33 @@ fn run(cli: Cli) -> pff::Result<()> {
             if threads_sweep.is_empty() {
                 let report = pff::native::bench::run(&cfg, batches, 5);
                 if json {
-                    println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
+                    say!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
                 } else {
-                    print!("{report}");
+                    say_raw!("{report}");
                 }
                 return Ok(());
             }
             let sweep = pff::native::bench::sweep(&cfg, batches, 5, &threads_sweep)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&sweep).expect("report serialises"));
+                say!("{}", serde_json::to_string_pretty(&sweep).expect("report serialises"));
             } else {
-                print!("{sweep}");
+                say_raw!("{sweep}");
             }
             Ok(())
         }
-        Cmd::Serve { host, port, no_isolation, root } => {
+        Cmd::Serve { host, port, no_isolation, root: page } => {
+            let page = page_root(page)?;
+            let data_dir = Some(site_data_dir(cli.data_dir, &page));
             let runtime = tokio::runtime::Runtime::new().map_err(|e| PffError::io("cannot start the server runtime", e))?;
-            runtime.block_on(pff::native::serve::serve(pff::native::serve::ServeOptions { host, port, no_isolation, root, ..Default::default() }))
+            let opts = pff::native::serve::ServeOptions { host, port, no_isolation, root: page, data_dir, ..Default::default() };
+            runtime.block_on(pff::native::serve::serve(opts))
         }
-        Cmd::Bundle { out, root: site_root, weights, datasets, default, title, no_training } => {
-            // the datasets come from --data-dir when it is not the default, else from ROOT/data
-            let data_dir = (root != Path::new("data")).then(|| root.clone());
+        Cmd::Bundle { out, root: page, weights, datasets, default, title, no_training } => {
+            let page = page_root(page)?;
+            let data_dir = Some(site_data_dir(cli.data_dir, &page));
             let opts = pff::native::bundle::BundleOptions { data_dir, weights, datasets, default, title, no_training };
-            let report = pff::native::bundle::bundle_with(&site_root, &out, &opts)?;
-            print!("{report}");
+            let report = pff::native::bundle::bundle_with(&page, &out, &opts)?;
+            say_raw!("{report}");
             Ok(())
         }
     }
@@ -404,18 +476,53 @@ fn evaluate(model: &Pff<f32>, data: &Dataset) -> pff::infer::Evaluation {
     model.evaluate(x.view(), &labels)
 }
 
+/// What a command does with a dataset other than the model's own.
+#[derive(Clone, Copy)]
+enum OtherDataset {
+    /// Use it, with a warning (`eval`: how a model does on other data is a fair question).
+    Warn,
+    /// Refuse it, for this reason: the command would store or present the result as the
+    /// model's own.
+    Refuse(&'static str),
+}
+
 /// The dataset a command works on: the one asked for, or the one the weights file records
-/// (MNIST for files that record none). With `strict`, asking for another one is an error.
-fn dataset_of(ck: &Checkpoint, asked: Option<String>, strict: bool) -> pff::Result<String> {
+/// (MNIST for files that record none). Another than the recorded one is handled as `other` says.
+fn dataset_of(ck: &Checkpoint, asked: Option<String>, other: OtherDataset) -> pff::Result<String> {
     let recorded = (!ck.meta.dataset.is_empty()).then(|| ck.meta.dataset.clone());
     match (asked, recorded) {
-        (Some(a), Some(r)) if strict && a != r => {
-            Err(PffError::Input(format!("this model was trained on {r}, not {a}: --record stores an accuracy only for the model's own dataset")))
-        }
+        (Some(a), Some(r)) if a != r => match other {
+            OtherDataset::Refuse(why) => Err(PffError::Input(format!("this model was trained on {r}, not {a}: {why}"))),
+            OtherDataset::Warn => {
+                eprintln!("warning: this model was trained on {r}; evaluating it on {a}");
+                Ok(a)
+            }
+        },
         (Some(a), _) => Ok(a),
         (None, Some(r)) => Ok(r),
         (None, None) => Ok("mnist".into()),
     }
+}
+
+fn prior(root: &Path, weights: &Path, components: usize, dataset: Option<String>, limit: Option<usize>, seed: Option<u64>) -> pff::Result<()> {
+    let mut ck = read_weights(weights)?;
+    let dataset = dataset_of(&ck, dataset, OtherDataset::Refuse("the prior is fitted on the model's own training images"))?;
+    let train = load_for(&ck.model.cfg, root, &dataset, "train", None)?;
+    let gmm = generate::fit_prior(&ck.model, &train, limit, components, seed.unwrap_or(ck.meta.seed))?;
+    let manifest = ndata::load_manifest(root, &dataset).ok();
+    let names = ck.class_names(manifest.as_ref());
+    let labels: Vec<String> =
+        gmm.component_labels.iter().map(|l| l.and_then(|c| names.get(c).cloned()).unwrap_or_else(|| "(none)".into())).collect();
+    say!(
+        "prior: {components} components, {} EM iterations{}; the class each component stands for: {}",
+        gmm.iterations,
+        if gmm.converged { " (converged)" } else { "" },
+        labels.join(", ")
+    );
+    ck.prior = Some(gmm);
+    write_weights(weights, &ck, storage_of(&ck))?;
+    say!("stored in {}", weights.display());
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -428,7 +535,8 @@ fn eval(root: &Path, weights: &Path, dataset: Option<String>, split: &str, limit
         // exactly the model a half-precision file loads as
         ck = Checkpoint::from_bytes(&ck.to_bytes(Storage::F16)?)?;
     }
-    let dataset = dataset_of(&ck, dataset, record)?;
+    let other = if record { OtherDataset::Refuse("--record stores an accuracy only for the model's own dataset") } else { OtherDataset::Warn };
+    let dataset = dataset_of(&ck, dataset, other)?;
     let data = load_for(&ck.model.cfg, root, &dataset, split, limit)?;
     let t = Instant::now();
     let ev = evaluate(&ck.model, &data);
@@ -439,9 +547,9 @@ fn eval(root: &Path, weights: &Path, dataset: Option<String>, split: &str, limit
             "accuracy": ev.accuracy, "error": ev.error, "forward_accuracy": ev.forward_accuracy,
             "recon_sse": ev.recon_sse, "confusion": ev.confusion, "seconds": secs,
         });
-        println!("{v}");
+        say!("{v}");
     } else {
-        println!(
+        say!(
             "{dataset}/{split}: {} images, goodness accuracy {:.2} % (error {:.2} %), forward head {:.2} %, reconstruction SSE {:.2} per image ({secs:.1} s)",
             ev.n,
             100.0 * ev.accuracy,
@@ -491,12 +599,12 @@ fn report(root: &Path, weights: &Path, history: Vec<PathBuf>, out: &Path, datase
     use pff::native::plot;
     let ck = read_weights(weights)?;
     let name = weights.file_name().and_then(|s| s.to_str()).unwrap_or("model").trim_end_matches(".safetensors").to_string();
-    let dataset = dataset_of(&ck, dataset, false)?;
+    let dataset = dataset_of(&ck, dataset, OtherDataset::Refuse("a report presents the model on its own dataset"))?;
     std::fs::create_dir_all(out).map_err(|e| PffError::io(format!("cannot create {}", out.display()), e))?;
     let write = |file: &str, bytes: Vec<u8>| -> pff::Result<PathBuf> {
         let p = out.join(format!("{name}-{file}"));
         ndata::write_atomic(&p, &bytes)?;
-        println!("wrote {}", p.display());
+        say!("wrote {}", p.display());
         Ok(p)
     };
     // Training curves: dev accuracy per epoch, one line per history.
@@ -554,6 +662,8 @@ fn report(root: &Path, weights: &Path, history: Vec<PathBuf>, out: &Path, datase
         "mean_epoch_seconds": if secs.is_empty() { None } else { Some(secs.iter().sum::<f64>() / secs.len() as f64) },
         "epochs_in_history": curve_len, "command": ck.meta.command,
     });
-    println!("{}", serde_json::to_string_pretty(&summary).expect("summary serialises"));
+    let summary = serde_json::to_string_pretty(&summary).expect("summary serialises");
+    write("summary.json", format!("{summary}\n").into_bytes())?;
+    say!("{summary}");
     Ok(())
 }

@@ -479,15 +479,20 @@ fn bundle_writes_a_self_contained_site() {
     assert!(!v1.contains("unversioned"), "{v1}");
     assert!(leftovers(dir.path()).is_empty(), "{:?}", leftovers(dir.path()));
 
-    // Bundling again replaces the previous bundle (stale files go away).
-    write(&out.join("stale.js"), "old");
+    // Bundling again replaces the previous bundle: the files it made and no longer makes go
+    // away, the files someone else put there (a host's CNAME, a robots.txt) stay.
+    write(&out.join("CNAME"), "pff.example.org");
+    write(&out.join("seo/robots.txt"), "User-agent: *");
     fs::remove_file(root.join("www/app.js")).unwrap();
     let again = bundle::bundle(&root, &out).unwrap();
     assert!(again.replaced);
     let sw2 = fs::read_to_string(out.join("coi-serviceworker.js")).unwrap();
     assert_ne!(version(&sw2), v1, "a changed bundle gets a new cache version");
     assert!(sw_files(&sw2).get("app.js").is_none());
-    assert!(!out.join("stale.js").exists() && !out.join("app.js").exists());
+    assert!(!out.join("app.js").exists(), "a file of the previous bundle that this one does not make stayed");
+    assert_eq!(fs::read_to_string(out.join("CNAME")).unwrap(), "pff.example.org");
+    assert_eq!(fs::read_to_string(out.join("seo/robots.txt")).unwrap(), "User-agent: *");
+    assert!(again.notes.iter().any(|n| n.contains("kept files that pff bundle did not make: CNAME, seo/robots.txt")), "{:?}", again.notes);
     assert!(out.join("index.html").is_file() && out.join(MARKER_FILE).is_file());
     assert!(leftovers(dir.path()).is_empty(), "{:?}", leftovers(dir.path()));
 

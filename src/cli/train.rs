@@ -7,17 +7,18 @@
 //! * `FILE.history.jsonl`: one line per epoch.
 //!
 //! SIGINT and SIGTERM stop the run between two batches, after any write in progress, and say
-//! how to resume it.
+//! how to resume it; the process then exits 130 or 143, as a shell reports those signals.
 
 use super::{load, parse_overrides, read_file, read_weights, run_weights_path, with_suffix, write_weights};
 use indicatif::{ProgressBar, ProgressStyle};
 use pff::checkpoint::Storage;
 use pff::native::data as ndata;
+use pff::native::shell::{data_dir_flag, quote_path};
 use pff::run::{EpochRecord, Phase, Progress, RunData, RunRequest, TrainingRun};
 use pff::{PffError, Result};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 pub struct TrainArgs {
     pub preset: Option<String>,
@@ -52,6 +53,19 @@ impl RunFiles {
     }
 }
 
+/// The signal that stopped the run (2 for SIGINT, 15 for SIGTERM), once one has.
+static STOP_SIGNAL: AtomicU8 = AtomicU8::new(0);
+
+/// The signal that stopped a run, if one did.
+pub fn stopped_by() -> Option<u8> {
+    Some(STOP_SIGNAL.load(Ordering::SeqCst)).filter(|&s| s != 0)
+}
+
+/// `pff train --resume FILE`, as a command that runs as printed.
+fn resume_command(root: &Path, state: &Path) -> String {
+    format!("pff{} train --resume {}", data_dir_flag(root), quote_path(state))
+}
+
 pub fn train(root: &Path, a: TrainArgs) -> Result<()> {
     let command = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ");
     let (mut run, files) = match &a.resume {
@@ -67,31 +81,36 @@ pub fn train(root: &Path, a: TrainArgs) -> Result<()> {
     let dev = load(root, &spec.dataset, "dev", None)?;
     let test = if spec.test_at_end { Some(load(root, &spec.dataset, "test", None)?) } else { None };
     let data = RunData { train: &train, dev: &dev, test: test.as_ref() };
-    let interrupted = watch_interrupts();
+    watch_interrupts();
     let mut bar: Option<ProgressBar> = None;
     while !run.is_done() {
-        if interrupted.load(Ordering::SeqCst) {
+        if stopped_by().is_some() {
             if let Some(b) = bar.take() {
                 b.abandon();
             }
-            return Err(PffError::Cancelled(format!(
-                "interrupted during epoch {} of {}; nothing is lost before that epoch: resume with `pff train --resume {}`",
-                run.epoch() + 1,
-                spec.config.epochs,
-                files.state.display()
-            )));
+            return Err(PffError::Cancelled(interrupted_where(&run, spec.config.epochs, &resume_command(root, &files.state))));
         }
         let p = run.advance(&data, 1).map_err(|e| lost_nothing(e, &run, &files))?;
-        show(&p, &mut bar);
+        // the epoch's own line comes before whatever the next phase announces
         if let Some(rec) = &p.epoch_end {
             if let Some(b) = bar.take() {
                 b.finish_and_clear();
             }
-            println!("{}", epoch_line(rec, p.epochs));
+            say!("{}", epoch_line(rec, p.epochs));
             save_epoch(&run, rec, &files)?;
         }
+        show(&p, &mut bar);
     }
     finish(&run, &files, a.f16)
+}
+
+/// What an interrupt stopped, and how to go on.
+fn interrupted_where(run: &TrainingRun, epochs: usize, resume: &str) -> String {
+    if run.epoch() < epochs {
+        format!("interrupted during epoch {} of {epochs}; nothing is lost before that epoch: resume with `{resume}`", run.epoch() + 1)
+    } else {
+        format!("interrupted after all {epochs} epochs, before the best model was tested and its prior fitted; nothing is lost: finish with `{resume}`")
+    }
 }
 
 fn clock() -> f64 {
@@ -102,12 +121,13 @@ fn clock() -> f64 {
 /// A new run, refusing to replace an existing one without `--force`.
 fn fresh(root: &Path, a: &TrainArgs, command: String) -> Result<(TrainingRun, RunFiles)> {
     let out = a.out.clone().ok_or_else(|| PffError::Input("train needs --out (or --resume)".into()))?;
+    refuse_folder(&out)?;
     let files = RunFiles::of(run_weights_path(&out));
     let existing = files.existing();
     if !existing.is_empty() && !a.force {
         let list: Vec<String> = existing.iter().map(|p| p.display().to_string()).collect();
         let continue_it = if files.state.exists() {
-            format!("continue it with `pff train --resume {}`, or ", files.state.display())
+            format!("continue it with `{}`, or ", resume_command(root, &files.state))
         } else {
             "it has no training state to resume (it stopped before its first one was written): ".into()
         };
@@ -123,7 +143,7 @@ fn fresh(root: &Path, a: &TrainArgs, command: String) -> Result<(TrainingRun, Ru
     let meta = run.meta_mut();
     meta.command = command;
     meta.threads = Some(rayon::current_num_threads());
-    println!("initialised a {} model ({} parameters)", run.spec().config.preset, run.current_model().num_params());
+    say!("initialised a {} model ({} parameters)", run.spec().config.preset, run.current_model().num_params());
     Ok((run, files))
 }
 
@@ -139,10 +159,13 @@ fn resumed(path: &Path, a: &TrainArgs, command: &str) -> Result<Option<(Training
     })?;
     request(a)?.apply_to(&mut run)?;
     let spec = run.spec().clone();
+    if let Some(out) = &a.out {
+        refuse_folder(out)?;
+    }
     let files = RunFiles::of(a.out.as_deref().map_or(stored.weights.clone(), run_weights_path));
     if run.is_done() {
         let (epoch, dev) = run.best().unwrap_or((0, 0.0));
-        println!(
+        say!(
             "nothing to do: {} has trained all {} epochs and finished (best model: epoch {epoch}, dev accuracy {:.2} %, in {}). Raise --epochs to train further.",
             stored.state.display(),
             spec.config.epochs,
@@ -166,7 +189,7 @@ fn resumed(path: &Path, a: &TrainArgs, command: &str) -> Result<Option<(Training
     let meta = run.meta_mut();
     meta.command = if meta.command.is_empty() { command.to_string() } else { format!("{} && {command}", meta.command) };
     let (epoch, dev) = run.best().unwrap_or((0, 0.0));
-    println!(
+    say!(
         "resuming {} at epoch {} of {} (best so far: epoch {epoch}, dev accuracy {:.2} %)",
         stored.state.display(),
         run.epoch(),
@@ -174,6 +197,23 @@ fn resumed(path: &Path, a: &TrainArgs, command: &str) -> Result<Option<(Training
         100.0 * dev
     );
     Ok(Some((run, files)))
+}
+
+/// `--out` names the weights file of the run: a folder (an existing one, or a path ending in
+/// a separator, which would give the hidden files `DIR/.safetensors`…) is refused before any
+/// work.
+fn refuse_folder(out: &Path) -> Result<()> {
+    let text = out.as_os_str().as_encoded_bytes();
+    let ends_in_separator = text.last().is_some_and(|&b| std::path::is_separator(char::from(b)));
+    if out.is_dir() || ends_in_separator || out.file_name().is_none() {
+        let example = out.join("model.safetensors");
+        return Err(PffError::Input(format!(
+            "--out {} is a folder: give the weights file of the run, for example --out {}",
+            out.display(),
+            quote_path(&example)
+        )));
+    }
+    Ok(())
 }
 
 /// The flags as a core run request.
@@ -224,10 +264,10 @@ fn show(p: &Progress, bar: &mut Option<ProgressBar>) {
                 b.set_message(format!("goodness {:.3}, head {:.3}, gen {:.2}", s.goodness_loss, s.head_loss, s.gen_loss));
             }
         }
-        Phase::Testing if p.tested == 0 => println!("testing the best model (epoch {}) on {} images…", p.best_epoch.unwrap_or(0), p.test_total),
+        Phase::Testing if p.tested == 0 => say!("testing the best model (epoch {}) on {} images…", p.best_epoch.unwrap_or(0), p.test_total),
         Phase::Prior => {
             if let Some(t) = &p.test {
-                println!(
+                say!(
                     "best model (epoch {}, dev {:.2} %): test accuracy {:.2} % (error {:.2} %), forward head {:.2} %",
                     p.best_epoch.unwrap_or(0),
                     100.0 * p.best_dev_accuracy.unwrap_or(0.0),
@@ -236,7 +276,7 @@ fn show(p: &Progress, bar: &mut Option<ProgressBar>) {
                     100.0 * t.forward_accuracy
                 );
             }
-            println!("fitting the generative prior…");
+            say!("fitting the generative prior…");
         }
         _ => {}
     }
@@ -275,11 +315,11 @@ fn save_epoch(run: &TrainingRun, rec: &EpochRecord, files: &RunFiles) -> Result<
 fn finish(run: &TrainingRun, files: &RunFiles, f16: bool) -> Result<()> {
     let best = run.best_checkpoint().expect("a finished run has a best model");
     if let Some(g) = &best.prior {
-        println!("fitted a {}-component prior ({} EM iterations)", g.weights.len(), g.iterations);
+        say!("fitted a {}-component prior ({} EM iterations)", g.weights.len(), g.iterations);
     }
     write_weights(&files.weights, &best, if f16 { Storage::F16 } else { Storage::F32 })?;
     ndata::write_atomic(&files.state, &run.state_bytes()?)?;
-    println!("wrote {} (best model: epoch {}, dev accuracy {:.2} %)", files.weights.display(), best.meta.epochs, 100.0 * best.meta.dev_accuracy.unwrap_or(0.0));
+    say!("wrote {} (best model: epoch {}, dev accuracy {:.2} %)", files.weights.display(), best.meta.epochs, 100.0 * best.meta.dev_accuracy.unwrap_or(0.0));
     Ok(())
 }
 
@@ -295,10 +335,8 @@ fn append_history(path: &Path, rec: &EpochRecord) -> Result<()> {
     writeln!(f, "{line}").map_err(|e| PffError::io(format!("cannot write {}", path.display()), e))
 }
 
-/// A flag raised by SIGINT or SIGTERM (which then no longer end the process at once).
-fn watch_interrupts() -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let raised = flag.clone();
+/// Records SIGINT or SIGTERM in [`STOP_SIGNAL`] (they then no longer end the process at once).
+fn watch_interrupts() {
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_io().build() else {
@@ -312,14 +350,13 @@ fn watch_interrupts() -> Arc<AtomicBool> {
                 return;
             };
             let _ = ready_tx.send(());
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
-            raised.store(true, Ordering::SeqCst);
-            eprintln!("\nstopping after the current batch…");
+            let signal = tokio::select! {
+                _ = int.recv() => 2,
+                _ = term.recv() => 15,
+            };
+            STOP_SIGNAL.store(signal, Ordering::SeqCst);
+            let _ = writeln!(std::io::stderr(), "\nstopping after the current batch…");
         });
     });
     let _ = ready_rx.recv();
-    flag
 }

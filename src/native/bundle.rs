@@ -11,7 +11,7 @@
 //!   data/NAME/                each published dataset: its manifest and the shards of the splits
 //!                             the page uses (test; train and dev only if training is offered)
 //!   data/weights/NAME.safetensors  each published model
-//!   .pff-bundle               marker: this folder is a bundle and may be replaced
+//!   .pff-bundle               marker: this folder is a bundle and may be replaced; lists its files
 //! ```
 //!
 //! Without [`BundleOptions`] the site is the repository's own ([`Site::repository`]: the
@@ -22,7 +22,8 @@
 //!
 //! The bundle is written into a temporary folder beside `DIR` and renamed into place at the
 //! end, so a failed bundle leaves no half-written `DIR`. An existing `DIR` is replaced only if
-//! it is empty or a previous bundle. Hidden files and `*.tmp` files are not copied, nor are
+//! it is empty or a previous bundle; files in it that the previous bundle did not make (those
+//! its marker does not list, such as a `CNAME` or a `robots.txt`) are carried into the new one. Hidden files and `*.tmp` files are not copied, nor are
 //! symlinks that resolve outside their folder (the same rule as `pff serve`).
 
 use std::collections::BTreeMap;
@@ -36,6 +37,7 @@ use crate::catalog::{SITE_FILE, ShippedModel, Site, WEIGHTS_DIR};
 use crate::checkpoint::Checkpoint;
 use crate::data::{MANIFEST_FILE, Manifest, sha256_hex};
 use crate::error::{PffError, Result};
+use crate::native::data::fetch_hint;
 use serde::Serialize;
 
 /// The service worker written as `DIR/coi-serviceworker.js`.
@@ -215,6 +217,9 @@ pub fn bundle_with(root: &Path, out: &Path, opts: &BundleOptions) -> Result<Bund
     let plan = plan_site(&data_dir, opts)?;
     let mut report = BundleReport { out: out.to_path_buf(), replaced, ..Default::default() };
     write_tree(root, &plan, &tmp.0, &mut report)?;
+    if replaced {
+        keep_foreign_files(out, &tmp.0, &mut report)?;
+    }
 
     // Swap it into place: the previous bundle is moved aside first and deleted last.
     let old = parent.join(format!(".{}.pff-bundle-{unique}.old", out_name.to_string_lossy()));
@@ -233,6 +238,64 @@ pub fn bundle_with(root: &Path, out: &Path, opts: &BundleOptions) -> Result<Bund
         report.notes.push(format!("could not delete the previous bundle moved to {}: {e}", old.display()));
     }
     Ok(report)
+}
+
+/// The regular files under `dir`, as `/`-separated paths relative to it, sorted (symlinks are
+/// not followed).
+fn files_under(dir: &Path) -> io::Result<Vec<String>> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) -> io::Result<()> {
+        for entry in fs::read_dir(dir)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                walk(base, &entry.path(), out)?;
+            } else if kind.is_file() {
+                let rel = entry.path().strip_prefix(base).map_err(io::Error::other)?.to_path_buf();
+                out.push(rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"));
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
+/// Copies into the new bundle `fresh` the files of the previous bundle `old` that `pff bundle`
+/// did not make: those its marker does not list. A marker from before the list (version 1 of
+/// the layout) makes the bundle's own folders `pkg/` and `data/` its own, and everything else
+/// the new bundle does not write someone else's. Where the new bundle writes the same path,
+/// its file wins and a note says so.
+fn keep_foreign_files(old: &Path, fresh: &Path, report: &mut BundleReport) -> Result<()> {
+    let marker_path = old.join(MARKER_FILE);
+    let marker: serde_json::Value = fs::read(&marker_path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+    let listed: Option<std::collections::BTreeSet<String>> =
+        marker["files"].as_array().map(|a| a.iter().filter_map(|f| f.as_str().map(str::to_string)).collect());
+    let made_by_bundle = |rel: &str| match &listed {
+        Some(files) => files.contains(rel) || rel == MARKER_FILE,
+        None => rel == MARKER_FILE || rel.starts_with("pkg/") || rel.starts_with("data/") || fresh.join(rel).exists(),
+    };
+    let mut kept = Vec::new();
+    for rel in files_under(old).map_err(io_err(format!("cannot list {}", old.display())))? {
+        if made_by_bundle(&rel) {
+            continue;
+        }
+        let target = fresh.join(&rel);
+        if target.exists() {
+            report.notes.push(format!("{rel} was not made by pff bundle, but this bundle writes it: replaced"));
+            continue;
+        }
+        if let Some(dir) = target.parent() {
+            fs::create_dir_all(dir).map_err(io_err(format!("cannot create {}", dir.display())))?;
+        }
+        fs::copy(old.join(&rel), &target).map_err(io_err(format!("cannot keep {}", old.join(&rel).display())))?;
+        kept.push(rel);
+    }
+    if !kept.is_empty() {
+        report.notes.push(format!("kept {} that pff bundle did not make: {}", if kept.len() == 1 { "a file" } else { "files" }, kept.join(", ")));
+    }
+    Ok(())
 }
 
 /// A checked plan of what a bundle publishes.
@@ -264,7 +327,7 @@ fn plan_site(data_dir: &Path, opts: &BundleOptions) -> Result<Plan> {
             if !file.is_file() {
                 notes.push(format!("{} is missing: the page will not offer {}", file.display(), m.name));
             } else if !data_dir.join(&m.dataset).join(MANIFEST_FILE).is_file() {
-                notes.push(format!("dataset {} is missing (run `pff data --dataset {}`): the page will not offer {}", m.dataset, m.dataset, m.name));
+                notes.push(format!("dataset {} is missing ({}): the page will not offer {}", m.dataset, fetch_hint(data_dir, &m.dataset), m.name));
             } else {
                 weights.push((m.name.clone(), file));
                 models.push(m);
@@ -303,7 +366,10 @@ fn plan_site(data_dir: &Path, opts: &BundleOptions) -> Result<Plan> {
     if models.is_empty() {
         return Err(invalid(
             format!("cannot bundle: no model to publish from {}", data_dir.join("weights").display()),
-            "the page needs a model to open with: give --weights FILE, or fetch the datasets of the shipped models with `pff data`",
+            &format!(
+                "the page needs a model to open with: give --weights FILE, or fetch the datasets of the shipped models with `pff{} data`",
+                crate::native::shell::data_dir_flag(data_dir)
+            ),
         ));
     }
     let mut with_manifest = Vec::new();
@@ -400,12 +466,15 @@ fn write_tree(root: &Path, plan: &Plan, dst: &Path, report: &mut BundleReport) -
     }
     let offline = offline_files(dst, plan)?;
     copier.write(&dst.join(COI_SERVICEWORKER_FILE), service_worker(&offline)?.as_bytes())?;
-    let marker = format!(
-        "{{\"generator\": \"pff bundle\", \"version\": \"{}\", \"created_unix\": {}}}\n",
-        env!("CARGO_PKG_VERSION"),
-        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-    );
-    copier.write(&dst.join(MARKER_FILE), marker.as_bytes())?;
+    // The marker lists the files the bundle made, so that a later bundle into the same folder
+    // knows which files are someone else's (a CNAME, a robots.txt) and keeps them.
+    let marker = serde_json::json!({
+        "generator": "pff bundle",
+        "version": env!("CARGO_PKG_VERSION"),
+        "created_unix": SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+        "files": files_under(dst).map_err(io_err(format!("cannot list {}", dst.display())))?,
+    });
+    copier.write(&dst.join(MARKER_FILE), format!("{marker}\n").as_bytes())?;
 
     report.files = copier.files;
     report.bytes = copier.bytes;
@@ -485,7 +554,7 @@ fn copy_dataset(copier: &mut Copier, name: &str, dir: &Path, manifest: &Manifest
             if !sha256_hex(&bytes).eq_ignore_ascii_case(&shard.sha256) {
                 return Err(PffError::data(
                     src.display().to_string(),
-                    format!("its sha256 does not match the manifest: fetch the dataset again (`pff data --dataset {name}`)"),
+                    format!("its sha256 does not match the manifest: make it again ({})", fetch_hint(dir.parent().unwrap_or(Path::new(".")), name)),
                 ));
             }
             copier.write(&dst.join(&shard.file), &bytes)?;

@@ -736,12 +736,14 @@ pub fn fetch_dataset(data_root: &Path, name: &str, opts: &FetchOptions) -> Resul
 // Loading
 // ---------------------------------------------------------------------------------------------
 
-fn fetch_hint(name: &str) -> String {
+/// How to make a missing dataset, as commands that write it into `data_root`.
+pub fn fetch_hint(data_root: &Path, name: &str) -> String {
+    let dir = crate::native::shell::data_dir_flag(data_root);
     match name {
-        "mnist" | "fashion" => format!("run `pff data --dataset {name}`"),
+        "mnist" | "fashion" => format!("run `pff{dir} data --dataset {name}`"),
         _ => format!(
-            "run `pff data --idx-dir DIR --name {name}` (or `pff data --dataset NAME` for \
-             mnist/fashion)"
+            "run `pff{dir} data --idx-dir DIR --name {name}` (or `pff{dir} data --dataset NAME` \
+             for mnist/fashion)"
         ),
     }
 }
@@ -753,7 +755,7 @@ pub fn load_manifest(data_root: &Path, name: &str) -> Result<Manifest> {
     let bytes = match fs::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(PffError::data(path.display().to_string(), format!("dataset {name:?} not found: {} first", fetch_hint(name))));
+            return Err(PffError::data(path.display().to_string(), format!("dataset {name:?} not found: {} first", fetch_hint(data_root, name))));
         }
         Err(e) => return Err(PffError::io(format!("cannot read {}", path.display()), e)),
     };
@@ -775,12 +777,12 @@ pub fn load_split(data_root: &Path, name: &str, split: &str) -> Result<Dataset> 
         let bytes = match fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(PffError::data(shown, format!("missing shard listed in {MANIFEST_FILE}: delete {} and {}", dir.display(), fetch_hint(name))));
+                return Err(PffError::data(shown, format!("missing shard listed in {MANIFEST_FILE}: delete {} and {}", dir.display(), fetch_hint(data_root, name))));
             }
             Err(e) => return Err(PffError::io(format!("cannot read {shown}"), e)),
         };
         let ds = verify_shard(&bytes, shard, &shown).map_err(|e| match e {
-            PffError::Data { file, reason } => PffError::Data { file, reason: format!("{reason}; delete {} and {}", dir.display(), fetch_hint(name)) },
+            PffError::Data { file, reason } => PffError::Data { file, reason: format!("{reason}; delete {} and {}", dir.display(), fetch_hint(data_root, name)) },
             other => other,
         })?;
         manifest.check_labels(&ds, &shown)?;

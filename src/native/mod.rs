@@ -7,3 +7,4 @@ pub mod data;
 pub mod image;
 pub mod plot;
 pub mod serve;
+pub mod shell;

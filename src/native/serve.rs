@@ -9,7 +9,7 @@
 //! | `/`           | `www/index.html`       |
 //! | `/<path>`     | `www/<path>`           |
 //! | `/pkg/<path>` | `pkg/<path>`           |
-//! | `/data/<path>`| `data/<path>`          |
+//! | `/data/<path>`| `data/<path>`, or `<path>` in `--data-dir` ([`ServeOptions::data_dir`]) |
 //! | `/site.json`  | `www/site.json`, or the repository's site (`catalog::Site::repository`) |
 //!
 //! Files are served by tower-http's [`ServeDir`] (which refuses `..`, absolute paths and
@@ -23,7 +23,7 @@
 //! `Content-Encoding`.
 
 use std::future::Future;
-use std::io;
+use std::io::{self, Write as _};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -50,8 +50,11 @@ pub struct ServeOptions {
     pub port: u16,
     /// Leave out COOP/COEP/CORP, to test the page's single-thread fallback.
     pub no_isolation: bool,
-    /// The repository root holding `www/`, `pkg/` and `data/`.
+    /// The repository root holding `www/` and `pkg/` (and `data/`, unless `data_dir` says
+    /// otherwise).
     pub root: PathBuf,
+    /// The folder served as `/data/` (`pff --data-dir`); `None`: `root/data`.
+    pub data_dir: Option<PathBuf>,
     /// A connection that has not sent a complete request head within this time is closed
     /// (so slow or stalled clients cannot hold connections open for ever).
     pub header_timeout: std::time::Duration,
@@ -62,7 +65,7 @@ pub const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1
 
 impl Default for ServeOptions {
     fn default() -> Self {
-        ServeOptions { host: "127.0.0.1".into(), port: 8080, no_isolation: false, root: PathBuf::from("."), header_timeout: HEADER_TIMEOUT }
+        ServeOptions { host: "127.0.0.1".into(), port: 8080, no_isolation: false, root: PathBuf::from("."), data_dir: None, header_timeout: HEADER_TIMEOUT }
     }
 }
 
@@ -79,9 +82,12 @@ struct Mount {
 }
 
 impl Site {
-    fn new(root: &Path) -> Site {
+    fn new(root: &Path, data_dir: Option<&Path>) -> Site {
         let mount = |prefix: &'static str, folder: &str| {
-            let dir = root.join(folder);
+            let dir = match (folder, data_dir) {
+                ("data", Some(d)) => d.to_path_buf(),
+                _ => root.join(folder),
+            };
             let files = ServeDir::new(&dir).append_index_html_on_directories(true).redirect_path_prefix(if prefix.is_empty() {
                 String::new()
             } else {
@@ -253,7 +259,7 @@ fn fix_content_type(mut response: Response, ext: Option<&str>) -> Response {
 /// in the module documentation. Paths are resolved per request, so folders created after the
 /// server started (a fresh `pkg/` build) are served too.
 pub fn router(opts: &ServeOptions) -> Router {
-    let site = Arc::new(Site::new(&opts.root));
+    let site = Arc::new(Site::new(&opts.root, opts.data_dir.as_deref()));
     let only_compressible = |_: StatusCode, _: Version, headers: &HeaderMap, _: &Extensions| {
         headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(compressible)
     };
@@ -362,19 +368,20 @@ pub async fn bind(opts: &ServeOptions) -> Result<(SocketAddr, impl Future<Output
 /// `pff serve`: binds, prints `serving http://HOST:PORT/ (cross-origin isolated: yes|no)` and
 /// serves until Ctrl-C (a second Ctrl-C stops without waiting for open downloads).
 pub async fn serve(opts: ServeOptions) -> Result<()> {
-    for folder in ["www", "pkg", "data"] {
-        let dir = opts.root.join(folder);
+    let data_dir = opts.data_dir.clone().unwrap_or_else(|| opts.root.join("data"));
+    for (folder, dir) in [("www", opts.root.join("www")), ("pkg", opts.root.join("pkg")), ("data", data_dir.clone())] {
         if !dir.is_dir() {
             let hint = match folder {
-                "www" => "the page itself",
-                "pkg" => "the WebAssembly build: run scripts/build-wasm.sh",
-                _ => "datasets and weights: run `pff data`",
+                "www" => "the page itself".to_string(),
+                "pkg" => "the WebAssembly build: run scripts/build-wasm.sh".to_string(),
+                _ => format!("datasets and weights: run `pff{} data`", crate::native::shell::data_dir_flag(&data_dir)),
             };
             eprintln!("warning: {} does not exist yet ({hint}); its URLs answer 404", dir.display());
         }
     }
     let (addr, server) = bind(&opts).await?;
-    println!("serving http://{addr}/ (cross-origin isolated: {})", if opts.no_isolation { "no" } else { "yes" });
+    // a closed stdout (`pff serve | head -1`) is no reason to stop serving
+    let _ = writeln!(io::stdout(), "serving http://{addr}/ (cross-origin isolated: {})", if opts.no_isolation { "no" } else { "yes" });
     if !addr.ip().is_loopback() {
         eprintln!(
             "note: listening beyond this machine. Browsers allow cross-origin isolation (threads) only in \
@@ -416,7 +423,7 @@ mod tests {
 
     #[test]
     fn routing_uses_the_raw_first_segment() {
-        let site = Site::new(Path::new("/r"));
+        let site = Site::new(Path::new("/r"), None);
         let (m, rest) = site.route("/pkg/single/x.js");
         assert_eq!((m.prefix, rest), ("pkg", "single/x.js"));
         let (m, rest) = site.route("/data");
