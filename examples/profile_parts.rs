@@ -1,5 +1,5 @@
 //! Rough breakdown of one training step's non-matmul work at a preset's size (development aid).
-use pff::model::Pff;
+use pff::model::{Clamped, LayerNoise, Pff, State};
 use pff::train::Adam;
 use std::time::Instant;
 
@@ -27,16 +27,19 @@ fn main() {
         let f = m.rep.forward(x_hat.view());
         let zg = ndarray::Array2::<f32>::zeros((2 * b, cfg.latent));
         let e = pff::rng::normal::<f32>(2 * b, cfg.hidden, 0.01, 1);
+        let prev = State { z1: f.z1.clone(), z2: f.z2.clone() };
+        let shown = Clamped { x_hat: x_hat.view(), y: y.view(), positive: lab.view() };
+        let noise = LayerNoise { layer1: e.view(), layer2: e.view() };
         time("rep train_step", 3, || {
-            m.rep.train_step(&cfg, x_hat.view(), y.view(), lab.view(), f.z1.view(), f.z2.view(), Some((e.view(), e.view())), None);
+            m.rep.train_step(&cfg, &shown, &prev, Some(noise), None);
         });
-        let rs = m.rep.train_step(&cfg, x_hat.view(), y.view(), lab.view(), f.z1.view(), f.z2.view(), Some((e.view(), e.view())), None);
+        let rs = m.rep.train_step(&cfg, &shown, &prev, Some(noise), None);
         time("gen train_step", 3, || {
-            m.generative.train_step(x.view(), rs.z1.view(), rs.z2.view(), zg.view(), Some((e.view(), e.view())), None);
+            m.generative.train_step(x.view(), &rs.state, zg.view(), Some(noise), None);
         });
         let z1h = nrm(f.z1.view());
         time("rep step only", 3, || {
-            m.rep.step(&cfg, x_hat.view(), y.view(), f.z1.view(), f.z2.view(), z1h.view(), z1h.view(), Some((e.view(), e.view())));
+            m.rep.step(&cfg, x_hat.view(), y.view(), &prev, Some(noise));
         });
         {
             // The phases of Representation::train_step, timed one by one.
@@ -52,8 +55,7 @@ fn main() {
                 let z1p_hat = nrm(f.z1.view());
                 let z2p_hat = nrm(f.z2.view());
                 lap("nrm");
-                let (z1, z2) =
-                    m.rep.step(&cfg, x_hat.view(), y_hat.view(), f.z1.view(), f.z2.view(), z1p_hat.view(), z2p_hat.view(), Some((e.view(), e.view())));
+                let State { z1, z2 } = m.rep.step(&cfg, x_hat.view(), y_hat.view(), &prev, Some(noise));
                 lap("step");
                 let s1 = pff::ops::row_sq_sums(z1.view());
                 let mut d1 = z1.clone();

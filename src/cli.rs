@@ -68,51 +68,7 @@ enum Cmd {
         title: Option<String>,
     },
     /// Train a model (checkpoints every epoch; best dev accuracy kept in --out).
-    Train {
-        /// tiny, web (default) or paper; a resumed run keeps its own.
-        #[arg(long)]
-        preset: Option<String>,
-        /// mnist (default) or fashion; a resumed run keeps its own.
-        #[arg(long)]
-        dataset: Option<String>,
-        /// Epochs to train in total (default: the preset's).
-        #[arg(long)]
-        epochs: Option<usize>,
-        /// Use only the first N training images.
-        #[arg(long)]
-        train_limit: Option<usize>,
-        /// Use only the first N dev images for the per-epoch evaluation (at least 1).
-        #[arg(long)]
-        dev_limit: Option<usize>,
-        /// Seed of the initialisation, batch order, negatives and noise (default 1234); a
-        /// resumed run keeps its own.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Override any hyper-parameter, e.g. --set lr=0.001 --set hidden=800 --set lr_milestones=[30,40].
-        /// With --resume only the schedule (epochs, lr, lr_milestones, lr_gamma) may change.
-        #[arg(long = "set", value_name = "NAME=VALUE")]
-        overrides: Vec<String>,
-        /// Best-dev weights file (.safetensors); the training checkpoint goes beside it as
-        /// FILE.train.safetensors and the per-epoch history as FILE.history.jsonl. With --resume
-        /// it defaults to the weights file beside the training checkpoint.
-        #[arg(long, required_unless_present = "resume")]
-        out: Option<PathBuf>,
-        /// Continue from a training checkpoint (FILE.train.safetensors, or the weights path beside it).
-        #[arg(long)]
-        resume: Option<PathBuf>,
-        /// Store the final weights as f16.
-        #[arg(long)]
-        f16: bool,
-        /// Skip fitting the GMM prior at the end.
-        #[arg(long)]
-        no_prior: bool,
-        /// Skip the final test-split evaluation.
-        #[arg(long)]
-        no_test: bool,
-        /// Start a new run even where --out already holds one (its files are replaced).
-        #[arg(long, conflicts_with = "resume")]
-        force: bool,
-    },
+    Train(train::TrainArgs),
     /// Evaluate a weights file on a split.
     Eval {
         /// The weights file (.safetensors) to evaluate.
@@ -341,10 +297,7 @@ fn run(cli: Cli) -> pff::Result<()> {
             say!("{report}");
             Ok(())
         }
-        Cmd::Train { preset, dataset, epochs, train_limit, dev_limit, seed, overrides, out, resume, f16, no_prior, no_test, force } => {
-            let args = train::TrainArgs { preset, dataset, epochs, train_limit, dev_limit, seed, overrides, out, resume, f16, no_prior, no_test, force };
-            train::train(&root, args)
-        }
+        Cmd::Train(args) => train::train(&root, args),
         Cmd::Eval { weights, dataset, split, limit, json, record, f16 } => eval(&root, &weights, dataset, &split, limit, json, record, f16),
         Cmd::Prior { weights, components, dataset, limit, seed } => prior(&root, &weights, components, dataset, limit, seed),
         Cmd::Sample { weights, n, out, seed, component, reference_draw } => {
@@ -354,7 +307,11 @@ fn run(cli: Cli) -> pff::Result<()> {
             let ck = read_weights(&weights)?;
             let prior = ck.prior.as_ref().ok_or_else(|| {
                 let flags = pff::native::shell::data_dir_flag(&root);
-                PffError::Input(format!("{} has no prior: run `pff{flags} prior --weights {}` first", weights.display(), pff::native::shell::quote_path(&weights)))
+                PffError::Input(format!(
+                    "{} has no prior: run `pff{flags} prior --weights {}` first",
+                    weights.display(),
+                    pff::native::shell::quote_path(&weights)
+                ))
             })?;
             let draw = reference_draw.then_some(pff::config::ComponentDraw::ReferenceSoftmax);
             let dream = generate::dream(&ck.model, prior, n, component, draw, seed)?;
@@ -511,8 +468,7 @@ fn prior(root: &Path, weights: &Path, components: usize, dataset: Option<String>
     let gmm = generate::fit_prior(&ck.model, &train, limit, components, seed.unwrap_or(ck.meta.seed))?;
     let manifest = ndata::load_manifest(root, &dataset).ok();
     let names = ck.class_names(manifest.as_ref());
-    let labels: Vec<String> =
-        gmm.component_labels.iter().map(|l| l.and_then(|c| names.get(c).cloned()).unwrap_or_else(|| "(none)".into())).collect();
+    let labels: Vec<String> = gmm.component_labels.iter().map(|l| l.and_then(|c| names.get(c).cloned()).unwrap_or_else(|| "(none)".into())).collect();
     say!(
         "prior: {components} components, {} EM iterations{}; the class each component stands for: {}",
         gmm.iterations,

@@ -2,7 +2,7 @@
 //! (§11.3), latent extraction and decoding (§12), and the settling trace the web page draws.
 
 use crate::linalg::kernel::Kernel;
-use crate::model::Pff;
+use crate::model::{Pff, State};
 use crate::ops::{self, nrm, relu, row_sq_sums};
 use crate::real::Real;
 use ndarray::{Array1, Array2, ArrayView2, Axis, concatenate, s};
@@ -205,8 +205,7 @@ impl<T: Real> Pff<T> {
             let x_hat = nrm(chunk);
             let fwd = self.rep.forward(x_hat.view());
             let y_hat = fwd.z3.mapv(|v| v * T::c(cfg.y_scale));
-            let (z1h, z2h) = (nrm(fwd.z1.view()), nrm(fwd.z2.view()));
-            let (_z1, z2) = self.rep.step(cfg, x_hat.view(), y_hat.view(), fwd.z1.view(), fwd.z2.view(), z1h.view(), z2h.view(), None);
+            let z2 = self.rep.step(cfg, x_hat.view(), y_hat.view(), &State { z1: fwd.z1, z2: fwd.z2 }, None).z2;
             let mut z_g = Array2::zeros((chunk.nrows(), cfg.latent));
             for _ in 0..cfg.steps {
                 let (d, _) = self.generative.latent_direction(z_g.view(), z2.view(), chunk.nrows());

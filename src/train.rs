@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::data::Dataset;
 use crate::error::{PffError, Result};
-use crate::model::{GenLoss, Generative, ParamSet, Pff, RepLoss, Representation};
+use crate::model::{Clamped, GenLoss, Generative, LayerNoise, ParamSet, Pff, RepLoss, Representation, State};
 use crate::ops::{nrm, one_hot};
 use crate::real::Real;
 use crate::rng;
@@ -192,7 +192,7 @@ impl Trainer {
         let neg = self.negative_labels(labels, key);
         let xx = concatenate(Axis(0), &[x, x]).expect("same widths");
         let y = concatenate(Axis(0), &[one_hot::<f32>(labels, c).view(), one_hot::<f32>(&neg, c).view()]).expect("same widths");
-        let lab = Array1::from_shape_fn(2 * b, |i| if i < b { 1.0f32 } else { 0.0 });
+        let positive = Array1::from_shape_fn(2 * b, |i| if i < b { 1.0f32 } else { 0.0 });
         let n = 2 * b;
 
         let x_hat = nrm(xx.view());
@@ -201,7 +201,8 @@ impl Trainer {
             let p = fwd.z3.slice(ndarray::s![..b, ..]);
             labels.iter().enumerate().map(|(i, &l)| -(p[[i, l]].max(1e-30) as f64).ln()).sum::<f64>() / b as f64
         };
-        let (mut z1, mut z2) = (fwd.z1, fwd.z2);
+        let shown = Clamped { x_hat: x_hat.view(), y: y.view(), positive: positive.view() };
+        let mut state = State { z1: fwd.z1, z2: fwd.z2 };
         let mut z_g = Array2::<f32>::zeros((n, cfg.latent));
         let (h, beta) = (cfg.hidden, cfg.beta as f32);
         let mut last = (RepLoss::default(), GenLoss::default());
@@ -210,21 +211,20 @@ impl Trainer {
             let noise = |which: u64, std: f64| batch_noise(seed, key, k, which, n, h, std);
             let (e1, e2) = (noise(0, cfg.eps_r), noise(1, cfg.eps_r));
             let buf = self.scratch.rep.take();
-            let rs = self.model.rep.train_step(&cfg, x_hat.view(), y.view(), lab.view(), z1.view(), z2.view(), Some((e1.view(), e2.view())), buf);
+            let rs = self.model.rep.train_step(&cfg, &shown, &state, Some(LayerNoise { layer1: e1.view(), layer2: e2.view() }), buf);
             check_finite(&[rs.loss.layer1, rs.loss.layer2, rs.loss.head, rs.loss.reg], "representation losses", k)?;
             self.opt_r.step(&mut self.model.rep, &rs.grads);
             self.scratch.rep = Some(rs.grads);
 
             let (n1, n2) = (noise(2, cfg.eps_g), noise(3, cfg.eps_g));
             let buf = self.scratch.generative.take();
-            let gs = self.model.generative.train_step(xx.view(), rs.z1.view(), rs.z2.view(), z_g.view(), Some((n1.view(), n2.view())), buf);
+            let gs = self.model.generative.train_step(xx.view(), &rs.state, z_g.view(), Some(LayerNoise { layer1: n1.view(), layer2: n2.view() }), buf);
             check_finite(&[gs.loss.input, gs.loss.layer1, gs.loss.layer2], "generative losses", k)?;
             self.opt_g.step(&mut self.model.generative, &gs.grads);
             self.scratch.generative = Some(gs.grads);
             z_g.scaled_add(-beta, &gs.d_z);
 
-            z1 = rs.z1;
-            z2 = rs.z2;
+            state = rs.state;
             last = (rs.loss, gs.loss);
         }
         Ok(BatchStats {

@@ -514,18 +514,15 @@ fn settling_with_shared_work_done_once_gives_the_same_bits() {
         let fwd = m.rep.forward(x_hat.view());
         let tile = |a: &Array2<f32>| ndarray::concatenate(ndarray::Axis(0), &vec![a.view(); labels.len()]).unwrap();
         let xs = tile(&x_hat);
-        let (mut z1, mut z2) = (tile(&fwd.z1), tile(&fwd.z2));
+        let mut state = pff::model::State { z1: tile(&fwd.z1), z2: tile(&fwd.z2) };
         let mut y_hat = Array2::<f32>::zeros((n * labels.len(), cfg.classes));
         for (c, &l) in labels.iter().enumerate() {
             y_hat.slice_mut(ndarray::s![c * n..(c + 1) * n, l]).fill(cfg.y_scale as f32);
         }
         let mut want = Vec::new();
         for _ in 0..cfg.steps {
-            let (h1, h2) = (pff::ops::nrm(z1.view()), pff::ops::nrm(z2.view()));
-            let (a, b) = m.rep.step(&cfg, xs.view(), y_hat.view(), z1.view(), z2.view(), h1.view(), h2.view(), None);
-            want.push((a.clone(), b.clone()));
-            z1 = a;
-            z2 = b;
+            state = m.rep.step(&cfg, xs.view(), y_hat.view(), &state, None);
+            want.push((state.z1.clone(), state.z2.clone()));
         }
         // natively on pools of several sizes; in wasm on the pool the test runs in
         let pools: &[usize] = if cfg!(target_arch = "wasm32") { &[0] } else { &[1, 2, 4] };

@@ -10,7 +10,7 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use pff::config::{Config, GROUP};
 use pff::lateral;
-use pff::model::{Generative, ParamSet, Pff, Representation};
+use pff::model::{Clamped, Generative, LayerNoise, ParamSet, Pff, Representation, State};
 use pff::ops::{nrm, one_hot};
 use pff::rng;
 use rand::RngExt;
@@ -69,8 +69,22 @@ fn rep_inputs(cfg: &Config, n: usize, r: &mut rng::Rng) -> RepInputs {
     }
 }
 
+impl RepInputs {
+    fn shown(&self) -> Clamped<'_, f64> {
+        Clamped { x_hat: self.x_hat.view(), y: self.y.view(), positive: self.lab.view() }
+    }
+
+    fn prev(&self) -> State<f64> {
+        State { z1: self.z1p.clone(), z2: self.z2p.clone() }
+    }
+
+    fn noise(&self) -> LayerNoise<'_, f64> {
+        LayerNoise { layer1: self.e1.view(), layer2: self.e2.view() }
+    }
+}
+
 fn rep_loss(rep: &Representation<f64>, cfg: &Config, inp: &RepInputs) -> f64 {
-    rep.train_step(cfg, inp.x_hat.view(), inp.y.view(), inp.lab.view(), inp.z1p.view(), inp.z2p.view(), Some((inp.e1.view(), inp.e2.view())), None).loss.total()
+    rep.train_step(cfg, &inp.shown(), &inp.prev(), Some(inp.noise()), None).loss.total()
 }
 
 /// Central differences of `loss` over every entry of every tensor of `params`, compared with
@@ -102,12 +116,11 @@ fn representation_gradients_match_finite_differences() {
     let mut r = rng::rng(11, &[]);
     let model = positive_model(&cfg, &mut r);
     let inp = rep_inputs(&cfg, 6, &mut r);
-    let step =
-        model.rep.train_step(&cfg, inp.x_hat.view(), inp.y.view(), inp.lab.view(), inp.z1p.view(), inp.z2p.view(), Some((inp.e1.view(), inp.e2.view())), None);
+    let step = model.rep.train_step(&cfg, &inp.shown(), &inp.prev(), Some(inp.noise()), None);
     // Preconditions of the check (spec §7.4): every pre-activation positive, so the new state
     // exceeds the leak term everywhere.
-    assert!((&step.z1 - &(&inp.z1p * cfg.alpha)).iter().all(|&v| v > 0.0));
-    assert!((&step.z2 - &(&inp.z2p * cfg.alpha)).iter().all(|&v| v > 0.0));
+    assert!((&step.state.z1 - &(&inp.z1p * cfg.alpha)).iter().all(|&v| v > 0.0));
+    assert!((&step.state.z2 - &(&inp.z2p * cfg.alpha)).iter().all(|&v| v > 0.0));
     check_fd(&model.rep, &step.grads, |rep| rep_loss(rep, &cfg, &inp));
 }
 
@@ -119,9 +132,7 @@ fn regularised_representation_gradients_match_finite_differences() {
     let mut r = rng::rng(13, &[]);
     let model = positive_model(&cfg, &mut r);
     let inp = rep_inputs(&cfg, 6, &mut r);
-    let run = |cfg: &Config| {
-        model.rep.train_step(cfg, inp.x_hat.view(), inp.y.view(), inp.lab.view(), inp.z1p.view(), inp.z2p.view(), Some((inp.e1.view(), inp.e2.view())), None)
-    };
+    let run = |cfg: &Config| model.rep.train_step(cfg, &inp.shown(), &inp.prev(), Some(inp.noise()), None);
     let (with, without) = (run(&cfg), run(&small_cfg()));
     let norm = |p: &Array2<f64>| p.iter().map(|v| v * v).sum::<f64>().sqrt();
     let rep = &model.rep;
@@ -145,7 +156,9 @@ fn generative_gradients_and_latent_step_match_finite_differences() {
     let z_g = unif(n, cfg.latent, 0.1, 1.0, &mut r);
     let n1 = unif(n, cfg.hidden, -0.01, 0.01, &mut r);
     let n2 = unif(n, cfg.hidden, -0.01, 0.01, &mut r);
-    let run = |g: &Generative<f64>, zg: ArrayView2<f64>| g.train_step(x.view(), z1.view(), z2.view(), zg, Some((n1.view(), n2.view())), None);
+    let run = |g: &Generative<f64>, zg: ArrayView2<f64>| {
+        g.train_step(x.view(), &State { z1: z1.clone(), z2: z2.clone() }, zg, Some(LayerNoise { layer1: n1.view(), layer2: n2.view() }), None)
+    };
     let out = run(&model.generative, z_g.view());
     // The clip is inactive: every input prediction strictly inside (0, 1).
     let a1 = nrm(z1.mapv(|v| v.max(0.0)).view());
@@ -291,15 +304,14 @@ fn compact_laterals_equal_the_dense_masked_form_with_leak_only_rows_and_dead_ent
     };
     let (l1d, l2d) = (embed(&model.rep.l1), embed(&model.rep.l2));
     let want = dense_reference(&model.rep, &cfg, &inp, &l1d, &l2d);
-    let got =
-        model.rep.train_step(&cfg, inp.x_hat.view(), inp.y.view(), inp.lab.view(), inp.z1p.view(), inp.z2p.view(), Some((inp.e1.view(), inp.e2.view())), None);
+    let got = model.rep.train_step(&cfg, &inp.shown(), &inp.prev(), Some(inp.noise()), None);
 
     for row in [1usize, 6] {
         let leak = &inp.z1p.row(row) * cfg.alpha;
-        assert!(max_diff(&got.z1.row(row).to_owned(), &leak) < 1e-15, "row {row} should be leak only");
+        assert!(max_diff(&got.state.z1.row(row).to_owned(), &leak) < 1e-15, "row {row} should be leak only");
     }
     let tol = 1e-12;
-    assert!(max_diff(&got.z1, &want.z1) < tol && max_diff(&got.z2, &want.z2) < tol, "states differ");
+    assert!(max_diff(&got.state.z1, &want.z1) < tol && max_diff(&got.state.z2, &want.z2) < tol, "states differ");
     assert!(max_diff(&got.grads.w1, &want.dw1) < tol);
     assert!(max_diff(&got.grads.v2, &want.dv2) < tol);
     assert!(max_diff(&got.grads.b1, &want.db1) < tol);
@@ -329,11 +341,11 @@ fn head_gradient_uses_positives_only() {
     let mut r = rng::rng(15, &[]);
     let model = positive_model(&cfg, &mut r);
     let mut inp = rep_inputs(&cfg, 6, &mut r);
-    let base = model.rep.train_step(&cfg, inp.x_hat.view(), inp.y.view(), inp.lab.view(), inp.z1p.view(), inp.z2p.view(), None, None);
+    let base = model.rep.train_step(&cfg, &inp.shown(), &inp.prev(), None, None);
     // Changing the label of a negative row leaves the head gradient unchanged.
     inp.y.row_mut(5).fill(0.0);
     inp.y[[5, 9]] = 1.0;
-    let other = model.rep.train_step(&cfg, inp.x_hat.view(), inp.y.view(), inp.lab.view(), inp.z1p.view(), inp.z2p.view(), None, None);
+    let other = model.rep.train_step(&cfg, &inp.shown(), &inp.prev(), None, None);
     assert_eq!(base.grads.w, other.grads.w);
     assert_eq!(base.grads.b, other.grads.b);
     assert_ne!(base.grads.v, other.grads.v, "the label still enters layer 2");

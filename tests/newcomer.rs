@@ -86,11 +86,7 @@ fn printed_commands(message: &str) -> Vec<String> {
 
 /// Runs a printed command as a shell would, with `pff` this build's binary.
 fn run_printed(command: &str) -> Output {
-    Command::new("sh")
-        .args(["-c", r#"pff() { "$PFF_BIN" "$@"; }; eval "$1""#, "sh", command])
-        .env("PFF_BIN", PFF)
-        .output()
-        .expect("sh runs")
+    Command::new("sh").args(["-c", r#"pff() { "$PFF_BIN" "$@"; }; eval "$1""#, "sh", command]).env("PFF_BIN", PFF).output().expect("sh runs")
 }
 
 /// Starts a `tiny` run that lasts long enough to be interrupted in its first epoch.

@@ -20,19 +20,52 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
 
+/// The flags of `pff train`, declared once: clap reads them, and [`request`] turns them into
+/// the core's run request.
+#[derive(clap::Args)]
 pub struct TrainArgs {
+    /// tiny, web (default) or paper; a resumed run keeps its own.
+    #[arg(long)]
     pub preset: Option<String>,
+    /// mnist (default) or fashion; a resumed run keeps its own.
+    #[arg(long)]
     pub dataset: Option<String>,
+    /// Epochs to train in total (default: the preset's).
+    #[arg(long)]
     pub epochs: Option<usize>,
+    /// Use only the first N training images.
+    #[arg(long)]
     pub train_limit: Option<usize>,
+    /// Use only the first N dev images for the per-epoch evaluation (at least 1).
+    #[arg(long)]
     pub dev_limit: Option<usize>,
+    /// Seed of the initialisation, batch order, negatives and noise (default 1234); a
+    /// resumed run keeps its own.
+    #[arg(long)]
     pub seed: Option<u64>,
+    /// Override any hyper-parameter, e.g. --set lr=0.001 --set hidden=800 --set lr_milestones=[30,40].
+    /// With --resume only the schedule (epochs, lr, lr_milestones, lr_gamma) may change.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
     pub overrides: Vec<String>,
+    /// Best-dev weights file (.safetensors); the training checkpoint goes beside it as
+    /// FILE.train.safetensors and the per-epoch history as FILE.history.jsonl. With --resume
+    /// it defaults to the weights file beside the training checkpoint.
+    #[arg(long, required_unless_present = "resume")]
     pub out: Option<PathBuf>,
+    /// Continue from a training checkpoint (FILE.train.safetensors, or the weights path beside it).
+    #[arg(long)]
     pub resume: Option<PathBuf>,
+    /// Store the final weights as f16.
+    #[arg(long)]
     pub f16: bool,
+    /// Skip fitting the GMM prior at the end.
+    #[arg(long)]
     pub no_prior: bool,
+    /// Skip the final test-split evaluation.
+    #[arg(long)]
     pub no_test: bool,
+    /// Start a new run even where --out already holds one (its files are replaced).
+    #[arg(long, conflicts_with = "resume")]
     pub force: bool,
 }
 

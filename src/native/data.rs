@@ -777,12 +777,17 @@ pub fn load_split(data_root: &Path, name: &str, split: &str) -> Result<Dataset> 
         let bytes = match fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(PffError::data(shown, format!("missing shard listed in {MANIFEST_FILE}: delete {} and {}", dir.display(), fetch_hint(data_root, name))));
+                return Err(PffError::data(
+                    shown,
+                    format!("missing shard listed in {MANIFEST_FILE}: delete {} and {}", dir.display(), fetch_hint(data_root, name)),
+                ));
             }
             Err(e) => return Err(PffError::io(format!("cannot read {shown}"), e)),
         };
         let ds = verify_shard(&bytes, shard, &shown).map_err(|e| match e {
-            PffError::Data { file, reason } => PffError::Data { file, reason: format!("{reason}; delete {} and {}", dir.display(), fetch_hint(data_root, name)) },
+            PffError::Data { file, reason } => {
+                PffError::Data { file, reason: format!("{reason}; delete {} and {}", dir.display(), fetch_hint(data_root, name)) }
+            }
             other => other,
         })?;
         manifest.check_labels(&ds, &shown)?;
