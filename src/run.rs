@@ -9,6 +9,7 @@
 //! state, so that a resumed run trains on the same data with the same seed, and a request
 //! that contradicts it is refused.
 
+use crate::catalog::{Bounds, RunBounds};
 use crate::checkpoint::{self, Checkpoint, ModelMeta};
 use crate::config::Config;
 use crate::data::{self, Dataset, Manifest};
@@ -185,6 +186,26 @@ impl RunRequest {
         spec.class_names = names_for(names, spec.config.classes);
         spec.validate()?;
         Ok(spec)
+    }
+
+    /// This request with its data limits brought within `bounds` (the catalog's, clamped to
+    /// the dataset's splits: [`RunBounds::for_dataset`]); unset limits take the bounds'
+    /// defaults, and the test limit is left out of a run that does not test. The page's runs
+    /// go through here, so a form default or a stale value never asks for more images than
+    /// the dataset has. A dataset without training or dev images cannot be trained on.
+    pub fn within(&self, bounds: &RunBounds, dataset: &str) -> Result<RunRequest> {
+        for (b, split) in [(bounds.train_images, "train"), (bounds.dev_images, "dev")] {
+            if b.max == 0 {
+                return Err(PffError::Input(format!("dataset {dataset} has no {split} images: it cannot be trained on here")));
+            }
+        }
+        let fit = |limit: Option<usize>, b: Bounds| usize::try_from(b.clamp(limit.map_or(b.default, |l| l as u64))).unwrap_or(usize::MAX);
+        Ok(RunRequest {
+            train_limit: Some(fit(self.train_limit, bounds.train_images)),
+            dev_limit: Some(fit(self.dev_limit, bounds.dev_images)),
+            test_limit: if self.no_test || bounds.test_images.max == 0 { self.test_limit } else { Some(fit(self.test_limit, bounds.test_images)) },
+            ..self.clone()
+        })
     }
 
     /// Applies this request to a resumed run: anything it says about the run's identity must

@@ -89,6 +89,23 @@ pub fn catalog(site: Option<String>) -> Result<JsValue, JsValue> {
     to_js(&catalog::catalog_for(site))
 }
 
+/// The offer of a dataset (`catalog::DatasetOffer`: names, noun, split sizes and the bounds of
+/// an in-page run on it) from the bytes of its `manifest.json`, checked like
+/// [`DatasetStore::set_manifest`] checks them; throws `corrupt-data` naming the file.
+#[wasm_bindgen(js_name = datasetOffer)]
+pub fn dataset_offer(name: &str, bytes: &[u8]) -> Result<JsValue, JsValue> {
+    to_js(&catalog::DatasetOffer::of(&checked_manifest(name, bytes)?))
+}
+
+fn checked_manifest(name: &str, bytes: &[u8]) -> Result<Manifest, JsValue> {
+    let file = format!("data/{name}/manifest.json");
+    let m = Manifest::from_json(bytes, &file).map_err(js_error)?;
+    if m.name != name {
+        return Err(js_error(PffError::data(file, format!("names dataset {:?}", m.name))));
+    }
+    Ok(m)
+}
+
 // ------------------------------------------------------------------------------ conversions
 
 /// A core error as a JS `Error` with `kind` (and `file` for data errors).
@@ -181,10 +198,7 @@ impl DatasetStore {
     /// previous dataset. Returns the manifest.
     #[wasm_bindgen(js_name = setManifest)]
     pub fn set_manifest(&mut self, name: &str, bytes: &[u8]) -> Result<JsValue, JsValue> {
-        let m = Manifest::from_json(bytes, &format!("data/{name}/manifest.json")).map_err(js_error)?;
-        if m.name != name {
-            return Err(js_error(PffError::data(format!("data/{name}/manifest.json"), format!("names dataset {:?}", m.name))));
-        }
+        let m = checked_manifest(name, bytes)?;
         let out = to_js(&m)?;
         *self = DatasetStore { manifest: Some(m), ..Default::default() };
         Ok(out)
@@ -204,6 +218,17 @@ impl DatasetStore {
     #[wasm_bindgen(js_name = classNames)]
     pub fn class_names(&self) -> Vec<String> {
         self.manifest.as_ref().map(Manifest::class_names).unwrap_or_default()
+    }
+
+    /// What one image of the dataset shows (`data::Noun`: `{one, many}`); before a manifest,
+    /// that of the ten digits the page assumes then.
+    pub fn noun(&self) -> Result<JsValue, JsValue> {
+        to_js(&self.manifest.as_ref().map_or_else(|| data::Noun::for_classes(&data::digit_names(data::CLASSES)), Manifest::noun))
+    }
+
+    /// The dataset's offer (`catalog::DatasetOffer`), or `undefined` before a manifest.
+    pub fn offer(&self) -> Result<JsValue, JsValue> {
+        self.manifest.as_ref().map_or(Ok(JsValue::UNDEFINED), |m| to_js(&catalog::DatasetOffer::of(m)))
     }
 
     /// The next shard file of `split` to load so that it holds at least `want` images (0: the
@@ -276,6 +301,12 @@ impl DatasetStore {
         Ok(d)
     }
 
+    /// `req` with its data limits within this dataset's bounds (`RunRequest::within`).
+    fn bounded(&self, req: RunRequest) -> Result<RunRequest, JsValue> {
+        let m = self.manifest()?;
+        req.within(&catalog::RunBounds::for_dataset(m), &m.name).map_err(js_error)
+    }
+
     fn run_data(&self, test: bool) -> Result<RunData<'_>, JsValue> {
         Ok(RunData { train: self.split("train")?, dev: self.split("dev")?, test: if test { Some(self.split("test")?) } else { None } })
     }
@@ -340,6 +371,18 @@ impl Model {
     #[wasm_bindgen(js_name = classNames)]
     pub fn class_names(&self, store: &DatasetStore) -> Vec<String> {
         self.ck.class_names(store.manifest.as_ref())
+    }
+
+    /// What one of the model's images shows (`data::Noun`): the noun of its dataset when
+    /// `store` holds that dataset's manifest, else `digit` for classes named 0, 1, … and
+    /// `item` for others.
+    pub fn noun(&self, store: &DatasetStore) -> Result<JsValue, JsValue> {
+        let dataset = if self.ck.meta.dataset.is_empty() { "mnist" } else { self.ck.meta.dataset.as_str() };
+        let noun = match store.manifest.as_ref().filter(|m| m.name == dataset) {
+            Some(m) => m.noun(),
+            None => data::Noun::for_classes(&self.ck.class_names(None)),
+        };
+        to_js(&noun)
     }
 
     /// `{config, meta, params, prior: {components, weights, labels} | null}`.
@@ -443,17 +486,18 @@ pub struct Run {
 impl Run {
     /// A new run from a `run::RunRequest` (`{preset, dataset, seed, epochs, train_limit,
     /// dev_limit, set: {name: value}}`) on the dataset of `store` (its classes come from the
-    /// store's manifest); unset fields take the crate's defaults.
+    /// store's manifest); unset fields take the crate's defaults, and the data limits are
+    /// brought within the dataset's bounds (`RunRequest::within`).
     #[wasm_bindgen(constructor)]
     pub fn new(request: JsValue, store: &DatasetStore) -> Result<Run, JsValue> {
-        let req: RunRequest = from_js(request, "run request")?;
+        let req = store.bounded(from_js(request, "run request")?)?;
         Ok(Run::timed(TrainingRun::new(req.spec_for(store.manifest()?).map_err(js_error)?).map_err(js_error)?))
     }
 
     /// A new run that goes on training `model` (the request's preset is the model's) on the
     /// dataset of `store`.
     pub fn continuing(model: &Model, request: JsValue, store: &DatasetStore) -> Result<Run, JsValue> {
-        let mut req: RunRequest = from_js(request, "run request")?;
+        let mut req = store.bounded(from_js(request, "run request")?)?;
         req.preset = Some(model.ck.model.cfg.preset.clone());
         req.set.insert("classes".into(), model.ck.model.cfg.classes.into());
         let spec = req.spec_for(store.manifest()?).map_err(js_error)?;

@@ -569,3 +569,87 @@ fn this_builds_matmul_kernel_matches_the_reference() {
         assert!(nan_in_c.iter().all(|v| v.is_finite()), "{m}×{k}×{n}: beta = 0 must not read c");
     }
 }
+
+/// `n` images of `classes` classes (label = index mod classes), a different stripe per class.
+fn striped(n: usize, classes: usize) -> Dataset {
+    let labels: Vec<u8> = (0..n).map(|i| (i % classes) as u8).collect();
+    let pixels = (0..n * 784).map(|p| if (p % 784) % (3 + (p / 784) % classes) == 0 { 220 } else { 0 }).collect();
+    Dataset::from_parts(pixels, labels, "striped").unwrap()
+}
+
+#[test]
+fn an_in_page_run_asks_for_no_more_images_than_the_dataset_has() {
+    use pff::catalog::{DatasetOffer, RunBounds};
+    use pff::run::{RunData, RunRequest, TrainingRun};
+    // issue 27: a 3-class set with 800 dev images; the page asked for the catalog's 2,000
+    let (train, dev, test) = (striped(1000, 3), striped(800, 3), striped(300, 3));
+    let (mut manifest, _) = pff::data::build_shards("three", "test", "none", &[("train", &train), ("dev", &dev), ("test", &test)]).unwrap();
+    manifest.classes = vec!["bar".into(), "pole".into(), "ring".into()];
+    manifest.noun = "shape".into();
+    let data = RunData { train: &train, dev: &dev, test: Some(&test) };
+    let asked = RunRequest {
+        preset: Some("tiny".into()),
+        dataset: Some("three".into()),
+        seed: Some(1),
+        dev_limit: Some(2000),
+        test_limit: Some(2000),
+        ..Default::default()
+    };
+    let unbounded = TrainingRun::new(asked.spec_for(&manifest).unwrap()).unwrap().advance(&data, 1).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(unbounded.contains("first 2000 images of three/dev, but only 800"), "{unbounded}");
+
+    let b = RunBounds::for_dataset(&manifest);
+    assert_eq!((b.train_images.min, b.train_images.max, b.train_images.default), (100, 1000, 1000));
+    assert_eq!((b.dev_images.min, b.dev_images.max, b.dev_images.default), (100, 800, 800));
+    assert_eq!((b.test_images.max, b.test_images.default), (300, 300));
+    let within = asked.within(&b, "three").unwrap();
+    assert_eq!((within.train_limit, within.dev_limit, within.test_limit), (Some(1000), Some(800), Some(300)));
+    assert_eq!((within.preset.as_deref(), within.seed), (Some("tiny"), Some(1)), "only the limits change");
+    // below the minimum comes up to it; a run without a test keeps no test limit
+    let low = RunRequest { train_limit: Some(5), no_test: true, test_limit: None, ..asked.clone() }.within(&b, "three").unwrap();
+    assert_eq!((low.train_limit, low.test_limit), (Some(100), None));
+    let mut run = TrainingRun::new(within.spec_for(&manifest).unwrap()).unwrap();
+    let p = run.advance(&data, 1).unwrap();
+    assert_eq!(p.epoch_end.map(|r| r.epoch), Some(0), "the baseline evaluation of the 800 dev images runs");
+    assert_eq!((run.spec().train_limit, run.spec().dev_limit), (Some(1000), Some(800)));
+
+    // the offer the page's form reads: the same bounds, with the names and the split sizes
+    let offer = DatasetOffer::of(&manifest);
+    assert_eq!(offer.bounds, b);
+    assert_eq!((offer.splits["dev"], offer.classes.len(), offer.noun.many.as_str()), (800, 3, "shapes"));
+    // a split that is missing cannot be trained on, and says so
+    let mut no_dev = manifest.clone();
+    no_dev.splits.remove("dev");
+    let e = asked.within(&RunBounds::for_dataset(&no_dev), "three").unwrap_err().to_string();
+    assert!(e.contains("three has no dev images"), "{e}");
+    // a dataset as large as MNIST gets the catalog's standard defaults
+    let big = RunBounds::standard();
+    let std = RunRequest::default().within(&big, "mnist").unwrap();
+    assert_eq!((std.train_limit, std.dev_limit, std.test_limit), (Some(10_000), Some(2_000), Some(2_000)));
+}
+
+#[test]
+fn a_manifest_names_what_its_images_show() {
+    use pff::data::{Manifest, Noun};
+    let mut m = Manifest::new("three", "test", "none");
+    // a manifest written before the noun was recorded: digits when the classes are the digits
+    assert_eq!(m.noun(), Noun { one: "digit".into(), many: "digits".into() });
+    m.classes = vec!["bar".into(), "pole".into(), "ring".into()];
+    assert_eq!(m.noun().one, "item");
+    m.noun = "shape".into();
+    assert_eq!(m.noun().many, "shapes");
+    let back = Manifest::from_json(m.to_json().as_bytes(), "manifest.json").unwrap();
+    assert_eq!(back.noun, "shape");
+    let old = m.to_json().replace("  \"noun\": \"shape\",\n", "");
+    assert!(!old.contains("noun"), "{old}");
+    assert_eq!(Manifest::from_json(old.as_bytes(), "manifest.json").unwrap().noun().one, "item");
+    for (one, many) in [("box", "boxes"), ("berry", "berries"), ("day", "days"), ("sketch", "sketches"), ("letter", "letters")] {
+        assert_eq!(Noun::new(one).many, many);
+    }
+    let long = "x".repeat(31);
+    for bad in ["  ", "a\nb", " padded", long.as_str()] {
+        m.noun = bad.to_string();
+        let e = Manifest::from_json(m.to_json().as_bytes(), "data/three/manifest.json").unwrap_err().to_string();
+        assert!(e.contains("noun"), "{bad:?}: {e}");
+    }
+}

@@ -138,6 +138,20 @@ fn a_run_trains_on_the_store_and_ends_with_its_best_model() {
 }
 
 #[wasm_bindgen_test]
+fn the_store_offers_its_dataset_with_bounds_clamped_to_it_and_its_noun() {
+    let (store, _) = toy_store();
+    let offer = store.offer().unwrap();
+    let dev = get(&get(&offer, "bounds"), "dev_images");
+    // the catalog's 2,000 dev images come down to the 40 the toy set has
+    assert_eq!((get(&dev, "max").as_f64(), get(&dev, "default").as_f64()), (Some(40.0), Some(40.0)));
+    assert_eq!(get(&get(&offer, "noun"), "one").as_string().unwrap(), "digit", "classes 0…9 and no noun: digits");
+    assert_eq!(get(&store.noun().unwrap(), "many").as_string().unwrap(), "digits");
+    let m = Model::from_weights(&small_model()).unwrap();
+    assert_eq!(get(&m.noun(&store).unwrap(), "one").as_string().unwrap(), "digit");
+    assert!(DatasetStore::new().offer().unwrap().is_undefined());
+}
+
+#[wasm_bindgen_test]
 fn matmul_through_the_seam_is_correct() {
     let (m, k, n) = (37, 53, 29);
     let a: Vec<f32> = (0..m * k).map(|i| ((i * 7) % 11) as f32 - 5.0).collect();

