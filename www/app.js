@@ -83,9 +83,18 @@ const app = {
     const m = state.status && state.status.model;
     return m ? m.class_names : [...Array(10).keys()].map(String);
   },
-  /** Whether the classes are the digits 0, 1, … (MNIST-like), so "digit" is the right word. */
+  /** Whether the classes are named 0, 1, … (MNIST-like), so their names are their numbers. */
   digits() {
     return app.classNames().every((n, i) => n === String(i));
+  },
+  /**
+   * What one image shows, in the core's words for the loaded model's dataset (its manifest's
+   * noun: `digit` for MNIST, `item` for Fashion-MNIST), else for the loaded dataset.
+   * @returns {import('./protocol.js').Noun}
+   */
+  noun() {
+    const s = state.status;
+    return (s && s.model && s.model.noun) || (s && s.dataset.noun) || { one: 'image', many: 'images' };
   },
   /** Sets the input the panels work on (source: {kind, index, label}). */
   setInput(pixels, source = { kind: 'draw' }) {
@@ -162,6 +171,22 @@ function plural(n, word) {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
+const capital = (/** @type {string} */ w) => w.charAt(0).toUpperCase() + w.slice(1);
+
+/** Puts the dataset's noun into the page's fixed texts: `data-noun` = one | many | One | Many,
+ * and `data-aria-words`, an aria-label with `{one}` and `{many}` in it. */
+function applyWords() {
+  const n = app.noun();
+  for (const el of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('[data-noun]'))) {
+    const form = el.dataset.noun || 'one';
+    const word = form.toLowerCase() === 'one' ? n.one : n.many;
+    el.textContent = form === 'One' || form === 'Many' ? capital(word) : word;
+  }
+  for (const el of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('[data-aria-words]'))) {
+    el.setAttribute('aria-label', (el.dataset.ariaWords || '').replaceAll('{one}', n.one).replaceAll('{many}', n.many));
+  }
+}
+
 function fmtParams(n) {
   return n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${Math.round(n / 1e3)} k` : `${n}`;
 }
@@ -205,6 +230,7 @@ function renderStatus(s) {
     state.modelKey = key;
     if (!(state.restoreWeights && state.restoreWeights.url && m.name === state.restoreWeights.name)) app.snapshot();
   }
+  applyWords();
   app.emit('status', s);
 }
 
@@ -236,6 +262,10 @@ const PANELS = ['draw', 'settle', 'dream', 'train', 'data', 'weights'];
 function showPanel(name, { focus = false, updateHash = true } = {}) {
   if (!PANELS.includes(name) || $(`#tab-${name}`).hidden) name = 'draw';
   state.panel = name;
+  // a control that opened another panel (Data's "Open in Draw") is hidden with its own: the
+  // focus goes to the new panel's tab instead of falling to the page
+  const from = /** @type {HTMLElement|null} */ (document.activeElement);
+  if (from && from.closest('[role="tabpanel"]') && !from.closest(`#panel-${name}`)) focus = true;
   for (const p of PANELS) {
     const tab = $(`#tab-${p}`);
     const on = p === name;
@@ -279,6 +309,24 @@ function setupTabs() {
   });
 }
 
+// ------------------------------------------------------------------ keyboard focus
+
+/** Keeps the focused control clear of the sticky header: its height goes to --header-h (the
+ * page's scroll-padding-top), and a control that still ends up under it is scrolled out. */
+function setupFocus() {
+  const header = /** @type {HTMLElement} */ ($('header.top'));
+  const measure = () => document.documentElement.style.setProperty('--header-h', `${Math.ceil(header.getBoundingClientRect().height)}px`);
+  measure();
+  new ResizeObserver(measure).observe(header);
+  document.addEventListener('focusin', (e) => {
+    const el = /** @type {HTMLElement} */ (e.target);
+    if (!(el instanceof HTMLElement) || header.contains(el)) return;
+    const below = header.getBoundingClientRect().bottom + 8;
+    const top = el.getBoundingClientRect().top;
+    if (top < below) window.scrollBy(0, top - below);
+  });
+}
+
 // ------------------------------------------------------------------ boot
 
 /** What the site sets (its site.json, through the core's catalog): the title, whether it trains. */
@@ -319,6 +367,7 @@ async function loadDefaults({ restoring = false } = {}) {
 
 async function boot() {
   setupTabs();
+  setupFocus();
   app.views.draw = new DrawView(app);
   app.views.settle = new SettleView(app);
   app.views.dream = new DreamView(app);
@@ -369,7 +418,7 @@ async function boot() {
   } else if (!state.hasModel) {
     app.message('No model is loaded yet: train one in the Train tab (about half a minute for the tiny preset) or load a weights file in the Weights tab.', 'warn');
   } else {
-    app.message('Ready: draw a digit.', 'ok');
+    app.message(`Ready: draw one ${app.noun().one}.`, 'ok');
   }
   app.emit('model', { why: 'boot' });
 }

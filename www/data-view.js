@@ -28,6 +28,9 @@ export class DataView {
     $('#data-next').addEventListener('click', () => this.turn(1));
     $('#data-to-draw').addEventListener('click', () => this.open('draw'));
     $('#data-to-settle').addEventListener('click', () => this.open('settle'));
+    // the tiles are one tab stop; the arrow keys, Home and End move inside them (roving tabindex)
+    this.current = null; // the index of the tile that takes the focus
+    $('#data-tiles').addEventListener('keydown', (/** @type {KeyboardEvent} */ e) => this.tileKey(e));
     app.on('model', () => {
       // answers of another model are stale, and so are the images of another dataset
       const dataset = app.state.status && app.state.status.dataset.name;
@@ -55,7 +58,8 @@ export class DataView {
   async load(n) {
     const size = await this.app.testSize();
     if (!size) {
-      $('#data-summary').textContent = 'No test digits are loaded.';
+      const e = this.app.state.dataError;
+      $('#data-summary').textContent = `No test ${this.app.noun().many} are loaded.${e ? ` ${e.message}` : ''}`;
       return false;
     }
     n = Math.min(n, size);
@@ -77,7 +81,7 @@ export class DataView {
     const n = Number($('#data-count').value);
     const btn = $('#data-eval');
     btn.disabled = true;
-    $('#data-summary').textContent = `Evaluating ${n} test ${this.app.digits() ? 'digits' : 'images'}…`;
+    $('#data-summary').textContent = `Evaluating ${n} test ${this.app.noun().many}…`;
     try {
       if (!(await this.load(n))) return;
       const t0 = performance.now();
@@ -86,7 +90,7 @@ export class DataView {
       this.preds = ev.predictions;
       this.app.state.lastEval = ev;
       const wrong = ev.n - Math.round(ev.accuracy * ev.n);
-      $('#data-summary').textContent = `${ev.n} test ${this.app.digits() ? 'digits' : 'images'}: ${(ev.accuracy * 100).toFixed(2)} % right with the goodness classifier (${wrong} wrong), ${(ev.forward_accuracy * 100).toFixed(2)} % with the forward head; ${(ms / 1000).toFixed(1)} s.`;
+      $('#data-summary').textContent = `${ev.n} test ${this.app.noun().many}: ${(ev.accuracy * 100).toFixed(2)} % right with the goodness classifier (${wrong} wrong), ${(ev.forward_accuracy * 100).toFixed(2)} % with the forward head; ${(ms / 1000).toFixed(1)} s.`;
       $('#panel-data').dataset.accuracy = String(ev.accuracy);
       this.renderConfusion(ev.confusion);
       this.page = 0;
@@ -121,7 +125,7 @@ export class DataView {
     $('#data-prev').disabled = this.page === 0;
     $('#data-next').disabled = this.page >= pages - 1;
     if ($('#data-wrong').checked && !this.preds) {
-      box.textContent = 'Evaluate first to find the misclassified digits.';
+      box.textContent = `Evaluate first to find the misclassified ${this.app.noun().many}.`;
       return;
     }
     if (!idx.length) {
@@ -149,21 +153,50 @@ export class DataView {
         b.setAttribute('aria-label', `test image ${i}, labelled ${name(truth)}`);
       }
       b.dataset.index = String(i);
+      b.tabIndex = -1;
       b.append(c, lab);
       b.addEventListener('click', () => this.select(i));
       frag.append(b);
     }
     box.append(frag);
+    const tiles = this.tiles();
+    const keep = tiles.find((t) => Number(t.dataset.index) === this.current) || tiles[0];
+    if (!keep) return;
+    keep.tabIndex = 0;
+    this.current = Number(keep.dataset.index);
+  }
+
+  /** @returns {HTMLElement[]} the tiles on the page */
+  tiles() {
+    return [.../** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('#data-tiles .tile'))];
+  }
+
+  /** Arrow keys move the focus between tiles (up and down by a row of the grid), Home/End to the ends. */
+  tileKey(e) {
+    const tiles = this.tiles();
+    const at = tiles.indexOf(/** @type {HTMLElement} */ (document.activeElement));
+    if (at < 0) return;
+    const perRow = Math.max(1, tiles.filter((t) => t.offsetTop === tiles[0].offsetTop).length);
+    const moves = { ArrowRight: at + 1, ArrowLeft: at - 1, ArrowDown: at + perRow, ArrowUp: at - perRow, Home: 0, End: tiles.length - 1 };
+    if (!(e.key in moves) || e.ctrlKey || e.altKey || e.metaKey) return;
+    e.preventDefault();
+    const to = Math.max(0, Math.min(tiles.length - 1, moves[e.key]));
+    if (to === at) return;
+    tiles[at].tabIndex = -1;
+    tiles[to].tabIndex = 0;
+    this.current = Number(tiles[to].dataset.index);
+    tiles[to].focus();
   }
 
   select(i) {
     this.selected = i;
+    this.current = i;
     $('#data-inspect').hidden = false;
     drawDigit($('#data-inspect-img'), this.pixels, { max: 255, offset: i * 784 });
     const truth = this.labels[i];
     const p = this.preds ? this.preds[i] : null;
     const name = (c) => this.app.className(c);
-    $('#data-inspect-text').textContent = `Test ${this.app.digits() ? 'digit' : 'image'} #${i}, labelled ${name(truth)}${p === null ? '' : `; the model says ${name(p)}${p === truth ? ' (right)' : ' (wrong)'}`}.`;
+    $('#data-inspect-text').textContent = `Test ${this.app.noun().one} #${i}, labelled ${name(truth)}${p === null ? '' : `; the model says ${name(p)}${p === truth ? ' (right)' : ' (wrong)'}`}.`;
   }
 
   open(panel) {

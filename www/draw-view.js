@@ -33,7 +33,7 @@ export class DrawView {
     app.on('input', ({ pixels, source }) => this.inputChanged(pixels, source));
     app.on('model', () => this.classify());
     app.on('progress', (ev) => {
-      if (app.state.panel === 'draw' && (ev.epochEnd || ev.phase === 'done')) this.classify();
+      if (app.state.panel === 'draw' && (ev.epoch_end || ev.phase === 'done')) this.classify();
     });
     app.on('crash', () => (this.busy = false));
     this.neutral(this.prompt());
@@ -47,6 +47,7 @@ export class DrawView {
     const list = $('#probs');
     list.textContent = '';
     list.classList.toggle('named', !this.app.digits());
+    $('#draw-hint').textContent = `The ${names.length} label hypotheses settle together; the one whose circuit ends up with the highest goodness wins. The forward head is the model's fast feed-forward guess.`;
     this.rows = names.map((name) => {
       const li = document.createElement('li');
       li.innerHTML = '<span class="d"></span><span class="bar"><span class="fill"></span></span><span class="pct">–</span>';
@@ -61,7 +62,7 @@ export class DrawView {
   /** What to draw, in the model's classes. */
   prompt() {
     const names = this.app.classNames();
-    if (this.app.digits()) return `Draw a digit from 0 to ${names.length - 1}, as large as you like.`;
+    if (this.app.digits()) return `Draw one ${this.app.noun().one} from 0 to ${names.length - 1}, as large as you like.`;
     return `Draw one of: ${names.join(', ')}.`;
   }
 
@@ -89,7 +90,7 @@ export class DrawView {
   inputChanged(pixels, source) {
     if (source.kind !== 'draw') this.pad.setImage(pixels);
     const note = $('#draw-source');
-    if (source.kind === 'test') note.textContent = `${this.app.digits() ? 'Test digit' : 'Test image'} #${source.index}, labelled ${this.app.className(source.label)}. Draw on it to start over.`;
+    if (source.kind === 'test') note.textContent = `Test ${this.app.noun().one} #${source.index}, labelled ${this.app.className(source.label)}. Draw on it to start over.`;
     else if (source.kind === 'dream') note.textContent = 'A dreamed image. Draw on it to start over.';
     else if (!pixels) note.textContent = this.prompt();
     else note.textContent = 'Keep drawing, or Clear to start again.';
@@ -102,7 +103,10 @@ export class DrawView {
   async randomDigit() {
     const size = await this.app.testSize();
     if (!size) {
-      this.app.message('No test digits are loaded.', 'warn');
+      // say why, as the other views do: the file that failed its check and the reason
+      const e = this.app.state.dataError;
+      const why = e ? `${e.kind === 'corrupt-data' && e.file ? `: a data file failed its check (${e.file})` : ''}. ${e.message}` : '.';
+      this.app.message(`No test ${this.app.noun().many} are loaded${why}`, e ? 'error' : 'warn');
       return;
     }
     const index = Math.floor(Math.random() * size);
@@ -111,7 +115,7 @@ export class DrawView {
       const px = Float32Array.from(r.pixels, (v) => v / 255);
       this.app.setInput(px, { kind: 'test', index, label: r.labels[0] });
     } catch (e) {
-      this.app.message(`Could not read a test digit: ${e.message}`, 'error');
+      this.app.message(`Could not read a test ${this.app.noun().one}: ${e.message}`, 'error');
     }
   }
 

@@ -17,7 +17,8 @@ export class DreamView {
     this.stale = true;
     this.dreamer = new Coalescer(async () => {
       await this.ensurePrior();
-      this.note('Digits sampled from a Gaussian mixture over the generative circuit\'s top latent, then decoded by the generative circuit.');
+      const many = this.app.noun().many;
+      this.note(`${many.charAt(0).toUpperCase()}${many.slice(1)} sampled from a Gaussian mixture over the generative circuit's top latent, then decoded by the generative circuit.`);
       await this.grid();
       await this.components();
       await this.interp();
@@ -38,16 +39,27 @@ export class DreamView {
       this.interp().catch((e) => this.note(`Interpolation failed: ${e.message}`));
     });
     $('#latent-map').addEventListener('click', (e) => this.pick(e));
-    app.on('model', () => this.invalidate());
+    app.on('model', () => {
+      this.buildLegend();
+      this.invalidate();
+    });
     app.on('progress', (ev) => {
       if (ev.phase === 'done') this.invalidate();
     });
     app.on('panel', (p) => (p === 'dream' ? this.startAnim() : this.stopAnim()));
+    this.buildLegend();
+  }
+
+  /** One entry per class of the model: the number the map draws, and its name when it has one. */
+  buildLegend() {
     const legend = $('#latent-legend');
-    DIGIT_COLORS.forEach((c, d) => {
+    legend.textContent = '';
+    const digits = this.app.digits();
+    this.app.classNames().forEach((name, d) => {
       const s = document.createElement('span');
-      s.innerHTML = `<i></i>${d}`;
-      s.querySelector('i').style.background = c;
+      s.innerHTML = '<i></i>';
+      s.append(digits ? name : `${d} = ${name}`);
+      s.querySelector('i').style.background = DIGIT_COLORS[d % DIGIT_COLORS.length];
       legend.append(s);
     });
   }
@@ -70,7 +82,7 @@ export class DreamView {
     const s = this.app.state.status;
     if (s && s.model && s.model.prior) return;
     const n = this.app.catalog.prior_images;
-    this.note(`This model has no prior over its latents yet: fitting one on ${n} digits…`);
+    this.note(`This model has no prior over its latents yet: fitting one on ${n} ${this.app.noun().many}…`);
     const name = (s && s.dataset && s.dataset.name) || this.app.catalog.default_dataset;
     // a site without in-page training serves no dev split: its test split stands in
     const split = this.app.catalog.training ? 'dev' : 'test';

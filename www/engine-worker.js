@@ -30,8 +30,10 @@ function fail(/** @type {string} */ kind, /** @type {string} */ message) {
 function status() {
   return {
     ...runtime,
-    model: model ? { name: modelName, ...model.info(), class_names: model.classNames(store) } : null,
-    dataset: store ? { name: store.name() ?? null, title: store.title() ?? null, classes: store.classNames(), sizes: store.sizes() } : { name: null, title: null, classes: [], sizes: {} },
+    model: model ? { name: modelName, ...model.info(), class_names: model.classNames(store), noun: model.noun(store) } : null,
+    dataset: store
+      ? { name: store.name() ?? null, title: store.title() ?? null, classes: store.classNames(), noun: store.noun(), sizes: store.sizes() }
+      : { name: null, title: null, classes: [], noun: null, sizes: {} },
     training: training ? training.state : 'idle',
   };
 }
@@ -184,9 +186,15 @@ const handlers = {
     if (!res.ok) throw fail('http', `${file}: HTTP ${res.status}`);
     return wasm.catalog(await res.text()); // throws a config error naming what is wrong with the file
   },
-  manifest: async ({ name }) => {
-    const res = await fetch(new URL(`data/${name}/manifest.json`, SITE).href);
-    return res.ok ? res.json() : null;
+  offer: async ({ name }) => {
+    let bytes;
+    try {
+      bytes = await fetchBytes(`data/${name}/manifest.json`);
+    } catch (e) {
+      if (/** @type {any} */ (e).status === 404) return null; // not served here
+      throw e;
+    }
+    return wasm.datasetOffer(name, bytes); // checked by the core; throws corrupt-data naming the file
   },
   status: () => status(),
   loadDataset,

@@ -30,15 +30,22 @@
 
 /** @typedef {{dataset: string, epochs: number, seed: number, dev_accuracy?: number, test_accuracy?: number, test_forward_accuracy?: number, command?: string, storage?: string, class_names?: string[]}} ModelMeta */
 /** @typedef {{components: number, weights: number[], labels: (number|null)[]}} PriorInfo */
-/** The loaded model: where it came from and the core's ModelInfo. @typedef {{name: string|null, config: Config, meta: ModelMeta, params: number, prior: PriorInfo|null, class_names: string[]}} ModelStatus */
+/** What one image shows, singular and plural (the core's data::Noun: `digit`/`digits`, `item`/`items`). @typedef {{one: string, many: string}} Noun */
+/** The loaded model: where it came from and the core's ModelInfo. @typedef {{name: string|null, config: Config, meta: ModelMeta, params: number, prior: PriorInfo|null, class_names: string[], noun: Noun}} ModelStatus */
 
 /**
  * @typedef {{mode: 'threads'|'single', build: Build, simd: 'relaxed-simd'|'simd128', threads: number, reason: string, version: string,
- *   model: ModelStatus|null, dataset: {name: string|null, title: string|null, classes: string[], sizes: Record<string, number>},
+ *   model: ModelStatus|null, dataset: {name: string|null, title: string|null, classes: string[], noun: Noun|null, sizes: Record<string, number>},
  *   training: 'idle'|'running'|'paused'|'stopping'}} Status
  */
 
 /** @typedef {{min: number, max: number, default: number}} Bounds */
+/** The core's catalog::RunBounds: how many images of each split an in-page run may use. @typedef {{train_images: Bounds, dev_images: Bounds, test_images: Bounds}} RunBounds */
+/**
+ * The core's catalog::DatasetOffer, from a dataset's manifest: its names, noun and split sizes, and
+ * the catalog's run bounds clamped to what it has (the Train form's defaults and limits).
+ * @typedef {{name: string, title: string, classes: string[], noun: Noun, splits: Record<string, number>, bounds: RunBounds}} DatasetOffer
+ */
 /**
  * The core's catalog (src/catalog.rs): presets, defaults and limits, and what this site publishes (its site.json).
  * @typedef {{presets: {name: string, label: string, in_page: boolean, config: Config}[], default_preset: string,
@@ -83,7 +90,7 @@
  *   exportWeights: {payload: {half?: boolean}, result: {bytes: Uint8Array}},
  *   classify: {payload: {pixels: Float32Array}, result: Classification},
  *   settle: {payload: {pixels: Float32Array, label: number}, result: SettleTrace},
- *   manifest: {payload: {name: string}, result: object|null},
+ *   offer: {payload: {name: string}, result: DatasetOffer|null},
  *   dream: {payload: {n: number, component?: number, seed: number}, result: Dream},
  *   interpolate: {payload: {frames: number, seed: number}, result: Dream},
  *   latentMap: {payload: {split: string, start: number, count: number}, result: LatentMap},

@@ -48,7 +48,7 @@ export class SettleView {
       this.invalidate();
     });
     app.on('progress', (ev) => {
-      if (ev.epochEnd || ev.phase === 'done') this.invalidate();
+      if (ev.epoch_end || ev.phase === 'done') this.invalidate();
     });
   }
 
@@ -64,6 +64,7 @@ export class SettleView {
       legend: false,
       xInteger: true,
     });
+    $('#settle-chart').setAttribute('aria-label', `Goodness of the ${names.length} hypotheses per step`);
     const fs = $('#settle-hyp');
     for (const old of fs.querySelectorAll('label')) old.remove();
     const mk = (value, text, swatch) => {
@@ -75,7 +76,7 @@ export class SettleView {
       fs.append(label);
     };
     mk('auto', 'winner');
-    names.forEach((name, c) => mk(String(c), this.app.digits() ? name : `${c} ${name}`, color(c)));
+    names.forEach((name, c) => mk(String(c), name, color(c)));
     this.choice = 'auto';
   }
 
@@ -103,7 +104,8 @@ export class SettleView {
     if (!state.input) {
       this.trace = null;
       this.clearViews();
-      this.note('Draw a digit in the Draw tab (or pick a test digit) to see how the circuits settle on it.');
+      const n = this.app.noun().one;
+      this.note(`Draw one ${n} in the Draw tab (or pick a test ${n}) to see how the circuits settle on it.`);
       return;
     }
     if (!state.hasModel) {

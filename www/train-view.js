@@ -32,7 +32,10 @@ export class TrainView {
       dev: new LineChart($('#chart-dev'), { series: [{ name: 'dev accuracy', color: COLORS.yellow, points: true }], xLabel: 'epoch', legend: false, xInteger: true }),
     };
     this.charts.dev.series[0].points = true;
+    /** @type {Record<string, import('./protocol.js').DatasetOffer>} the offers of the datasets listed, by name */
+    this.offers = {};
     $('#train-preset').addEventListener('change', () => this.presetChanged());
+    $('#train-dataset').addEventListener('change', () => this.datasetChanged());
     for (const el of document.querySelectorAll('input[name="train-from"]')) el.addEventListener('change', () => this.fromChanged());
     $('#train-start').addEventListener('click', () => this.start());
     $('#train-pause').addEventListener('click', () => this.pauseResume());
@@ -60,7 +63,8 @@ export class TrainView {
       el.max = String(b.max);
       if (value) el.value = String(b.default);
     };
-    bound('#train-size', catalog.train_images);
+    this.bounds = { train_images: catalog.train_images, dev_images: catalog.dev_images, test_images: catalog.test_images };
+    this.showBounds();
     bound('#train-epochs', catalog.epochs);
     bound('#train-seed', catalog.seed);
     bound('#train-steps', catalog.steps, false);
@@ -81,19 +85,39 @@ export class TrainView {
     await /** @type {any} */ (window).pffBooted;
     if (!this.app.catalog) return;
     this.fill(this.app.catalog);
-    // every dataset of the catalog whose manifest this site serves, named by its manifest
+    // every dataset of the catalog whose manifest this site serves, named by its manifest; the
+    // core's offer of each (from its manifest) brings the form's bounds for a run on it
     const select = $('#train-dataset');
     for (const name of this.app.catalog.datasets) {
       try {
-        const m = await this.app.call('manifest', { name });
-        if (!m) continue;
+        const offer = await this.app.call('offer', { name });
+        if (!offer) continue;
+        this.offers[name] = offer;
         const o = document.createElement('option');
         o.value = name;
-        o.textContent = m.title || name;
+        o.textContent = offer.title;
         select.append(o);
-      } catch (_) {
-        /* not served here */
+      } catch (e) {
+        this.app.message(`The ${name} dataset cannot be offered for training: ${e.message}`, 'warn');
       }
+    }
+    this.datasetChanged();
+  }
+
+  /** The selected dataset's bounds (the catalog's, clamped by the core to what it has) into the form. */
+  datasetChanged() {
+    const offer = this.offers[$('#train-dataset').value];
+    if (!offer) return;
+    this.bounds = offer.bounds;
+    this.showBounds();
+  }
+
+  showBounds() {
+    for (const [id, b] of /** @type {[string, import('./protocol.js').Bounds][]} */ ([['#train-size', this.bounds.train_images], ['#train-dev', this.bounds.dev_images]])) {
+      const el = $(id);
+      el.min = String(b.min);
+      el.max = String(b.max);
+      el.value = String(b.default);
     }
   }
 
@@ -125,6 +149,8 @@ export class TrainView {
   }
 
   setRunning(running) {
+    const focus = document.activeElement;
+    const lost = !focus || focus === document.body || (running ? focus === $('#train-start') : focus === $('#train-pause') || focus === $('#train-stop'));
     this.running = running;
     $('#train-start').disabled = running;
     $('#train-pause').disabled = !running;
@@ -138,6 +164,8 @@ export class TrainView {
     }
     $('#weights-pretrained').disabled = running;
     $('#weights-input').disabled = running;
+    // the button that had the focus is disabled now: keep the focus on the run's controls
+    if (lost && this.app.state.panel === 'train') $(running ? '#train-pause' : '#train-start').focus();
   }
 
   note(text) {
@@ -168,7 +196,10 @@ export class TrainView {
     const cat = app.catalog;
     const clamp = (v, b) => Math.max(b.min, Math.min(b.max, Number(v) || b.default));
     const name = $('#train-dataset').value;
-    const size = clamp($('#train-size').value, cat.train_images);
+    const bounds = this.bounds; // the dataset's (the core clamps the run's limits to them too)
+    const size = clamp($('#train-size').value, bounds.train_images);
+    const dev = clamp($('#train-dev').value, bounds.dev_images);
+    const tested = bounds.test_images.default;
     const epochs = clamp($('#train-epochs').value, cat.epochs);
     const lr = Number($('#train-lr').value);
     const steps = Number($('#train-steps').value);
@@ -180,15 +211,17 @@ export class TrainView {
       return;
     }
     /** @type {import('./protocol.js').RunRequest} */
-    const request = { preset: base.preset, dataset: name, seed: Number($('#train-seed').value) >>> 0, epochs, train_limit: size, dev_limit: cat.dev_images.default, test_limit: cat.test_images.default, set: {} };
+    const request = { preset: base.preset, dataset: name, seed: Number($('#train-seed').value) >>> 0, epochs, train_limit: size, dev_limit: dev, set: {} };
+    if (tested > 0) request.test_limit = tested;
+    else request.no_test = true; // a dataset without test images
     if (lr !== base.lr) request.set.lr = lr;
     if (fromScratch && steps !== base.steps) request.set.steps = steps;
     this.batchSize = base.batch_size;
     this.setRunning(true);
     this.losses = [];
     try {
-      this.note(`Loading ${size} training and ${cat.dev_images.default} dev images…`);
-      await app.call('loadDataset', { name, splits: { train: size, dev: cat.dev_images.default, test: 0 } });
+      this.note(`Loading ${size} training and ${dev} dev images…`);
+      await app.call('loadDataset', { name, splits: { train: size, dev, ...(tested > 0 ? { test: 0 } : {}) } });
       this.resetCharts();
       this.note(`Training ${fromScratch ? `a new ${base.preset} model` : 'the current model'} on ${size} images for ${epochs} epoch${epochs > 1 ? 's' : ''}. Draw, Settle and Dream use the model as of the last finished epoch.`);
       const r = await app.call('train', { request, from: fromScratch ? 'scratch' : 'current' });
@@ -267,7 +300,7 @@ export class TrainView {
     const left = (ev.epochs * ev.batches_per_epoch - (ev.epoch * ev.batches_per_epoch + ev.batch)) * this.batchSize;
     $('#train-eta').textContent = ev.phase === 'done' ? 'done' : training ? fmtTime(ev.samples_per_s > 0 ? left / ev.samples_per_s : null) : ev.phase;
     $('#train-threads').textContent = String(ev.threads);
-    if (ev.phase === 'testing') this.note(`Testing the best model (epoch ${ev.best_epoch}) on the test digits: ${ev.tested} / ${ev.test_total}…`);
+    if (ev.phase === 'testing') this.note(`Testing the best model (epoch ${ev.best_epoch}) on the test ${this.app.noun().many}: ${ev.tested} / ${ev.test_total}…`);
     if (ev.phase === 'prior') this.note('Fitting the generative prior of the best model for the Dream panel…');
   }
 }
