@@ -19,6 +19,7 @@ macro_rules! say_raw {
     }};
 }
 
+mod report;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -135,30 +136,8 @@ enum Cmd {
         reference_draw: bool,
     },
     /// Write the figures and numbers of a trained model (for docs/results.md): dev-accuracy
-    /// curve, generated images, reconstructions, latent map (PCA), and a JSON summary.
-    Report {
-        /// The weights file (.safetensors) to report on.
-        #[arg(long)]
-        weights: PathBuf,
-        /// A training history to draw on the dev-accuracy chart; repeat it to draw several runs
-        /// side by side, one line each, named by file (default: the one beside the weights,
-        /// FILE.history.jsonl, when it exists).
-        #[arg(long)]
-        history: Vec<PathBuf>,
-        /// Folder for the figures (SVG charts, PNG image grids) and the summary (JSON).
-        #[arg(long)]
-        out: PathBuf,
-        /// The model's own dataset, which the weights file records (another one is refused).
-        #[arg(long)]
-        dataset: Option<String>,
-        /// The split the summary evaluates and the reconstructions and latent map show: `dev`
-        /// charts a run in progress without looking at the test set.
-        #[arg(long, default_value = "test", value_parser = ["dev", "test"])]
-        split: String,
-        /// Seed of the generated images.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-    },
+    /// curve, generated images, reconstructions, latent map (t-SNE or PCA), and a JSON summary.
+    Report(report::ReportArgs),
     /// Measure training and classifier throughput and GFLOP/s per matrix shape.
     Bench {
         /// The preset whose shapes are measured: tiny, web or paper.
@@ -320,7 +299,7 @@ fn run(cli: Cli) -> pff::Result<()> {
             say!("wrote {n} generated images to {}", out.display());
             Ok(())
         }
-        Cmd::Report { weights, history, out, dataset, split, seed } => report(&root, &weights, history, &out, dataset, &split, seed),
+        Cmd::Report(args) => report::report(&root, &args),
         Cmd::Bench { preset, batches, json, threads_sweep } => {
             let cfg = Config::preset(&preset)?;
             if threads_sweep.is_empty() {
@@ -528,98 +507,4 @@ fn eval(root: &Path, weights: &Path, dataset: Option<String>, split: &str, limit
 fn dream_images(d: &generate::Dream) -> ndarray::Array2<f32> {
     let dim = d.images.len() / d.n.max(1);
     ndarray::Array2::from_shape_vec((d.n, dim), d.images.clone()).expect("n images of equal size")
-}
-
-/// The records of a `pff train` history (one JSON object per line). `None` when the file is
-/// absent and was not asked for by name; a line that is not a JSON object is an error.
-fn read_history(path: &Path, required: bool) -> pff::Result<Option<Vec<serde_json::Value>>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(PffError::io(format!("cannot read the history {}", path.display()), e)),
-    };
-    let records = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| match serde_json::from_str::<serde_json::Value>(l) {
-        Ok(v) if v.is_object() => Ok(v),
-        _ => Err(PffError::data(path.display().to_string(), format!("line {} is not a history record (a JSON object)", i + 1))),
-    });
-    records.collect::<pff::Result<Vec<_>>>().map(Some)
-}
-
-/// A history's name on a chart: its file name without `.history.jsonl`.
-fn history_label(path: &Path) -> String {
-    let file = path.file_name().and_then(|s| s.to_str()).unwrap_or("history");
-    file.strip_suffix(".history.jsonl").or_else(|| file.strip_suffix(".jsonl")).unwrap_or(file).to_string()
-}
-
-fn report(root: &Path, weights: &Path, history: Vec<PathBuf>, out: &Path, dataset: Option<String>, split: &str, seed: u64) -> pff::Result<()> {
-    use pff::native::plot;
-    let ck = read_weights(weights)?;
-    let name = weights.file_name().and_then(|s| s.to_str()).unwrap_or("model").trim_end_matches(".safetensors").to_string();
-    let dataset = dataset_of(&ck, dataset, OtherDataset::Refuse("a report presents the model on its own dataset"))?;
-    std::fs::create_dir_all(out).map_err(|e| PffError::io(format!("cannot create {}", out.display()), e))?;
-    let write = |file: &str, bytes: Vec<u8>| -> pff::Result<PathBuf> {
-        let p = out.join(format!("{name}-{file}"));
-        ndata::write_atomic(&p, &bytes)?;
-        say!("wrote {}", p.display());
-        Ok(p)
-    };
-    // Training curves: dev accuracy per epoch, one line per history.
-    let explicit = !history.is_empty();
-    let paths = if explicit { history } else { vec![with_suffix(weights, ".history.jsonl")] };
-    let mut series = vec![];
-    let mut epochs: Vec<serde_json::Value> = vec![];
-    for (i, path) in paths.iter().enumerate() {
-        let Some(records) = read_history(path, explicit)? else { continue };
-        let label = if explicit { history_label(path) } else { format!("{name} (goodness classifier)") };
-        let points: Vec<(f64, f64)> = records.iter().filter_map(|e| Some((e["epoch"].as_f64()?, e["dev_accuracy"].as_f64()?))).filter(|p| p.0 >= 1.0).collect();
-        if i == 0 {
-            epochs = records;
-        }
-        series.push(plot::Series { label, points, colour: plot::PALETTE[i % plot::PALETTE.len()] });
-    }
-    let curve_len = series.first().map_or(0, |s| s.points.len());
-    if series.iter().any(|s| !s.points.is_empty()) {
-        let lo = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).fold(1.0, f64::min).min(0.9);
-        let svg = plot::line_chart(&series, ((lo * 20.0).floor() / 20.0, 1.0), true, ("epoch", "dev accuracy"), (640, 400))?;
-        write("curves.svg", svg.into_bytes())?;
-    }
-    let secs: Vec<f64> = epochs.iter().filter_map(|e| e["seconds"].as_f64()).collect();
-    // Evaluation and reconstructions, on the chosen split.
-    let data = load_for(&ck.model.cfg, root, &dataset, split, None)?;
-    let ev = evaluate(&ck.model, &data);
-    // Up to 50 images, ten per row, each row of originals above its reconstructions.
-    let idx: Vec<usize> = (0..50.min(data.len())).collect();
-    let (x, _) = data.batch(&idx);
-    let rec = ck.model.reconstruct(x.view());
-    let mut pairs = ndarray::Array2::<f32>::zeros((idx.len().div_ceil(10) * 20, x.ncols()));
-    for i in 0..idx.len() {
-        let (r, c) = (i / 10, i % 10);
-        pairs.row_mut(r * 20 + c).assign(&x.row(i));
-        pairs.row_mut(r * 20 + 10 + c).assign(&rec.row(i));
-    }
-    write("recon.png", pff::native::image::grid_png(pairs.view(), 28, 10, 2)?)?;
-    if let Some(prior) = &ck.prior {
-        let dream = generate::dream(&ck.model, prior, 100, None, None, seed)?;
-        write("samples.png", pff::native::image::grid_png(dream_images(&dream).view(), 28, 10, 2)?)?;
-    }
-    let map = generate::latent_map(&ck.model, &data, 0, 3000)?;
-    let pts: Vec<(f64, f64, usize)> =
-        (0..map.n).map(|i| (f64::from(map.points[2 * i]), f64::from(map.points[2 * i + 1]), usize::from(map.labels[i]))).collect();
-    let manifest = ndata::load_manifest(root, &dataset).ok();
-    let names = ck.class_names(manifest.as_ref());
-    let svg = plot::scatter(&pts, &names, ("principal component 1", "principal component 2"), (640, 500))?;
-    write("latents.svg", svg.into_bytes())?;
-    let size = std::fs::metadata(weights).map(|m| m.len()).unwrap_or(0);
-    let summary = json!({
-        "weights": weights, "dataset": dataset, "preset": ck.model.cfg.preset, "hidden": ck.model.cfg.hidden,
-        "params": ck.model.num_params(), "file_bytes": size, "epochs": ck.meta.epochs, "seed": ck.meta.seed,
-        "best_dev_accuracy": ck.meta.dev_accuracy, "split": split, "n": ev.n, "accuracy": ev.accuracy, "error": ev.error,
-        "forward_accuracy": ev.forward_accuracy, "recon_sse": ev.recon_sse,
-        "mean_epoch_seconds": if secs.is_empty() { None } else { Some(secs.iter().sum::<f64>() / secs.len() as f64) },
-        "epochs_in_history": curve_len, "command": ck.meta.command,
-    });
-    let summary = serde_json::to_string_pretty(&summary).expect("summary serialises");
-    write("summary.json", format!("{summary}\n").into_bytes())?;
-    say!("{summary}");
-    Ok(())
 }

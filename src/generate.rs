@@ -77,7 +77,8 @@ fn decoded(model: &Pff<f32>, z: Array2<f32>, comps: Vec<usize>) -> Dream {
     }
 }
 
-/// Points of the latent map: the first two principal components of the images' top latents.
+/// Points of a latent map of the images' top latents: their first two principal components,
+/// or their t-SNE map.
 #[derive(Clone, Debug, Serialize)]
 pub struct LatentMap {
     pub n: usize,
@@ -86,9 +87,10 @@ pub struct LatentMap {
     pub labels: Vec<u8>,
 }
 
-/// The latent map of images `start..start+count` of `data`: each latent dimension is
-/// standardised first, so that no single wide one decides the axes.
-pub fn latent_map(model: &Pff<f32>, data: &Dataset, start: usize, count: usize) -> Result<LatentMap> {
+/// The standardised top latents of images `start..start+count` of `data` (each latent
+/// dimension to mean 0 and standard deviation 1, so that no single wide one decides a map),
+/// with their labels: what both maps are drawn from.
+pub fn latent_features(model: &Pff<f32>, data: &Dataset, start: usize, count: usize) -> Result<(Array2<f64>, Vec<u8>)> {
     let end = start.saturating_add(count).min(data.len());
     if start >= end || end - start < 2 {
         return Err(PffError::Input(format!("a latent map needs at least 2 images; {start}..{end} of {} holds fewer", data.len())));
@@ -101,8 +103,23 @@ pub fn latent_map(model: &Pff<f32>, data: &Dataset, start: usize, count: usize) 
         let sd = col.mapv(|v| (v - mean).powi(2)).mean().unwrap_or(0.0).sqrt();
         col.mapv_inplace(|v| if sd > 0.0 { (v - mean) / sd } else { 0.0 });
     }
+    Ok((z, labels.into_iter().map(|l| l as u8).collect()))
+}
+
+/// The PCA latent map of images `start..start+count` of `data`.
+pub fn latent_map(model: &Pff<f32>, data: &Dataset, start: usize, count: usize) -> Result<LatentMap> {
+    let (z, labels) = latent_features(model, data, start, count)?;
     let p = pca2(z.view());
-    Ok(LatentMap { n: idx.len(), points: p.iter().map(|&v| v as f32).collect(), labels: labels.into_iter().map(|l| l as u8).collect() })
+    Ok(LatentMap { n: labels.len(), points: p.iter().map(|&v| v as f32).collect(), labels })
+}
+
+/// The t-SNE latent map of images `start..start+count` of `data`, started from the PCA map
+/// and run to its end ([`crate::tsne`]).
+pub fn tsne_map(model: &Pff<f32>, data: &Dataset, start: usize, count: usize, opts: crate::tsne::TsneOptions) -> Result<LatentMap> {
+    let (z, labels) = latent_features(model, data, start, count)?;
+    let pca = pca2(z.view());
+    let map = crate::tsne::Tsne::new(z.as_slice().expect("standard layout"), z.ncols(), pca.as_slice().expect("standard layout"), opts)?;
+    Ok(LatentMap { n: labels.len(), points: map.run().iter().map(|&v| v as f32).collect(), labels })
 }
 
 /// Projection of the rows of `x` onto their first two principal components (power iteration

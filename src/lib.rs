@@ -13,6 +13,7 @@
 //! * [`run`]: one training run (epochs, dev evaluation, best model, history, test, prior),
 //!   driven by the CLI and by the page alike.
 //! * [`generate`]: the prior fit, dreaming, interpolation and the latent map.
+//! * [`tsne`]: the Barnes–Hut t-SNE map of the latents, drawn in steps.
 //! * [`catalog`]: the presets, defaults and limits the front ends offer.
 //! * [`infer`]: the goodness classifier, the forward head, reconstruction, latents, sampling.
 //! * [`gmm`]: the Gaussian-mixture prior over top latents used to generate digits.
@@ -47,6 +48,7 @@ pub mod real;
 pub mod rng;
 pub mod run;
 pub mod train;
+pub mod tsne;
 pub mod urlpath;
 
 #[cfg(target_arch = "wasm32")]

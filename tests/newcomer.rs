@@ -69,6 +69,9 @@ fn a_closed_stdout_neither_panics_nor_cuts_the_work_short() {
     let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(figures.join("w-summary.json")).unwrap()).unwrap();
     assert_eq!(summary["n"], 10000, "the summary in the folder is the printed one: {summary}");
     assert!(summary["accuracy"].as_f64().unwrap() > 0.9);
+    // the map is t-SNE by default, and keeps what PCA loses (issue 26: at least 90 % for mnist-web)
+    let (tsne, pca) = (summary["map_knn_agreement"].as_f64().unwrap(), summary["pca_knn_agreement"].as_f64().unwrap());
+    assert!(summary["map"] == "tsne" && summary["map_points"] == 3000 && tsne >= 0.9 && pca < 0.7, "{summary}");
 
     let out = dir.path().join("m.safetensors");
     let args = ["train", "--preset", "tiny", "--epochs", "2", "--train-limit", "300", "--dev-limit", "100", "--out", out.to_str().unwrap()];
