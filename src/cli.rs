@@ -67,6 +67,10 @@ enum Cmd {
         /// The name the page shows for the --idx-dir dataset (default: --name).
         #[arg(long, requires = "idx_dir")]
         title: Option<String>,
+        /// What one image of the --idx-dir dataset shows, as the page's texts call it
+        /// ("Ready: draw a letter"): digit, letter, shape… (default: item).
+        #[arg(long, requires = "idx_dir")]
+        noun: Option<String>,
     },
     /// Train a model (checkpoints every epoch; best dev accuracy kept in --out).
     Train(train::TrainArgs),
@@ -264,12 +268,12 @@ fn site_data_dir(given: Option<PathBuf>, page_root: &Path) -> PathBuf {
 fn run(cli: Cli) -> pff::Result<()> {
     let root = cli.data_dir.clone().unwrap_or_else(|| PathBuf::from(pff::native::shell::DEFAULT_DATA_DIR));
     match cli.cmd {
-        Cmd::Data { dataset, idx_dir, name, classes, title } => {
+        Cmd::Data { dataset, idx_dir, name, classes, title, noun } => {
             let report = match idx_dir {
                 Some(dir) => {
                     let naming =
                         ndata::Naming { title: title.unwrap_or_default(), classes: classes.map(|c| c.into_iter().map(|n| n.trim().to_string()).collect()) };
-                    ndata::shard_idx_dir(&dir, name.as_deref().unwrap_or_default(), &root, &naming)?
+                    ndata::shard_idx_dir_with_noun(&dir, name.as_deref().unwrap_or_default(), &root, &naming, noun.as_deref())?
                 }
                 None => ndata::fetch_dataset(&root, &dataset, &FetchOptions::default())?,
             };
