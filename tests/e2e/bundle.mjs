@@ -7,7 +7,9 @@
 // and checks in Chromium that the page becomes cross-origin isolated after the service worker's
 // reload, opens that model, shows the custom class names, and classifies its test images; that a
 // second visit downloads nothing; and that with the server stopped and the browser offline the
-// page reloads from its cache and still classifies.
+// page reloads from its cache and still classifies. Then bundle-train.mjs: a 3-class set with
+// fewer dev images than the catalog's default trains in its own bundled page with the form's
+// defaults, in both modes.
 //
 //   cd tests/e2e && node bundle.mjs        (needs target/release/pff and pkg/ built)
 //
@@ -17,6 +19,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { bundleTrainingTests } from './bundle-train.mjs';
 import { REPO, Runner, assert, launch, plainServer, watch, writeIdx } from './lib.mjs';
 
 const PFF = path.join(REPO, 'target', 'release', 'pff');
@@ -144,6 +147,8 @@ try {
   if (server) server.stop();
   fs.rmSync(tmp, { recursive: true, force: true });
 }
+console.log('\n# a small dataset trained in its own bundled page');
+await bundleTrainingTests(runner);
 const c = runner.counts();
 console.log(`\n${((Date.now() - t0) / 1000).toFixed(0)} s`);
 console.log(`${c.passed} passed, ${c.failed} failed`);
