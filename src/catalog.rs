@@ -339,6 +339,19 @@ mod tests {
     }
 
     #[test]
+    fn bounds_come_down_to_what_a_split_has() {
+        let b = Bounds { min: 100, max: 10_000, default: 2_000 };
+        assert_eq!(b.within(800), Bounds { min: 100, max: 800, default: 800 });
+        assert_eq!(b.within(50_000), b, "a large split keeps the catalog's bounds");
+        assert_eq!(b.within(40), Bounds { min: 40, max: 40, default: 40 }, "fewer images than the minimum: all of them");
+        assert_eq!(b.within(0), Bounds { min: 0, max: 0, default: 0 }, "a missing split offers nothing");
+        assert_eq!((b.clamp(5), b.clamp(2_500), b.clamp(99_999)), (100, 2_500, 10_000));
+        // the catalog's own bounds are the standard run bounds
+        let (c, s) = (catalog(), RunBounds::standard());
+        assert_eq!((c.train_images, c.dev_images, c.test_images), (s.train_images, s.dev_images, s.test_images));
+    }
+
+    #[test]
     fn a_site_file_round_trips_and_sets_the_default_model() {
         Site::repository().validate().unwrap();
         let site = Site {
