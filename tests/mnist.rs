@@ -3,7 +3,8 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use pff::checkpoint::Checkpoint;
-use pff::native::data::{FetchOptions, fetch_dataset, load_split};
+use pff::native::data::load_split;
+use pff::native::fetch::{FetchOptions, fetch_dataset};
 use pff::train::Trainer;
 use pff::{Config, Pff};
 

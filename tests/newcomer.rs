@@ -5,7 +5,7 @@
 //! `report` put things where they are asked for.
 #![cfg(all(feature = "cli", not(target_arch = "wasm32")))]
 
-use pff::native::data::{FetchOptions, fetch_dataset};
+use pff::native::fetch::{FetchOptions, fetch_dataset};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -567,7 +567,7 @@ fn bundle_refuses_models_and_data_it_cannot_publish_and_writes_nothing() {
 
     write_weights(&runs.join("letters.safetensors"), "letters");
     let e = refused(weights(&[&runs.join("letters.safetensors")]));
-    assert!(e.contains("letters") && e.contains("pff data"), "{e}");
+    assert!(e.contains("letters") && e.contains(" data --idx-dir DIR --name letters"), "{e}");
 
     write(&runs.join("broken.safetensors"), b"not weights");
     let e = refused(weights(&[&runs.join("broken.safetensors")]));

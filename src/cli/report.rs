@@ -8,6 +8,7 @@ use pff::checkpoint::Checkpoint;
 use pff::data::Dataset;
 use pff::generate::{self, LatentMap};
 use pff::native::data as ndata;
+use pff::native::fs::write_atomic;
 use pff::native::plot;
 use pff::tsne::{self, TsneOptions};
 use pff::{PffError, Result};
@@ -57,7 +58,7 @@ struct Figures<'a> {
 impl Figures<'_> {
     fn write(&self, file: &str, bytes: Vec<u8>) -> Result<()> {
         let p = self.out.join(format!("{}-{file}", self.name));
-        ndata::write_atomic(&p, &bytes)?;
+        write_atomic(&p, &bytes)?;
         say!("wrote {}", p.display());
         Ok(())
     }

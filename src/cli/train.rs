@@ -13,6 +13,7 @@ use super::{load, parse_overrides, read_file, read_weights, run_weights_path, wi
 use indicatif::{ProgressBar, ProgressStyle};
 use pff::checkpoint::Storage;
 use pff::native::data as ndata;
+use pff::native::fs::write_atomic;
 use pff::native::shell::{data_dir_flag, quote_path};
 use pff::run::{EpochRecord, Phase, Progress, RunData, RunRequest, TrainingRun};
 use pff::{PffError, Result};
@@ -340,7 +341,7 @@ fn save_epoch(run: &TrainingRun, rec: &EpochRecord, files: &RunFiles) -> Result<
         let best = run.best_checkpoint().expect("a run with an epoch record has a best model");
         write_weights(&files.weights, &best, Storage::F32)?;
     }
-    ndata::write_atomic(&files.state, &run.state_bytes()?)?;
+    write_atomic(&files.state, &run.state_bytes()?)?;
     append_history(&files.history, rec)
 }
 
@@ -351,14 +352,14 @@ fn finish(run: &TrainingRun, files: &RunFiles, f16: bool) -> Result<()> {
         say!("fitted a {}-component prior ({} EM iterations)", g.weights.len(), g.iterations);
     }
     write_weights(&files.weights, &best, if f16 { Storage::F16 } else { Storage::F32 })?;
-    ndata::write_atomic(&files.state, &run.state_bytes()?)?;
+    write_atomic(&files.state, &run.state_bytes()?)?;
     say!("wrote {} (best model: epoch {}, dev accuracy {:.2} %)", files.weights.display(), best.meta.epochs, 100.0 * best.meta.dev_accuracy.unwrap_or(0.0));
     Ok(())
 }
 
 fn write_history(path: &Path, records: &[EpochRecord]) -> Result<()> {
     let text: String = records.iter().map(|r| serde_json::to_string(r).expect("a record serialises") + "\n").collect();
-    ndata::write_atomic(path, text.as_bytes())
+    write_atomic(path, text.as_bytes())
 }
 
 fn append_history(path: &Path, rec: &EpochRecord) -> Result<()> {

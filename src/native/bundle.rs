@@ -26,7 +26,6 @@
 //! its marker does not list, such as a `CNAME` or a `robots.txt`) are carried into the new one. Hidden files and `*.tmp` files are not copied, nor are
 //! symlinks that resolve outside their folder (the same rule as `pff serve`).
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
 use std::io;
@@ -38,17 +37,12 @@ use crate::checkpoint::Checkpoint;
 use crate::data::{MANIFEST_FILE, Manifest, sha256_hex};
 use crate::error::{PffError, Result};
 use crate::native::data::fetch_hint;
-use serde::Serialize;
+use crate::native::fs::{TempDir, Within, resolve_within, swap_folder};
+pub use crate::native::offline::{COI_SCRIPT_TAG, COI_SERVICEWORKER_FILE, COI_SERVICEWORKER_JS, inject_script};
+use crate::native::offline::{files_under, offline_files, service_worker};
 
-/// The service worker written as `DIR/coi-serviceworker.js`.
-pub const COI_SERVICEWORKER_JS: &str = include_str!("coi-serviceworker.js");
-/// File name of the service worker at the bundle's top level.
-pub const COI_SERVICEWORKER_FILE: &str = "coi-serviceworker.js";
 /// The marker file that identifies a folder as a bundle.
 pub const MARKER_FILE: &str = ".pff-bundle";
-/// The tag injected as the first element of `<head>` in the bundled `index.html`.
-pub const COI_SCRIPT_TAG: &str = r#"<script src="coi-serviceworker.js"></script>"#;
-
 const BUILD_HINT: &str = "run the build first: scripts/build-wasm.sh";
 
 /// What a bundle publishes (`pff bundle`'s options); the default is the repository's site.
@@ -209,57 +203,19 @@ pub fn bundle_with(root: &Path, out: &Path, opts: &BundleOptions) -> Result<Bund
         return Err(invalid(format!("cannot bundle into {}", out.display()), "it contains the repository root being bundled"));
     }
 
-    let unique = format!("{}-{}", std::process::id(), SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
-    let tmp = TempDir(parent.join(format!(".{}.pff-bundle-{unique}.tmp", out_name.to_string_lossy())), true);
-    fs::create_dir(&tmp.0).map_err(io_err(format!("cannot create {}", tmp.0.display())))?;
+    let tmp = TempDir::beside(out, "pff-bundle")?;
 
     let data_dir = opts.data_dir.clone().unwrap_or_else(|| root.join("data"));
     let plan = plan_site(&data_dir, opts)?;
     let mut report = BundleReport { out: out.to_path_buf(), replaced, ..Default::default() };
-    write_tree(root, &plan, &tmp.0, &mut report)?;
+    write_tree(root, &plan, tmp.path(), &mut report)?;
     if replaced {
-        keep_foreign_files(out, &tmp.0, &mut report)?;
+        keep_foreign_files(out, tmp.path(), &mut report)?;
     }
 
     // Swap it into place: the previous bundle is moved aside first and deleted last.
-    let old = parent.join(format!(".{}.pff-bundle-{unique}.old", out_name.to_string_lossy()));
-    let had_out = fs::symlink_metadata(out).is_ok();
-    if had_out {
-        fs::rename(out, &old).map_err(io_err(format!("cannot move the previous {} aside", out.display())))?;
-    }
-    if let Err(e) = fs::rename(&tmp.0, out) {
-        if had_out {
-            let _ = fs::rename(&old, out);
-        }
-        return Err(PffError::io(format!("cannot move the bundle into {}", out.display()), e));
-    }
-    tmp.disarm();
-    if had_out && let Err(e) = fs::remove_dir_all(&old) {
-        report.notes.push(format!("could not delete the previous bundle moved to {}: {e}", old.display()));
-    }
+    report.notes.extend(swap_folder(tmp, out, "pff-bundle")?);
     Ok(report)
-}
-
-/// The regular files under `dir`, as `/`-separated paths relative to it, sorted (symlinks are
-/// not followed).
-fn files_under(dir: &Path) -> io::Result<Vec<String>> {
-    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) -> io::Result<()> {
-        for entry in fs::read_dir(dir)? {
-            let entry = entry?;
-            let kind = entry.file_type()?;
-            if kind.is_dir() {
-                walk(base, &entry.path(), out)?;
-            } else if kind.is_file() {
-                let rel = entry.path().strip_prefix(base).map_err(io::Error::other)?.to_path_buf();
-                out.push(rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"));
-            }
-        }
-        Ok(())
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out)?;
-    out.sort();
-    Ok(out)
 }
 
 /// Copies into the new bundle `fresh` the files of the previous bundle `old` that `pff bundle`
@@ -464,7 +420,7 @@ fn write_tree(root: &Path, plan: &Plan, dst: &Path, report: &mut BundleReport) -
         copier.bytes = copier.bytes + injected.len() as u64 - html.len() as u64;
         report.injected = true;
     }
-    let offline = offline_files(dst, plan)?;
+    let offline = offline_files(dst, &warm_data(plan))?;
     copier.write(&dst.join(COI_SERVICEWORKER_FILE), service_worker(&offline)?.as_bytes())?;
     // The marker lists the files the bundle made, so that a later bundle into the same folder
     // knows which files are someone else's (a CNAME, a robots.txt) and keeps them.
@@ -483,56 +439,17 @@ fn write_tree(root: &Path, plan: &Plan, dst: &Path, report: &mut BundleReport) -
     Ok(())
 }
 
-/// What the service worker knows of one bundle file.
-#[derive(Serialize)]
-struct OfflineFile {
-    sha256: String,
-    /// Cached after the first visit: the page, the wasm builds, the site file, the default model and
-    /// the manifest and test split of its dataset.
-    warm: bool,
-}
-
-/// Every file of the bundle in `dst` (relative path → sha256 and whether it is cached for
-/// offline use after the first visit), the service worker and the marker aside.
-fn offline_files(dst: &Path, plan: &Plan) -> Result<BTreeMap<String, OfflineFile>> {
+/// The `data/` files cached on the first visit: the default model, and the manifest and test
+/// split of its dataset.
+fn warm_data(plan: &Plan) -> Vec<String> {
     let default = &plan.site.models[0];
-    let mut warm_data = vec![ShippedModel::url_of(&default.name), format!("data/{}/{MANIFEST_FILE}", default.dataset)];
+    let mut warm = vec![ShippedModel::url_of(&default.name), format!("data/{}/{MANIFEST_FILE}", default.dataset)];
     if let Some((_, _, m)) = plan.datasets.iter().find(|(n, _, _)| *n == default.dataset)
         && let Some(test) = m.splits.get("test")
     {
-        warm_data.extend(test.shards.iter().map(|s| format!("data/{}/{}", default.dataset, s.file)));
+        warm.extend(test.shards.iter().map(|s| format!("data/{}/{}", default.dataset, s.file)));
     }
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dst.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir).map_err(io_err(format!("cannot read {}", dir.display())))?.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let rel = path.strip_prefix(dst).expect("under the bundle").components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
-            if rel == COI_SERVICEWORKER_FILE || rel == MARKER_FILE {
-                continue;
-            }
-            let bytes = fs::read(&path).map_err(io_err(format!("cannot read {}", path.display())))?;
-            let warm = !rel.starts_with("data/") || warm_data.contains(&rel);
-            out.insert(rel, OfflineFile { sha256: sha256_hex(&bytes), warm });
-        }
-    }
-    Ok(out)
-}
-
-/// The service worker with the bundle's file list and a version derived from it.
-fn service_worker(files: &BTreeMap<String, OfflineFile>) -> Result<String> {
-    const FILES_SLOT: &str = "/* pff-bundle:files */ {}";
-    const VERSION_SLOT: &str = "/* pff-bundle:version */ \"unversioned\"";
-    let json = serde_json::to_string(files).expect("file list serialises");
-    let version = &sha256_hex(json.as_bytes())[..16];
-    if !COI_SERVICEWORKER_JS.contains(FILES_SLOT) || !COI_SERVICEWORKER_JS.contains(VERSION_SLOT) {
-        return Err(invalid("cannot write the service worker".into(), "coi-serviceworker.js lost its pff-bundle slots"));
-    }
-    Ok(COI_SERVICEWORKER_JS.replace(FILES_SLOT, &json).replace(VERSION_SLOT, &format!("\"{version}\"")))
+    warm
 }
 
 /// Copies the splits of a dataset the site serves, each shard checked against its sha256, and
@@ -561,46 +478,6 @@ fn copy_dataset(copier: &mut Copier, name: &str, dir: &Path, manifest: &Manifest
         }
     }
     copier.write(&dst.join(MANIFEST_FILE), served.to_json().as_bytes())
-}
-
-/// Inserts [`COI_SCRIPT_TAG`] as the first element of `<head>`, or returns `None` if the page
-/// already loads `coi-serviceworker.js`. Without a `<head>` the tag goes right after
-/// `<!doctype …>` / `<html …>` (or at the very start), which browsers put in the head anyway.
-pub fn inject_script(html: &str) -> Option<String> {
-    if html.contains(COI_SERVICEWORKER_FILE) {
-        return None;
-    }
-    let lower = html.to_ascii_lowercase();
-    let after_tag = |name: &str| -> Option<usize> {
-        let mut from = 0;
-        while let Some(i) = lower[from..].find(name) {
-            let start = from + i;
-            let next = lower.as_bytes().get(start + name.len()).copied();
-            // `<head>` or `<head attr…>`, not `<header>`.
-            if matches!(next, Some(b'>') | Some(b' ') | Some(b'\t') | Some(b'\n') | Some(b'\r') | Some(b'/')) {
-                return lower[start..].find('>').map(|j| start + j + 1);
-            }
-            from = start + name.len();
-        }
-        None
-    };
-    let at = after_tag("<head").or_else(|| after_tag("<html")).or_else(|| after_tag("<!doctype")).unwrap_or(0);
-    // On its own line, indented like the line that follows it.
-    let rest = &html[at..];
-    let ws = &rest[..rest.len() - rest.trim_start_matches([' ', '\t', '\r', '\n']).len()];
-    let indent = ws.rsplit('\n').next().unwrap_or("");
-    let mut out = String::with_capacity(html.len() + COI_SCRIPT_TAG.len() + indent.len() + 2);
-    out.push_str(&html[..at]);
-    if at > 0 {
-        out.push('\n');
-        out.push_str(if ws.contains('\n') { indent } else { "" });
-    }
-    out.push_str(COI_SCRIPT_TAG);
-    if at == 0 {
-        out.push('\n');
-    }
-    out.push_str(rest);
-    Some(out)
 }
 
 struct Copier {
@@ -641,17 +518,17 @@ impl Copier {
             if name_str.starts_with('.') || name_str.ends_with(".tmp") || !keep(&path) {
                 continue;
             }
-            let resolved = match fs::canonicalize(&path) {
-                Ok(p) => p,
-                Err(_) => {
+            let resolved = match resolve_within(base, &path) {
+                Within::Inside(p) => p,
+                Within::Missing => {
                     self.notes.push(format!("skipped {} (a broken symlink)", path.display()));
                     continue;
                 }
+                Within::Outside(to) => {
+                    self.notes.push(format!("skipped {} (a symlink to {}, outside the folder)", path.display(), to.display()));
+                    continue;
+                }
             };
-            if !resolved.starts_with(base) {
-                self.notes.push(format!("skipped {} (a symlink to {}, outside the folder)", path.display(), resolved.display()));
-                continue;
-            }
             let target = dst.join(&name);
             if resolved.is_dir() {
                 self.copy_inside(base, &path, &target, keep, depth + 1)?;
@@ -662,42 +539,5 @@ impl Copier {
             }
         }
         Ok(())
-    }
-}
-
-/// A temporary folder removed on drop unless disarmed (when it has been renamed into place).
-struct TempDir(PathBuf, bool);
-
-impl TempDir {
-    fn disarm(mut self) {
-        self.1 = false;
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if self.1 {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn injects_first_in_head() {
-        let html = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<script type=\"module\" src=\"app.js\"></script>\n</head><body><header></header></body></html>";
-        let out = inject_script(html).unwrap();
-        let tag = out.find(COI_SCRIPT_TAG).unwrap();
-        assert!(tag > out.find("<head>").unwrap() && tag < out.find("<meta").unwrap());
-        assert_eq!(inject_script(&out), None);
-        let attrs = inject_script("<HEAD data-x=\"1\"><title>t</title></HEAD>").unwrap();
-        assert!(attrs.starts_with("<HEAD data-x=\"1\">\n<script src=\"coi-serviceworker.js\"></script><title>"));
-        let headless = inject_script("<header>x</header>").unwrap();
-        assert!(headless.starts_with(COI_SCRIPT_TAG));
-        let indented = inject_script("<html>\n<head>\n\t\t<meta charset=\"utf-8\">").unwrap();
-        assert_eq!(indented, format!("<html>\n<head>\n\t\t{COI_SCRIPT_TAG}\n\t\t<meta charset=\"utf-8\">"));
     }
 }

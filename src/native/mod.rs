@@ -4,7 +4,11 @@
 pub mod bench;
 pub mod bundle;
 pub mod data;
+pub mod fetch;
+pub mod fs;
 pub mod image;
+pub mod offline;
 pub mod plot;
+pub mod process;
 pub mod serve;
 pub mod shell;

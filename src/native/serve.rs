@@ -40,6 +40,7 @@ use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::error::{PffError, Result};
+use crate::native::fs::{Within, resolve_within};
 
 /// What `pff serve` serves and where it listens.
 #[derive(Debug, Clone)]
@@ -138,18 +139,17 @@ fn resolve(dir: &Path, rel: &Path, wants_index: bool) -> Resolved {
     let Ok(base) = std::fs::canonicalize(dir) else {
         return Resolved::Missing;
     };
-    let Ok(target) = std::fs::canonicalize(dir.join(rel)) else {
-        return Resolved::Missing;
+    let target = match resolve_within(&base, &dir.join(rel)) {
+        Within::Inside(t) => t,
+        Within::Outside(_) => return Resolved::Outside,
+        Within::Missing => return Resolved::Missing,
     };
-    if !target.starts_with(&base) {
-        return Resolved::Outside;
-    }
     let is_dir = target.is_dir();
     if is_dir && wants_index {
-        match std::fs::canonicalize(target.join("index.html")) {
-            Ok(index) if !index.starts_with(&base) => return Resolved::Outside,
-            Ok(_) => {}
-            Err(_) => return Resolved::Missing,
+        match resolve_within(&base, &target.join("index.html")) {
+            Within::Inside(_) => {}
+            Within::Outside(_) => return Resolved::Outside,
+            Within::Missing => return Resolved::Missing,
         }
     }
     Resolved::Inside { is_dir }
