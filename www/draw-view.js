@@ -28,7 +28,9 @@ export class DrawView {
     });
     app.on('status', (s) => {
       $('#no-model').hidden = !!s.model || !app.state.booted;
-      if (this.buildRows()) this.neutral(this.prompt());
+      const prompt = this.prompt();
+      if (this.buildRows()) this.neutral(prompt);
+      else if (!app.state.input && $('#draw-source').textContent !== prompt) $('#draw-source').textContent = prompt; // the noun came
     });
     app.on('input', ({ pixels, source }) => this.inputChanged(pixels, source));
     app.on('model', () => this.classify());

@@ -89,6 +89,9 @@ export async function keyboardTests({ url, runner, prefix = '' }) {
     await T('keyboard: the tabs take arrows, Home and End; every control of Draw is reached and used', async () => {
       await page.goto(url);
       await waitFor(page, () => window.pffReady, null, 90000);
+      // (the words come from the core: MNIST's noun is "digit")
+      const prompt = await page.textContent('#draw-source');
+      assert(prompt === 'Draw one digit from 0 to 9, as large as you like.', `Draw's prompt "${prompt}"`);
       await tabTo(page, 'tab-draw', 5);
       await page.keyboard.press('ArrowRight');
       assert((await active(page)) === 'tab-settle' && !(await page.isHidden('#panel-settle')), 'ArrowRight did not open Settle');
