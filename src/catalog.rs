@@ -260,8 +260,14 @@ pub struct Catalog {
     pub dream_samples: usize,
     /// Frames of a latent interpolation.
     pub interpolation_frames: usize,
-    /// Test digits on the Dream panel's latent map.
+    /// Test images on the Dream panel's latent map.
     pub map_points: usize,
+    /// The perplexity of its t-SNE map.
+    pub map_perplexity: f64,
+    /// The iterations of its t-SNE map.
+    pub map_iterations: usize,
+    /// Iterations between two pictures of the map as it forms.
+    pub map_step_iterations: usize,
     /// The model the page opens with, relative to the site root (the first of `models`).
     pub pretrained_url: String,
     /// Its display name.
@@ -306,7 +312,10 @@ pub fn catalog_for(site: Site) -> Catalog {
         prior_images: 2_000,
         dream_samples: 100,
         interpolation_frames: 16,
-        map_points: 500,
+        map_points: 2_000,
+        map_perplexity: crate::tsne::DEFAULT_PERPLEXITY,
+        map_iterations: crate::tsne::DEFAULT_ITERATIONS,
+        map_step_iterations: 20,
         pretrained_url: models[0].url.clone(),
         pretrained_name: format!("pretrained {}", models[0].name),
         default_dataset: models[0].dataset.clone(),

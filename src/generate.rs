@@ -113,13 +113,20 @@ pub fn latent_map(model: &Pff<f32>, data: &Dataset, start: usize, count: usize) 
     Ok(LatentMap { n: labels.len(), points: p.iter().map(|&v| v as f32).collect(), labels })
 }
 
-/// The t-SNE latent map of images `start..start+count` of `data`, started from the PCA map
-/// and run to its end ([`crate::tsne`]).
-pub fn tsne_map(model: &Pff<f32>, data: &Dataset, start: usize, count: usize, opts: crate::tsne::TsneOptions) -> Result<LatentMap> {
+/// The PCA latent map of images `start..start+count` of `data`, and the t-SNE map that starts
+/// from it, ready to advance ([`crate::tsne::Tsne::step`]).
+pub fn tsne_start(model: &Pff<f32>, data: &Dataset, start: usize, count: usize, opts: crate::tsne::TsneOptions) -> Result<(LatentMap, crate::tsne::Tsne)> {
     let (z, labels) = latent_features(model, data, start, count)?;
     let pca = pca2(z.view());
     let map = crate::tsne::Tsne::new(z.as_slice().expect("standard layout"), z.ncols(), pca.as_slice().expect("standard layout"), opts)?;
-    Ok(LatentMap { n: labels.len(), points: map.run().iter().map(|&v| v as f32).collect(), labels })
+    Ok((LatentMap { n: labels.len(), points: pca.iter().map(|&v| v as f32).collect(), labels }, map))
+}
+
+/// The t-SNE latent map of images `start..start+count` of `data`, started from the PCA map
+/// and run to its end ([`crate::tsne`]).
+pub fn tsne_map(model: &Pff<f32>, data: &Dataset, start: usize, count: usize, opts: crate::tsne::TsneOptions) -> Result<LatentMap> {
+    let (pca, map) = tsne_start(model, data, start, count, opts)?;
+    Ok(LatentMap { points: map.run().iter().map(|&v| v as f32).collect(), ..pca })
 }
 
 /// Projection of the rows of `x` onto their first two principal components (power iteration

@@ -105,6 +105,11 @@ impl Tsne {
         self.positions.is_empty()
     }
 
+    /// Iterations in all.
+    pub fn iterations(&self) -> usize {
+        self.opts.iterations
+    }
+
     /// Iterations done so far.
     pub fn iteration(&self) -> usize {
         self.iteration

@@ -439,6 +439,16 @@ impl Model {
         to_js(&generate::latent_map(&self.ck.model, store.split_for(split, &self.ck.model.cfg)?, start, count).map_err(js_error)?)
     }
 
+    /// The t-SNE map of images `start..start+count` of a split, with the catalog's perplexity
+    /// and iterations; its `start()` is the PCA map it starts from.
+    #[wasm_bindgen(js_name = tsneMap)]
+    pub fn tsne_map(&self, store: &DatasetStore, split: &str, start: usize, count: usize, seed: u32) -> Result<MapRun, JsValue> {
+        let cat = catalog::catalog();
+        let opts = crate::tsne::TsneOptions { perplexity: cat.map_perplexity, iterations: cat.map_iterations, seed: u64::from(seed), ..Default::default() };
+        let (pca, tsne) = generate::tsne_start(&self.ck.model, store.split_for(split, &self.ck.model.cfg)?, start, count, opts).map_err(js_error)?;
+        Ok(MapRun { pca, tsne })
+    }
+
     /// Evaluates the first `limit` images of a split (0: all): `infer::Evaluation` with
     /// `predictions` as a Uint8Array.
     pub fn evaluate(&self, store: &DatasetStore, split: &str, limit: usize) -> Result<JsValue, JsValue> {
@@ -583,4 +593,38 @@ pub fn bench_matmul(m: usize, k: usize, n: usize, reps: usize) -> f64 {
         best = best.min(now_ms() - t);
     }
     2.0 * (m * k * n) as f64 / (best.max(1e-3) / 1e3) / 1e9
+}
+
+// ------------------------------------------------------------------------------ map
+
+/// A t-SNE latent map in progress (`tsne::Tsne`), advanced a few iterations at a time so that
+/// the page can draw it forming and drop it when the visitor leaves.
+#[wasm_bindgen]
+pub struct MapRun {
+    pca: generate::LatentMap,
+    tsne: crate::tsne::Tsne,
+}
+
+#[derive(Serialize)]
+struct MapProgress {
+    iteration: usize,
+    iterations: usize,
+    done: bool,
+    /// x, y per image (n×2, row-major).
+    points: Vec<f32>,
+}
+
+#[wasm_bindgen]
+impl MapRun {
+    /// The PCA map the t-SNE map starts from: `generate::LatentMap`.
+    pub fn start(&self) -> Result<JsValue, JsValue> {
+        to_js(&self.pca)
+    }
+
+    /// Runs up to `iterations` more iterations and returns where the map stands.
+    pub fn step(&mut self, iterations: usize) -> Result<JsValue, JsValue> {
+        self.tsne.step(iterations);
+        let points = self.tsne.positions().iter().map(|&v| v as f32).collect();
+        to_js(&MapProgress { iteration: self.tsne.iteration(), iterations: self.tsne.iterations(), done: self.tsne.is_done(), points })
+    }
 }

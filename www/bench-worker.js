@@ -97,7 +97,7 @@ async function bench(/** @type {any} */ p) {
   }
   const store = new wasm.DatasetStore();
   store.setManifest(cat.default_dataset, await bytes(`data/${cat.default_dataset}/manifest.json`));
-  for (const [split, want] of [['test', 1], ['train', TRAIN_IMAGES], ['dev', 1]]) {
+  for (const [split, want] of [['test', cat.map_points], ['train', TRAIN_IMAGES], ['dev', 1]]) {
     for (let f = store.nextShard(split, want); f; f = store.nextShard(split, want)) store.addShard(split, f, await bytes(`data/${cat.default_dataset}/${f}`));
   }
   const model = wasm.Model.fromWeights(await bytes(cat.pretrained_url));
@@ -106,6 +106,17 @@ async function bench(/** @type {any} */ p) {
   out.classifyMs = timeIt(() => model.classify(img), 20).ms;
   out.settleMs = timeIt(() => model.settle(img, 0), 10).ms;
   out.dream100Ms = timeIt((i) => model.dream(100, -1, i + 2), 5).ms;
+  // the Dream panel's latent map: the PCA picture, then the t-SNE map to its end, in the page's steps
+  const points = Math.min(cat.map_points, store.size('test'));
+  const t0 = performance.now();
+  const map = model.tsneMap(store, 'test', 0, points, 1);
+  map.start();
+  const firstMs = performance.now() - t0;
+  let step;
+  do step = map.step(cat.map_step_iterations);
+  while (!step.done);
+  out.tsne = { points, iterations: step.iterations, firstMs, seconds: (performance.now() - t0) / 1000 };
+  map.free();
   // training throughput of the model's preset (a fresh run; nothing is kept)
   const run = new wasm.Run({ preset: out.model.preset, dataset: cat.default_dataset, train_limit: TRAIN_IMAGES, dev_limit: 1, no_test: true, no_prior: true }, store);
   run.advance(store, 1); // the epoch-0 evaluation

@@ -1,6 +1,7 @@
 // The Dream panel: digits sampled from the generative circuit's prior, per-component samples,
-// an interpolation between two latents, and a 2-D PCA map of test-digit latents. The core
-// computes all of them (src/generate.rs); this view draws. Sizes come from the catalog.
+// an interpolation between two latents, and a 2-D map of test-image latents: the PCA map at once,
+// then the t-SNE map forming from it, a step at a time, while the panel is shown. The core
+// computes all of them (src/generate.rs, src/tsne.rs); this view draws. Sizes come from the catalog.
 
 import { DIGIT_COLORS, fitCanvas } from './charts.js';
 import { Coalescer } from './coalesce.js';
@@ -28,7 +29,8 @@ export class DreamView {
     this.frame = 0;
     this.dir = 1;
     this.anim = null;
-    this.map = null; // {proj, labels, pixels, indices}
+    this.map = null; // {proj, labels, pixels, start, n, kind, iteration, iterations, done}
+    this.mapGen = 0; // bumped to cancel the map being refined
     this.lastSample = null;
     $('#resample').addEventListener('click', () => {
       this.seed += 1;
@@ -39,14 +41,21 @@ export class DreamView {
       this.interp().catch((e) => this.note(`Interpolation failed: ${e.message}`));
     });
     $('#latent-map').addEventListener('click', (e) => this.pick(e));
+    $('#latent-map').addEventListener('mousemove', (e) => this.hover(e));
+    $('#latent-map').addEventListener('mouseleave', () => ($('#map-hover').hidden = true));
     app.on('model', () => {
+      this.cancelMap();
       this.buildLegend();
       this.invalidate();
     });
     app.on('progress', (ev) => {
       if (ev.phase === 'done') this.invalidate();
     });
-    app.on('panel', (p) => (p === 'dream' ? this.startAnim() : this.stopAnim()));
+    app.on('panel', (p) => {
+      if (p === 'dream') return this.startAnim();
+      this.stopAnim();
+      this.cancelMap();
+    });
     this.buildLegend();
   }
 
@@ -75,6 +84,7 @@ export class DreamView {
 
   show() {
     if (this.stale) this.refresh();
+    else if (!this.map || this.map.cancelled) this.buildMap().catch((e) => this.note(`The map failed: ${e.message}`));
     else this.drawMap();
   }
 
@@ -204,7 +214,9 @@ export class DreamView {
     this.anim = null;
   }
 
+  /** Draws the PCA map of test images at once, then refines it into their t-SNE map. */
   async buildMap() {
+    const gen = ++this.mapGen;
     const size = await this.app.testSize();
     if (!size) return;
     const n = Math.min(this.app.catalog.map_points, size);
@@ -212,9 +224,35 @@ export class DreamView {
     const start = Math.floor(Math.random() * Math.max(1, size - n));
     const r = await this.app.call('images', { split: 'test', start, count: n });
     const px = Float32Array.from(r.pixels, (v) => v / 255);
-    const map = await this.app.call('latentMap', { split: 'test', start, count: n });
-    this.map = { proj: map.points, labels: map.labels, pixels: px, start, n: map.n };
+    const pca = await this.app.call('mapStart', { split: 'test', start, count: n, seed: this.seed });
+    if (gen !== this.mapGen) return;
+    const iterations = this.app.catalog.map_iterations;
+    this.map = { proj: pca.points, labels: pca.labels, pixels: px, start, n: pca.n, kind: 'pca', iteration: 0, iterations, done: false, cancelled: false };
     this.drawMap();
+    this.refine(gen).catch((e) => {
+      if (gen === this.mapGen) this.note(`The map stopped: ${e.message}`);
+    });
+  }
+
+  /** Advances the t-SNE map a step at a time, redrawing after each, until it is done or cancelled. */
+  async refine(gen) {
+    const iterations = this.app.catalog.map_step_iterations;
+    while (gen === this.mapGen && this.map && !this.map.done) {
+      const p = await this.app.call('mapStep', { iterations });
+      if (gen !== this.mapGen) return;
+      Object.assign(this.map, { proj: p.points, kind: 'tsne', iteration: p.iteration, iterations: p.iterations, done: p.done, shown: null });
+      this.drawMap();
+      await new Promise((resolve) => setTimeout(resolve)); // let drawing and clicks in between steps
+    }
+  }
+
+  /** Stops refining the map (the visitor left the panel, or the model changed); shown again, it starts over. */
+  cancelMap() {
+    this.mapGen += 1;
+    if (this.map && !this.map.done) {
+      this.map.cancelled = true;
+      this.app.call('mapDrop', {}).catch(() => {});
+    }
   }
 
   drawMap() {
@@ -225,23 +263,18 @@ export class DreamView {
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.clearRect(0, 0, W, H);
     if (!m) return;
-    // the axes span the 2nd to 98th percentiles (a few outliers would squash the rest);
-    // points beyond are drawn at the edge
-    // heavy tails: the axes are compressed with asinh around the median (order is kept)
-    if (!m.shown) {
-      m.shown = new Float32Array(m.n * 2);
-      for (let c = 0; c < 2; c++) {
-        const v = Array.from({ length: m.n }, (_, i) => m.proj[2 * i + c]).sort((a, b) => a - b);
-        const med = v[v.length >> 1];
-        const mad = v.map((x) => Math.abs(x - med)).sort((a, b) => a - b)[v.length >> 1] || 1;
-        for (let i = 0; i < m.n; i++) m.shown[2 * i + c] = Math.asinh((m.proj[2 * i + c] - med) / mad);
-      }
-    }
+    $('#map-state').textContent = m.kind === 'pca' ? '(PCA; t-SNE starting…)' : m.done ? `(t-SNE, ${m.iterations} iterations)` : `(t-SNE forming: ${m.iteration} of ${m.iterations} iterations)`;
+    c.dataset.kind = m.kind;
+    c.dataset.iteration = String(m.iteration);
+    c.dataset.done = String(m.done);
+    if (!m.shown) m.shown = m.kind === 'pca' ? compressed(m.proj, m.n) : Float32Array.from(m.proj);
     const P = m.shown;
+    // the axes span the 1st to 99th percentiles (a few outliers would squash the rest); points
+    // beyond are drawn at the edge
     const pct = (c) => {
       const v = Array.from({ length: m.n }, (_, i) => P[2 * i + c]).sort((a, b) => a - b);
-      const lo = v[Math.floor(0.02 * (m.n - 1))];
-      const hi = v[Math.ceil(0.98 * (m.n - 1))];
+      const lo = v[Math.floor(0.01 * (m.n - 1))];
+      const hi = v[Math.ceil(0.99 * (m.n - 1))];
       const padv = (hi - lo) * 0.06 || 1;
       return [lo - padv, hi + padv];
     };
@@ -251,23 +284,24 @@ export class DreamView {
     const sx = (W - 2 * pad) / (x1 - x0 || 1);
     const sy = (H - 2 * pad) / (y1 - y0 || 1);
     m.screen = new Float32Array(m.n * 2);
-    ctx.font = `bold ${11 * dpr}px system-ui, sans-serif`;
-    ctx.textAlign = 'center';
-    ctx.textBaseline = 'middle';
+    // a dot per image in its class's colour; the legend names the classes
     for (let i = 0; i < m.n; i++) {
       const x = pad + (Math.max(x0, Math.min(x1, P[2 * i])) - x0) * sx;
       const y = H - pad - (Math.max(y0, Math.min(y1, P[2 * i + 1])) - y0) * sy;
       m.screen[2 * i] = x / dpr;
       m.screen[2 * i + 1] = y / dpr;
       ctx.fillStyle = DIGIT_COLORS[m.labels[i] % DIGIT_COLORS.length];
-      ctx.fillText(String(m.labels[i]), x, y);
+      ctx.beginPath();
+      ctx.arc(x, y, 2.5 * dpr, 0, 2 * Math.PI);
+      ctx.fill();
     }
     m.dpr = dpr;
   }
 
-  pick(e) {
+  /** The map point nearest the pointer (within 14 px), or -1. */
+  nearest(e) {
     const m = this.map;
-    if (!m || !m.screen) return;
+    if (!m || !m.screen) return -1;
     const r = e.currentTarget.getBoundingClientRect();
     const x = e.clientX - r.left;
     const y = e.clientY - r.top;
@@ -280,9 +314,53 @@ export class DreamView {
         best = i;
       }
     }
+    return best;
+  }
+
+  /** Shows the image under the pointer beside it. */
+  hover(e) {
+    const tip = $('#map-hover');
+    const i = this.nearest(e);
+    if (i < 0) {
+      tip.hidden = true;
+      return;
+    }
+    const ctx = tip.getContext('2d');
+    const img = ctx.createImageData(28, 28);
+    blitDigit(img, this.map.pixels, i, 0, 0);
+    ctx.putImageData(img, 0, 0);
+    const x = this.map.screen[2 * i];
+    const y = this.map.screen[2 * i + 1];
+    const w = e.currentTarget.getBoundingClientRect().width;
+    tip.style.left = `${x + 70 > w ? x - 66 : x + 10}px`;
+    tip.style.top = `${Math.max(0, y - 66)}px`;
+    tip.title = this.app.className(this.map.labels[i]);
+    tip.hidden = false;
+  }
+
+  pick(e) {
+    const m = this.map;
+    const best = this.nearest(e);
     if (best < 0) return;
     const px = m.pixels.slice(best * 784, (best + 1) * 784);
     this.app.setInput(px, { kind: 'test', index: m.start + best, label: m.labels[best] });
     this.app.show('draw');
   }
+}
+
+/**
+ * A PCA map's coordinates with heavy tails compressed: asinh around the median, in units of
+ * the median absolute deviation (order is kept). A t-SNE map is drawn as it is.
+ * @param {ArrayLike<number>} proj x, y per point
+ * @param {number} n points
+ */
+function compressed(proj, n) {
+  const out = new Float32Array(n * 2);
+  for (let c = 0; c < 2; c++) {
+    const v = Array.from({ length: n }, (_, i) => proj[2 * i + c]).sort((a, b) => a - b);
+    const med = v[v.length >> 1];
+    const mad = v.map((x) => Math.abs(x - med)).sort((a, b) => a - b)[v.length >> 1] || 1;
+    for (let i = 0; i < n; i++) out[2 * i + c] = Math.asinh((proj[2 * i + c] - med) / mad);
+  }
+  return out;
 }

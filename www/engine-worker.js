@@ -15,6 +15,7 @@ let runtime = { mode: 'single', build: 'single', simd: 'simd128', threads: 1, re
 let store = /** @type {any} */ (null); // wasm DatasetStore of the current dataset (empty before one)
 let model = /** @type {any} */ (null); // wasm Model for inference, or null
 let modelName = /** @type {string|null} */ (null);
+let map = /** @type {any} */ (null); // wasm MapRun: the t-SNE map the Dream panel is drawing, or null
 /** @type {{run: any, state: 'running'|'paused'|'stopping', wake: (() => void)|null} | null} */
 let training = null;
 
@@ -147,8 +148,17 @@ async function train(/** @type {Requests['train']['payload']} */ { request, from
   }
 }
 
+/** Frees the map in progress, if any; whether there was one. */
+function dropMap() {
+  const had = !!map;
+  if (map) map.free();
+  map = null;
+  return had;
+}
+
 function replaceModel(/** @type {any} */ next, /** @type {string} */ name) {
   if (!next) return;
+  dropMap();
   if (model) model.free();
   model = next;
   modelName = name;
@@ -205,6 +215,16 @@ const handlers = {
   dream: ({ n, component = -1, seed }) => needModel().dream(n, component, seed >>> 0),
   interpolate: ({ frames, seed }) => needModel().interpolate(frames, seed >>> 0),
   latentMap: ({ split, start, count }) => needModel().latentMap(store, split, start, count),
+  mapStart: ({ split, start, count, seed = 1 }) => {
+    dropMap();
+    map = needModel().tsneMap(store, split, start, count, seed >>> 0);
+    return map.start();
+  },
+  mapStep: ({ iterations }) => {
+    if (!map) throw fail('bad-input', 'no map is being drawn');
+    return map.step(iterations);
+  },
+  mapDrop: () => ({ dropped: dropMap() }),
   evaluate: ({ split, limit = 0 }) => needModel().evaluate(store, split, limit),
   images: ({ split, start, count }) => store.images(split, start, count),
   fitPrior: ({ split, limit }) => {
@@ -231,7 +251,7 @@ self.onmessage = async (/** @type {MessageEvent} */ e) => {
     const h = /** @type {any} */ (handlers)[type];
     if (!h) throw fail('bad-input', `unknown request type ${JSON.stringify(type)}`);
     if (!wasm && type !== 'init') await handlers.init({});
-    if (/^(images|evaluate|latentMap|fitPrior)$/.test(type) && !store.name()) throw fail('bad-input', 'no dataset is loaded');
+    if (/^(images|evaluate|latentMap|mapStart|fitPrior)$/.test(type) && !store.name()) throw fail('bad-input', 'no dataset is loaded');
     const result = await h(payload || {});
     post({ id, ok: true, result });
   } catch (err) {

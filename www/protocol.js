@@ -51,6 +51,7 @@
  * @typedef {{presets: {name: string, label: string, in_page: boolean, config: Config}[], default_preset: string,
  *   train_images: Bounds, dev_images: Bounds, test_images: Bounds, epochs: Bounds, seed: Bounds, steps: Bounds, lr: {min: number, max: number},
  *   prior_images: number, dream_samples: number, interpolation_frames: number, map_points: number,
+ *   map_perplexity: number, map_iterations: number, map_step_iterations: number,
  *   pretrained_url: string, pretrained_name: string, default_dataset: string,
  *   models: {name: string, label: string, dataset: string, url: string}[], datasets: string[], title: string|null, training: boolean}} Catalog
  */
@@ -59,6 +60,7 @@
 /** @typedef {{steps: number, classes: number, hidden: number, label: number, winner: number, final_best: number, goodness: number[], energy: number[], z1: number[], z2: number[], prediction: number[], scores: number[]}} SettleTrace */
 /** @typedef {{n: number, images: number[], latents: number[], components: number[]}} Dream */
 /** @typedef {{n: number, points: number[], labels: number[]}} LatentMap */
+/** A t-SNE map as it forms (the core's web::MapProgress). @typedef {{iteration: number, iterations: number, done: boolean, points: number[]}} MapProgress */
 /** @typedef {{n: number, accuracy: number, error: number, forward_accuracy: number, recon_sse: number, confusion: number[][], predictions: Uint8Array}} Evaluation */
 /** @typedef {{n: number, pixels: Uint8Array, labels: Uint8Array}} ImageBatch */
 
@@ -94,6 +96,9 @@
  *   dream: {payload: {n: number, component?: number, seed: number}, result: Dream},
  *   interpolate: {payload: {frames: number, seed: number}, result: Dream},
  *   latentMap: {payload: {split: string, start: number, count: number}, result: LatentMap},
+ *   mapStart: {payload: {split: string, start: number, count: number, seed?: number}, result: LatentMap},
+ *   mapStep: {payload: {iterations: number}, result: MapProgress},
+ *   mapDrop: {payload: {}, result: {dropped: boolean}},
  *   evaluate: {payload: {split: string, limit?: number}, result: Evaluation},
  *   images: {payload: {split: string, start: number, count: number}, result: ImageBatch},
  *   fitPrior: {payload: {split: string, limit: number}, result: ModelStatus|null},

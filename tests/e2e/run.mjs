@@ -585,7 +585,37 @@ async function runMode(mode) {
       });
       const b = await tiles();
       assert(a.some((v, i) => v.some((x, k) => x !== b[i][k])), 'resample changed nothing');
-      // the latent map: clicking a point loads that digit into Draw
+      return `mean ink ${(ink.reduce((s, x) => s + x, 0) / 100).toFixed(0)} px per digit`;
+    });
+
+    await T('Dream: the latent map is PCA at once, then forms into t-SNE and settles; leaving cancels it; hover shows, click draws', async () => {
+      await tab(page, 'dream');
+      const map = () => page.evaluate(() => {
+        const m = window.pff.views.dream.map;
+        return m && { kind: m.kind, iteration: m.iteration, iterations: m.iterations, done: m.done, cancelled: m.cancelled, head: Array.from(m.proj.slice(0, 40)) };
+      });
+      const forming = () => page.waitForFunction(() => {
+        const m = window.pff.views.dream.map;
+        return m && m.kind === 'tsne' && m.iteration > 0;
+      }, null, { timeout: 120000 });
+      await forming();
+      // leaving the panel stops the map where it is
+      await tab(page, 'draw');
+      const left = await map();
+      await sleep(1500);
+      const later = await map();
+      assert(!left.done && later.cancelled && later.iteration === left.iteration, `the map went on without the panel: ${left.iteration} → ${later.iteration}`);
+      // back on the panel it starts over from PCA and forms: positions change, then settle
+      await tab(page, 'dream');
+      await forming();
+      const early = await map();
+      await page.waitForFunction(() => window.pff.views.dream.map.done, null, { timeout: 300000, polling: 500 });
+      const done = await map();
+      assert(done.iteration === done.iterations && done.kind === 'tsne', JSON.stringify({ ...done, head: undefined }));
+      assert(early.head.some((v, i) => v !== done.head[i]), 'the positions did not change as the map formed');
+      await sleep(800);
+      assert((await map()).head.every((v, i) => v === done.head[i]), 'the positions still move after the map is done');
+      assert(/t-SNE, \d+ iterations/.test(await page.textContent('#map-state')), await page.textContent('#map-state'));
       const m = await page.evaluate(() => {
         // the point nearest the middle of the map
         const mp = window.pff.views.dream.map;
@@ -601,11 +631,13 @@ async function runMode(mode) {
         }
         return { x: mp.screen[2 * best], y: mp.screen[2 * best + 1], label: mp.labels[best] };
       });
+      await page.locator('#latent-map').hover({ position: { x: m.x, y: m.y } });
+      await page.waitForFunction(() => !document.querySelector('#map-hover').hidden, null, { timeout: 5000 });
       if (isolation) await shoot(page, 'desktop-dream');
       await page.locator('#latent-map').click({ position: { x: m.x, y: m.y } });
       await page.waitForFunction(() => !document.querySelector('#panel-draw').hidden);
       await waitText(page, '#draw-source', /Test digit #\d+/);
-      return `mean ink ${(ink.reduce((s, x) => s + x, 0) / 100).toFixed(0)} px per digit`;
+      return `${done.iterations} iterations; clicked a ${m.label}`;
     });
 
     await T('Data: evaluation, confusion matrix, misclassified filter, inspect in Draw', async () => {
