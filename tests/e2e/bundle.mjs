@@ -27,11 +27,13 @@ const NAMES = ['bar', 'pole', 'ring', 'cross'];
 const TITLE = 'Four shapes';
 const runner = new Runner('pff bundle e2e');
 
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pff-bundle-e2e-'));
+
+/** `pff ARGS`, run as a researcher would in a folder of their own, outside the repository. */
 function pff(args) {
-  return execFileSync(PFF, ['--threads', '2', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync(PFF, ['--threads', '2', ...args], { cwd: tmp, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pff-bundle-e2e-'));
 const data = path.join(tmp, 'data');
 const weights = path.join(tmp, 'shapes-tiny.safetensors');
 const site = path.join(tmp, 'site');
@@ -39,13 +41,14 @@ let server = null;
 let browser = null;
 const t0 = Date.now();
 try {
-  await runner.test('a dataset of its own, trained and bundled with the CLI', async () => {
+  await runner.test('a dataset of its own, trained and bundled with the CLI from a folder outside the repository', async () => {
     writeIdx(path.join(tmp, 'idx'), 2400, 400, NAMES.length);
-    const made = pff(['--data-dir', data, 'data', '--idx-dir', path.join(tmp, 'idx'), '--name', 'shapes', '--classes', NAMES.join(','), '--title', TITLE]);
-    assert(made.includes(`4 classes: ${NAMES.join(', ')}`), made);
-    const trained = pff(['--data-dir', data, 'train', '--preset', 'tiny', '--dataset', 'shapes', '--epochs', '1', '--out', weights]);
+    // the README's commands as written, in the researcher's own folder: ./data, no --root
+    const made = pff(['data', '--idx-dir', 'idx', '--name', 'shapes', '--classes', NAMES.join(','), '--title', TITLE, '--noun', 'shape']);
+    assert(made.includes(`4 classes: ${NAMES.join(', ')}`) && fs.existsSync(path.join(data, 'shapes', 'manifest.json')), made);
+    const trained = pff(['train', '--preset', 'tiny', '--dataset', 'shapes', '--epochs', '1', '--out', path.basename(weights)]);
     const acc = /test accuracy ([\d.]+) %/.exec(trained) || /test: .*?([\d.]+) %/.exec(trained);
-    const bundled = pff(['--data-dir', data, 'bundle', '--root', REPO, '--out', site, '--default', weights, '--title', TITLE]);
+    const bundled = pff(['bundle', '--out', 'site', '--default', path.basename(weights), '--title', TITLE]);
     assert(bundled.includes('the page opens with shapes-tiny') && bundled.includes('size: page'), bundled);
     const siteFile = JSON.parse(fs.readFileSync(path.join(site, 'site.json'), 'utf8'));
     assert(siteFile.models[0].name === 'shapes-tiny' && siteFile.datasets.join() === 'shapes', JSON.stringify(siteFile));
@@ -73,6 +76,9 @@ try {
     const st = await page.evaluate(() => window.pff.call('status', {}));
     assert(st.model && JSON.stringify(st.model.class_names) === JSON.stringify(NAMES), `model ${JSON.stringify(st.model)}`);
     assert(st.dataset && st.dataset.name === 'shapes' && st.dataset.title === TITLE, `dataset ${JSON.stringify(st.dataset)}`);
+    // the noun given to `pff data --noun` names one image in the page's words
+    assert(st.dataset.noun && st.dataset.noun.one === 'shape', `noun ${JSON.stringify(st.dataset.noun)}`);
+    assert(/draw one shape/.test(await page.textContent('[data-testid="status"]')), await page.textContent('[data-testid="status"]'));
     const title = await page.title();
     assert(title.startsWith(TITLE), `title "${title}"`);
     const bars = await page.$$eval('#probs li .d', (els) => els.map((e) => e.textContent));
