@@ -324,11 +324,15 @@ fn eval_sample_prior_bench_and_data_work_as_binaries() {
     let o = pff(&["sample", "--weights", w, "--n", "20", "--out", png.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG\r\n\x1a\n"));
+    assert!(stdout(&o).contains("wrote 20 generated images to"), "words for any dataset: {}", stdout(&o));
 
     let o = pff(&["prior", "--weights", w, "--components", "3", "--limit", "600"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let prior = Checkpoint::from_bytes(&std::fs::read(&weights).unwrap()).unwrap().prior.unwrap();
     assert_eq!(prior.weights.len(), 3);
+    // the components named by their classes' names, not as Rust debug output
+    let said = stdout(&o);
+    assert!(said.contains("the class each component stands for: ") && !said.contains("Some(") && !said.contains('['), "{said}");
 
     let o = pff(&["bench", "--preset", "tiny", "--batches", "1", "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
