@@ -97,14 +97,6 @@ impl Tsne {
         })
     }
 
-    pub fn len(&self) -> usize {
-        self.positions.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.positions.is_empty()
-    }
-
     /// Iterations in all.
     pub fn iterations(&self) -> usize {
         self.opts.iterations
@@ -272,14 +264,6 @@ pub(crate) fn gradient(affinities: &[Vec<(u32, f64)>], y: &[[f64; 2]], exaggerat
         .collect()
 }
 
-/// KL(P‖Q) of positions `y` (for the tests of the gradient; O(n²)).
-pub fn kl_divergence(affinities: &[Vec<(u32, f64)>], y: &[[f64; 2]]) -> f64 {
-    let n = y.len();
-    let w = |i: usize, j: usize| 1.0 / (1.0 + sq_dist(&y[i], &y[j]));
-    let z: f64 = (0..n).flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j))).map(|(i, j)| w(i, j)).sum();
-    affinities.iter().enumerate().flat_map(|(i, row)| row.iter().map(move |&(j, p)| (i, j as usize, p))).map(|(i, j, p)| p * (p / (w(i, j) / z)).ln()).sum()
-}
-
 /// A cell of the quadtree: the centre of mass and count of its points, its width, and either
 /// its children or (a leaf) its points.
 struct Cell {
@@ -403,6 +387,14 @@ pub fn knn_agreement(points: &[f64], labels: &[u8], k: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// KL(P‖Q) of positions `y` (for the tests of the gradient; O(n²)).
+    fn kl_divergence(affinities: &[Vec<(u32, f64)>], y: &[[f64; 2]]) -> f64 {
+        let n = y.len();
+        let w = |i: usize, j: usize| 1.0 / (1.0 + sq_dist(&y[i], &y[j]));
+        let z: f64 = (0..n).flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j))).map(|(i, j)| w(i, j)).sum();
+        affinities.iter().enumerate().flat_map(|(i, row)| row.iter().map(move |&(j, p)| (i, j as usize, p))).map(|(i, j, p)| p * (p / (w(i, j) / z)).ln()).sum()
+    }
 
     /// Three well-parted Gaussian blobs in 10 dimensions, `per` points each.
     fn blobs(per: usize, seed: u64) -> (Vec<f64>, Vec<u8>) {

@@ -21,7 +21,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { REPO, ROOT, Runner, assert, launch, plainServer, watch, writeIdx } from './lib.mjs';
+import { REPO, ROOT, Runner, assert, launch, plainServer, tab, waitText, watch, writeIdx } from './lib.mjs';
 
 const PFF = path.join(REPO, 'target', 'release', 'pff');
 const NAMES = ['bar', 'pole', 'ring'];
@@ -37,19 +37,6 @@ const pageWords = (page) =>
     const labels = [...document.querySelectorAll('[aria-label]')].map((e) => e.getAttribute('aria-label'));
     return `${document.body.innerText}\n${labels.join('\n')}`;
   });
-
-async function tab(page, name) {
-  await page.click(`#tab-${name}`);
-  await page.waitForFunction((n) => !document.querySelector(`#panel-${n}`).hidden, name);
-}
-
-async function waitText(page, selector, re, timeout = 30000) {
-  await page.waitForFunction(([s, src]) => {
-    const el = document.querySelector(s);
-    return el && new RegExp(src).test(el.textContent);
-  }, [selector, re.source], { timeout });
-  return page.textContent(selector);
-}
 
 /**
  * The tests, as tests of `runner`, in `modes` (isolated, single).

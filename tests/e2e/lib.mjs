@@ -142,6 +142,21 @@ export class Runner {
   }
 }
 
+/** Waits until the text of `selector` matches `re`, and returns it. */
+export async function waitText(page, selector, re, timeout = 30000) {
+  await page.waitForFunction(([s, src]) => {
+    const el = document.querySelector(s);
+    return el && new RegExp(src).test(el.textContent);
+  }, [selector, re.source], { timeout });
+  return page.textContent(selector);
+}
+
+/** Opens the page's panel `name` with its tab and waits until it shows. */
+export async function tab(page, name) {
+  await page.click(`#tab-${name}`);
+  await page.waitForFunction((n) => !document.querySelector(`#panel-${n}`).hidden, name);
+}
+
 export function assert(cond, msg) {
   if (!cond) throw new Error(`assertion failed: ${msg}`);
 }

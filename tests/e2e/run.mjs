@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { keyboardTests } from './keyboard.mjs';
-import { ARTIFACTS, ROOT, Runner, assert, launch, seededTrainingInPage, sleep, startServer, watch } from './lib.mjs';
+import { ARTIFACTS, ROOT, Runner, assert, launch, seededTrainingInPage, sleep, startServer, tab, waitText, watch } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const onlyMode = args.includes('--mode') ? args[args.indexOf('--mode') + 1] : null;
@@ -69,14 +69,6 @@ async function exportWeights(page) {
 
 const call = (page, type, payload = {}) => page.evaluate(([t, p]) => window.pff.call(t, p).then((r) => r), [type, payload]);
 
-async function waitText(page, selector, re, timeout = 30000) {
-  await page.waitForFunction(([s, src]) => {
-    const el = document.querySelector(s);
-    return el && new RegExp(src).test(el.textContent);
-  }, [selector, re.source], { timeout });
-  return page.textContent(selector);
-}
-
 async function drawStroke(page, points) {
   const box = await page.locator('[data-testid="draw-canvas"]').boundingBox();
   const at = ([x, y]) => [box.x + x * box.width, box.y + y * box.height];
@@ -84,11 +76,6 @@ async function drawStroke(page, points) {
   await page.mouse.down();
   for (const p of points.slice(1)) await page.mouse.move(...at(p), { steps: 4 });
   await page.mouse.up();
-}
-
-async function tab(page, name) {
-  await page.click(`#tab-${name}`);
-  await page.waitForFunction((n) => !document.querySelector(`#panel-${n}`).hidden, name);
 }
 
 async function shoot(page, name) {
