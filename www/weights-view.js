@@ -129,6 +129,7 @@ export class WeightsView {
       }
       this.app.state.restoreWeights = { url, name };
       this.say(`Loaded the pretrained ${model.name} model (${r.model.class_names.length} classes: ${r.model.class_names.join(', ')}).`);
+      this.app.message(`Loaded the pretrained model ${model.name}.`, 'ok');
       await this.app.modelChanged('loaded');
     } catch (e) {
       this.say(e.message, 'error');

@@ -21,9 +21,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { REPO, ROOT, Runner, assert, launch, plainServer, tab, waitText, watch, writeIdx } from './lib.mjs';
+import { PFF, REPO, ROOT, Runner, assert, launch, tab, waitText, watch } from './lib.mjs';
+import { plainServer, writeIdx } from './toyset.mjs';
 
-const PFF = path.join(REPO, 'target', 'release', 'pff');
 const NAMES = ['bar', 'pole', 'ring'];
 const TITLE = 'Three shapes';
 

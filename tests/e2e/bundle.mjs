@@ -20,9 +20,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { bundleTrainingTests } from './bundle-train.mjs';
-import { REPO, Runner, assert, launch, plainServer, watch, writeIdx } from './lib.mjs';
+import { PFF, REPO, Runner, assert, launch, watch } from './lib.mjs';
+import { plainServer, writeIdx } from './toyset.mjs';
 
-const PFF = path.join(REPO, 'target', 'release', 'pff');
 const NAMES = ['bar', 'pole', 'ring', 'cross'];
 const TITLE = 'Four shapes';
 const runner = new Runner('pff bundle e2e');

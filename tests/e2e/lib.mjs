@@ -15,7 +15,8 @@ export const ROOT = process.env.PFF_E2E_ROOT ? path.resolve(process.env.PFF_E2E_
 export const ARTIFACTS = path.join(REPO, 'artifacts');
 export const CHROMIUM = process.env.PFF_CHROMIUM || '/usr/bin/chromium';
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const PFF = path.join(REPO, 'target', 'release', 'pff');
+/** The release binary the tests serve and run. */
+export const PFF = path.join(REPO, 'target', 'release', 'pff');
 
 /** Whether to serve with `pff serve` (the default; the node stand-in only when asked for with
  * PFF_SERVER=node or for another root). A missing or broken `pff` binary is an error, not a
@@ -187,78 +188,125 @@ export async function seededTrainingInPage() {
   return { first: batches.slice(0, 5), last: batches.slice(-5), batches: batches.length, name: had ? app.state.status.model.name : null, hash, build: app.state.runtime.build };
 }
 
-// ------------------------------------------------------------------ a dataset of its own, served plainly
+// ------------------------------------------------------------------ the page's tests (run.mjs, panels/)
 
-/** A deterministic generator in [0, 1). */
-export function lcg(seed) {
+export const PRETRAINED = path.join(ROOT, 'data', 'weights', 'mnist-web.safetensors');
+export const HAVE_PRETRAINED = fs.existsSync(PRETRAINED);
+export const FASHION = path.join(ROOT, 'data', 'weights', 'fashion-web.safetensors');
+export const SHOTS = path.join(ARTIFACTS, 'screenshots');
+export const DESKTOP = { width: 1280, height: 900 };
+export const PHONE = { width: 390, height: 844 };
+
+/** A handwritten "2": an arc over the top, a diagonal down to the left, a base line. */
+export const TWO = [
+  [0.3, 0.3], [0.36, 0.2], [0.46, 0.16], [0.57, 0.17], [0.65, 0.24], [0.67, 0.34], [0.62, 0.45],
+  [0.52, 0.56], [0.42, 0.66], [0.33, 0.76], [0.3, 0.8], [0.42, 0.8], [0.55, 0.79], [0.68, 0.8], [0.74, 0.82],
+];
+
+/** A seeded generator in [0, 1) (mulberry32). */
+export function rng(seed) {
   let s = seed >>> 0;
   return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
-/** One 28×28 image of shape `label`, jittered in place, size and stroke. */
-export function shape(label, rand) {
-  const img = new Uint8Array(784);
-  const cx = 14 + (rand() - 0.5) * 6;
-  const cy = 14 + (rand() - 0.5) * 6;
-  const r = 6 + rand() * 4;
-  const w = 1 + rand() * 1.5;
-  for (let y = 0; y < 28; y++) {
-    for (let x = 0; x < 28; x++) {
-      const dx = x - cx;
-      const dy = y - cy;
-      const d = [
-        Math.abs(dy) <= w && Math.abs(dx) <= r ? 0 : 9, // bar
-        Math.abs(dx) <= w && Math.abs(dy) <= r ? 0 : 9, // pole
-        Math.abs(Math.hypot(dx, dy) - r) - w, // ring
-        Math.max(Math.abs(dx), Math.abs(dy)) <= r ? Math.min(Math.abs(dx - dy), Math.abs(dx + dy)) / Math.SQRT2 - w : 9, // cross
-      ][label];
-      if (d <= 0) img[y * 28 + x] = 200 + Math.floor(rand() * 55);
-    }
-  }
-  return img;
-}
+/** A request to the page's engine (protocol.js), from the test. */
+export const call = (page, type, payload = {}) => page.evaluate(([t, p]) => window.pff.call(t, p).then((r) => r), [type, payload]);
 
-/** Writes the four standard IDX files of `n` training and `m` test images of the first `classes` shapes. */
-export function writeIdx(dir, n, m, classes) {
-  fs.mkdirSync(dir, { recursive: true });
-  const rand = lcg(7);
-  const write = (images, labels, prefix) => {
-    const head = (magic, dims) => {
-      const b = Buffer.alloc(4 + 4 * dims.length);
-      b.writeUInt32BE(magic, 0);
-      dims.forEach((d, i) => b.writeUInt32BE(d, 4 + 4 * i));
-      return b;
-    };
-    fs.writeFileSync(path.join(dir, `${prefix}-images-idx3-ubyte`), Buffer.concat([head(0x803, [images.length, 28, 28]), ...images.map((i) => Buffer.from(i))]));
-    fs.writeFileSync(path.join(dir, `${prefix}-labels-idx1-ubyte`), Buffer.concat([head(0x801, [labels.length]), Buffer.from(labels)]));
-  };
-  for (const [prefix, count] of [['train', n], ['t10k', m]]) {
-    const labels = Array.from({ length: count }, (_, i) => i % classes);
-    write(labels.map((l) => shape(l, rand)), labels, prefix);
-  }
-}
+/** Trains `tiny` for 30 seeded batches in the page (seededTrainingInPage), then restores the model it had. */
+export const seededTraining = (page) => page.evaluate(seededTrainingInPage);
 
-/** `python3 -m http.server` on a free port of 127.0.0.1: a static host that sets no headers. */
-export async function plainServer(dir) {
-  const child = spawn('python3', ['-u', '-m', 'http.server', '0', '--bind', '127.0.0.1', '--directory', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const url = await new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`python3 -m http.server did not start: ${out}`)), 15000);
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /port (\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(`http://127.0.0.1:${m[1]}/`);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`python3 -m http.server exited (${code}): ${out}`)));
+/** The current model's weights file, exported in the page, as a Buffer (base64 on the way). */
+export async function exportWeights(page) {
+  const b64 = await page.evaluate(async () => {
+    const { bytes } = await window.pff.call('exportWeights', {});
+    let s = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+    return btoa(s);
   });
-  const log = []; // one line per request
-  child.stderr.on('data', (d) => log.push(...String(d).split('\n').filter((l) => /"GET /.test(l))));
-  return { url, log, stop: () => child.kill('SIGTERM') };
+  return Buffer.from(b64, 'base64');
 }
 
+/** Draws `points` (in [0,1]² of the pad) with the mouse, as one stroke. */
+export async function drawStroke(page, points) {
+  const box = await page.locator('[data-testid="draw-canvas"]').boundingBox();
+  const at = ([x, y]) => [box.x + x * box.width, box.y + y * box.height];
+  await page.mouse.move(...at(points[0]));
+  await page.mouse.down();
+  for (const p of points.slice(1)) await page.mouse.move(...at(p), { steps: 4 });
+  await page.mouse.up();
+}
+
+/** A full-page screenshot to artifacts/screenshots/NAME.png. */
+export async function shoot(page, name) {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/**
+ * What the runner (run.mjs) gives each panel's tests in a mode: the mode, the server's address,
+ * `test(name, fn)` (a test of the runner, named with the mode), and the watchers of every page
+ * opened (openPage), which the mode's last test checks.
+ * @typedef {{mode: string, isolation: boolean, url: string, test: (name: string, fn: () => Promise<any>) => Promise<void>, watchers: {errors: string[], offOrigin: string[]}[]}} ModeContext
+ */
+
+/** A model for pages that start without one (no pretrained file): trained once, in the first page that asks. */
+let fixtureModel = null;
+
+/**
+ * Opens the page in a browser of its own (a fresh profile, so a fresh cache) and, unless
+ * `goto` is false, waits until it has booted and (`model`) holds a model. Its console errors
+ * and off-origin requests are watched and kept in `ctx.watchers` (the runner's last test of
+ * the mode checks them all), besides the crash tests' deliberate crash and what `allow` adds.
+ * `ctx` is the runner's mode context: {mode, isolation, url, test, watchers}.
+ */
+export async function openPage(ctx, { viewport = DESKTOP, query = '', allow = [], goto = true, model = true } = {}) {
+  const browser = await launch({ viewport });
+  const page = await browser.context.newPage();
+  const seen = watch(page, ctx.url, { allow: [/deliberate crash/, ...allow] });
+  ctx.watchers.push(seen);
+  const url = `${ctx.url}${query}`;
+  if (goto) {
+    await page.goto(url);
+    await page.waitForFunction(() => window.pffBooted, null, { timeout: 60000 });
+    if (model) await ensureModel(page);
+  }
+  return { page, seen, url, context: browser.context, close: () => browser.close() };
+}
+
+/** Makes sure the page holds a model: the pretrained one it loads, else the fixture model. */
+async function ensureModel(page) {
+  if (HAVE_PRETRAINED) {
+    await page.waitForFunction(() => window.pffReady, null, { timeout: 60000 });
+    return;
+  }
+  if (await page.evaluate(() => !!window.pff.state.status.model)) return;
+  if (!fixtureModel) {
+    await page.evaluate(async () => {
+      const app = window.pff;
+      await app.call('loadDataset', { name: 'mnist', splits: { train: 20000, dev: 500 } });
+      await app.call('train', { request: { preset: 'tiny', dataset: 'mnist', seed: 1, epochs: 1, train_limit: 20000, dev_limit: 500, no_test: true }, from: 'scratch' });
+      await app.modelChanged('trained');
+    });
+    fixtureModel = await exportWeights(page);
+    return;
+  }
+  await page.evaluate(async (b) => {
+    await window.pff.call('loadWeights', { bytes: new Uint8Array(b), name: 'tiny-fixture.safetensors' });
+    await window.pff.modelChanged('loaded');
+  }, Array.from(fixtureModel));
+}
+
+/** Brings the page's pretrained model back (a test that changed the model restores it). */
+export async function restorePretrained(page) {
+  await page.evaluate(async () => {
+    const c = window.pff.catalog;
+    await window.pff.call('loadWeights', { url: c.pretrained_url, name: c.pretrained_name });
+    await window.pff.modelChanged('restored');
+  });
+}
