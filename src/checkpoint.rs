@@ -17,7 +17,6 @@ use crate::data::Manifest;
 use crate::error::{PffError, Result};
 use crate::gmm::Gmm;
 use crate::model::{Generative, ParamSet, Pff, Representation};
-use crate::train::{Adam, Cursor, Trainer};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -60,6 +59,13 @@ pub struct ModelMeta {
     pub class_names: Vec<String>,
 }
 
+impl ModelMeta {
+    /// The dataset the model was trained on; files written before models recorded it are MNIST's.
+    pub fn dataset_or_default(&self) -> &str {
+        if self.dataset.is_empty() { crate::run::RunRequest::DEFAULT_DATASET } else { &self.dataset }
+    }
+}
+
 /// A model with its metadata and (optional) prior.
 #[derive(Clone, Debug)]
 pub struct Checkpoint {
@@ -76,21 +82,12 @@ impl Checkpoint {
         if self.meta.class_names.len() == classes {
             return self.meta.class_names.clone();
         }
-        let dataset = if self.meta.dataset.is_empty() { "mnist" } else { self.meta.dataset.as_str() };
+        let dataset = self.meta.dataset_or_default();
         match manifest.filter(|m| m.name == dataset).map(Manifest::class_names) {
             Some(names) if names.len() == classes => names,
             _ => crate::data::digit_names(classes),
         }
     }
-}
-
-#[derive(Serialize, Deserialize)]
-struct TrainerState {
-    seed: u64,
-    cursor: Cursor,
-    t_r: u64,
-    t_g: u64,
-    best_dev: Option<f64>,
 }
 
 fn to_bytes(values: &[f32], storage: Storage) -> Vec<u8> {
@@ -100,14 +97,15 @@ fn to_bytes(values: &[f32], storage: Storage) -> Vec<u8> {
     }
 }
 
-struct Owned {
+pub(crate) struct Owned {
     name: String,
     dtype: Dtype,
     shape: Vec<usize>,
     bytes: Vec<u8>,
 }
 
-fn push_set<P: ParamSet<f32>>(out: &mut Vec<Owned>, prefix: &str, set: &P, storage: Storage) {
+/// Appends the tensors of `set`, named `prefix` + the set's names.
+pub(crate) fn push_set<P: ParamSet<f32>>(out: &mut Vec<Owned>, prefix: &str, set: &P, storage: Storage) {
     for ((name, shape), data) in P::NAMES.iter().zip(set.shapes()).zip(set.slices()) {
         let dtype = if storage == Storage::F16 { Dtype::F16 } else { Dtype::F32 };
         out.push(Owned { name: format!("{prefix}{name}"), dtype, shape, bytes: to_bytes(data, storage) });
@@ -148,7 +146,8 @@ fn checksum<'a>(md: &HashMap<String, String>, tensors: impl Iterator<Item = (Str
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn serialize(tensors: &[Owned], mut metadata: HashMap<String, String>) -> Result<Vec<u8>> {
+/// A safetensors file of `tensors` and `metadata`, with its checksum.
+pub(crate) fn serialize(tensors: &[Owned], mut metadata: HashMap<String, String>) -> Result<Vec<u8>> {
     let sum = checksum(&metadata, tensors.iter().map(|t| (t.name.clone(), format!("{:?}", t.dtype), t.shape.clone(), t.bytes.as_slice())));
     metadata.insert(CHECKSUM.into(), sum);
     let views = tensors
@@ -158,7 +157,8 @@ fn serialize(tensors: &[Owned], mut metadata: HashMap<String, String>) -> Result
     safetensors::tensor::serialize(views, Some(metadata)).map_err(|e| PffError::Weights(format!("cannot serialise: {e}")))
 }
 
-fn base_metadata(model: &Pff<f32>, meta: &ModelMeta, prior: Option<&Gmm>) -> HashMap<String, String> {
+/// The metadata every pff file holds: format, version, config, meta and the prior if any.
+pub(crate) fn base_metadata(model: &Pff<f32>, meta: &ModelMeta, prior: Option<&Gmm>) -> HashMap<String, String> {
     let mut md = HashMap::new();
     md.insert("format".into(), FORMAT.into());
     md.insert("version".into(), VERSION.into());
@@ -201,79 +201,15 @@ impl Checkpoint {
     }
 }
 
-/// A training checkpoint: the model, Adam's state and the schedule position.
-/// `run` is the run's own record (identity and history, JSON), stored as metadata `run`;
-/// `best`, the run's best model when it is not the current one, as tensors `best.W1`, … so that
-/// the state alone is enough to resume (it cannot disagree with a separately written file).
-pub fn trainer_to_bytes(tr: &Trainer, meta: &ModelMeta, best_dev: Option<f64>, run: Option<&str>, best: Option<&Pff<f32>>) -> Result<Vec<u8>> {
-    let mut tensors = Vec::new();
-    push_set(&mut tensors, "", &tr.model.rep, Storage::F32);
-    push_set(&mut tensors, "", &tr.model.generative, Storage::F32);
-    if let Some(b) = best {
-        push_set(&mut tensors, "best.", &b.rep, Storage::F32);
-        push_set(&mut tensors, "best.", &b.generative, Storage::F32);
-    }
-    push_set(&mut tensors, "adam.r.m.", &tr.opt_r.m, Storage::F32);
-    push_set(&mut tensors, "adam.r.v.", &tr.opt_r.v, Storage::F32);
-    push_set(&mut tensors, "adam.g.m.", &tr.opt_g.m, Storage::F32);
-    push_set(&mut tensors, "adam.g.v.", &tr.opt_g.v, Storage::F32);
-    let mut md = base_metadata(&tr.model, meta, None);
-    let st = TrainerState { seed: tr.seed, cursor: tr.cursor, t_r: tr.opt_r.t, t_g: tr.opt_g.t, best_dev };
-    md.insert("trainer".into(), serde_json::to_string(&st).expect("state serialises"));
-    if let Some(run) = run {
-        md.insert("run".into(), run.to_string());
-    }
-    serialize(&tensors, md)
-}
-
-/// The best model a training state holds (tensors `best.…`), if it holds one.
-pub fn best_from_state(bytes: &[u8]) -> Result<Option<Pff<f32>>> {
-    let parsed = Parsed::new(bytes)?;
-    let model = parsed.model()?;
-    if parsed.st.names().iter().all(|n| !n.starts_with("best.")) {
-        return Ok(None);
-    }
-    let rep = parsed.set("best.", &model.rep)?;
-    let generative = parsed.set("best.", &model.generative)?;
-    Ok(Some(Pff { cfg: model.cfg, rep, generative }))
-}
-
-/// A trainer restored from a training checkpoint, with its metadata, the best dev accuracy so
-/// far and the run's own record (metadata `run`, absent in older files).
-pub type RestoredTrainer = (Trainer, ModelMeta, Option<f64>, Option<String>);
-
-/// Restores a trainer (and the best dev accuracy so far) from a training checkpoint.
-pub fn trainer_from_bytes(bytes: &[u8]) -> Result<RestoredTrainer> {
-    let parsed = Parsed::new(bytes)?;
-    let model = parsed.model()?;
-    let st: TrainerState = match parsed.md.get("trainer") {
-        Some(s) => serde_json::from_str(s).map_err(|e| PffError::Weights(format!("metadata 'trainer' is not valid: {e}")))?,
-        None => {
-            return Err(PffError::Weights(
-                "this is a weights file without training state; resume needs the training checkpoint (FILE.train.safetensors)".into(),
-            ));
-        }
-    };
-    let meta = parsed.md.get("meta").and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
-    let mut opt_r = Adam::new(model.cfg.lr, &model.rep);
-    let mut opt_g = Adam::new(model.cfg.lr, &model.generative);
-    opt_r.m = parsed.set("adam.r.m.", &model.rep)?;
-    opt_r.v = parsed.set("adam.r.v.", &model.rep)?;
-    opt_g.m = parsed.set("adam.g.m.", &model.generative)?;
-    opt_g.v = parsed.set("adam.g.v.", &model.generative)?;
-    opt_r.t = st.t_r;
-    opt_g.t = st.t_g;
-    let trainer = Trainer { model, opt_r, opt_g, seed: st.seed, cursor: st.cursor, scratch: Default::default() };
-    Ok((trainer, meta, st.best_dev, parsed.md.get("run").cloned()))
-}
-
-struct Parsed<'a> {
+/// A pff file read and checked once (format, version, known keys, checksum); its tensors and
+/// metadata are then taken out by name.
+pub(crate) struct Parsed<'a> {
     st: SafeTensors<'a>,
     md: HashMap<String, String>,
 }
 
 impl<'a> Parsed<'a> {
-    fn new(bytes: &'a [u8]) -> Result<Self> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Result<Self> {
         if bytes.len() < 8 {
             return Err(PffError::Weights(format!("only {} bytes: not a safetensors file", bytes.len())));
         }
@@ -302,7 +238,18 @@ impl<'a> Parsed<'a> {
         Ok(Parsed { st, md })
     }
 
-    fn model(&self) -> Result<Pff<f32>> {
+    /// The metadata entry `key`, if the file has it.
+    pub(crate) fn metadata(&self, key: &str) -> Option<&str> {
+        self.md.get(key).map(String::as_str)
+    }
+
+    /// Whether any tensor's name starts with `prefix`.
+    pub(crate) fn has_tensors(&self, prefix: &str) -> bool {
+        self.st.names().iter().any(|n| n.starts_with(prefix))
+    }
+
+    /// The model: the configuration and the tensors without a prefix.
+    pub(crate) fn model(&self) -> Result<Pff<f32>> {
         let cfg: Config = match self.md.get("config") {
             Some(s) => serde_json::from_str(s).map_err(|e| PffError::Weights(format!("metadata 'config' is not valid: {e}")))?,
             None => return Err(PffError::Weights("no 'config' metadata".into())),
@@ -324,7 +271,8 @@ impl<'a> Parsed<'a> {
         Ok(Pff { cfg, rep, generative })
     }
 
-    fn set<P: ParamSet<f32>>(&self, prefix: &str, like: &P) -> Result<P> {
+    /// The parameter set named `prefix` + the set's names, shaped like `like`.
+    pub(crate) fn set<P: ParamSet<f32>>(&self, prefix: &str, like: &P) -> Result<P> {
         let mut out = like.zeros_like();
         let shapes = like.shapes();
         for ((name, shape), dst) in P::NAMES.iter().zip(shapes).zip(out.slices_mut()) {

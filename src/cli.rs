@@ -442,7 +442,7 @@ fn dataset_of(ck: &Checkpoint, asked: Option<String>, other: OtherDataset) -> pf
         },
         (Some(a), _) => Ok(a),
         (None, Some(r)) => Ok(r),
-        (None, None) => Ok("mnist".into()),
+        (None, None) => Ok(ck.meta.dataset_or_default().into()),
     }
 }
 

@@ -197,9 +197,20 @@ impl Config {
         self.lr * self.lr_gamma.powi(reached as i32)
     }
 
+    /// The training schedule: the settings a resumed run may change.
+    pub fn schedule(&self) -> Schedule {
+        Schedule { epochs: self.epochs, lr: self.lr, lr_milestones: self.lr_milestones.clone(), lr_gamma: self.lr_gamma }
+    }
+
+    /// This configuration with `schedule` in place of its own.
+    pub fn with_schedule(self, schedule: Schedule) -> Self {
+        let Schedule { epochs, lr, lr_milestones, lr_gamma } = schedule;
+        Config { epochs, lr, lr_milestones, lr_gamma, ..self }
+    }
+
     /// Like [`Config::set`], for a run being resumed: only the schedule ([`SCHEDULE_FIELDS`]) may
     /// change, because everything else shapes the parameters or the optimiser state already saved.
-    pub fn set_schedule(&mut self, name: &str, value: &str) -> Result<()> {
+    pub fn set_schedule(&mut self, name: &str, value: Setting<'_>) -> Result<()> {
         if !SCHEDULE_FIELDS.contains(&name) {
             return Err(PffError::Config(format!(
                 "{name} cannot change when resuming a run (only {} can); start a new run instead",
@@ -209,24 +220,196 @@ impl Config {
         self.set(name, value)
     }
 
-    /// Sets one hyper-parameter from its name and a string value (for `--set name=value`).
-    pub fn set(&mut self, name: &str, value: &str) -> Result<()> {
-        let mut v = serde_json::to_value(&*self).map_err(|e| PffError::Config(e.to_string()))?;
-        let obj = v.as_object_mut().expect("config serialises to an object");
-        let new = match obj.get(name) {
-            Some(old) if old.is_string() => serde_json::Value::String(value.to_string()),
-            Some(_) => serde_json::from_str(value).map_err(|_| PffError::Config(format!("{name}: cannot parse {value:?}")))?,
-            // An option left out of the serialised form while off, or an unknown name: the
-            // deserialiser (which denies unknown fields) decides.
-            None => serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.to_string())),
-        };
-        obj.insert(name.to_string(), new);
-        let cfg: Config = serde_json::from_value(v).map_err(|e| match e.to_string() {
-            m if m.starts_with("unknown field") => PffError::Config(format!("unknown hyper-parameter {name:?} ({m})")),
-            m => PffError::Config(format!("{name}={value}: {m}")),
-        })?;
+    /// Sets one hyper-parameter by name (`--set name=value`, or a page form's field), then
+    /// checks the whole configuration; on any error the configuration is unchanged.
+    pub fn set(&mut self, name: &str, value: Setting<'_>) -> Result<()> {
+        if !SETTINGS.contains(&name) {
+            return Err(PffError::Config(format!("unknown hyper-parameter {name:?} (known: {})", SETTINGS.join(", "))));
+        }
+        let mut cfg = self.clone();
+        cfg.assign(name, value).map_err(|why| PffError::Config(format!("{name} = {value}: {why}")))?;
         cfg.validate()?;
         *self = cfg;
         Ok(())
+    }
+
+    fn assign(&mut self, name: &str, v: Setting<'_>) -> std::result::Result<(), String> {
+        match name {
+            "preset" => self.preset = v.text()?,
+            "input_dim" => self.input_dim = v.count()?,
+            "classes" => self.classes = v.count()?,
+            "hidden" => self.hidden = v.count()?,
+            "latent" => self.latent = v.count()?,
+            "steps" => self.steps = v.count()?,
+            "threshold" => self.threshold = v.real()?,
+            "alpha" => self.alpha = v.real()?,
+            "eps_r" => self.eps_r = v.real()?,
+            "eps_g" => self.eps_g = v.real()?,
+            "beta" => self.beta = v.real()?,
+            "y_scale" => self.y_scale = v.real()?,
+            "lr" => self.lr = v.real()?,
+            "lr_milestones" => self.lr_milestones = v.counts()?,
+            "lr_gamma" => self.lr_gamma = v.real()?,
+            "reg_lambda" => self.reg_lambda = v.real()?,
+            "batch_size" => self.batch_size = v.count()?,
+            "epochs" => self.epochs = v.count()?,
+            "prior_components" => self.prior_components = v.count()?,
+            "latent_batch" => self.latent_batch = v.count()?,
+            "component_draw" => {
+                self.component_draw = match v.text()?.as_str() {
+                    "weights" => ComponentDraw::Weights,
+                    "reference-softmax" => ComponentDraw::ReferenceSoftmax,
+                    other => return Err(format!("unknown component draw {other:?} (expected weights or reference-softmax)")),
+                }
+            }
+            _ => unreachable!("every name in SETTINGS is assigned above"),
+        }
+        Ok(())
+    }
+}
+
+/// Every hyper-parameter [`Config::set`] knows, by the name it has in the stored configuration.
+pub const SETTINGS: [&str; 21] = [
+    "preset",
+    "input_dim",
+    "classes",
+    "hidden",
+    "latent",
+    "steps",
+    "threshold",
+    "alpha",
+    "eps_r",
+    "eps_g",
+    "beta",
+    "y_scale",
+    "lr",
+    "lr_milestones",
+    "lr_gamma",
+    "reg_lambda",
+    "batch_size",
+    "epochs",
+    "prior_components",
+    "latent_batch",
+    "component_draw",
+];
+
+/// The training schedule: what a resumed or continued run may change ([`SCHEDULE_FIELDS`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Schedule {
+    pub epochs: usize,
+    pub lr: f64,
+    pub lr_milestones: Vec<usize>,
+    pub lr_gamma: f64,
+}
+
+/// A hyper-parameter's value as a front end gives it: the text of a command-line flag, or a
+/// JSON value from the page (where every number is a double, so 20 may arrive as 20.0).
+#[derive(Clone, Copy, Debug)]
+pub enum Setting<'a> {
+    Text(&'a str),
+    Json(&'a serde_json::Value),
+}
+
+impl std::fmt::Display for Setting<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Setting::Text(t) => write!(f, "{t:?}"),
+            Setting::Json(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+impl Setting<'_> {
+    fn text(self) -> std::result::Result<String, String> {
+        match self {
+            Setting::Text(t) => Ok(t.to_string()),
+            Setting::Json(serde_json::Value::String(s)) => Ok(s.clone()),
+            Setting::Json(_) => Err("expected text".into()),
+        }
+    }
+
+    fn real(self) -> std::result::Result<f64, String> {
+        let v = match self {
+            Setting::Text(t) => t.trim().parse::<f64>().ok(),
+            Setting::Json(serde_json::Value::String(s)) => s.trim().parse::<f64>().ok(),
+            Setting::Json(j) => j.as_f64(),
+        };
+        v.filter(|v| v.is_finite()).ok_or_else(|| "expected a finite number".into())
+    }
+
+    fn count(self) -> std::result::Result<usize, String> {
+        let v = self.real().map_err(|_| "expected a whole number".to_string())?;
+        if v.fract() != 0.0 || !(0.0..9e15).contains(&v) {
+            return Err("expected a whole number".into());
+        }
+        Ok(v as usize)
+    }
+
+    /// A list of whole numbers: a JSON array, or its text (`[2, 3]`), or `2,3`.
+    fn counts(self) -> std::result::Result<Vec<usize>, String> {
+        let items: Vec<serde_json::Value> = match self {
+            Setting::Json(serde_json::Value::Array(a)) => a.clone(),
+            _ => {
+                let t = self.text()?;
+                let inner = t.trim().trim_start_matches('[').trim_end_matches(']');
+                inner.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| serde_json::Value::String(s.into())).collect()
+            }
+        };
+        items.iter().map(|v| Setting::Json(v).count()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every stored hyper-parameter can be set by name, to its own value, from its text and
+    /// from its JSON value, and SETTINGS names exactly the stored ones.
+    #[test]
+    fn every_stored_hyper_parameter_is_settable_by_name() {
+        let cfg = Config { reg_lambda: 0.5, lr_milestones: vec![3, 7], component_draw: ComponentDraw::ReferenceSoftmax, ..Config::web() };
+        let stored = serde_json::to_value(&cfg).unwrap();
+        let keys: Vec<&str> = stored.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut names = SETTINGS.to_vec();
+        names.sort_unstable();
+        let mut sorted = keys.clone();
+        sorted.sort_unstable();
+        assert_eq!(names, sorted);
+        for name in keys {
+            let value = &stored[name];
+            let mut from_json = Config::tiny();
+            from_json.set(name, Setting::Json(value)).unwrap();
+            assert_eq!(serde_json::to_value(&from_json).unwrap()[name], *value, "{name} from JSON");
+            let text = value.as_str().map_or_else(|| value.to_string(), str::to_string);
+            let mut from_text = Config::tiny();
+            from_text.set(name, Setting::Text(&text)).unwrap();
+            assert_eq!(serde_json::to_value(&from_text).unwrap()[name], *value, "{name} from {text:?}");
+        }
+    }
+
+    #[test]
+    fn a_bad_value_names_the_setting_and_changes_nothing() {
+        let mut cfg = Config::tiny();
+        for (name, value) in
+            [("hidden", "12.5"), ("hidden", "-10"), ("lr", "fast"), ("lr_milestones", "[1, x]"), ("component_draw", "nearest"), ("hidden", "15")]
+        {
+            let e = cfg.set(name, Setting::Text(value)).unwrap_err().to_string();
+            assert!(e.contains(name), "{e}");
+            assert_eq!(cfg, Config::tiny());
+        }
+        // the page's numbers are doubles: 20.0 is a whole number
+        cfg.set("steps", Setting::Json(&serde_json::json!(20.0))).unwrap();
+        assert_eq!(cfg.steps, 20);
+        cfg.set("lr_milestones", Setting::Text("2,5")).unwrap();
+        assert_eq!(cfg.lr_milestones, [2, 5]);
+    }
+
+    #[test]
+    fn a_schedule_is_copied_as_a_value() {
+        let mut from = Config::paper();
+        from.set("lr_milestones", Setting::Text("[4]")).unwrap();
+        let to = Config::tiny().with_schedule(from.schedule());
+        assert_eq!((to.epochs, to.lr, to.lr_milestones.clone(), to.lr_gamma, to.hidden), (60, 2.5e-4, vec![4], from.lr_gamma, 100));
+        assert_eq!(to.schedule(), from.schedule());
     }
 }

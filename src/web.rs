@@ -377,7 +377,7 @@ impl Model {
     /// `store` holds that dataset's manifest, else `digit` for classes named 0, 1, … and
     /// `item` for others.
     pub fn noun(&self, store: &DatasetStore) -> Result<JsValue, JsValue> {
-        let dataset = if self.ck.meta.dataset.is_empty() { "mnist" } else { self.ck.meta.dataset.as_str() };
+        let dataset = self.ck.meta.dataset_or_default();
         let noun = match store.manifest.as_ref().filter(|m| m.name == dataset) {
             Some(m) => m.noun(),
             None => data::Noun::for_classes(&self.ck.class_names(None)),
@@ -555,14 +555,7 @@ impl Run {
     /// The model as it is now (the last trained batch), without a prior.
     #[wasm_bindgen(js_name = currentModel)]
     pub fn current_model(&self) -> Option<Model> {
-        let mut ck = self.run.best_checkpoint()?;
-        ck.model = self.run.current_model().clone();
-        ck.meta.epochs = self.run.epoch();
-        ck.meta.dev_accuracy = None;
-        ck.meta.test_accuracy = None;
-        ck.meta.test_forward_accuracy = None;
-        ck.prior = None;
-        Some(Model { ck })
+        self.run.best().map(|_| Model { ck: self.run.current_checkpoint() })
     }
 }
 

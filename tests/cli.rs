@@ -277,7 +277,7 @@ fn a_run_resumed_on_another_thread_count_ends_as_the_uninterrupted_one_with_its_
     assert!(a.prior.is_some());
     assert_eq!(a.prior, b.prior, "prior (fitted with the run's own seed)");
     assert_eq!((a.meta.test_accuracy, a.meta.epochs, a.meta.dev_accuracy), (b.meta.test_accuracy, b.meta.epochs, b.meta.dev_accuracy));
-    let state = |n: &str| pff::checkpoint::trainer_from_bytes(&std::fs::read(dir.path().join(format!("{n}.train.safetensors"))).unwrap()).unwrap().0;
+    let state = |n: &str| pff::run::StoredState::from_bytes(&std::fs::read(dir.path().join(format!("{n}.train.safetensors"))).unwrap()).unwrap().trainer;
     let (sa, sb) = (state("whole"), state("split"));
     assert_eq!(sa.model, sb.model);
     assert_eq!((sa.opt_r.m, sa.opt_r.v, sa.opt_g.m, sa.opt_g.v), (sb.opt_r.m, sb.opt_r.v, sb.opt_g.m, sb.opt_g.v), "Adam moments");

@@ -9,13 +9,14 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use ndarray::{Array1, Array2};
 use pff::PffError;
-use pff::checkpoint::{self, Checkpoint, ModelMeta, Storage};
-use pff::config::{ComponentDraw, Config};
+use pff::checkpoint::{Checkpoint, ModelMeta, Storage};
+use pff::config::{ComponentDraw, Config, Setting};
 use pff::data::Dataset;
 use pff::gmm::Gmm;
 use pff::model::{Generative, ParamSet, Pff};
 use pff::ops::row_sq_sums;
 use pff::rng;
+use pff::run::{StoredState, trainer_to_bytes};
 use pff::train::{Adam, Trainer};
 use rand::RngExt;
 
@@ -223,9 +224,9 @@ fn bad_weights_files_are_rejected_with_clear_errors() {
     let foreign = safetensors::tensor::serialize(vec![("x", t)], None).unwrap();
     assert!(msg(&foreign).contains("not written by pff"));
     // Training state is rejected where a weights file is expected, and vice versa.
-    let st = checkpoint::trainer_to_bytes(&tr, &ModelMeta::default(), Some(0.5), None, None).unwrap();
+    let st = trainer_to_bytes(&tr, &ModelMeta::default()).unwrap();
     assert!(Checkpoint::from_bytes(&st).is_ok(), "a training checkpoint also holds the weights");
-    assert!(checkpoint::trainer_from_bytes(&good).is_err());
+    assert!(StoredState::from_bytes(&good).is_err());
 }
 
 #[test]
@@ -239,8 +240,8 @@ fn training_is_deterministic_and_resumes_exactly() {
     let cfg = micro();
     let data = toy_data(40, cfg.input_dim, 7);
     let mut first = trained_micro(1, 9);
-    let bytes = checkpoint::trainer_to_bytes(&first, &ModelMeta::default(), None, None, None).unwrap();
-    let (mut resumed, _, _, _) = checkpoint::trainer_from_bytes(&bytes).unwrap();
+    let bytes = trainer_to_bytes(&first, &ModelMeta::default()).unwrap();
+    let mut resumed = StoredState::from_bytes(&bytes).unwrap().trainer;
     resumed.train_batches(&data, 2, |_, _| {}).unwrap();
     first.train_batches(&data, 2, |_, _| {}).unwrap();
     assert_eq!(resumed.model, a.model);
@@ -253,11 +254,11 @@ fn the_lr_schedule_decays_at_its_milestones_and_only_schedule_fields_change_on_r
     let mut cfg = micro();
     assert!(cfg.lr_milestones.is_empty(), "constant learning rate by default (the spec)");
     assert_eq!(cfg.lr_at(1000), cfg.lr);
-    cfg.set("lr_milestones", "[2, 3]").unwrap();
-    cfg.set("lr_gamma", "0.5").unwrap();
+    cfg.set("lr_milestones", Setting::Text("[2, 3]")).unwrap();
+    cfg.set("lr_gamma", Setting::Text("0.5")).unwrap();
     let lr = cfg.lr;
     assert_eq!([cfg.lr_at(0), cfg.lr_at(1), cfg.lr_at(2), cfg.lr_at(3), cfg.lr_at(9)], [lr, lr, lr / 2.0, lr / 4.0, lr / 4.0]);
-    assert!(cfg.set("lr_gamma", "0").is_err());
+    assert!(cfg.set("lr_gamma", Setting::Text("0")).is_err());
     // The trainer uses the scheduled rate: 40 toy samples make 5 batches per epoch.
     let data = toy_data(40, cfg.input_dim, 7);
     let mut tr = Trainer::new(Pff::new(cfg.clone(), 5).unwrap(), 5);
@@ -278,9 +279,9 @@ fn the_lr_schedule_decays_at_its_milestones_and_only_schedule_fields_change_on_r
     assert_eq!(old, micro());
     // A resumed run may change its schedule but not the model.
     let mut resumed = micro();
-    resumed.set_schedule("lr_milestones", "[40]").unwrap();
-    resumed.set_schedule("lr", "0.0005").unwrap();
-    let e = resumed.set_schedule("hidden", "40").unwrap_err().to_string();
+    resumed.set_schedule("lr_milestones", Setting::Text("[40]")).unwrap();
+    resumed.set_schedule("lr", Setting::Text("0.0005")).unwrap();
+    let e = resumed.set_schedule("hidden", Setting::Text("40")).unwrap_err().to_string();
     assert!(e.contains("hidden cannot change when resuming"), "{e}");
     assert_eq!(resumed.hidden, micro().hidden);
 }
@@ -294,15 +295,15 @@ fn the_weight_regulariser_is_an_option_that_is_off_by_default() {
     assert_eq!(cfg.reg_lambda, 0.0, "off, as in the published runs");
     assert!(!serde_json::to_string(&cfg).unwrap().contains("reg_lambda"));
     let mut on = cfg.clone();
-    on.set("reg_lambda", "0.001").unwrap();
+    on.set("reg_lambda", Setting::Text("0.001")).unwrap();
     assert_eq!(on.reg_lambda, 0.001);
     let back: Config = serde_json::from_str(&serde_json::to_string(&on).unwrap()).unwrap();
     assert_eq!(back, on);
-    assert!(on.clone().set("reg_lambda", "-1").is_err());
-    assert!(on.clone().set("reg_lambda", "lots").is_err());
-    let e = micro().set("no_such_option", "1").unwrap_err().to_string();
+    assert!(on.clone().set("reg_lambda", Setting::Text("-1")).is_err());
+    assert!(on.clone().set("reg_lambda", Setting::Text("lots")).is_err());
+    let e = micro().set("no_such_option", Setting::Text("1")).unwrap_err().to_string();
     assert!(e.contains("unknown hyper-parameter \"no_such_option\"") && e.contains("reg_lambda"), "{e}");
-    assert!(micro().set_schedule("reg_lambda", "0.001").is_err());
+    assert!(micro().set_schedule("reg_lambda", Setting::Text("0.001")).is_err());
     let data = toy_data(40, cfg.input_dim, 7);
     let train = |cfg: &Config| {
         let mut tr = Trainer::new(Pff::new(cfg.clone(), 5).unwrap(), 5);

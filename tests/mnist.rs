@@ -60,7 +60,7 @@ fn shipped_weights_match_their_recorded_test_accuracy() {
         }
         let ck = Checkpoint::from_bytes(&std::fs::read(&path).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let claimed = ck.meta.test_accuracy.unwrap_or_else(|| panic!("{}: no test accuracy in its metadata", path.display()));
-        let dataset = if ck.meta.dataset.is_empty() { "mnist".to_string() } else { ck.meta.dataset.clone() };
+        let dataset = ck.meta.dataset_or_default().to_string();
         fetch_dataset(&data_root(), &dataset, &FetchOptions::default()).unwrap();
         let test = load_split(&data_root(), &dataset, "test").unwrap();
         let idx: Vec<usize> = (0..test.len()).collect();

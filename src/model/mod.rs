@@ -198,6 +198,11 @@ impl<T: Real> Pff<T> {
         Ok(Pff { cfg, rep, generative })
     }
 
+    /// Whether `other` has the same parameters (the configuration aside).
+    pub fn same_parameters(&self, other: &Pff<T>) -> bool {
+        self.rep == other.rep && self.generative == other.generative
+    }
+
     /// Number of stored parameters (compact laterals).
     pub fn num_params(&self) -> usize {
         self.rep.slices().iter().chain(self.generative.slices().iter()).map(|s| s.len()).sum()

@@ -9,10 +9,15 @@
 //! state, so that a resumed run trains on the same data with the same seed, and a request
 //! that contradicts it is refused.
 
-use crate::catalog::{Bounds, RunBounds};
-use crate::checkpoint::{self, Checkpoint, ModelMeta};
-use crate::config::Config;
-use crate::data::{self, Dataset, Manifest};
+mod request;
+mod state;
+
+pub use request::{RunRequest, RunSpec};
+pub use state::{BestRecord, StoredState, trainer_to_bytes};
+
+use crate::checkpoint::{Checkpoint, ModelMeta};
+use crate::config::{Schedule, Setting};
+use crate::data::Dataset;
 use crate::error::{PffError, Result};
 use crate::generate;
 use crate::gmm::Gmm;
@@ -23,214 +28,6 @@ use serde::{Deserialize, Serialize};
 
 /// Test images evaluated per [`TrainingRun::advance`] step once training is over.
 const TEST_CHUNK: usize = 1000;
-
-/// What a run is: everything that decides its result besides the code. Stored with the run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RunSpec {
-    /// The dataset's name (`mnist`, `fashion`, or one made with `pff data --idx-dir`).
-    pub dataset: String,
-    /// Seeds the initialisation, the batch order, the negative labels and the noise.
-    pub seed: u64,
-    /// Training images: the first N of the train split. `None` until the run first sees its
-    /// data, when it becomes the split's size.
-    pub train_limit: Option<usize>,
-    /// Dev images evaluated after every epoch (the first N of the dev split), resolved like
-    /// `train_limit`.
-    pub dev_limit: Option<usize>,
-    /// Evaluate the best model on the test split at the end.
-    #[serde(default = "yes")]
-    pub test_at_end: bool,
-    /// Test images evaluated at the end (the first N of the split; `None`: all).
-    #[serde(default)]
-    pub test_limit: Option<usize>,
-    /// Fit the generative prior of the best model at the end.
-    #[serde(default = "yes")]
-    pub fit_prior: bool,
-    /// The model and its training schedule.
-    pub config: Config,
-    /// The class names, label by label, from the dataset's manifest (`config.classes` of them).
-    /// Empty in a run stored before they were recorded.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub class_names: Vec<String>,
-}
-
-/// `names` fitted to `classes` outputs: outputs past the names are named by their numbers.
-fn names_for(mut names: Vec<String>, classes: usize) -> Vec<String> {
-    names.truncate(classes);
-    names.extend((names.len()..classes).map(|c| c.to_string()));
-    names
-}
-
-fn yes() -> bool {
-    true
-}
-
-impl RunSpec {
-    /// A run of a preset on a dataset, with every other setting at its default.
-    pub fn new(preset: &str, dataset: &str, seed: u64) -> Result<Self> {
-        let spec = RunSpec {
-            dataset: dataset.to_string(),
-            seed,
-            train_limit: None,
-            dev_limit: None,
-            test_at_end: true,
-            test_limit: None,
-            fit_prior: true,
-            config: Config::preset(preset)?,
-            class_names: Vec::new(),
-        };
-        spec.validate()?;
-        Ok(spec)
-    }
-
-    /// Checks that the run can be made.
-    pub fn validate(&self) -> Result<()> {
-        data::validate_dataset_name(&self.dataset).map_err(|e| PffError::Config(e.to_string()))?;
-        if self.train_limit == Some(0) {
-            return Err(PffError::Config("the training limit must be at least 1 image".into()));
-        }
-        if self.test_limit == Some(0) {
-            return Err(PffError::Config("the test limit must be at least 1 image (or leave the test out)".into()));
-        }
-        if self.dev_limit == Some(0) {
-            return Err(PffError::Config("the dev limit must be at least 1 image: the run keeps the model with the best dev accuracy".into()));
-        }
-        self.config.validate()
-    }
-
-    /// Refuses a request (`what` = `value`) that differs from this run's stored identity.
-    pub fn check_same<T: PartialEq + std::fmt::Debug>(what: &str, stored: T, requested: Option<T>) -> Result<()> {
-        match requested {
-            Some(r) if r != stored => Err(PffError::Config(format!(
-                "this run was started with {what} {stored:?}, not {r:?}: a resumed run keeps its {what} (start a new run to change it)"
-            ))),
-            _ => Ok(()),
-        }
-    }
-}
-
-/// A run as a front end asks for it: unset fields take the defaults ([`RunRequest::DEFAULT_PRESET`]
-/// and so on). `pff train` builds one from its flags and the page from its form.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RunRequest {
-    pub preset: Option<String>,
-    pub dataset: Option<String>,
-    pub seed: Option<u64>,
-    pub epochs: Option<usize>,
-    pub train_limit: Option<usize>,
-    pub dev_limit: Option<usize>,
-    pub test_limit: Option<usize>,
-    /// Hyper-parameters to override, by name (`Config::set`); strings or JSON values.
-    pub set: std::collections::BTreeMap<String, serde_json::Value>,
-    pub no_test: bool,
-    pub no_prior: bool,
-}
-
-fn value_text(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        // JavaScript has only doubles: 20 arrives as 20.0, which an integer setting must accept.
-        serde_json::Value::Number(n) if n.as_f64().is_some_and(|f| f.fract() == 0.0 && f.abs() < 9e15) => format!("{}", n.as_f64().unwrap_or(0.0) as i64),
-        other => other.to_string(),
-    }
-}
-
-impl RunRequest {
-    pub const DEFAULT_PRESET: &'static str = "web";
-    pub const DEFAULT_DATASET: &'static str = "mnist";
-    pub const DEFAULT_SEED: u64 = 1234;
-
-    /// The identity of a new run.
-    pub fn spec(&self) -> Result<RunSpec> {
-        let mut spec = RunSpec::new(
-            self.preset.as_deref().unwrap_or(Self::DEFAULT_PRESET),
-            self.dataset.as_deref().unwrap_or(Self::DEFAULT_DATASET),
-            self.seed.unwrap_or(Self::DEFAULT_SEED),
-        )?;
-        if let Some(e) = self.epochs {
-            spec.config.epochs = e;
-        }
-        for (name, value) in &self.set {
-            spec.config.set(name, &value_text(value))?;
-        }
-        spec.train_limit = self.train_limit;
-        spec.dev_limit = self.dev_limit;
-        spec.test_limit = self.test_limit;
-        spec.test_at_end = !self.no_test;
-        spec.fit_prior = !self.no_prior;
-        spec.validate()?;
-        Ok(spec)
-    }
-
-    /// The identity of a new run on the dataset of `manifest`: the model gets one output per
-    /// class the manifest names (unless the request sets `classes`, which must then be at least
-    /// that many), and the run records the class names.
-    pub fn spec_for(&self, manifest: &Manifest) -> Result<RunSpec> {
-        let mut spec = self.spec()?;
-        if spec.dataset != manifest.name {
-            return Err(PffError::Config(format!("the run is on dataset {:?}, but the data given is {:?}", spec.dataset, manifest.name)));
-        }
-        let names = manifest.class_names();
-        if !self.set.contains_key("classes") {
-            spec.config.classes = names.len();
-        } else if spec.config.classes < names.len() {
-            return Err(PffError::Config(format!(
-                "classes = {}, but dataset {} has {} classes ({})",
-                spec.config.classes,
-                manifest.name,
-                names.len(),
-                names.join(", ")
-            )));
-        }
-        spec.class_names = names_for(names, spec.config.classes);
-        spec.validate()?;
-        Ok(spec)
-    }
-
-    /// This request with its data limits brought within `bounds` (the catalog's, clamped to
-    /// the dataset's splits: [`RunBounds::for_dataset`]); unset limits take the bounds'
-    /// defaults, and the test limit is left out of a run that does not test. The page's runs
-    /// go through here, so a form default or a stale value never asks for more images than
-    /// the dataset has. A dataset without training or dev images cannot be trained on.
-    pub fn within(&self, bounds: &RunBounds, dataset: &str) -> Result<RunRequest> {
-        for (b, split) in [(bounds.train_images, "train"), (bounds.dev_images, "dev")] {
-            if b.max == 0 {
-                return Err(PffError::Input(format!("dataset {dataset} has no {split} images: it cannot be trained on here")));
-            }
-        }
-        let fit = |limit: Option<usize>, b: Bounds| usize::try_from(b.clamp(limit.map_or(b.default, |l| l as u64))).unwrap_or(usize::MAX);
-        Ok(RunRequest {
-            train_limit: Some(fit(self.train_limit, bounds.train_images)),
-            dev_limit: Some(fit(self.dev_limit, bounds.dev_images)),
-            test_limit: if self.no_test || bounds.test_images.max == 0 { self.test_limit } else { Some(fit(self.test_limit, bounds.test_images)) },
-            ..self.clone()
-        })
-    }
-
-    /// Applies this request to a resumed run: anything it says about the run's identity must
-    /// agree with the stored one; only the schedule and the finishing steps may change.
-    pub fn apply_to(&self, run: &mut TrainingRun) -> Result<()> {
-        let spec = run.spec().clone();
-        RunSpec::check_same("dataset", spec.dataset.as_str(), self.dataset.as_deref())?;
-        RunSpec::check_same("preset", spec.config.preset.as_str(), self.preset.as_deref())?;
-        RunSpec::check_same("seed", spec.seed, self.seed)?;
-        RunSpec::check_same("training limit", spec.train_limit, self.train_limit.map(Some))?;
-        RunSpec::check_same("dev limit", spec.dev_limit, self.dev_limit.map(Some))?;
-        if let Some(e) = self.epochs {
-            run.set_schedule("epochs", &e.to_string())?;
-        }
-        for (name, value) in &self.set {
-            run.set_schedule(name, &value_text(value))?;
-        }
-        run.spec.test_at_end = !self.no_test;
-        run.spec.fit_prior = !self.no_prior;
-        if self.test_limit.is_some() {
-            run.spec.test_limit = self.test_limit;
-        }
-        Ok(())
-    }
-}
 
 /// Where a run is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -372,16 +169,6 @@ pub struct TrainingRun {
     stopped: bool,
 }
 
-/// The run identity and progress stored beside the trainer in a training state.
-#[derive(Serialize, Deserialize)]
-struct RunState {
-    spec: RunSpec,
-    phase: Phase,
-    best_epoch: Option<usize>,
-    history: Vec<EpochRecord>,
-    test: Option<TestResult>,
-}
-
 impl TrainingRun {
     /// A new run: a freshly initialised model of `spec.config`, seeded by `spec.seed`.
     pub fn new(spec: RunSpec) -> Result<Self> {
@@ -394,11 +181,8 @@ impl TrainingRun {
     /// configuration replaces `spec.config` except for the schedule fields, which the run may
     /// change.
     pub fn continuing(mut spec: RunSpec, model: Pff<f32>) -> Result<Self> {
-        let mut cfg = model.cfg.clone();
-        for name in crate::config::SCHEDULE_FIELDS {
-            let value = serde_json::to_value(&spec.config).expect("config serialises")[name].to_string();
-            cfg.set_schedule(name, &value)?;
-        }
+        let cfg = model.cfg.clone().with_schedule(spec.config.schedule());
+        cfg.validate()?;
         spec.config = cfg.clone();
         spec.validate()?;
         Ok(Self::from_model(spec, Pff { cfg, ..model }))
@@ -406,11 +190,17 @@ impl TrainingRun {
 
     fn from_model(mut spec: RunSpec, model: Pff<f32>) -> Self {
         if !spec.class_names.is_empty() {
-            spec.class_names = names_for(std::mem::take(&mut spec.class_names), model.cfg.classes);
+            spec.class_names = request::names_for(std::mem::take(&mut spec.class_names), model.cfg.classes);
         }
         let meta = ModelMeta { dataset: spec.dataset.clone(), seed: spec.seed, class_names: spec.class_names.clone(), ..Default::default() };
+        let trainer = Trainer::new(model, spec.seed);
+        Self::with_trainer(spec, trainer, meta)
+    }
+
+    /// A run at its baseline, with nothing recorded yet.
+    fn with_trainer(spec: RunSpec, trainer: Trainer, meta: ModelMeta) -> Self {
         TrainingRun {
-            trainer: Trainer::new(model, spec.seed),
+            trainer,
             spec,
             meta,
             phase: Phase::Baseline,
@@ -479,6 +269,16 @@ impl TrainingRun {
         Some(Checkpoint { model, meta, prior: self.prior.clone() })
     }
 
+    /// The model as it is now (the last trained batch) as a weights file's contents: the run's
+    /// metadata with the epochs completed so far, no accuracies (it has not been evaluated as
+    /// it is) and no prior.
+    pub fn current_checkpoint(&self) -> Checkpoint {
+        let meta = ModelMeta { epochs: self.trainer.cursor.epoch, threads: self.meta.threads.or(self.threads), ..self.meta.clone() };
+        let mut model = self.trainer.model.clone();
+        model.cfg = self.spec.config.clone();
+        Checkpoint { model, meta, prior: None }
+    }
+
     /// The epoch the best model came from and its dev accuracy.
     pub fn best(&self) -> Option<(usize, f64)> {
         self.best.as_ref().map(|b| (b.epoch, b.dev_accuracy))
@@ -486,9 +286,16 @@ impl TrainingRun {
 
     /// Changes one schedule setting (`epochs`, `lr`, `lr_milestones`, `lr_gamma`). More epochs
     /// than a finished run trained reopen it: the test evaluation and the prior are redone.
-    pub fn set_schedule(&mut self, name: &str, value: &str) -> Result<()> {
+    pub fn set_schedule(&mut self, name: &str, value: Setting<'_>) -> Result<()> {
         let mut cfg = self.spec.config.clone();
         cfg.set_schedule(name, value)?;
+        self.reschedule(cfg.schedule())
+    }
+
+    /// Replaces the run's schedule (see [`TrainingRun::set_schedule`]).
+    pub fn reschedule(&mut self, schedule: Schedule) -> Result<()> {
+        let cfg = self.spec.config.clone().with_schedule(schedule);
+        cfg.validate()?;
         if cfg.epochs < self.trainer.cursor.epoch {
             return Err(PffError::Config(format!("epochs = {} is fewer than the {} this run has trained", cfg.epochs, self.trainer.cursor.epoch)));
         }
@@ -701,96 +508,7 @@ impl TrainingRun {
             fraction,
         }
     }
-
-    /// The whole training state (weights, optimisers, cursor, identity, history) as a
-    /// safetensors file's contents. Written after every epoch; [`TrainingRun::resume`] reads it.
-    pub fn state_bytes(&self) -> Result<Vec<u8>> {
-        let state = RunState {
-            spec: self.spec.clone(),
-            phase: self.phase,
-            best_epoch: self.best.as_ref().map(|b| b.epoch),
-            history: self.history.clone(),
-            test: self.test.clone(),
-        };
-        let best_dev = self.best.as_ref().map(|b| b.dev_accuracy);
-        let run = serde_json::to_string(&state).expect("run state serialises");
-        let meta = ModelMeta { epochs: self.trainer.cursor.epoch, ..self.meta.clone() };
-        // the best model goes into the state unless it is the current one
-        let best = self.best.as_ref().map(|b| &b.model).filter(|m| m.rep != self.trainer.model.rep || m.generative != self.trainer.model.generative);
-        checkpoint::trainer_to_bytes(&self.trainer, &meta, best_dev, Some(&run), best)
-    }
-
-    /// Continues a run from its training state. The state holds the best model (as tensors
-    /// `best.…`, or as its current model when they are the same), so it is enough on its own;
-    /// `weights` (the run's weights file) supplies the prior of a finished run, and the best
-    /// model of a state written before states held it. Such an older state is accepted with the
-    /// identity it implies (no data limits).
-    pub fn resume(state: &[u8], weights: Option<&Checkpoint>) -> Result<Self> {
-        let (trainer, meta, best_dev, run) = checkpoint::trainer_from_bytes(state)?;
-        let self_contained = run.is_some();
-        let run: RunState = match run {
-            Some(s) => serde_json::from_str(&s).map_err(|e| PffError::Weights(format!("metadata 'run' is not valid: {e}")))?,
-            None => RunState {
-                spec: RunSpec {
-                    dataset: if meta.dataset.is_empty() { "mnist".into() } else { meta.dataset.clone() },
-                    seed: trainer.seed,
-                    train_limit: None,
-                    dev_limit: None,
-                    test_at_end: true,
-                    test_limit: None,
-                    fit_prior: true,
-                    config: trainer.model.cfg.clone(),
-                    class_names: meta.class_names.clone(),
-                },
-                phase: Phase::Training,
-                best_epoch: best_dev.map(|_| meta.epochs),
-                history: Vec::new(),
-                test: None,
-            },
-        };
-        // States hold the best model unless it is the current one; states written before they
-        // held it (no `best.` tensors, an older best) take it from the weights file.
-        let in_state = checkpoint::best_from_state(state)?;
-        let best_model = match (best_dev, run.best_epoch) {
-            (Some(acc), Some(epoch)) if self_contained && (in_state.is_some() || epoch == trainer.cursor.epoch) => {
-                let model = in_state.unwrap_or_else(|| trainer.model.clone());
-                Some(Best { model, epoch, dev_accuracy: acc })
-            }
-            (Some(acc), Some(epoch)) => {
-                let w =
-                    weights.ok_or_else(|| PffError::Weights("this older training state needs the run's weights file, which holds its best model".into()))?;
-                if w.meta.dev_accuracy != Some(acc) || w.model.cfg.hidden != trainer.model.cfg.hidden {
-                    return Err(PffError::Weights(format!(
-                        "the best model given (dev accuracy {:?}) is not this run's (dev accuracy {acc})",
-                        w.meta.dev_accuracy
-                    )));
-                }
-                Some(Best { model: w.model.clone(), epoch, dev_accuracy: acc })
-            }
-            _ => None,
-        };
-        // A finished run's prior is in its weights file (when that file holds this best model).
-        let prior = weights
-            .filter(|w| best_model.as_ref().is_some_and(|b| b.model.rep == w.model.rep && b.model.generative == w.model.generative))
-            .and_then(|w| w.prior.clone());
-        let mut phase = if best_model.is_none() { Phase::Baseline } else { run.phase };
-        if phase == Phase::Done && run.spec.fit_prior && prior.is_none() {
-            phase = Phase::Prior; // the weights file with the prior is missing or not this model's
-        }
-        Ok(TrainingRun {
-            spec: run.spec,
-            trainer,
-            meta,
-            phase,
-            best: best_model,
-            history: run.history,
-            sums: EpochSums::default(),
-            test_sums: TestSums::default(),
-            test: run.test,
-            prior: if phase == Phase::Done { prior } else { None },
-            clock: None,
-            threads: None,
-            stopped: false,
-        })
-    }
 }
+
+#[cfg(test)]
+mod tests;
