@@ -29,7 +29,7 @@ use pff::generate;
 use pff::native::data as ndata;
 use pff::native::fetch::{FetchOptions, fetch_dataset};
 use pff::native::fs::write_atomic;
-use pff::{Config, Pff, PffError};
+use pff::{Config, PffError};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -412,12 +412,6 @@ fn parse_overrides(overrides: &[String]) -> pff::Result<Vec<(&str, &str)>> {
     overrides.iter().map(|o| o.split_once('=').ok_or_else(|| PffError::Config(format!("--set expects NAME=VALUE, got {o:?}")))).collect()
 }
 
-fn evaluate(model: &Pff<f32>, data: &Dataset) -> pff::infer::Evaluation {
-    let idx: Vec<usize> = (0..data.len()).collect();
-    let (x, labels) = data.batch(&idx);
-    model.evaluate(x.view(), &labels)
-}
-
 /// What a command does with a dataset other than the model's own.
 #[derive(Clone, Copy)]
 enum OtherDataset {
@@ -480,7 +474,7 @@ fn eval(root: &Path, weights: &Path, dataset: Option<String>, split: &str, limit
     let dataset = dataset_of(&ck, dataset, other)?;
     let data = load_for(&ck.model.cfg, root, &dataset, split, limit)?;
     let t = Instant::now();
-    let ev = evaluate(&ck.model, &data);
+    let ev = ck.model.evaluate_dataset(&data, 0..data.len());
     let secs = t.elapsed().as_secs_f64();
     if json {
         let v = json!({

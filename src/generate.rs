@@ -38,8 +38,7 @@ pub fn fit_prior(model: &Pff<f32>, data: &Dataset, limit: Option<usize>, compone
     if n == 0 {
         return Err(PffError::Input("no images to fit the prior on".into()));
     }
-    let idx: Vec<usize> = (0..n).collect();
-    let (x, labels) = data.batch(&idx);
+    let (x, labels) = data.rows(0..n);
     let z = model.latents(x.view()).mapv(f64::from);
     Gmm::fit(z.view(), components, Some(&labels), &mut rng::rng(seed, &[RNG_PRIOR_FIT]))
 }
@@ -95,8 +94,7 @@ pub fn latent_features(model: &Pff<f32>, data: &Dataset, start: usize, count: us
     if start >= end || end - start < 2 {
         return Err(PffError::Input(format!("a latent map needs at least 2 images; {start}..{end} of {} holds fewer", data.len())));
     }
-    let idx: Vec<usize> = (start..end).collect();
-    let (x, labels) = data.batch(&idx);
+    let (x, labels) = data.rows(start..end);
     let mut z = model.latents(x.view()).mapv(f64::from);
     for mut col in z.columns_mut() {
         let mean = col.mean().unwrap_or(0.0);

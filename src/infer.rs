@@ -1,12 +1,14 @@
 //! Inference: the goodness classifier (algorithm.md §11.1), the forward head (§11.2), reconstruction
 //! (§11.3), latent extraction and decoding (§12), and the settling trace the web page draws.
 
+use crate::data::Dataset;
 use crate::linalg::kernel::Kernel;
-use crate::model::{Pff, State};
+use crate::model::{Forward, Pff, State};
 use crate::ops::{self, nrm, relu, row_sq_sums};
 use crate::real::Real;
 use ndarray::{Array1, Array2, ArrayView2, Axis, concatenate, s};
 use serde::Serialize;
+use std::ops::Range;
 
 /// Images per chunk of the goodness classifier (each becomes C rows).
 const CLASSIFY_CHUNK: usize = 500;
@@ -62,19 +64,20 @@ pub struct SettleTrace {
 impl<T: Real> Pff<T> {
     /// Noise-free settling of each input under each hypothesis in `labels` (algorithm.md §11.1): rows
     /// are hypothesis-major (row `c·N + i` is image i under `labels[c]`), all starting from the
-    /// forward states. Calls `visit(k, z1, z2)` after each of `steps` steps.
+    /// forward states. Calls `visit(k, z1, z2)` after each of `steps` steps, and returns the
+    /// forward pass of the inputs (`None` when there is nothing to settle).
     ///
     /// Work that is the same under every hypothesis is done once per image, not once per
     /// hypothesis, with the same bits as settling the tiled rows: `x̂·W1` (fixed weights, no
     /// noise: the same at every step, and the forward pass's own first product), and at the
     /// first step layer 1 and `nrm(z1⁰)·W2` (every hypothesis starts from the forward state, and
     /// the label reaches layer 2 only).
-    pub fn settle(&self, x: ArrayView2<'_, T>, labels: &[usize], steps: usize, mut visit: impl FnMut(usize, &Array2<T>, &Array2<T>)) {
+    pub fn settle(&self, x: ArrayView2<'_, T>, labels: &[usize], steps: usize, mut visit: impl FnMut(usize, &Array2<T>, &Array2<T>)) -> Option<Forward<T>> {
         let cfg = &self.cfg;
         let rep = &self.rep;
         let (n, h) = (x.nrows(), labels.len());
         if n == 0 || h == 0 || steps == 0 {
-            return;
+            return None;
         }
         let x_hat = nrm(x);
         let tile = |a: &Array2<T>| concatenate(Axis(0), &vec![a.slice(s![0..n, ..]); h]).expect("same widths");
@@ -113,33 +116,46 @@ impl<T: Real> Pff<T> {
             z2 = n2;
             visit(k, &z1, &z2);
         }
+        Some(fwd)
     }
 
     /// The goodness classifier's scores (N×C): for each class hypothesis, K/2+1 noise-free steps
     /// from the forward states with goodness `−Σz²` summed over steps K/2−1 and K/2 of both layers
     /// (0-based; only those two, as the reference's loop bound implies), halved, divided by 3.
     pub fn goodness_scores(&self, x: ArrayView2<'_, T>) -> Array2<T> {
+        self.scores_and_forward(x).0
+    }
+
+    /// [`Pff::goodness_scores`] and the forward head's probabilities (both N×C) from one
+    /// forward pass: the settling starts from the forward states.
+    pub fn scores_and_forward(&self, x: ArrayView2<'_, T>) -> (Array2<T>, Array2<T>) {
+        let c = self.cfg.classes;
+        let (mut scores, mut forward) = (Array2::zeros((x.nrows(), c)), Array2::zeros((x.nrows(), c)));
+        for (ci, chunk) in x.axis_chunks_iter(Axis(0), CLASSIFY_CHUNK).enumerate() {
+            let rows = s![ci * CLASSIFY_CHUNK..ci * CLASSIFY_CHUNK + chunk.nrows(), ..];
+            let (g, fwd) = self.scores_chunk(chunk);
+            scores.slice_mut(rows).assign(&g);
+            forward.slice_mut(rows).assign(&fwd.z3);
+        }
+        (scores, forward)
+    }
+
+    /// The goodness scores (n×C) of at most [`CLASSIFY_CHUNK`] images, and their forward pass.
+    fn scores_chunk(&self, chunk: ArrayView2<'_, T>) -> (Array2<T>, Forward<T>) {
         let c = self.cfg.classes;
         let (low, high) = self.cfg.classifier_window();
         let labels: Vec<usize> = (0..c).collect();
-        let mut out = Array2::zeros((x.nrows(), c));
-        for (ci, chunk) in x.axis_chunks_iter(Axis(0), CLASSIFY_CHUNK).enumerate() {
-            let n = chunk.nrows();
-            let mut g = Array1::<T>::zeros(n * c);
-            self.settle(chunk, &labels, high, |k, z1, z2| {
-                if k >= low {
-                    let (s1, s2) = (row_sq_sums(z1.view()), row_sq_sums(z2.view()));
-                    g.zip_mut_with(&(s1 + s2), |a, &b| *a -= T::c(0.5) * b);
-                }
-            });
-            let mut o = out.slice_mut(s![ci * CLASSIFY_CHUNK..ci * CLASSIFY_CHUNK + n, ..]);
-            for cl in 0..c {
-                for i in 0..n {
-                    o[[i, cl]] = g[cl * n + i] / T::c(3.0);
-                }
+        let n = chunk.nrows();
+        let mut g = Array1::<T>::zeros(n * c);
+        let fwd = self.settle(chunk, &labels, high, |k, z1, z2| {
+            if k >= low {
+                let (s1, s2) = (row_sq_sums(z1.view()), row_sq_sums(z2.view()));
+                g.zip_mut_with(&(s1 + s2), |a, &b| *a -= T::c(0.5) * b);
             }
-        }
-        out
+        });
+        let fwd = fwd.unwrap_or_else(|| self.rep.forward(nrm(chunk).view()));
+        let scores = Array2::from_shape_fn((n, c), |(i, cl)| g[cl * n + i] / T::c(3.0));
+        (scores, fwd)
     }
 
     /// Goodness-classifier predictions.
@@ -166,9 +182,8 @@ impl<T: Real> Pff<T> {
         let mut predictions = Vec::with_capacity(n);
         let (mut fwd_ok, mut sse) = (0usize, 0.0f64);
         for chunk in x.axis_chunks_iter(Axis(0), CLASSIFY_CHUNK) {
-            predictions.extend(self.classify(chunk));
-            let x_hat = nrm(chunk);
-            let fwd = self.rep.forward(x_hat.view());
+            let (scores, fwd) = self.scores_chunk(chunk);
+            predictions.extend(ops::argmax_rows(scores.view()));
             let off = predictions.len() - chunk.nrows();
             for (i, p) in ops::argmax_rows(fwd.z3.view()).into_iter().enumerate() {
                 fwd_ok += usize::from(p == labels[off + i]);
@@ -219,6 +234,12 @@ impl<T: Real> Pff<T> {
 }
 
 impl Pff<f32> {
+    /// Evaluates images `rows` of a dataset (see [`Pff::evaluate`]).
+    pub fn evaluate_dataset(&self, data: &Dataset, rows: Range<usize>) -> Evaluation {
+        let (x, labels) = data.rows(rows);
+        self.evaluate(x.view(), &labels)
+    }
+
     /// Settles one image (1×D) under all C hypotheses for K steps, recording what the page
     /// draws: goodness per hypothesis and layer at each step, and for hypothesis `label` (the
     /// classifier's answer when `None`) the layer states and the generative prediction of the

@@ -399,8 +399,7 @@ impl Model {
     pub fn classify(&self, pixels: &[f32]) -> Result<JsValue, JsValue> {
         let m = &self.ck.model;
         let x = self.one_image(pixels)?;
-        let scores = m.goodness_scores(x);
-        let forward = m.forward_probs(x);
+        let (scores, forward) = m.scores_and_forward(x);
         to_js(&Classification {
             prediction: ops::argmax_rows(scores.view())[0],
             forward_prediction: ops::argmax_rows(forward.view())[0],
@@ -454,9 +453,7 @@ impl Model {
     pub fn evaluate(&self, store: &DatasetStore, split: &str, limit: usize) -> Result<JsValue, JsValue> {
         let d = store.split_for(split, &self.ck.model.cfg)?;
         let n = if limit == 0 { d.len() } else { limit.min(d.len()) };
-        let idx: Vec<usize> = (0..n).collect();
-        let (x, labels) = d.batch(&idx);
-        let ev = self.ck.model.evaluate(x.view(), &labels);
+        let ev = self.ck.model.evaluate_dataset(d, 0..n);
         let predictions = Bytes(ev.predictions.iter().map(|&p| p as u8).collect());
         to_js(&Evaluated { evaluation: &ev, predictions })
     }

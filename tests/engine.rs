@@ -654,3 +654,22 @@ fn a_manifest_names_what_its_images_show() {
         assert!(e.contains("noun"), "{bad:?}: {e}");
     }
 }
+
+#[test]
+fn classification_runs_the_forward_pass_once_with_the_same_bits_as_twice() {
+    let model = trained_micro(3, 9).model;
+    let data = toy_data(40, 784, 8);
+    for rows in [0..1, 0..7, 3..40] {
+        let (x, labels) = data.rows(rows.clone());
+        let (scores, forward) = model.scores_and_forward(x.view());
+        assert_eq!(scores, model.goodness_scores(x.view()), "{rows:?}");
+        assert_eq!(forward, model.forward_probs(x.view()), "{rows:?}");
+        let idx: Vec<usize> = rows.clone().collect();
+        let (xb, lb) = data.batch(&idx);
+        assert_eq!((&x, &labels), (&xb, &lb), "rows and batch agree");
+        let ev = model.evaluate_dataset(&data, rows.clone());
+        assert_eq!(ev.predictions, model.classify(x.view()));
+        let fwd_ok = pff::ops::argmax_rows(forward.view()).iter().zip(&labels).filter(|(p, l)| p == l).count();
+        assert_eq!(ev.forward_accuracy, fwd_ok as f64 / labels.len() as f64);
+    }
+}

@@ -3,7 +3,7 @@
 //! default, or PCA) with the 10-NN agreement of both maps, and a JSON summary, each written
 //! atomically into the output folder.
 
-use super::{OtherDataset, dataset_of, dream_images, evaluate, load_for, read_weights, with_suffix};
+use super::{OtherDataset, dataset_of, dream_images, load_for, read_weights, with_suffix};
 use pff::checkpoint::Checkpoint;
 use pff::data::Dataset;
 use pff::generate::{self, LatentMap};
@@ -72,7 +72,7 @@ pub fn report(root: &Path, a: &ReportArgs) -> Result<()> {
     let figures = Figures { out: &a.out, name: name.clone() };
     let (curve_len, epochs) = curves(&figures, &a.weights, &a.history, &name)?;
     let data = load_for(&ck.model.cfg, root, &dataset, &a.split, None)?;
-    let ev = evaluate(&ck.model, &data);
+    let ev = ck.model.evaluate_dataset(&data, 0..data.len());
     images(&figures, &ck, &data, a.seed)?;
     let manifest = ndata::load_manifest(root, &dataset).ok();
     let map = latent_maps(&figures, &ck, &data, &ck.class_names(manifest.as_ref()), &a.map, a.seed)?;
@@ -121,11 +121,10 @@ fn curves(figures: &Figures<'_>, weights: &Path, history: &[PathBuf], name: &str
 /// Up to 50 images, ten per row, each row of originals above its reconstructions; and 100
 /// dreamed images when the model has a prior.
 fn images(figures: &Figures<'_>, ck: &Checkpoint, data: &Dataset, seed: u64) -> Result<()> {
-    let idx: Vec<usize> = (0..50.min(data.len())).collect();
-    let (x, _) = data.batch(&idx);
+    let (x, _) = data.rows(0..50.min(data.len()));
     let rec = ck.model.reconstruct(x.view());
-    let mut pairs = ndarray::Array2::<f32>::zeros((idx.len().div_ceil(10) * 20, x.ncols()));
-    for i in 0..idx.len() {
+    let mut pairs = ndarray::Array2::<f32>::zeros((x.nrows().div_ceil(10) * 20, x.ncols()));
+    for i in 0..x.nrows() {
         let (r, c) = (i / 10, i % 10);
         pairs.row_mut(r * 20 + c).assign(&x.row(i));
         pairs.row_mut(r * 20 + 10 + c).assign(&rec.row(i));

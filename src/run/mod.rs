@@ -414,9 +414,7 @@ impl TrainingRun {
 
     fn evaluate_dev(&self, data: &RunData<'_>) -> Result<Evaluation> {
         let n = self.limited(self.spec.dev_limit, data.dev.len(), "dev")?;
-        let idx: Vec<usize> = (0..n).collect();
-        let (x, labels) = data.dev.batch(&idx);
-        Ok(self.trainer.model.evaluate(x.view(), &labels))
+        Ok(self.trainer.model.evaluate_dataset(data.dev, 0..n))
     }
 
     fn record(&self, epoch: usize, ev: &Evaluation, sums: Option<&EpochSums>) -> EpochRecord {
@@ -461,12 +459,10 @@ impl TrainingRun {
         let start = self.test_sums.n;
         let end = (start + TEST_CHUNK).min(total);
         if start < end {
-            let idx: Vec<usize> = (start..end).collect();
-            let (x, labels) = test.batch(&idx);
-            let ev = best.model.evaluate(x.view(), &labels);
+            let ev = best.model.evaluate_dataset(test, start..end);
             let s = &mut self.test_sums;
             s.n += ev.n;
-            s.correct += ev.predictions.iter().zip(&labels).filter(|(p, l)| p == l).count();
+            s.correct += ev.predictions.iter().zip(&test.labels[start..end]).filter(|&(&p, &l)| p == usize::from(l)).count();
             s.forward_correct += (ev.forward_accuracy * ev.n as f64).round() as usize;
             s.sse += ev.recon_sse * ev.n as f64;
         }
