@@ -487,6 +487,7 @@ impl Model {
 #[wasm_bindgen]
 pub struct Run {
     run: TrainingRun,
+    pacer: crate::run::Pacer,
 }
 
 #[wasm_bindgen]
@@ -513,7 +514,14 @@ impl Run {
 
     fn timed(mut run: TrainingRun) -> Run {
         run.set_clock(now_seconds, rayon::current_num_threads());
-        Run { run }
+        Run { run, pacer: crate::run::Pacer::new(now_seconds) }
+    }
+
+    /// One slice of the run, paced by the core (`run::Pacer`: about 150 ms of work; `report`
+    /// says whether to draw it, at most every 250 ms): `run::Progress` with `samples_per_s`.
+    pub fn step(&mut self, store: &DatasetStore) -> Result<JsValue, JsValue> {
+        let data = store.run_data(self.run.phase() == crate::run::Phase::Testing)?;
+        to_js(&self.pacer.step(&mut self.run, &data).map_err(js_error)?)
     }
 
     /// At most `max_batches` batches (or one evaluation step): `run::Progress`.

@@ -9,9 +9,11 @@
 //! state, so that a resumed run trains on the same data with the same seed, and a request
 //! that contradicts it is refused.
 
+mod pacing;
 mod request;
 mod state;
 
+pub use pacing::{Pacer, REPORT_SECONDS, SLICE_SECONDS};
 pub use request::{RunRequest, RunSpec};
 pub use state::{BestRecord, StoredState, trainer_to_bytes};
 
@@ -112,6 +114,11 @@ pub struct Progress {
     pub test: Option<TestResult>,
     /// Fraction of the run done, in [0, 1] (by batches; testing and the prior count as one).
     pub fraction: f64,
+    /// Positive samples per second of training so far (from a [`Pacer`]).
+    pub samples_per_s: Option<f64>,
+    /// Whether a front end should draw this progress now (always, unless a [`Pacer`] holds its
+    /// batches back until the next report).
+    pub report: bool,
 }
 
 /// The data a run reads; the run uses the first `train_limit` / `dev_limit` images.
@@ -502,6 +509,8 @@ impl TrainingRun {
             test_total: data.test.map_or(0, |t| self.spec.test_limit.map_or(t.len(), |l| l.min(t.len()))),
             test: self.test.clone(),
             fraction,
+            samples_per_s: None,
+            report: true,
         }
     }
 }

@@ -5,7 +5,7 @@ use super::*;
 use crate::config::Config;
 use crate::data::{Dataset, PIXELS};
 
-fn toy(n: usize, seed: u8) -> Dataset {
+fn toy_set(n: usize, seed: u8) -> Dataset {
     // Three classes, each a bright band in its own third of the image plus deterministic noise.
     let labels: Vec<u8> = (0..n).map(|i| (i % 3) as u8).collect();
     let mut pixels = vec![0u8; n * PIXELS];
@@ -32,7 +32,7 @@ struct Toy {
 
 impl Toy {
     fn new() -> Self {
-        Toy { train: toy(60, 1), dev: toy(30, 2), test: toy(30, 3) }
+        Toy { train: toy_set(60, 1), dev: toy_set(30, 2), test: toy_set(30, 3) }
     }
     fn data(&self) -> RunData<'_> {
         RunData { train: &self.train, dev: &self.dev, test: Some(&self.test) }
@@ -122,4 +122,46 @@ fn a_run_resumed_from_its_state_ends_as_the_uninterrupted_run() {
     let (a, b) = (whole.best_checkpoint().unwrap(), resumed.best_checkpoint().unwrap());
     assert_eq!((a.model, a.prior, a.meta), (b.model, b.prior, b.meta));
     assert_eq!(resumed.current_checkpoint().model, whole.current_checkpoint().model);
+}
+
+thread_local! {
+    static FAKE_NOW: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
+}
+
+/// A clock that moves 10 ms every time it is read.
+fn ticking_clock() -> f64 {
+    FAKE_NOW.with(|t| {
+        t.set(t.get() + 0.01);
+        t.get()
+    })
+}
+
+#[test]
+fn a_paced_run_grows_its_slices_and_reports_every_batch_once() {
+    let toy = Toy::new();
+    let mut run = TrainingRun::new(RunSpec { train_limit: Some(600), ..spec(2, 2e-3) }).unwrap();
+    let train = toy_set(600, 4);
+    let data = RunData { train: &train, ..toy.data() };
+    let mut pacer = Pacer::new(ticking_clock);
+    let (mut reported, mut steps) = (0, 0);
+    let mut epoch_ends = Vec::new();
+    while !run.is_done() {
+        let p = pacer.step(&mut run, &data).unwrap();
+        steps += 1;
+        if let Some(r) = &p.epoch_end {
+            assert!(p.report, "an epoch end is always reported");
+            epoch_ends.push(r.epoch);
+        }
+        if p.report {
+            reported += p.batches.len();
+        } else {
+            assert!(p.batches.is_empty(), "an unreported slice holds its batches back");
+        }
+        if p.phase == Phase::Training && p.batch > 0 {
+            assert!(p.samples_per_s.is_some_and(|s| s > 0.0));
+        }
+    }
+    assert_eq!(epoch_ends, [0, 1, 2]);
+    assert_eq!(reported, 120, "every batch of the 2 epochs of 60 is reported once");
+    assert!(steps < 40, "the slices grow past one batch: {steps} slices");
 }
