@@ -1,0 +1,117 @@
+//! [`Run`]: a core training run on a store's data, paced by the core; [`MapRun`]: a t-SNE map
+//! computed in slices.
+
+use super::*;
+
+/// A core training run (`run::TrainingRun`) on the data of a [`DatasetStore`].
+#[wasm_bindgen]
+pub struct Run {
+    run: TrainingRun,
+    pacer: crate::run::Pacer,
+}
+
+#[wasm_bindgen]
+impl Run {
+    /// A new run from a `run::RunRequest` (`{preset, dataset, seed, epochs, train_limit,
+    /// dev_limit, set: {name: value}}`) on the dataset of `store` (its classes come from the
+    /// store's manifest); unset fields take the crate's defaults, and the data limits are
+    /// brought within the dataset's bounds (`RunRequest::within`).
+    #[wasm_bindgen(constructor)]
+    pub fn new(request: JsValue, store: &DatasetStore) -> Result<Run, JsValue> {
+        let req = store.bounded(from_js(request, "run request")?)?;
+        Ok(Run::timed(TrainingRun::new(req.spec_for(store.manifest()?).map_err(js_error)?).map_err(js_error)?))
+    }
+
+    /// A new run that goes on training `model` (the request's preset is the model's) on the
+    /// dataset of `store`.
+    pub fn continuing(model: &Model, request: JsValue, store: &DatasetStore) -> Result<Run, JsValue> {
+        let mut req = store.bounded(from_js(request, "run request")?)?;
+        req.preset = Some(model.ck.model.cfg.preset.clone());
+        req.set.insert("classes".into(), model.ck.model.cfg.classes.into());
+        let spec = req.spec_for(store.manifest()?).map_err(js_error)?;
+        Ok(Run::timed(TrainingRun::continuing(spec, model.ck.model.clone()).map_err(js_error)?))
+    }
+
+    fn timed(mut run: TrainingRun) -> Run {
+        run.set_clock(now_seconds, rayon::current_num_threads());
+        Run { run, pacer: crate::run::Pacer::new(now_seconds) }
+    }
+
+    /// One slice of the run, paced by the core (`run::Pacer`: about 150 ms of work; `report`
+    /// says whether to draw it, at most every 250 ms): `run::Progress` with `samples_per_s`.
+    pub fn step(&mut self, store: &DatasetStore) -> Result<JsValue, JsValue> {
+        let data = store.run_data(self.run.phase() == crate::run::Phase::Testing)?;
+        to_js(&self.pacer.step(&mut self.run, &data).map_err(js_error)?)
+    }
+
+    /// At most `max_batches` batches (or one evaluation step): `run::Progress`.
+    pub fn advance(&mut self, store: &DatasetStore, max_batches: usize) -> Result<JsValue, JsValue> {
+        let data = store.run_data(self.run.phase() == crate::run::Phase::Testing)?;
+        to_js(&self.run.advance(&data, max_batches).map_err(js_error)?)
+    }
+
+    /// Ends training now; the run then tests and fits its prior on the next `advance` calls.
+    pub fn stop(&mut self, store: &DatasetStore) -> Result<(), JsValue> {
+        self.run.stop(&store.run_data(false)?).map_err(js_error)
+    }
+
+    /// Whether the run has finished.
+    #[wasm_bindgen(js_name = isDone)]
+    pub fn is_done(&self) -> bool {
+        self.run.is_done()
+    }
+
+    /// The run's identity (`run::RunSpec`).
+    pub fn spec(&self) -> Result<JsValue, JsValue> {
+        to_js(self.run.spec())
+    }
+
+    /// One record per evaluated epoch (`run::EpochRecord`).
+    pub fn history(&self) -> Result<JsValue, JsValue> {
+        to_js(&self.run.history())
+    }
+
+    /// The best model so far (after the run: with its test accuracy and prior).
+    #[wasm_bindgen(js_name = bestModel)]
+    pub fn best_model(&self) -> Option<Model> {
+        self.run.best_checkpoint().map(|ck| Model { ck })
+    }
+
+    /// The model as it is now (the last trained batch), without a prior.
+    #[wasm_bindgen(js_name = currentModel)]
+    pub fn current_model(&self) -> Option<Model> {
+        self.run.best().map(|_| Model { ck: self.run.current_checkpoint() })
+    }
+}
+
+/// A t-SNE latent map in progress (`tsne::Tsne`), advanced a few iterations at a time so that
+/// the page can draw it forming and drop it when the visitor leaves.
+#[wasm_bindgen]
+pub struct MapRun {
+    pub(super) pca: generate::LatentMap,
+    pub(super) tsne: crate::tsne::Tsne,
+}
+
+#[derive(Serialize)]
+struct MapProgress {
+    iteration: usize,
+    iterations: usize,
+    done: bool,
+    /// x, y per image (n×2, row-major).
+    points: Vec<f32>,
+}
+
+#[wasm_bindgen]
+impl MapRun {
+    /// The PCA map the t-SNE map starts from: `generate::LatentMap`.
+    pub fn start(&self) -> Result<JsValue, JsValue> {
+        to_js(&self.pca)
+    }
+
+    /// Runs up to `iterations` more iterations and returns where the map stands.
+    pub fn step(&mut self, iterations: usize) -> Result<JsValue, JsValue> {
+        self.tsne.step(iterations);
+        let points = self.tsne.positions().iter().map(|&v| v as f32).collect();
+        to_js(&MapProgress { iteration: self.tsne.iteration(), iterations: self.tsne.iterations(), done: self.tsne.is_done(), points })
+    }
+}
