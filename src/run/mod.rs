@@ -10,10 +10,12 @@
 //! that contradicts it is refused.
 
 mod pacing;
+mod progress;
 mod request;
 mod state;
 
 pub use pacing::{Pacer, REPORT_SECONDS, SLICE_SECONDS};
+pub use progress::{EpochRecord, Phase, Progress, TestResult};
 pub use request::{RunRequest, RunSpec};
 pub use state::{BestRecord, StoredState, trainer_to_bytes};
 
@@ -26,100 +28,9 @@ use crate::gmm::Gmm;
 use crate::infer::Evaluation;
 use crate::model::Pff;
 use crate::train::{BatchStats, Trainer};
-use serde::{Deserialize, Serialize};
 
 /// Test images evaluated per [`TrainingRun::advance`] step once training is over.
 const TEST_CHUNK: usize = 1000;
-
-/// Where a run is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Phase {
-    /// The dev evaluation of the initial model (epoch 0) is next.
-    Baseline,
-    /// Training epochs.
-    Training,
-    /// Evaluating the best model on the test split.
-    Testing,
-    /// Fitting the best model's prior.
-    Prior,
-    /// Finished.
-    Done,
-}
-
-/// One line of a run's history: the dev evaluation after an epoch and the epoch's mean losses.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EpochRecord {
-    pub epoch: usize,
-    pub dev_accuracy: f64,
-    pub dev_forward_accuracy: f64,
-    pub dev_recon_sse: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub goodness_loss: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub head_loss: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gen_loss: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub forward_ce: Option<f64>,
-    /// Batches trained in this epoch (fewer than an epoch's when the run was stopped in it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub batches: Option<usize>,
-    /// Seconds spent training this epoch (inside `advance`), when the run has a clock.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seconds: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub samples_per_s: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub threads: Option<usize>,
-    /// The learning rate the epoch trained with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lr: Option<f64>,
-    /// Whether this epoch's model became the best.
-    #[serde(default)]
-    pub improved: bool,
-}
-
-/// The test evaluation of the best model, without the per-image predictions.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TestResult {
-    pub n: usize,
-    pub accuracy: f64,
-    pub error: f64,
-    pub forward_accuracy: f64,
-    pub recon_sse: f64,
-}
-
-/// What one [`TrainingRun::advance`] did, and where the run now is.
-#[derive(Clone, Debug, Serialize)]
-pub struct Progress {
-    pub phase: Phase,
-    /// Completed epochs.
-    pub epoch: usize,
-    /// Epochs the run trains in all.
-    pub epochs: usize,
-    /// Next batch of the current epoch.
-    pub batch: usize,
-    pub batches_per_epoch: usize,
-    /// The batches trained by this step.
-    pub batches: Vec<BatchStats>,
-    /// The epoch record made by this step (epoch 0 for the baseline).
-    pub epoch_end: Option<EpochRecord>,
-    pub best_epoch: Option<usize>,
-    pub best_dev_accuracy: Option<f64>,
-    /// Test images evaluated so far and in all (while testing).
-    pub tested: usize,
-    pub test_total: usize,
-    /// Set once the test evaluation is complete.
-    pub test: Option<TestResult>,
-    /// Fraction of the run done, in [0, 1] (by batches; testing and the prior count as one).
-    pub fraction: f64,
-    /// Positive samples per second of training so far (from a [`Pacer`]).
-    pub samples_per_s: Option<f64>,
-    /// Whether a front end should draw this progress now (always, unless a [`Pacer`] holds its
-    /// batches back until the next report).
-    pub report: bool,
-}
 
 /// The data a run reads; the run uses the first `train_limit` / `dev_limit` images.
 #[derive(Clone, Copy, Debug)]
