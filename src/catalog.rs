@@ -235,9 +235,20 @@ pub struct RealBounds {
     pub max: f64,
 }
 
+/// The shape of every image the page draws, shows and sends: `rows` × `cols` pixels, row by row.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct ImageShape {
+    pub rows: usize,
+    pub cols: usize,
+    /// `rows` × `cols`: the length of one image's pixels.
+    pub pixels: usize,
+}
+
 /// Everything the page shows or sends that is not a property of the loaded model.
 #[derive(Clone, Debug, Serialize)]
 pub struct Catalog {
+    /// The images' shape ([`crate::data::ROWS`] × [`crate::data::COLS`]).
+    pub image: ImageShape,
     pub presets: Vec<PresetInfo>,
     /// The preset the Train panel starts with.
     pub default_preset: String,
@@ -300,6 +311,7 @@ pub fn catalog_for(site: Site) -> Catalog {
     let Site { title, models, datasets, training } = site;
     let RunBounds { train_images, dev_images, test_images } = RunBounds::standard();
     Catalog {
+        image: ImageShape { rows: crate::data::ROWS, cols: crate::data::COLS, pixels: crate::data::PIXELS },
         presets: vec![preset("tiny", true), preset("web", true), preset("paper", false)],
         default_preset: "tiny".into(),
         train_images,
