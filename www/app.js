@@ -1,66 +1,61 @@
-// Wiring: starts the engine, owns the shared state, the tabs and the status line, and tells
-// the views when the input or the model changes. Each panel lives in its own module.
+// @ts-check
+// Wiring: starts the engine, fills the page's state (session.js) from it, owns the tabs and the
+// status line, and gives the views one object (`app`) to reach the engine and the state. Each
+// panel lives in its own module.
 
-import { Engine } from './engine.js';
+import { Engine, errorInfo } from './engine.js';
+import { $, $$ } from './dom.js';
 import { DrawView } from './draw-view.js';
 import { SettleView } from './settle-view.js';
 import { DreamView } from './dream-view.js';
 import { TrainView } from './train-view.js';
 import { DataView } from './data-view.js';
 import { WeightsView } from './weights-view.js';
+import { session } from './session.js';
 import { runtimeLabel, wantedBuild } from './wasm-build.js';
 
-/** @type {(sel: string) => any} */
-const $ = (sel) => document.querySelector(sel);
+/** @typedef {import('./session.js').PanelName} PanelName */
+/** @typedef {import('./protocol.js').Status} Status */
 
-const state = {
-  runtime: null, // {mode, build, simd, threads, reason, version}
-  status: null, // the worker's last status (model, dataset, training)
-  input: null, // Float32Array(784) the panels work on, or null
-  inputSource: null, // {kind: 'draw'|'test'|'dream', index?, label?}
-  lastClassify: null,
-  lastEval: null,
-  hasModel: false,
-  booted: false,
-  ready: false,
-  panel: 'draw',
-  pretrainedAvailable: null,
-  restoreWeights: null, // {bytes, name} or {url}: how to bring the model back after a crash
-  restarts: 0,
-  errors: [],
-  followingDataset: null, // the dataset being loaded to match the model
-  followedModel: null, // the model whose dataset was last matched
-  dataError: /** @type {{kind: string, file: string|null, message: string}|null} */ (null), // why the test images could not be loaded
-  loadingTest: /** @type {Promise<void>|null} */ (null), // the test images on their way (app.testSize)
-};
+const PANELS = /** @type {const} */ (['draw', 'settle', 'dream', 'train', 'data', 'weights']);
+/** @param {string} name @returns {name is PanelName} */
+const isPanel = (name) => /** @type {readonly string[]} */ (PANELS).includes(name);
 
-let resolveReady;
-let resolveBooted;
-const global = /** @type {any} */ (window);
+/** @type {(booted: boolean) => void} */
+let resolveBooted = () => {};
+/** @type {(ready: boolean) => void} */
+let resolveReady = () => {};
+/** What the tests and the console see: `window.pff` (this app), `pffBooted`, `pffReady`. */
+const global = /** @type {Window & {pff?: App, pffBooted?: Promise<boolean>, pffReady?: Promise<boolean>}} */ (window);
 global.pffReady = new Promise((r) => (resolveReady = r));
 global.pffBooted = new Promise((r) => (resolveBooted = r));
 
-const listeners = new Map();
+// the app's own bookkeeping (not the views')
+let ready = false;
+/** @type {string|null} the dataset being loaded to match the model */
+let followingDataset = null;
+/** @type {string|null} the model whose dataset was last matched */
+let followedModel = null;
+/** @type {string|null} the model last kept for a restart */
+let keptModel = null;
+/** @type {Promise<void>|null} the test images on their way (app.testSize) */
+let loadingTest = null;
+
+const { state } = session;
+
+/** The views, once built (boot). */
+const views = /** @type {{draw: DrawView, settle: SettleView, dream: DreamView, train: TrainView, data: DataView, weights: WeightsView}} */ ({});
 
 const app = {
+  /** @type {Engine|null} */
   engine: null,
-  /** The core's catalog (presets, defaults, limits), fetched once at start. */
+  /** @type {import('./protocol.js').Catalog|null} the core's catalog (presets, defaults, limits), fetched once at start */
   catalog: null,
+  session,
+  /** The page's state, read-only (session.js changes it). */
   state,
-  views: {},
-  on(name, fn) {
-    if (!listeners.has(name)) listeners.set(name, new Set());
-    listeners.get(name).add(fn);
-  },
-  emit(name, data) {
-    for (const fn of listeners.get(name) || []) {
-      try {
-        fn(data);
-      } catch (e) {
-        console.warn(`pff: '${name}' handler failed`, e);
-      }
-    }
-  },
+  on: session.on,
+  views,
   /**
    * A request to the engine worker, typed by protocol.js.
    * @template {keyof import('./protocol.js').Requests} K
@@ -73,7 +68,16 @@ const app = {
     if (!app.engine) return Promise.reject(new Error('the engine is not running yet'));
     return app.engine.call(type, payload, transfer);
   },
-  /** The name of class `c` of the loaded model (its number when no model is loaded). */
+  /** The catalog (the views are used only after boot has it). */
+  cat() {
+    if (!app.catalog) throw new Error('pff: the catalog has not arrived');
+    return app.catalog;
+  },
+  /** The images' shape (the core's), or null before the catalog has arrived. */
+  image() {
+    return app.catalog ? app.catalog.image : null;
+  },
+  /** The name of class `c` of the loaded model (its number when no model is loaded). @param {number} c */
   className(c) {
     const m = state.status && state.status.model;
     return m && m.class_names[c] !== undefined ? m.class_names[c] : String(c);
@@ -81,7 +85,7 @@ const app = {
   /** The loaded model's class names (the ten digits when no model is loaded). */
   classNames() {
     const m = state.status && state.status.model;
-    return m ? m.class_names : [...Array(10).keys()].map(String);
+    return m ? m.class_names : [...Array(DEFAULT_CLASSES).keys()].map(String);
   },
   /** Whether the classes are named 0, 1, … (MNIST-like), so their names are their numbers. */
   digits() {
@@ -96,31 +100,29 @@ const app = {
     const s = state.status;
     return (s && s.model && s.model.noun) || (s && s.dataset.noun) || { one: 'image', many: 'images' };
   },
-  /** Sets the input the panels work on (source: {kind, index, label}). */
+  /** Sets the input the panels work on. @param {Float32Array|null} pixels @param {import('./session.js').InputSource} [source] */
   setInput(pixels, source = { kind: 'draw' }) {
-    state.input = pixels;
-    state.inputSource = source;
-    state.lastClassify = null;
-    app.emit('input', { pixels, source });
+    session.setInput(pixels, source);
   },
+  /** @param {PanelName} panel */
   show(panel) {
     showPanel(panel);
   },
-  /** A line in the status bar. level: info | ok | warn | error. */
+  /** A line in the status bar. @param {string} text @param {'info'|'ok'|'warn'|'error'} [level] */
   message(text, level = 'info') {
     const el = $('#message');
     el.textContent = text;
     el.className = `message ${level}`;
-    if (level === 'error') state.errors.push(text);
+    if (level === 'error') session.noteError(text);
   },
-  /** The model changed (new, loaded, trained): refresh the status and tell the views. */
+  /** The model changed (new, loaded, trained): refresh the status and tell the views. @param {string} [why] */
   async modelChanged(why = 'model') {
     try {
-      renderStatus(await app.call('status', {}));
+      statusArrived(await app.call('status', {}));
     } catch (_) {
       /* a crash is reported elsewhere */
     }
-    app.emit('model', { why });
+    session.modelChanged(why);
   },
   /**
    * The number of test images of the current dataset, loading them the first time a view needs
@@ -130,32 +132,33 @@ const app = {
   async testSize() {
     const sizes = () => (state.status && state.status.dataset.sizes.test) || 0;
     if (sizes() || !state.status || !state.status.dataset.name) return sizes();
-    if (!state.loadingTest) {
+    if (!loadingTest) {
       const name = state.status.dataset.name;
-      state.loadingTest = app
+      loadingTest = app
         .call('loadDataset', { name, splits: { test: 0 } })
         .then(async () => {
-          state.dataError = null;
-          renderStatus(await app.call('status', {}));
+          session.setDataError(null);
+          statusArrived(await app.call('status', {}));
         })
-        .catch((e) => {
+        .catch((err) => {
           // a shard that fails its sha256 check is named and none of it is used; the rest works
+          const e = errorInfo(err);
           const what = e.kind === 'corrupt-data' ? `a data file failed its check (${e.file})` : 'they could not be loaded';
           app.message(`The ${name} test images are not available: ${what}. ${e.message}`, 'error');
-          state.dataError = { kind: e.kind, file: e.file || null, message: e.message };
+          session.setDataError({ kind: e.kind, file: e.file || null, message: e.message });
         })
         .finally(() => {
-          state.loadingTest = null;
+          loadingTest = null;
         });
     }
-    await state.loadingTest;
+    await loadingTest;
     return sizes();
   },
   /** Keeps what is needed to bring the current model back after a worker crash. */
   async snapshot() {
     try {
       const { bytes } = await app.call('exportWeights', { half: false });
-      state.restoreWeights = { bytes, name: state.status && state.status.model ? state.status.model.name : 'weights' };
+      session.setRestore({ bytes, name: state.status && state.status.model && state.status.model.name ? state.status.model.name : 'weights' });
     } catch (_) {
       /* no model */
     }
@@ -163,13 +166,12 @@ const app = {
 };
 global.pff = app;
 
-/** The page's shared state and engine access, as the views see it. @typedef {typeof app} App */
+/** The page's state and engine access, as the views see it. @typedef {typeof app} App */
+
+/** The classes a page without a model or a dataset shows (MNIST's ten digits). */
+const DEFAULT_CLASSES = 10;
 
 // ------------------------------------------------------------------ status line
-
-function plural(n, word) {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
-}
 
 const capital = (/** @type {string} */ w) => w.charAt(0).toUpperCase() + w.slice(1);
 
@@ -177,20 +179,31 @@ const capital = (/** @type {string} */ w) => w.charAt(0).toUpperCase() + w.slice
  * and `data-aria-words`, an aria-label with `{one}` and `{many}` in it. */
 function applyWords() {
   const n = app.noun();
-  for (const el of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('[data-noun]'))) {
+  for (const el of $$('[data-noun]')) {
     const form = el.dataset.noun || 'one';
     const word = form.toLowerCase() === 'one' ? n.one : n.many;
     el.textContent = form === 'One' || form === 'Many' ? capital(word) : word;
   }
-  for (const el of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('[data-aria-words]'))) {
+  for (const el of $$('[data-aria-words]')) {
     el.setAttribute('aria-label', (el.dataset.ariaWords || '').replaceAll('{one}', n.one).replaceAll('{many}', n.many));
   }
 }
 
+/** Puts the images' shape (the core's) into the page's fixed texts: `data-image="size"` gets "cols×rows". */
+function applyShape() {
+  const shape = app.image();
+  if (!shape) return;
+  const size = `${shape.cols}×${shape.rows}`;
+  for (const el of $$('[data-image="size"]')) el.textContent = size;
+  for (const el of $$('[data-aria-image]')) el.setAttribute('aria-label', (el.dataset.ariaImage || '').replaceAll('{size}', size));
+}
+
+/** @param {number} n */
 function fmtParams(n) {
   return n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${Math.round(n / 1e3)} k` : `${n}`;
 }
 
+/** @param {import('./protocol.js').Runtime} rt */
 function renderRuntime(rt) {
   const el = $('#threads');
   if (rt.mode === 'threads') {
@@ -204,67 +217,67 @@ function renderRuntime(rt) {
   }
 }
 
-function renderStatus(s) {
+/** A status from the engine: the status line, the model's dataset and a copy of a new model, then the views. @param {Status} s */
+function statusArrived(s) {
   if (!s) return;
-  state.status = s;
-  const m = s.model;
   const hadModel = state.hasModel;
-  state.hasModel = !!m;
-  $('#model-status').textContent = m ? `model: ${m.config.preset} · ${m.name} · ${fmtParams(m.params)} parameters` : 'no model loaded';
-  $('#model-status').title = $('#model-status').textContent;
-  const sizes = s.dataset && s.dataset.sizes ? s.dataset.sizes : {};
-  const parts = Object.entries(sizes).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`);
-  $('#data-status').textContent = s.dataset && s.dataset.name ? `${s.dataset.title}: ${parts.join(', ') || 'nothing loaded'}` : 'no data';
-  if (s.training !== 'idle') $('#data-status').textContent += ` · training ${s.training}`;
-  if (m && !hadModel) markReady();
+  const m = s.model;
+  const model = $('#model-status');
+  model.textContent = m ? `model: ${m.config.preset} · ${m.name} · ${fmtParams(m.params)} parameters` : 'no model loaded';
+  model.title = model.textContent;
+  const data = $('#data-status');
+  const parts = Object.entries(s.dataset.sizes).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`);
+  data.textContent = s.dataset.name ? `${s.dataset.title}: ${parts.join(', ') || 'nothing loaded'}` : 'no data';
+  if (s.training !== 'idle') data.textContent += ` · training ${s.training}`;
   // a newly loaded model brings the test images of its dataset (once: a dataset loaded later,
   // to train on, stays)
   const loaded = m ? `${m.name}|${m.params}|${m.meta.dataset}` : null;
-  if (loaded !== state.followedModel && s.training === 'idle') {
-    state.followedModel = loaded;
+  if (loaded !== followedModel && s.training === 'idle') {
+    followedModel = loaded;
     if (m && m.meta.dataset && s.dataset.name && m.meta.dataset !== s.dataset.name) followModelDataset(m.meta.dataset);
   }
   // keep a copy of each new model, to bring it back if the worker crashes
   const key = m ? `${m.name}|${m.params}` : null;
-  if (key && key !== state.modelKey && s.training === 'idle') {
-    state.modelKey = key;
-    if (!(state.restoreWeights && state.restoreWeights.url && m.name === state.restoreWeights.name)) app.snapshot();
+  if (m && key !== keptModel && s.training === 'idle') {
+    keptModel = key;
+    const r = state.restore;
+    if (!(r && 'url' in r && m.name === r.name)) app.snapshot();
   }
+  session.setStatus(s);
+  if (m && !hadModel) markReady();
   applyWords();
-  app.emit('status', s);
 }
 
-/** Loads the test images of the dataset a newly loaded model was trained on. */
+/** Loads the test images of the dataset a newly loaded model was trained on. @param {string} name */
 async function followModelDataset(name) {
-  if (state.followingDataset === name) return;
-  state.followingDataset = name;
+  if (followingDataset === name) return;
+  followingDataset = name;
   try {
     await app.call('loadDataset', { name, splits: {} }); // its test images come when a view needs them
-    app.emit('model', { why: 'dataset' });
+    session.modelChanged('dataset');
   } catch (e) {
-    app.message(`This model was trained on ${name}, whose test images this site does not serve (${e.message}); the views keep the ${state.status.dataset.title} images.`, 'warn');
+    const title = state.status ? state.status.dataset.title : null;
+    app.message(`This model was trained on ${name}, whose test images this site does not serve (${errorInfo(e).message}); the views keep the ${title} images.`, 'warn');
   } finally {
-    state.followingDataset = null;
+    followingDataset = null;
   }
 }
 
 function markReady() {
-  if (state.ready) return;
-  state.ready = true;
+  if (ready) return;
+  ready = true;
   document.body.dataset.ready = 'true';
   resolveReady(true);
 }
 
 // ------------------------------------------------------------------ tabs
 
-const PANELS = ['draw', 'settle', 'dream', 'train', 'data', 'weights'];
-
-function showPanel(name, { focus = false, updateHash = true } = {}) {
-  if (!PANELS.includes(name) || $(`#tab-${name}`).hidden) name = 'draw';
-  state.panel = name;
+/** @param {string} wanted @param {{focus?: boolean, updateHash?: boolean}} [options] */
+function showPanel(wanted, { focus = false, updateHash = true } = {}) {
+  const name = isPanel(wanted) && !$(`#tab-${wanted}`).hidden ? wanted : 'draw';
   // a control that opened another panel (Data's "Open in Draw") is hidden with its own: the
   // focus goes to the new panel's tab instead of falling to the page
-  const from = /** @type {HTMLElement|null} */ (document.activeElement);
+  const from = document.activeElement;
   if (from && from.closest('[role="tabpanel"]') && !from.closest(`#panel-${name}`)) focus = true;
   for (const p of PANELS) {
     const tab = $(`#tab-${p}`);
@@ -275,16 +288,16 @@ function showPanel(name, { focus = false, updateHash = true } = {}) {
     if (on && focus) tab.focus();
   }
   if (updateHash && location.hash !== `#${name}`) history.replaceState(null, '', `#${name}`);
-  const v = app.views[name];
-  if (v && v.show) v.show();
-  app.emit('panel', name);
+  session.setPanel(name);
+  const v = views[name];
+  if (v) v.show();
 }
 
 function setupTabs() {
-  const tabs = /** @type {HTMLElement[]} */ ([...document.querySelectorAll('[role="tab"]')]);
+  const tabs = $$('[role="tab"]');
   for (const t of tabs) {
-    t.addEventListener('click', () => showPanel(t.dataset.panel));
-    t.addEventListener('keydown', (/** @type {KeyboardEvent} */ e) => {
+    t.addEventListener('click', () => showPanel(t.dataset.panel || ''));
+    t.addEventListener('keydown', (e) => {
       const shown = tabs.filter((x) => !x.hidden);
       const i = shown.indexOf(t);
       let j = null;
@@ -294,17 +307,18 @@ function setupTabs() {
       if (e.key === 'End') j = shown.length - 1;
       if (j !== null) {
         e.preventDefault();
-        showPanel(shown[j].dataset.panel, { focus: true });
+        showPanel(shown[j].dataset.panel || '', { focus: true });
       }
     });
   }
   window.addEventListener('hashchange', () => showPanel(location.hash.slice(1), { updateHash: false }));
-  let resizeTimer = null;
+  /** @type {ReturnType<typeof setTimeout>|undefined} */
+  let resizeTimer;
   window.addEventListener('resize', () => {
     clearTimeout(resizeTimer);
     resizeTimer = setTimeout(() => {
-      const v = app.views[state.panel];
-      if (v && v.show) v.show();
+      const v = views[state.panel];
+      if (v) v.show();
     }, 120);
   });
 }
@@ -314,12 +328,12 @@ function setupTabs() {
 /** Keeps the focused control clear of the sticky header: its height goes to --header-h (the
  * page's scroll-padding-top), and a control that still ends up under it is scrolled out. */
 function setupFocus() {
-  const header = /** @type {HTMLElement} */ ($('header.top'));
+  const header = $('header.top');
   const measure = () => document.documentElement.style.setProperty('--header-h', `${Math.ceil(header.getBoundingClientRect().height)}px`);
   measure();
   new ResizeObserver(measure).observe(header);
   document.addEventListener('focusin', (e) => {
-    const el = /** @type {HTMLElement} */ (e.target);
+    const el = e.target;
     if (!(el instanceof HTMLElement) || header.contains(el)) return;
     const below = header.getBoundingClientRect().bottom + 8;
     const top = el.getBoundingClientRect().top;
@@ -329,8 +343,8 @@ function setupFocus() {
 
 // ------------------------------------------------------------------ boot
 
-/** What the site sets (its site.json, through the core's catalog): the title, whether it trains. */
-function applySite(/** @type {import('./protocol.js').Catalog} */ cat) {
+/** What the site sets (its site.json, through the core's catalog): the title, whether it trains. @param {import('./protocol.js').Catalog} cat */
+function applySite(cat) {
   if (cat.title) {
     document.title = `${cat.title} · pff`;
     $('.brand h1').textContent = cat.title;
@@ -340,76 +354,83 @@ function applySite(/** @type {import('./protocol.js').Catalog} */ cat) {
   if (!cat.training && state.panel === 'train') showPanel('draw');
 }
 
+/** The catalog, the default dataset's manifest and a model: the default one, or after a crash the one the page had. */
 async function loadDefaults({ restoring = false } = {}) {
-  const eng = app.engine;
-  state.runtime = eng.runtime;
-  renderRuntime(eng.runtime);
-  app.catalog = await app.call('catalog', {});
-  applySite(app.catalog);
-  const { default_dataset: dataset, pretrained_url: url, pretrained_name: name } = app.catalog;
+  const eng = /** @type {Engine} */ (app.engine);
+  if (eng.runtime) {
+    session.setRuntime(eng.runtime);
+    renderRuntime(eng.runtime);
+  }
+  const cat = await app.call('catalog', {});
+  app.catalog = cat;
+  applySite(cat);
+  applyShape();
+  const { default_dataset: dataset, pretrained_url: url, pretrained_name: name } = cat;
   try {
     // the manifest only: the test images come when a view first needs them (app.testSize)
     await app.call('loadDataset', { name: dataset, splits: {} });
-  } catch (e) {
+  } catch (err) {
+    const e = errorInfo(err);
     app.message(`The ${dataset} dataset is not available: ${e.message}`, 'error');
-    state.dataError = { kind: e.kind, file: e.file || null, message: e.message };
+    session.setDataError({ kind: e.kind, file: e.file || null, message: e.message });
   }
-  const restore = restoring ? state.restoreWeights : null;
-  if (restore && restore.bytes) {
+  const restore = restoring ? state.restore : null;
+  if (restore && 'bytes' in restore) {
     await app.call('loadWeights', { bytes: restore.bytes.slice(), name: restore.name });
   } else {
     const r = await app.call('loadWeights', { url, optional: true, name });
-    state.pretrainedAvailable = r.loaded;
-    if (r.loaded) state.restoreWeights = { url, name };
+    session.setPretrainedAvailable(r.loaded);
+    if (r.loaded) session.setRestore({ url, name });
   }
-  renderStatus(await app.call('status', {}));
+  statusArrived(await app.call('status', {}));
 }
 
 async function boot() {
   setupTabs();
   setupFocus();
-  app.views.draw = new DrawView(app);
-  app.views.settle = new SettleView(app);
-  app.views.dream = new DreamView(app);
-  app.views.train = new TrainView(app);
-  app.views.data = new DataView(app);
-  app.views.weights = new WeightsView(app);
+  views.draw = new DrawView(app);
+  views.settle = new SettleView(app);
+  views.dream = new DreamView(app);
+  views.train = new TrainView(app);
+  views.data = new DataView(app);
+  views.weights = new WeightsView(app);
   showPanel(location.hash.slice(1) || 'draw', { updateHash: false });
   try {
-    // ?build=threads|single (or ?mode=single) asks for a slower build, for comparisons
-    app.engine = await Engine.start({ init: { mode: wantedBuild(location.search) } });
+    // ?build=threads|single (or ?mode=single) asks for a slower build, for comparisons; ?test
+    // starts the worker with its test hooks (the e2e tests)
+    const test = new URLSearchParams(location.search).has('test');
+    app.engine = await Engine.start({ init: { mode: wantedBuild(location.search), test } });
   } catch (e) {
     $('#threads').textContent = 'engine failed to start';
-    app.message(`The WebAssembly engine could not start: ${e.message}`, 'error');
+    app.message(`The WebAssembly engine could not start: ${errorInfo(e).message}`, 'error');
     resolveBooted(false);
     return;
   }
   const eng = app.engine;
-  eng.on('status', (ev) => renderStatus(ev.status));
+  eng.on('status', (ev) => statusArrived(ev.status));
   eng.on('log', (ev) => {
     if (ev.level === 'error' || ev.level === 'warn') app.message(ev.message, ev.level);
   });
-  eng.on('progress', (ev) => app.emit('progress', ev));
+  eng.on('progress', (ev) => session.progress(ev));
   eng.on('crash', (ev) => {
-    state.restarts += 1;
     app.message(ev.willRestart ? `The engine crashed (${ev.reason}); restarting it…` : `The engine crashed repeatedly (${ev.reason}); reload the page.`, 'error');
-    app.emit('crash', ev);
+    session.crashed(ev);
   });
   eng.on('restarted', async (ev) => {
     try {
       await loadDefaults({ restoring: true });
       app.message(`The engine crashed and was restarted (${ev.reason}); the model was restored.`, 'warn');
-      app.emit('model', { why: 'restart' });
+      session.modelChanged('restart');
     } catch (e) {
-      app.message(`The engine was restarted but the model could not be restored: ${e.message}`, 'error');
+      app.message(`The engine was restarted but the model could not be restored: ${errorInfo(e).message}`, 'error');
     }
   });
   try {
     await loadDefaults();
   } catch (e) {
-    app.message(`Start-up failed: ${e.message}`, 'error');
+    app.message(`Start-up failed: ${errorInfo(e).message}`, 'error');
   }
-  state.booted = true;
+  session.setBooted();
   document.body.dataset.booted = 'true';
   resolveBooted(true);
   $('#no-model').hidden = state.hasModel;
@@ -420,7 +441,7 @@ async function boot() {
   } else {
     app.message(`Ready: draw one ${app.noun().one}.`, 'ok');
   }
-  app.emit('model', { why: 'boot' });
+  session.modelChanged('boot');
 }
 
 boot();

@@ -9,13 +9,19 @@ import { SITE, importBuild, startBuild } from './wasm-build.js';
 /** Training images of the throughput measurement. */
 const TRAIN_IMAGES = 2000;
 
-let wasm = /** @type {any} */ (null);
+let wasm = /** @type {import('./protocol.js').Wasm|null} */ (null);
 let runtime = /** @type {import('./protocol.js').Runtime|null} */ (null);
 
 async function bytes(/** @type {string} */ path) {
   const res = await fetch(new URL(path, SITE).href);
   if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
   return new Uint8Array(await res.arrayBuffer());
+}
+
+/** The build `init` started. */
+function started() {
+  if (!wasm) throw new Error('the benchmark worker has not started');
+  return wasm;
 }
 
 function median(/** @type {number[]} */ xs) {
@@ -58,6 +64,7 @@ function maxDiff(/** @type {ArrayLike<number>} */ x, /** @type {ArrayLike<number
 
 /** a·b with this build, against a naive product and (threads mode) the single-thread build. */
 async function matmulCheck({ m = 64, k = 96, n = 80, seed = 7 }) {
+  const wasm = started();
   const a = randomMatrix(m * k, seed);
   const b = randomMatrix(k * n, seed + 1);
   const t = performance.now();
@@ -77,13 +84,14 @@ function modelShapes(/** @type {any} */ cat) {
 }
 
 async function bench(/** @type {any} */ p) {
+  const wasm = started();
   const out = /** @type {any} */ ({ ...runtime, matmul: [] });
   const cat = wasm.catalog();
   let rate = 0; // the slowest GFLOP/s so far, to time-box the larger shapes
   const shapes = p.shapes || modelShapes(cat);
   // Untimed: grow the wasm memory to the largest shape's needs once, so that no timed product
   // pays for growing it and faulting in fresh pages (the first shape read low without this).
-  const [bm, bk, bn] = shapes.reduce((a, s) => (s[0] * s[1] * s[2] > a[0] * a[1] * a[2] ? s : a));
+  const [bm, bk, bn] = shapes.reduce((/** @type {number[]} */ a, /** @type {number[]} */ s) => (s[0] * s[1] * s[2] > a[0] * a[1] * a[2] ? s : a));
   wasm.benchMatmul(bm, bk, bn, 1);
   for (const [m, k, n] of shapes) {
     const flop = 2 * m * k * n;

@@ -1,16 +1,24 @@
+// @ts-check
 // Small canvas charts: line charts (live, multi-series), heat maps, colour scales.
 // Colours: Okabe–Ito (colour-blind safe) for series; a viridis-like scale for heat maps.
+
+import { ctx2d } from './dom.js';
 
 /** Ten series colours for the ten digits, Okabe–Ito first (readable on the dark background). */
 export const DIGIT_COLORS = ['#E69F00', '#56B4E9', '#009E73', '#F0E442', '#3D8BD9', '#D55E00', '#CC79A7', '#FFFFFF', '#999999', '#A6761D'];
 export const COLORS = { orange: '#E69F00', sky: '#56B4E9', green: '#009E73', yellow: '#F0E442', blue: '#3D8BD9', vermillion: '#D55E00', purple: '#CC79A7', grey: '#999999' };
+
+// the legend: a line swatch, its name after a gap, the next entry after another
+const LEGEND_SWATCH = 16;
+const LEGEND_TEXT_GAP = 4;
+const LEGEND_GAP = 8;
 
 const VIRIDIS = [
   [68, 1, 84], [72, 40, 120], [62, 74, 137], [49, 104, 142], [38, 130, 142],
   [31, 158, 137], [53, 183, 121], [109, 205, 89], [180, 222, 44], [253, 231, 37],
 ];
 
-/** t in [0,1] -> [r,g,b] on a viridis-like scale. */
+/** t in [0,1] -> [r,g,b] on a viridis-like scale. @param {number} t @returns {[number, number, number]} */
 export function viridis(t) {
   t = Math.max(0, Math.min(1, Number.isFinite(t) ? t : 0)) * (VIRIDIS.length - 1);
   const i = Math.min(VIRIDIS.length - 2, Math.floor(t));
@@ -20,7 +28,7 @@ export function viridis(t) {
   return [a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f, a[2] + (b[2] - a[2]) * f];
 }
 
-/** Sizes a canvas's backing store to its CSS size × devicePixelRatio; returns [w, h, dpr]. */
+/** Sizes a canvas's backing store to its CSS size × devicePixelRatio; returns [w, h, dpr]. @param {HTMLCanvasElement} canvas @returns {[number, number, number]} */
 export function fitCanvas(canvas) {
   const r = canvas.getBoundingClientRect();
   const dpr = Math.min(3, window.devicePixelRatio || 1);
@@ -33,6 +41,7 @@ export function fitCanvas(canvas) {
   return [w, h, dpr];
 }
 
+/** @param {number} lo @param {number} hi @returns {number[]} */
 function niceTicks(lo, hi, count = 5) {
   if (!(hi > lo)) return [lo];
   const span = hi - lo;
@@ -45,7 +54,7 @@ function niceTicks(lo, hi, count = 5) {
   return ticks;
 }
 
-/** A tick label with as many decimals as the tick step needs. */
+/** A tick label with as many decimals as the tick step needs. @param {number} v @param {number} step */
 function fmt(v, step) {
   const a = Math.abs(v);
   if (a === 0) return '0';
@@ -60,9 +69,21 @@ function fmt(v, step) {
  * Options: xLabel, yLabel, yMin/yMax (fixed), legend (bool), marker (x of a vertical line),
  * highlight (index of a series drawn on top, thicker), smooth (EMA factor for display).
  */
+/**
+ * One line: its look (`endLabel`: text at its last point; `points`: a dot per value).
+ * @typedef {{name: string, color: string, width?: number, dash?: number[], endLabel?: string, points?: boolean}} SeriesStyle
+ */
+/** @typedef {SeriesStyle & {xs: number[], ys: number[]}} Series */
+/**
+ * @typedef {{series?: SeriesStyle[], xLabel?: string, yLabel?: string, yMin?: number|null, yMax?: number|null,
+ *   legend?: boolean, smooth?: number, xInteger?: boolean}} ChartOptions
+ */
+
 export class LineChart {
+  /** @param {HTMLCanvasElement} canvas @param {ChartOptions} [options] */
   constructor(canvas, { series = [], xLabel = '', yLabel = '', yMin = null, yMax = null, legend = true, smooth = 0, xInteger = false } = {}) {
     this.canvas = canvas;
+    /** @type {Series[]} */
     this.series = series.map((s) => ({ ...s, xs: [], ys: [] }));
     this.xLabel = xLabel;
     this.yLabel = yLabel;
@@ -71,7 +92,9 @@ export class LineChart {
     this.legend = legend;
     this.smooth = smooth;
     this.xInteger = xInteger;
+    /** @type {number|null} */
     this.marker = null;
+    /** @type {number|null} */
     this.highlight = null;
     this.scheduled = false;
   }
@@ -84,12 +107,14 @@ export class LineChart {
     this.draw();
   }
 
+  /** @param {number} i @param {number} x @param {number} y */
   push(i, x, y) {
     if (!Number.isFinite(y)) return;
     this.series[i].xs.push(x);
     this.series[i].ys.push(y);
   }
 
+  /** @param {number} i @param {ArrayLike<number>} xs @param {ArrayLike<number>} ys */
   set(i, xs, ys) {
     this.series[i].xs = Array.from(xs);
     this.series[i].ys = Array.from(ys);
@@ -105,6 +130,7 @@ export class LineChart {
     });
   }
 
+  /** @param {Series} s */
   displayed(s) {
     if (!this.smooth || s.ys.length < 3) return s.ys;
     const out = [];
@@ -120,7 +146,7 @@ export class LineChart {
     const c = this.canvas;
     if (!c.isConnected) return;
     const [W, H, dpr] = fitCanvas(c);
-    const ctx = c.getContext('2d');
+    const ctx = ctx2d(c);
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.clearRect(0, 0, W, H);
     ctx.scale(dpr, dpr);
@@ -163,8 +189,8 @@ export class LineChart {
       if (this.yMax === null) ymax += pad;
     }
     if (xmax - xmin < 1e-9) xmax = xmin + 1;
-    const X = (x) => left + ((x - xmin) / (xmax - xmin)) * pw;
-    const Y = (y) => top + (1 - (y - ymin) / (ymax - ymin)) * ph;
+    const X = (/** @type {number} */ x) => left + ((x - xmin) / (xmax - xmin)) * pw;
+    const Y = (/** @type {number} */ y) => top + (1 - (y - ymin) / (ymax - ymin)) * ph;
     // grid and ticks
     ctx.textAlign = 'right';
     ctx.textBaseline = 'middle';
@@ -208,7 +234,8 @@ export class LineChart {
     }
     // lines: the highlighted one last
     const order = this.series.map((_, i) => i).filter((i) => i !== this.highlight);
-    if (this.highlight !== null) order.push(this.highlight);
+    const highlight = this.highlight;
+    if (highlight !== null) order.push(highlight);
     ctx.save();
     ctx.beginPath();
     ctx.rect(left, top, pw, ph);
@@ -262,19 +289,23 @@ export class LineChart {
         ctx.setLineDash(s.dash || []);
         ctx.beginPath();
         ctx.moveTo(x, 10);
-        ctx.lineTo(x + 16, 10);
+        ctx.lineTo(x + LEGEND_SWATCH, 10);
         ctx.stroke();
         ctx.setLineDash([]);
         ctx.fillStyle = '#d6dae0';
-        ctx.fillText(s.name, x + 20, 10);
-        x += 28 + ctx.measureText(s.name).width;
+        ctx.fillText(s.name, x + LEGEND_SWATCH + LEGEND_TEXT_GAP, 10);
+        x += LEGEND_SWATCH + LEGEND_TEXT_GAP + ctx.measureText(s.name).width + LEGEND_GAP;
       }
     }
   }
 }
 
-/** Paints `values` (n numbers) as a cols×rows grid of cells into ImageData at (ox, oy), one
- * pixel per unit; scaled up later with `imageSmoothingEnabled = false`. */
+/**
+ * Paints `values` (n numbers) as a cols×rows grid of cells into ImageData at (ox, oy), one
+ * pixel per unit; scaled up later with `imageSmoothingEnabled = false`.
+ * @param {ImageData} imageData @param {ArrayLike<number>} values @param {number} offset @param {number} n
+ * @param {number} cols @param {number} ox @param {number} oy @param {number} lo @param {number} hi
+ */
 export function heatGrid(imageData, values, offset, n, cols, ox, oy, lo, hi) {
   const W = imageData.width;
   const d = imageData.data;
@@ -291,7 +322,7 @@ export function heatGrid(imageData, values, offset, n, cols, ox, oy, lo, hi) {
   }
 }
 
-/** Columns of a square-ish grid for n units (100 -> 10, 500 -> 25, 2000 -> 50). */
+/** Columns of a square-ish grid for n units (100 -> 10, 500 -> 25, 2000 -> 50). @param {number} n */
 export function gridCols(n) {
   let c = Math.ceil(Math.sqrt(n));
   for (let k = c; k <= Math.ceil(Math.sqrt(n) * 1.5); k++) if (n % k === 0) return k;

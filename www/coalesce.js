@@ -1,8 +1,10 @@
+// @ts-check
 // Runs an async job so that requests arriving while it runs are neither dropped nor queued one
 // by one: they coalesce into a single rerun once the current run ends (a redraw after a burst of
 // input, say).
 
 export class Coalescer {
+  /** @param {() => Promise<void>} job */
   constructor(job) {
     this.job = job;
     this.running = false;

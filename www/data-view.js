@@ -1,10 +1,11 @@
+// @ts-check
 // The Data panel: test digits with the model's answers, a misclassified filter, inspection in
 // Draw/Settle, and the confusion matrix of the last evaluation.
 
+import { $, $$ } from './dom.js';
 import { drawDigit } from './draw.js';
+import { errorInfo } from './engine.js';
 
-/** @type {(sel: string) => any} */
-const $ = (sel) => document.querySelector(sel);
 const PAGE = 96;
 
 export class DataView {
@@ -12,13 +13,17 @@ export class DataView {
   constructor(app) {
     this.app = app;
     this.count = 0;
-    this.pixels = null; // Uint8Array(count×784) of the first `count` test digits
-    this.labels = null;
-    this.dataset = null; // the dataset of `pixels`
-    this.preds = null; // Uint8Array of predictions after an evaluation
+    /** @type {Uint8Array|null} the first `count` test images (catalog.image.pixels bytes each) */
+    this.pixels = null;
+    /** @type {Uint8Array} their labels */
+    this.labels = new Uint8Array();
+    /** @type {string|null} the dataset of `pixels` */
+    this.dataset = null;
+    /** @type {Uint8Array|null} the predictions of the last evaluation */
+    this.preds = null;
     this.page = 0;
+    /** @type {number|null} */
     this.selected = null;
-    this.stale = true;
     $('#data-eval').addEventListener('click', () => this.evaluate());
     $('#data-wrong').addEventListener('change', () => {
       this.page = 0;
@@ -29,8 +34,9 @@ export class DataView {
     $('#data-to-draw').addEventListener('click', () => this.open('draw'));
     $('#data-to-settle').addEventListener('click', () => this.open('settle'));
     // the tiles are one tab stop; the arrow keys, Home and End move inside them (roving tabindex)
-    this.current = null; // the index of the tile that takes the focus
-    $('#data-tiles').addEventListener('keydown', (/** @type {KeyboardEvent} */ e) => this.tileKey(e));
+    /** @type {number|null} the index of the tile that takes the focus */
+    this.current = null;
+    $('#data-tiles').addEventListener('keydown', (e) => this.tileKey(e));
     app.on('model', () => {
       // answers of another model are stale, and so are the images of another dataset
       const dataset = app.state.status && app.state.status.dataset.name;
@@ -51,10 +57,11 @@ export class DataView {
   }
 
   async show() {
-    if (!this.pixels) await this.load(Number($('#data-count').value));
+    if (!this.pixels) await this.load(Number($('#data-count', HTMLSelectElement).value));
     this.render();
   }
 
+  /** @param {number} n */
   async load(n) {
     const size = await this.app.testSize();
     if (!size) {
@@ -64,7 +71,7 @@ export class DataView {
     }
     n = Math.min(n, size);
     if (this.pixels && this.count === n) return true;
-    this.dataset = this.app.state.status.dataset.name;
+    this.dataset = this.app.state.status ? this.app.state.status.dataset.name : null;
     const r = await this.app.call('images', { split: 'test', start: 0, count: n });
     this.pixels = r.pixels;
     this.labels = r.labels;
@@ -78,8 +85,8 @@ export class DataView {
       $('#data-summary').textContent = 'No model is loaded yet.';
       return;
     }
-    const n = Number($('#data-count').value);
-    const btn = $('#data-eval');
+    const n = Number($('#data-count', HTMLSelectElement).value);
+    const btn = $('#data-eval', HTMLButtonElement);
     btn.disabled = true;
     $('#data-summary').textContent = `Evaluating ${n} test ${this.app.noun().many}…`;
     try {
@@ -88,7 +95,6 @@ export class DataView {
       const ev = await this.app.call('evaluate', { split: 'test', limit: this.count });
       const ms = performance.now() - t0;
       this.preds = ev.predictions;
-      this.app.state.lastEval = ev;
       const wrong = ev.n - Math.round(ev.accuracy * ev.n);
       $('#data-summary').textContent = `${ev.n} test ${this.app.noun().many}: ${(ev.accuracy * 100).toFixed(2)} % right with the goodness classifier (${wrong} wrong), ${(ev.forward_accuracy * 100).toFixed(2)} % with the forward head; ${(ms / 1000).toFixed(1)} s.`;
       $('#panel-data').dataset.accuracy = String(ev.accuracy);
@@ -96,7 +102,7 @@ export class DataView {
       this.page = 0;
       this.render();
     } catch (e) {
-      $('#data-summary').textContent = `Evaluation failed: ${e.message}`;
+      $('#data-summary').textContent = `Evaluation failed: ${errorInfo(e).message}`;
     } finally {
       btn.disabled = false;
     }
@@ -104,10 +110,12 @@ export class DataView {
 
   indices() {
     const all = [...Array(this.count).keys()];
-    if ($('#data-wrong').checked && this.preds) return all.filter((i) => this.preds[i] !== this.labels[i]);
+    const preds = this.preds;
+    if ($('#data-wrong', HTMLInputElement).checked && preds) return all.filter((i) => preds[i] !== this.labels[i]);
     return all;
   }
 
+  /** @param {number} d */
   turn(d) {
     const pages = Math.max(1, Math.ceil(this.indices().length / PAGE));
     this.page = Math.max(0, Math.min(pages - 1, this.page + d));
@@ -117,14 +125,16 @@ export class DataView {
   render() {
     const box = $('#data-tiles');
     box.textContent = '';
-    if (!this.pixels) return;
+    const pixels = this.pixels;
+    const shape = this.app.image();
+    if (!pixels || !shape) return;
     const idx = this.indices();
     const pages = Math.max(1, Math.ceil(idx.length / PAGE));
     this.page = Math.min(this.page, pages - 1);
     $('#data-page').textContent = `${this.page + 1} / ${pages}`;
-    $('#data-prev').disabled = this.page === 0;
-    $('#data-next').disabled = this.page >= pages - 1;
-    if ($('#data-wrong').checked && !this.preds) {
+    $('#data-prev', HTMLButtonElement).disabled = this.page === 0;
+    $('#data-next', HTMLButtonElement).disabled = this.page >= pages - 1;
+    if ($('#data-wrong', HTMLInputElement).checked && !this.preds) {
       box.textContent = `Evaluate first to find the misclassified ${this.app.noun().many}.`;
       return;
     }
@@ -138,11 +148,11 @@ export class DataView {
       b.type = 'button';
       b.className = 'tile';
       const c = document.createElement('canvas');
-      drawDigit(c, this.pixels, { max: 255, offset: i * 784 });
+      drawDigit(c, pixels, shape, { max: 255, offset: i * shape.pixels });
       const lab = document.createElement('span');
       lab.className = 'lab';
       const truth = this.labels[i];
-      const name = (c) => this.app.className(c);
+      const name = (/** @type {number} */ c) => this.app.className(c);
       if (this.preds) {
         const p = this.preds[i];
         lab.textContent = p === truth ? name(p) : `${name(p)} (is ${name(truth)})`;
@@ -168,15 +178,16 @@ export class DataView {
 
   /** @returns {HTMLElement[]} the tiles on the page */
   tiles() {
-    return [.../** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('#data-tiles .tile'))];
+    return $$('#data-tiles .tile');
   }
 
-  /** Arrow keys move the focus between tiles (up and down by a row of the grid), Home/End to the ends. */
+  /** Arrow keys move the focus between tiles (up and down by a row of the grid), Home/End to the ends. @param {KeyboardEvent} e */
   tileKey(e) {
     const tiles = this.tiles();
     const at = tiles.indexOf(/** @type {HTMLElement} */ (document.activeElement));
     if (at < 0) return;
     const perRow = Math.max(1, tiles.filter((t) => t.offsetTop === tiles[0].offsetTop).length);
+    /** @type {Record<string, number>} */
     const moves = { ArrowRight: at + 1, ArrowLeft: at - 1, ArrowDown: at + perRow, ArrowUp: at - perRow, Home: 0, End: tiles.length - 1 };
     if (!(e.key in moves) || e.ctrlKey || e.altKey || e.metaKey) return;
     e.preventDefault();
@@ -188,25 +199,31 @@ export class DataView {
     tiles[to].focus();
   }
 
+  /** @param {number} i */
   select(i) {
+    const shape = this.app.image();
+    if (!this.pixels || !shape) return;
     this.selected = i;
     this.current = i;
     $('#data-inspect').hidden = false;
-    drawDigit($('#data-inspect-img'), this.pixels, { max: 255, offset: i * 784 });
+    drawDigit($('#data-inspect-img', HTMLCanvasElement), this.pixels, shape, { max: 255, offset: i * shape.pixels });
     const truth = this.labels[i];
     const p = this.preds ? this.preds[i] : null;
-    const name = (c) => this.app.className(c);
+    const name = (/** @type {number} */ c) => this.app.className(c);
     $('#data-inspect-text').textContent = `Test ${this.app.noun().one} #${i}, labelled ${name(truth)}${p === null ? '' : `; the model says ${name(p)}${p === truth ? ' (right)' : ' (wrong)'}`}.`;
   }
 
+  /** @param {'draw'|'settle'} panel */
   open(panel) {
     const i = this.selected;
-    if (i === null) return;
-    const px = Float32Array.from(this.pixels.subarray(i * 784, (i + 1) * 784), (v) => v / 255);
+    const shape = this.app.image();
+    if (i === null || !this.pixels || !shape) return;
+    const px = Float32Array.from(this.pixels.subarray(i * shape.pixels, (i + 1) * shape.pixels), (v) => v / 255);
     this.app.setInput(px, { kind: 'test', index: i, label: this.labels[i] });
     this.app.show(panel);
   }
 
+  /** @param {number[][]|null} m */
   renderConfusion(m) {
     const t = $('#confusion');
     t.textContent = '';

@@ -1,23 +1,35 @@
-// The Draw panel: drawing pad, the 28×28 input, live classification with probability bars.
+// @ts-check
+// The Draw panel: drawing pad, the image the model sees (the core's shape), live classification
+// with probability bars.
+//
+// A stroke's way to its verdict: DrawPad (draw.js) rasterises it, this view keeps it as the
+// page's input (session.setInput, for the other panels) and classifies it itself (app.call ->
+// engine.js -> engine-worker.js -> the core), then shows the answer. Inputs from elsewhere (a
+// test image picked in Data or Dream) come in through the page's `input` event.
 
+import { $, ctx2d } from './dom.js';
 import { DrawPad, drawDigit } from './draw.js';
+import { errorInfo } from './engine.js';
 
-/** @type {(sel: string) => any} */
-const $ = (sel) => document.querySelector(sel);
 const RASTER_INTERVAL_MS = 60; // at most this often while a stroke is being drawn
+
+/** @typedef {import('./session.js').InputSource} InputSource */
 
 export class DrawView {
   /** @param {import('./app.js').App} app */
   constructor(app) {
     this.app = app;
-    this.pad = new DrawPad($('#pad'), { onChange: (kind) => this.padChanged(kind) });
-    this.preview = $('#input28');
+    this.pad = new DrawPad($('#pad', HTMLCanvasElement), { onChange: (kind) => this.padChanged(kind), shape: () => app.image() });
+    this.preview = $('#input-image', HTMLCanvasElement);
+    /** @type {HTMLLIElement[]} */
     this.rows = [];
     this.names = '';
     this.buildRows();
     this.lastRaster = 0;
+    /** @type {ReturnType<typeof setTimeout>|null} */
     this.rasterTimer = null;
-    this.want = null; // latest input to classify
+    /** @type {Float32Array|null} the latest input to classify */
+    this.want = null;
     this.busy = false;
     $('#clear').addEventListener('click', () => this.pad.clear());
     $('#undo').addEventListener('click', () => this.pad.undo());
@@ -32,12 +44,17 @@ export class DrawView {
       if (this.buildRows()) this.neutral(prompt);
       else if (!app.state.input && $('#draw-source').textContent !== prompt) $('#draw-source').textContent = prompt; // the noun came
     });
-    app.on('input', ({ pixels, source }) => this.inputChanged(pixels, source));
+    // an input set elsewhere (Data, Dream, the tests); this view's own go straight to use()
+    app.on('input', ({ pixels, source }) => {
+      if (pixels !== this.own) this.inputChanged(pixels, source);
+    });
     app.on('model', () => this.classify());
     app.on('progress', (ev) => {
-      if (app.state.panel === 'draw' && (ev.epoch_end || ev.phase === 'done')) this.classify();
+      if (app.state.panel === 'draw' && ((ev.phase !== 'paused' && ev.epoch_end) || ev.phase === 'done')) this.classify();
     });
     app.on('crash', () => (this.busy = false));
+    /** @type {Float32Array|null} the input this view set last */
+    this.own = null;
     this.neutral(this.prompt());
   }
 
@@ -53,7 +70,7 @@ export class DrawView {
     this.rows = names.map((name) => {
       const li = document.createElement('li');
       li.innerHTML = '<span class="d"></span><span class="bar"><span class="fill"></span></span><span class="pct">–</span>';
-      li.querySelector('.d').textContent = name;
+      $('.d', HTMLElement, li).textContent = name;
       li.setAttribute('aria-label', `${name}: no guess`);
       list.append(li);
       return li;
@@ -72,14 +89,14 @@ export class DrawView {
     this.pad.resize();
   }
 
+  /** @param {import('./draw.js').PadChange} kind */
   padChanged(kind) {
     if (kind === 'image') return; // set from elsewhere: the input is already known
     const now = performance.now();
     const run = () => {
       this.rasterTimer = null;
       this.lastRaster = performance.now();
-      const input = this.pad.input();
-      this.app.setInput(input, { kind: 'draw' });
+      this.use(this.pad.input(), { kind: 'draw' });
     };
     if (kind === 'draw' && now - this.lastRaster < RASTER_INTERVAL_MS) {
       if (!this.rasterTimer) this.rasterTimer = setTimeout(run, RASTER_INTERVAL_MS - (now - this.lastRaster));
@@ -89,6 +106,14 @@ export class DrawView {
     run();
   }
 
+  /** An input of this view's own (drawn, or a random test image): the page's input, then its verdict. @param {Float32Array|null} pixels @param {InputSource} source */
+  use(pixels, source) {
+    this.own = pixels;
+    this.app.setInput(pixels, source);
+    this.inputChanged(pixels, source);
+  }
+
+  /** @param {Float32Array|null} pixels @param {InputSource} source */
   inputChanged(pixels, source) {
     if (source.kind !== 'draw') this.pad.setImage(pixels);
     const note = $('#draw-source');
@@ -96,8 +121,9 @@ export class DrawView {
     else if (source.kind === 'dream') note.textContent = 'A dreamed image. Draw on it to start over.';
     else if (!pixels) note.textContent = this.prompt();
     else note.textContent = 'Keep drawing, or Clear to start again.';
-    const img = pixels || new Float32Array(784);
-    drawDigit(this.preview, img);
+    const shape = this.app.image();
+    if (shape) drawDigit(this.preview, pixels || new Float32Array(shape.pixels), shape);
+    else ctx2d(this.preview).clearRect(0, 0, this.preview.width, this.preview.height);
     if (!pixels) this.neutral();
     else this.classify();
   }
@@ -115,12 +141,13 @@ export class DrawView {
     try {
       const r = await this.app.call('images', { split: 'test', start: index, count: 1 });
       const px = Float32Array.from(r.pixels, (v) => v / 255);
-      this.app.setInput(px, { kind: 'test', index, label: r.labels[0] });
+      this.use(px, { kind: 'test', index, label: r.labels[0] });
     } catch (e) {
-      this.app.message(`Could not read a test ${this.app.noun().one}: ${e.message}`, 'error');
+      this.app.message(`Could not read a test ${this.app.noun().one}: ${errorInfo(e).message}`, 'error');
     }
   }
 
+  /** @param {string} [text] */
   neutral(text) {
     const p = $('#prediction');
     p.textContent = '';
@@ -130,7 +157,7 @@ export class DrawView {
     $('#probs').classList.add('neutral');
     for (const [d, li] of this.rows.entries()) {
       li.classList.remove('win');
-      li.querySelector('.pct').textContent = '–';
+      $('.pct', HTMLElement, li).textContent = '–';
       li.setAttribute('aria-label', `${this.app.className(d)}: no guess`);
     }
     if (text) $('#draw-source').textContent = text;
@@ -153,12 +180,10 @@ export class DrawView {
         x = this.want;
         if (!x) break;
         const r = await this.app.call('classify', { pixels: x });
-        if (x === this.app.state.input) {
-          this.app.state.lastClassify = r;
-          this.render(r);
-        }
+        if (x === this.app.state.input) this.render(r);
       } while (this.want !== x);
-    } catch (e) {
+    } catch (err) {
+      const e = errorInfo(err);
       if (e.kind !== 'crashed') this.app.message(`Classification failed: ${e.message}`, 'error'); // a crash is reported by app.js
     } finally {
       this.busy = false;
@@ -166,6 +191,7 @@ export class DrawView {
     if (!this.app.state.input) this.neutral();
   }
 
+  /** @param {import('./protocol.js').Classification} r */
   render(r) {
     const p = $('#prediction');
     p.textContent = this.app.className(r.prediction);
@@ -176,11 +202,10 @@ export class DrawView {
     $('#probs').classList.remove('neutral');
     for (const [d, li] of this.rows.entries()) {
       const v = r.probs[d];
-      /** @type {HTMLElement} */ (li.querySelector('.fill')).style.width = `${(v * 100).toFixed(1)}%`;
-      li.querySelector('.pct').textContent = `${(v * 100).toFixed(v >= 0.995 || v < 0.1 ? 0 : 1)}%`;
+      $('.fill', HTMLElement, li).style.width = `${(v * 100).toFixed(1)}%`;
+      $('.pct', HTMLElement, li).textContent = `${(v * 100).toFixed(v >= 0.995 || v < 0.1 ? 0 : 1)}%`;
       li.classList.toggle('win', d === r.prediction);
       li.setAttribute('aria-label', `${this.app.className(d)}: ${(v * 100).toFixed(1)} percent`);
     }
-    this.app.emit('classified', r);
   }
 }

@@ -8,19 +8,26 @@
 import { SITE, startBuild } from './wasm-build.js';
 
 /** @typedef {import('./protocol.js').Requests} Requests */
+/** @typedef {import('./protocol.js').Wasm} Wasm */
 
-let wasm = /** @type {any} */ (null);
+let wasm = /** @type {Wasm|null} */ (null);
 /** @type {import('./protocol.js').Runtime} */
 let runtime = { mode: 'single', build: 'single', simd: 'simd128', threads: 1, reason: '', version: '' };
-let store = /** @type {any} */ (null); // wasm DatasetStore of the current dataset (empty before one)
-let model = /** @type {any} */ (null); // wasm Model for inference, or null
+let store = /** @type {import('pff-wasm').DatasetStore|null} */ (null); // the current dataset's (empty before one)
+let model = /** @type {import('pff-wasm').Model|null} */ (null); // for inference, or null
 let modelName = /** @type {string|null} */ (null);
-let map = /** @type {any} */ (null); // wasm MapRun: the t-SNE map the Dream panel is drawing, or null
-/** @type {{run: any, state: 'running'|'paused'|'stopping', wake: (() => void)|null} | null} */
+let map = /** @type {import('pff-wasm').MapRun|null} */ (null); // the t-SNE map the Dream panel is drawing, or null
+/** @type {{run: import('pff-wasm').Run, state: 'running'|'paused'|'stopping', wake: (() => void)|null} | null} */
 let training = null;
 
-const post = (/** @type {any} */ msg) => postMessage(msg);
-const log = (/** @type {string} */ level, /** @type {string} */ message) => post({ event: 'log', level, message });
+const post = (/** @type {import('./protocol.js').WorkerMessage} */ msg) => postMessage(msg);
+const log = (/** @type {'info'|'warn'|'error'} */ level, /** @type {string} */ message) => post({ event: 'log', level, message });
+
+/** The engine, once `init` has started a build. */
+function engine() {
+  if (!wasm || !store) throw fail('internal', 'the engine has not started');
+  return { wasm, store };
+}
 
 /** An error the page can act on: `kind` is the core's (or the worker's own `busy`/`http`). */
 function fail(/** @type {string} */ kind, /** @type {string} */ message) {
@@ -31,7 +38,7 @@ function fail(/** @type {string} */ kind, /** @type {string} */ message) {
 function status() {
   return {
     ...runtime,
-    model: model ? { name: modelName, ...model.info(), class_names: model.classNames(store), noun: model.noun(store) } : null,
+    model: model && store ? { name: modelName, ...model.info(), class_names: model.classNames(store), noun: model.noun(store) } : null,
     dataset: store
       ? { name: store.name() ?? null, title: store.title() ?? null, classes: store.classNames(), noun: store.noun(), sizes: store.sizes() }
       : { name: null, title: null, classes: [], noun: null, sizes: {} },
@@ -58,20 +65,22 @@ async function fetchBytes(/** @type {string} */ path) {
 
 /** Loads splits of a dataset into the store, each shard checked by the core before use. */
 async function loadDataset(/** @type {Requests['loadDataset']['payload']} */ { name, splits }) {
-  if (store.name() !== name) {
+  const { wasm } = engine();
+  if (!store || store.name() !== name) {
     needIdle('switch datasets');
     const next = new wasm.DatasetStore();
     next.setManifest(name, await fetchBytes(`data/${name}/manifest.json`));
     store = next;
   }
+  const loaded = store;
   for (const [split, want] of Object.entries(splits)) {
     if (split === 'train') needIdle('change the training set');
-    for (let file = store.nextShard(split, want); file; file = store.nextShard(split, want)) {
-      store.addShard(split, file, await fetchBytes(`data/${name}/${file}`));
+    for (let file = loaded.nextShard(split, want); file; file = loaded.nextShard(split, want)) {
+      loaded.addShard(split, file, await fetchBytes(`data/${name}/${file}`));
     }
   }
   postStatus();
-  return { name, sizes: store.sizes() };
+  return { name, sizes: loaded.sizes() };
 }
 
 async function loadWeights(/** @type {Requests['loadWeights']['payload']} */ { url, bytes, name, optional = false }) {
@@ -80,11 +89,11 @@ async function loadWeights(/** @type {Requests['loadWeights']['payload']} */ { u
     try {
       bytes = await fetchBytes(url);
     } catch (e) {
-      if (optional && /** @type {any} */ (e).status === 404) return { loaded: false, reason: `${url} does not exist`, model: null };
+      if (optional && httpStatus(e) === 404) return { loaded: false, reason: `${url} does not exist`, model: null };
       throw e;
     }
   }
-  const next = wasm.Model.fromWeights(bytes || new Uint8Array()); // throws bad-weights; the current model stays
+  const next = engine().wasm.Model.fromWeights(bytes || new Uint8Array()); // throws bad-weights; the current model stays
   if (model) model.free();
   model = next;
   modelName = name || (url ? url.split('/').pop() : 'weights') || 'weights';
@@ -95,6 +104,7 @@ async function loadWeights(/** @type {Requests['loadWeights']['payload']} */ { u
 /** Runs a core training run in steps, answering other messages between them. */
 async function train(/** @type {Requests['train']['payload']} */ { request, from }) {
   needIdle('start another training run');
+  const { wasm, store } = engine();
   const run = from === 'current' ? wasm.Run.continuing(needModel(), request, store) : new wasm.Run(request, store);
   /** @type {NonNullable<typeof training>} */
   const t = { run, state: 'running', wake: null };
@@ -105,7 +115,7 @@ async function train(/** @type {Requests['train']['payload']} */ { request, from
   let samples = 0;
   let chunk = 1;
   let stopped = false;
-  let pending = /** @type {any[]} */ ([]); // batches not yet reported
+  let pending = /** @type {import('./protocol.js').BatchStats[]} */ ([]); // batches not yet reported
   let lastPost = 0;
   try {
     while (!run.isDone()) {
@@ -122,7 +132,7 @@ async function train(/** @type {Requests['train']['payload']} */ { request, from
       const p = run.advance(store, chunk);
       const ms = performance.now() - c0;
       busyMs += ms;
-      samples += p.batches.reduce((/** @type {number} */ a, /** @type {any} */ b) => a + b.samples, 0);
+      samples += p.batches.reduce((/** @type {number} */ a, /** @type {import('./protocol.js').BatchStats} */ b) => a + b.samples, 0);
       if (p.batches.length) chunk = Math.max(1, Math.min(64, Math.round((chunk * 150) / Math.max(ms, 1)))); // about 150 ms a step
       if (p.epoch_end) replaceModel(run.currentModel(), `training in this page, epoch ${p.epoch_end.epoch}`);
       pending.push(...p.batches);
@@ -134,7 +144,7 @@ async function train(/** @type {Requests['train']['payload']} */ { request, from
       await new Promise((r) => setTimeout(r, 0)); // let queued messages (classify, pause, stop…) run
     }
     const best = run.bestModel();
-    replaceModel(best, `trained in this page (best: epoch ${best.info().meta.epochs})`);
+    if (best) replaceModel(best, `trained in this page (best: epoch ${best.info().meta.epochs})`);
     return { stopped: t.state === 'stopping', history: run.history(), seconds: (performance.now() - t0) / 1000, samples_per_s: busyMs > 0 ? samples / (busyMs / 1000) : 0, model: status().model };
   } catch (e) {
     // a NaN (or any failure) ends the run; the best model so far stays, and the page says so
@@ -156,7 +166,7 @@ function dropMap() {
   return had;
 }
 
-function replaceModel(/** @type {any} */ next, /** @type {string} */ name) {
+function replaceModel(/** @type {import('pff-wasm').Model|undefined} */ next, /** @type {string} */ name) {
   if (!next) return;
   dropMap();
   if (model) model.free();
@@ -178,18 +188,36 @@ function control(/** @type {'pause'|'resume'|'stop'} */ type) {
   return { state: t.state };
 }
 
-/** @type {{[K in keyof Requests]: (payload: Requests[K]['payload']) => Requests[K]['result'] | Promise<Requests[K]['result']>}} */
+/** The status of an HTTP failure (fetchBytes), else 0. @param {unknown} e */
+const httpStatus = (e) => (e instanceof Error && 'status' in e && typeof e.status === 'number' ? e.status : 0);
+
+/** @typedef {{[K in keyof Requests]: (payload: Requests[K]['payload']) => Requests[K]['result'] | Promise<Requests[K]['result']>}} Handlers */
+
+/** The test hooks: a page opened with `?test` (the e2e tests) starts its worker with them. @type {Pick<Handlers, 'memory'|'crash'>} */
+const testHooks = {
+  memory: () => ({ wasm_bytes: engine().wasm.memoryBytes() }),
+  crash: () => {
+    setTimeout(() => {
+      throw new Error('deliberate crash (test hook)');
+    });
+    return { crashing: true };
+  },
+};
+
+/** @type {Partial<Handlers>} */
 const handlers = {
-  init: async ({ mode = 'auto' }) => {
+  init: async ({ mode = 'auto', test = false }) => {
     if (wasm) return runtime;
     const started = await startBuild(mode);
     wasm = started.wasm;
     runtime = started.runtime;
     store = new wasm.DatasetStore(); // empty until a dataset is loaded
+    if (test) Object.assign(handlers, testHooks);
     if (started.warning) log('warn', started.warning);
     return runtime;
   },
   catalog: async () => {
+    const { wasm } = engine();
     const file = wasm.siteFile();
     const res = await fetch(new URL(file, SITE).href);
     if (res.status === 404) return wasm.catalog(undefined); // a plain copy of www/: the repository's site
@@ -201,10 +229,10 @@ const handlers = {
     try {
       bytes = await fetchBytes(`data/${name}/manifest.json`);
     } catch (e) {
-      if (/** @type {any} */ (e).status === 404) return null; // not served here
+      if (httpStatus(e) === 404) return null; // not served here
       throw e;
     }
-    return wasm.datasetOffer(name, bytes); // checked by the core; throws corrupt-data naming the file
+    return engine().wasm.datasetOffer(name, bytes); // checked by the core; throws corrupt-data naming the file
   },
   status: () => status(),
   loadDataset,
@@ -214,21 +242,22 @@ const handlers = {
   settle: ({ pixels, label }) => needModel().settle(pixels, label),
   dream: ({ n, component = -1, seed }) => needModel().dream(n, component, seed >>> 0),
   interpolate: ({ frames, seed }) => needModel().interpolate(frames, seed >>> 0),
-  latentMap: ({ split, start, count }) => needModel().latentMap(store, split, start, count),
+  latentMap: ({ split, start, count }) => needModel().latentMap(engine().store, split, start, count),
   mapStart: ({ split, start, count, seed = 1 }) => {
     dropMap();
-    map = needModel().tsneMap(store, split, start, count, seed >>> 0);
-    return map.start();
+    const started = needModel().tsneMap(engine().store, split, start, count, seed >>> 0);
+    map = started;
+    return started.start();
   },
   mapStep: ({ iterations }) => {
     if (!map) throw fail('bad-input', 'no map is being drawn');
     return map.step(iterations);
   },
   mapDrop: () => ({ dropped: dropMap() }),
-  evaluate: ({ split, limit = 0 }) => needModel().evaluate(store, split, limit),
-  images: ({ split, start, count }) => store.images(split, start, count),
+  evaluate: ({ split, limit = 0 }) => needModel().evaluate(engine().store, split, limit),
+  images: ({ split, start, count }) => engine().store.images(split, start, count),
   fitPrior: ({ split, limit }) => {
-    needModel().fitPrior(store, split, limit);
+    needModel().fitPrior(engine().store, split, limit);
     postStatus();
     return status().model;
   },
@@ -236,27 +265,30 @@ const handlers = {
   pause: () => control('pause'),
   resume: () => control('resume'),
   stop: () => control('stop'),
-  memory: () => ({ wasm_bytes: wasm.memoryBytes() }),
-  crash: () => {
-    setTimeout(() => {
-      throw new Error('deliberate crash (test hook)');
-    });
-    return { crashing: true };
-  },
 };
 
-self.onmessage = async (/** @type {MessageEvent} */ e) => {
+/** What an error says, of what kind and about which file, whatever was thrown. @param {unknown} err @returns {import('./protocol.js').ErrorInfo} */
+function errorInfo(err) {
+  /** @param {string} k */
+  const field = (k) => (err && typeof err === 'object' && k in err ? /** @type {Record<string, unknown>} */ (err)[k] : undefined);
+  const kind = field('kind');
+  const message = field('message');
+  const file = field('file');
+  return { kind: typeof kind === 'string' ? kind : 'internal', message: typeof message === 'string' ? message : String(err), file: typeof file === 'string' ? file : undefined };
+}
+
+self.onmessage = async (/** @type {MessageEvent<import('./protocol.js').Request>} */ e) => {
   const { id, type, payload } = e.data || {};
   try {
-    const h = /** @type {any} */ (handlers)[type];
+    const h = /** @type {((p: unknown) => unknown) | undefined} */ (Object.hasOwn(handlers, type) ? handlers[type] : undefined);
     if (!h) throw fail('bad-input', `unknown request type ${JSON.stringify(type)}`);
-    if (!wasm && type !== 'init') await handlers.init({});
-    if (/^(images|evaluate|latentMap|mapStart|fitPrior)$/.test(type) && !store.name()) throw fail('bad-input', 'no dataset is loaded');
+    if (!wasm && type !== 'init') await /** @type {Handlers['init']} */ (handlers.init)({});
+    if (/^(images|evaluate|latentMap|mapStart|fitPrior)$/.test(type) && !engine().store.name()) throw fail('bad-input', 'no dataset is loaded');
     const result = await h(payload || {});
     post({ id, ok: true, result });
   } catch (err) {
-    const x = /** @type {any} */ (err);
-    post({ id, ok: false, error: { kind: x && x.kind ? x.kind : 'internal', message: x && x.message ? x.message : String(err), file: x && x.file } });
-    if (err instanceof WebAssembly.RuntimeError) post({ event: 'fatal', message: `the engine trapped during ${type}: ${x.message}` });
+    const info = errorInfo(err);
+    post({ id, ok: false, error: info });
+    if (err instanceof WebAssembly.RuntimeError) post({ event: 'fatal', message: `the engine trapped during ${type}: ${info.message}` });
   }
 };

@@ -10,6 +10,11 @@
 // 'crash' is emitted at once and 'restarted' (with the new init result) when the new worker is
 // ready. At most 3 restarts per minute, so a worker that cannot start does not loop.
 
+import { Emitter } from './emitter.js';
+
+/** @typedef {import('./protocol.js').Requests} Requests */
+/** @typedef {import('./protocol.js').InitOptions} InitOptions */
+
 /** A failed request: `kind` says what failed (protocol.js, ErrorInfo). */
 export class EngineError extends Error {
   /** @param {import('./protocol.js').ErrorInfo} info */
@@ -28,23 +33,34 @@ export class EngineCrashed extends EngineError {
   }
 }
 
-export class Engine {
-  /** @param {{url?: URL|string, init?: {mode?: 'auto'|import('./protocol.js').Build}}} [options] */
+/** What an error says and of what kind, whatever was thrown. @param {unknown} e */
+export function errorInfo(e) {
+  if (e instanceof EngineError) return { kind: e.kind, message: e.message, file: e.file };
+  return { kind: 'internal', message: e instanceof Error ? e.message : String(e), file: undefined };
+}
+
+/** @extends {Emitter<import('./protocol.js').EngineEvents>} */
+export class Engine extends Emitter {
+  /** @param {{url?: URL|string, init?: InitOptions}} [options] */
   static async start(options = {}) {
     const eng = new Engine(options);
     await eng.boot();
     return eng;
   }
 
-  /** @param {{url?: URL|string, init?: {mode?: 'auto'|import('./protocol.js').Build}}} [options] */
+  /** @param {{url?: URL|string, init?: InitOptions}} [options] */
   constructor({ url, init = {} } = {}) {
+    super();
     this.url = url || new URL('engine-worker.js', import.meta.url);
     this.initPayload = init; // e.g. {mode: 'single'}
+    /** @type {Worker|null} */
     this.worker = null;
+    /** @type {Map<number, {resolve: (r: any) => void, reject: (e: Error) => void, type: string}>} */
     this.pending = new Map();
-    this.listeners = new Map();
     this.nextId = 1;
+    /** @type {import('./protocol.js').Runtime|null} */
     this.runtime = null;
+    /** @type {number[]} */
     this.restartTimes = [];
     this.generation = 0;
     this.dead = false;
@@ -67,23 +83,27 @@ export class Engine {
       this.crashed('a message from the engine worker could not be read');
     };
     this.worker = w;
+    return w;
   }
 
+  /** @returns {Promise<import('./protocol.js').Runtime>} */
   async boot() {
     this.spawn();
-    this.runtime = await this.call('init', this.initPayload);
-    return this.runtime;
+    const rt = await this.call('init', this.initPayload);
+    this.runtime = rt;
+    return rt;
   }
 
+  /** @param {import('./protocol.js').WorkerMessage} msg */
   receive(msg) {
     if (!msg) return;
-    if (msg.event) {
+    if ('event' in msg) {
       if (msg.event === 'fatal') {
         this.emit('log', { level: 'error', message: msg.message });
         this.crashed(msg.message);
-        return;
-      }
-      this.emit(msg.event, msg);
+      } else if (msg.event === 'progress') this.emit('progress', msg);
+      else if (msg.event === 'status') this.emit('status', msg);
+      else this.emit('log', msg);
       return;
     }
     const p = this.pending.get(msg.id);
@@ -94,37 +114,23 @@ export class Engine {
   }
 
   /**
-   * @template {keyof import('./protocol.js').Requests} K
+   * @template {keyof Requests} K
    * @param {K} type
-   * @param {import('./protocol.js').Requests[K]['payload']} payload
+   * @param {Requests[K]['payload']} payload
    * @param {Transferable[]} [transfer]
-   * @returns {Promise<import('./protocol.js').Requests[K]['result']>}
+   * @returns {Promise<Requests[K]['result']>}
    */
   call(type, payload, transfer = []) {
-    if (this.dead) return Promise.reject(new EngineCrashed('the engine is not running (it crashed too often)'));
+    const worker = this.worker;
+    if (this.dead || !worker) return Promise.reject(new EngineCrashed('the engine is not running (it crashed too often)'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, type });
-      this.worker.postMessage({ id, type, payload }, transfer);
+      worker.postMessage({ id, type, payload }, transfer);
     });
   }
 
-  on(event, fn) {
-    if (!this.listeners.has(event)) this.listeners.set(event, new Set());
-    this.listeners.get(event).add(fn);
-    return () => this.listeners.get(event).delete(fn);
-  }
-
-  emit(event, data) {
-    for (const fn of this.listeners.get(event) || []) {
-      try {
-        fn(data);
-      } catch (e) {
-        console.warn(`pff: a '${event}' listener failed`, e);
-      }
-    }
-  }
-
+  /** @param {string} reason */
   crashed(reason) {
     const old = this.worker;
     this.worker = null;
@@ -143,10 +149,10 @@ export class Engine {
     this.restartTimes.push(now);
     setTimeout(async () => {
       try {
-        this.runtime = await this.boot();
-        this.emit('restarted', { reason, runtime: this.runtime });
+        const runtime = await this.boot();
+        this.emit('restarted', { reason, runtime });
       } catch (e) {
-        this.emit('log', { level: 'error', message: `the engine could not be restarted: ${e.message}` });
+        this.emit('log', { level: 'error', message: `the engine could not be restarted: ${errorInfo(e).message}` });
       }
     }, 200);
   }

@@ -1,28 +1,45 @@
+// @ts-check
 // The Settle panel: how the circuits settle on the current input over K steps.
 
 import { DIGIT_COLORS, LineChart, gridCols, heatGrid } from './charts.js';
 import { Coalescer } from './coalesce.js';
+import { $, $$, ctx2d } from './dom.js';
 import { drawDigit, blitDigit } from './draw.js';
+import { errorInfo } from './engine.js';
 
-/** @type {(sel: string) => any} */
-const $ = (sel) => document.querySelector(sel);
 const PLAY_MS = 450;
+
+/** @typedef {import('./protocol.js').SettleTrace} SettleTrace */
+/** One step's small pictures: the generative prediction and the two layers. @typedef {{pred: HTMLCanvasElement, z1: HTMLCanvasElement, z2: HTMLCanvasElement}} StripTile */
+
+/** The colour of class `c` (they repeat past ten). @param {number} c */
+const color = (c) => DIGIT_COLORS[c % DIGIT_COLORS.length];
 
 export class SettleView {
   /** @param {import('./app.js').App} app */
   constructor(app) {
     this.app = app;
-    this.trace = null; // the last settle result
+    /** @type {SettleTrace|null} the last settle result */
+    this.trace = null;
     this.step = 0;
-    this.choice = 'auto'; // 'auto' or a digit
+    this.choice = 'auto'; // 'auto' or a class
+    /** @type {ReturnType<typeof setInterval>|null} */
     this.timer = null;
     this.stale = true;
     this.settler = new Coalescer(() => this.settleInput());
     this.names = '';
+    /** @type {[number, number]} the colour range of layer 1 */
+    this.r1 = [0, 1];
+    /** @type {[number, number]} the colour range of layer 2 */
+    this.r2 = [0, 1];
+    /** @type {{tiles: StripTile[], cols: number, rows: number}|null} */
+    this.strip = null;
+    this.stripGeom = { gap: 0, T: 1, K: 0 };
+    this.chart = this.makeChart([]);
     this.buildHypotheses();
     const fs = $('#settle-hyp');
     fs.addEventListener('change', (e) => {
-      this.choice = e.target.value;
+      if (e.target instanceof HTMLInputElement) this.choice = e.target.value;
       this.refresh();
     });
     $('#settle-play').addEventListener('click', () => this.togglePlay());
@@ -30,13 +47,15 @@ export class SettleView {
       this.stopPlay();
       if (this.trace) this.setStep((this.step + 1) % this.trace.steps);
     });
-    $('#settle-scrub').addEventListener('input', (e) => {
+    const scrub = $('#settle-scrub', HTMLInputElement);
+    scrub.addEventListener('input', () => {
       this.stopPlay();
-      this.setStep(Number(e.target.value));
+      this.setStep(Number(scrub.value));
     });
-    $('#settle-strip').addEventListener('click', (e) => {
+    const strip = $('#settle-strip', HTMLCanvasElement);
+    strip.addEventListener('click', (e) => {
       if (!this.trace) return;
-      const r = e.currentTarget.getBoundingClientRect();
+      const r = strip.getBoundingClientRect();
       const g = this.stripGeom;
       const k = Math.floor((e.clientX - r.left - g.gap / 2) / (g.T + g.gap));
       this.stopPlay();
@@ -48,31 +67,36 @@ export class SettleView {
       this.invalidate();
     });
     app.on('progress', (ev) => {
-      if (ev.epoch_end || ev.phase === 'done') this.invalidate();
+      if ((ev.phase !== 'paused' && ev.epoch_end) || ev.phase === 'done') this.invalidate();
     });
   }
 
-  /** One curve and one choice per class of the loaded model, named (colours repeat past ten). */
-  buildHypotheses() {
-    const names = this.app.classNames();
-    if (names.join('\u0000') === this.names) return;
-    this.names = names.join('\u0000');
-    const color = (c) => DIGIT_COLORS[c % DIGIT_COLORS.length];
-    this.chart = new LineChart($('#settle-chart'), {
+  /** The goodness chart, a curve per class (colours repeat past ten). @param {string[]} names */
+  makeChart(names) {
+    return new LineChart($('#settle-chart', HTMLCanvasElement), {
       series: names.map((name, c) => ({ name: '', color: color(c), endLabel: this.app.digits() ? name : String(c) })),
       xLabel: 'settling step',
       legend: false,
       xInteger: true,
     });
+  }
+
+  /** One curve and one choice per class of the loaded model, named. */
+  buildHypotheses() {
+    const names = this.app.classNames();
+    if (names.join('\u0000') === this.names) return;
+    this.names = names.join('\u0000');
+    this.chart = this.makeChart(names);
     $('#settle-chart').setAttribute('aria-label', `Goodness of the ${names.length} hypotheses per step`);
     const fs = $('#settle-hyp');
     for (const old of fs.querySelectorAll('label')) old.remove();
+    /** @param {string} value @param {string} text @param {string} [swatch] */
     const mk = (value, text, swatch) => {
       const label = document.createElement('label');
       label.dataset.value = value;
       label.innerHTML = `<input type="radio" name="hyp" value="${value}"${value === 'auto' ? ' checked' : ''}>${swatch ? '<i class="swatch"></i>' : ''}`;
       label.append(text);
-      if (swatch) /** @type {HTMLElement} */ (label.querySelector('.swatch')).style.background = swatch;
+      if (swatch) $('.swatch', HTMLElement, label).style.background = swatch;
       fs.append(label);
     };
     mk('auto', 'winner');
@@ -94,13 +118,15 @@ export class SettleView {
     else this.drawAll();
   }
 
+  /** @param {string} text */
   note(text) {
     $('#settle-note').textContent = text;
   }
 
   async refresh() {
     const { state } = this.app;
-    drawDigit($('#settle-input'), state.input || new Float32Array(784));
+    const shape = this.app.image();
+    if (shape) drawDigit($('#settle-input', HTMLCanvasElement), state.input || new Float32Array(shape.pixels), shape);
     if (!state.input) {
       this.trace = null;
       this.clearViews();
@@ -114,14 +140,14 @@ export class SettleView {
     }
     this.stale = false;
     try {
-      if (!(await this.settler.request())) return;
+      if (!(await this.settler.request()) || !this.trace) return;
       const t = this.trace;
       const K = t.steps;
-      const scrub = $('#settle-scrub');
+      const scrub = $('#settle-scrub', HTMLInputElement);
       scrub.max = String(K - 1);
       if (this.step >= K) this.step = K - 1;
       this.note(`${K} settling steps, ${t.hidden} units per layer. Winner: ${this.app.className(t.winner)} (the hypothesis with the highest goodness over steps ${Math.floor(K / 2)}–${Math.floor(K / 2) + 1}). Showing the states under hypothesis ${this.app.className(t.label)}.`);
-      for (const l of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('#settle-hyp label'))) l.classList.toggle('winner', l.dataset.value === String(t.winner));
+      for (const l of $$('#settle-hyp label')) l.classList.toggle('winner', l.dataset.value === String(t.winner));
       $('#panel-settle').dataset.steps = String(K);
       $('#panel-settle').dataset.winner = String(t.winner);
       $('#panel-settle').dataset.finalBest = String(t.final_best);
@@ -129,7 +155,7 @@ export class SettleView {
       this.drawAll();
     } catch (e) {
       this.stale = true;
-      this.note(`Settling failed: ${e.message}`);
+      this.note(`Settling failed: ${errorInfo(e).message}`);
     }
   }
 
@@ -137,6 +163,7 @@ export class SettleView {
   async settleInput() {
     const state = this.app.state;
     const input = state.input;
+    if (!input) return;
     // 'auto': the states of the classifier's answer (label -1)
     const label = this.choice === 'auto' ? -1 : Number(this.choice);
     const t = await this.app.call('settle', { pixels: input, label });
@@ -146,21 +173,23 @@ export class SettleView {
 
   clearViews() {
     this.chart.clear();
-    for (const id of ['#settle-pred', '#settle-z1', '#settle-z2']) {
-      const c = $(id);
-      c.getContext('2d').clearRect(0, 0, c.width, c.height);
+    for (const id of ['#settle-pred', '#settle-z1', '#settle-z2', '#settle-strip']) {
+      const c = $(id, HTMLCanvasElement);
+      ctx2d(c).clearRect(0, 0, c.width, c.height);
     }
-    const s = $('#settle-strip');
-    s.getContext('2d').clearRect(0, 0, s.width, s.height);
   }
 
+  /** @param {number} k */
   setStep(k) {
     this.step = k;
     this.drawStep();
   }
 
   togglePlay() {
-    if (this.timer) return this.stopPlay();
+    if (this.timer) {
+      this.stopPlay();
+      return;
+    }
     if (!this.trace) return;
     if (this.step >= this.trace.steps - 1) this.setStep(0);
     $('#settle-play').textContent = '❚❚ Pause';
@@ -179,7 +208,8 @@ export class SettleView {
   }
 
   /** Colour range of a layer's activity over all steps: from min(0, lowest) to the 99th
-   * percentile, so that a few very active units do not turn everything else dark. */
+   * percentile, so that a few very active units do not turn everything else dark.
+   * @param {number[]} arr @returns {[number, number]} */
   range(arr) {
     let lo = Infinity;
     for (const v of arr) if (v < lo) lo = v;
@@ -192,17 +222,20 @@ export class SettleView {
 
   buildStrip() {
     const t = this.trace;
+    const shape = this.app.image();
+    if (!t || !shape) return;
     const K = t.steps;
     const H = t.hidden;
     const cols = gridCols(H);
     const rows = Math.ceil(H / cols);
     this.r1 = this.range(t.z1);
     this.r2 = this.range(t.z2);
+    /** @param {number} w @param {number} h @param {(img: ImageData) => void} paint */
     const small = (w, h, paint) => {
       const c = document.createElement('canvas');
       c.width = w;
       c.height = h;
-      const ctx = c.getContext('2d');
+      const ctx = ctx2d(c);
       const img = ctx.createImageData(w, h);
       paint(img);
       ctx.putImageData(img, 0, 0);
@@ -211,7 +244,7 @@ export class SettleView {
     const tiles = [];
     for (let k = 0; k < K; k++) {
       tiles.push({
-        pred: small(28, 28, (img) => blitDigit(img, t.prediction, k, 0, 0)),
+        pred: small(shape.cols, shape.rows, (img) => blitDigit(img, t.prediction, shape, k, 0, 0)),
         z1: small(cols, rows, (img) => heatGrid(img, t.z1, k * H, H, cols, 0, 0, this.r1[0], this.r1[1])),
         z2: small(cols, rows, (img) => heatGrid(img, t.z2, k * H, H, cols, 0, 0, this.r2[0], this.r2[1])),
       });
@@ -219,12 +252,13 @@ export class SettleView {
     this.strip = { tiles, cols, rows };
   }
 
-  /** All K steps as columns (prediction, layer 1, layer 2), the current one outlined. */
+  /** All K steps as columns (prediction, layer 1, layer 2), the current one outlined. @param {number} k */
   drawStrip(k) {
     const s = this.strip;
+    if (!s) return;
     const K = s.tiles.length;
-    const vis = $('#settle-strip');
-    const avail = Math.max(200, vis.parentElement.clientWidth - 16);
+    const vis = $('#settle-strip', HTMLCanvasElement);
+    const avail = Math.max(200, (vis.parentElement ? vis.parentElement.clientWidth : 0) - 16);
     const gap = 6;
     const T = Math.max(30, Math.min(96, Math.floor((avail - gap * (K + 1)) / K)));
     const gh = Math.round((T * s.rows) / s.cols);
@@ -237,7 +271,7 @@ export class SettleView {
     vis.width = Math.round(W * dpr);
     vis.height = Math.round(Hh * dpr);
     this.stripGeom = { gap, T, K };
-    const ctx = vis.getContext('2d');
+    const ctx = ctx2d(vis);
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.imageSmoothingEnabled = false;
     ctx.font = '12px system-ui, sans-serif';
@@ -279,25 +313,25 @@ export class SettleView {
     if (!t) return;
     const k = this.step;
     const K = t.steps;
-    $('#settle-scrub').value = String(k);
+    $('#settle-scrub', HTMLInputElement).value = String(k);
     $('#settle-step-out').textContent = `${k + 1} / ${K}`;
     $('#settle-now').textContent = `${k + 1} of ${K}`;
     $('#settle-hyp-now').textContent = this.app.className(t.label);
     this.chart.marker = k + 1;
     this.chart.draw();
     // big views of the current step
-    const pred = $('#settle-pred');
-    drawDigit(pred, t.prediction, { offset: k * 784 });
+    const shape = this.app.image();
+    if (shape) drawDigit($('#settle-pred', HTMLCanvasElement), t.prediction, shape, { offset: k * shape.pixels });
     const H = t.hidden;
     const cols = gridCols(H);
     const rows = Math.ceil(H / cols);
     /** @type {[string, number[], number[]][]} */
     const layers = [['#settle-z1', t.z1, this.r1], ['#settle-z2', t.z2, this.r2]];
     for (const [id, arr, r] of layers) {
-      const c = $(id);
+      const c = $(id, HTMLCanvasElement);
       c.width = cols;
       c.height = rows;
-      const ctx = c.getContext('2d');
+      const ctx = ctx2d(c);
       const img = ctx.createImageData(cols, rows);
       heatGrid(img, arr, k * H, H, cols, 0, 0, r[0], r[1]);
       ctx.putImageData(img, 0, 0);

@@ -1,12 +1,16 @@
+// @ts-check
 // The Train panel: settings, start/pause/resume/stop, live loss and accuracy charts. The
 // presets, their values and every bound come from the core's catalog; the run itself (epochs,
 // dev evaluation, best model, test, prior) is the core's, driven by the worker.
 
 import { COLORS, LineChart } from './charts.js';
+import { $, $$ } from './dom.js';
+import { errorInfo } from './engine.js';
 
-/** @type {(sel: string) => any} */
-const $ = (sel) => document.querySelector(sel);
+/** @typedef {import('./protocol.js').Bounds} Bounds */
+/** @typedef {import('./protocol.js').RunBounds} RunBounds */
 
+/** @param {number|null|undefined} s */
 function fmtTime(s) {
   if (s === null || s === undefined || !Number.isFinite(s)) return '–';
   s = Math.round(s);
@@ -23,20 +27,24 @@ export class TrainView {
     this.running = false;
     this.paused = false;
     this.x = 0; // batches charted so far
-    this.devX = 0;
-    const mk = (id, name, color, extra = {}) => new LineChart($(id), { series: [{ name, color }], xLabel: 'batch', legend: false, smooth: 0.6, ...extra });
+    this.batchSize = 1; // of the run in progress
+    /** @type {import('./protocol.js').BatchStats[]} the batches of the run in progress */
+    this.losses = [];
+    /** @type {RunBounds|null} the bounds of the selected dataset (the catalog's until an offer comes) */
+    this.bounds = null;
+    /** @param {string} id @param {string} name @param {string} color */
+    const mk = (id, name, color) => new LineChart($(id, HTMLCanvasElement), { series: [{ name, color }], xLabel: 'batch', legend: false, smooth: 0.6 });
     this.charts = {
       goodness: mk('#chart-goodness', 'goodness', COLORS.sky),
       gen: mk('#chart-gen', 'generative', COLORS.orange),
       head: mk('#chart-head', 'head', COLORS.green),
-      dev: new LineChart($('#chart-dev'), { series: [{ name: 'dev accuracy', color: COLORS.yellow, points: true }], xLabel: 'epoch', legend: false, xInteger: true }),
+      dev: new LineChart($('#chart-dev', HTMLCanvasElement), { series: [{ name: 'dev accuracy', color: COLORS.yellow, points: true }], xLabel: 'epoch', legend: false, xInteger: true }),
     };
-    this.charts.dev.series[0].points = true;
     /** @type {Record<string, import('./protocol.js').DatasetOffer>} the offers of the datasets listed, by name */
     this.offers = {};
     $('#train-preset').addEventListener('change', () => this.presetChanged());
     $('#train-dataset').addEventListener('change', () => this.datasetChanged());
-    for (const el of document.querySelectorAll('input[name="train-from"]')) el.addEventListener('change', () => this.fromChanged());
+    for (const el of $$('input[name="train-from"]')) el.addEventListener('change', () => this.fromChanged());
     $('#train-start').addEventListener('click', () => this.start());
     $('#train-pause').addEventListener('click', () => this.pauseResume());
     $('#train-stop').addEventListener('click', () => this.stop());
@@ -46,9 +54,9 @@ export class TrainView {
     this.findDatasets();
   }
 
-  /** The in-page presets and the form's bounds, from the catalog. */
+  /** The in-page presets and the form's bounds, from the catalog. @param {import('./protocol.js').Catalog} catalog */
   fill(catalog) {
-    const select = $('#train-preset');
+    const select = $('#train-preset', HTMLSelectElement);
     select.textContent = '';
     for (const p of catalog.presets.filter((p) => p.in_page)) {
       const o = document.createElement('option');
@@ -57,8 +65,9 @@ export class TrainView {
       select.append(o);
     }
     select.value = catalog.default_preset;
+    /** @param {string} id @param {Bounds} b */
     const bound = (id, b, value = true) => {
-      const el = $(id);
+      const el = $(id, HTMLInputElement);
       el.min = String(b.min);
       el.max = String(b.max);
       if (value) el.value = String(b.default);
@@ -69,12 +78,13 @@ export class TrainView {
     bound('#train-seed', catalog.seed);
     bound('#train-steps', catalog.steps, false);
     bound('#train-lr', { ...catalog.lr, default: 0 }, false);
-    $('#train-lr').step = String(catalog.lr.min);
+    $('#train-lr', HTMLInputElement).step = String(catalog.lr.min);
     this.presetChanged();
   }
 
-  preset(name = $('#train-preset').value) {
-    return this.app.catalog.presets.find((p) => p.name === name);
+  /** The catalog's preset `name` (the selected one by default). */
+  preset(name = $('#train-preset', HTMLSelectElement).value) {
+    return this.app.cat().presets.find((p) => p.name === name);
   }
 
   show() {
@@ -82,13 +92,14 @@ export class TrainView {
   }
 
   async findDatasets() {
-    await /** @type {any} */ (window).pffBooted;
-    if (!this.app.catalog) return;
-    this.fill(this.app.catalog);
+    await /** @type {Window & {pffBooted?: Promise<boolean>}} */ (window).pffBooted;
+    const cat = this.app.catalog;
+    if (!cat) return;
+    this.fill(cat);
     // every dataset of the catalog whose manifest this site serves, named by its manifest; the
     // core's offer of each (from its manifest) brings the form's bounds for a run on it
-    const select = $('#train-dataset');
-    for (const name of this.app.catalog.datasets) {
+    const select = $('#train-dataset', HTMLSelectElement);
+    for (const name of cat.datasets) {
       try {
         const offer = await this.app.call('offer', { name });
         if (!offer) continue;
@@ -98,7 +109,7 @@ export class TrainView {
         o.textContent = offer.title;
         select.append(o);
       } catch (e) {
-        this.app.message(`The ${name} dataset cannot be offered for training: ${e.message}`, 'warn');
+        this.app.message(`The ${name} dataset cannot be offered for training: ${errorInfo(e).message}`, 'warn');
       }
     }
     this.datasetChanged();
@@ -106,15 +117,17 @@ export class TrainView {
 
   /** The selected dataset's bounds (the catalog's, clamped by the core to what it has) into the form. */
   datasetChanged() {
-    const offer = this.offers[$('#train-dataset').value];
+    const offer = this.offers[$('#train-dataset', HTMLSelectElement).value];
     if (!offer) return;
     this.bounds = offer.bounds;
     this.showBounds();
   }
 
   showBounds() {
-    for (const [id, b] of /** @type {[string, import('./protocol.js').Bounds][]} */ ([['#train-size', this.bounds.train_images], ['#train-dev', this.bounds.dev_images]])) {
-      const el = $(id);
+    const bounds = this.bounds;
+    if (!bounds) return;
+    for (const [id, b] of /** @type {[string, Bounds][]} */ ([['#train-size', bounds.train_images], ['#train-dev', bounds.dev_images]])) {
+      const el = $(id, HTMLInputElement);
       el.min = String(b.min);
       el.max = String(b.max);
       el.value = String(b.default);
@@ -124,50 +137,54 @@ export class TrainView {
   presetChanged() {
     const p = this.preset();
     if (!p) return;
-    $('#train-lr').value = String(p.config.lr);
-    $('#train-steps').value = String(p.config.steps);
+    $('#train-lr', HTMLInputElement).value = String(p.config.lr);
+    $('#train-steps', HTMLInputElement).value = String(p.config.steps);
   }
 
   fromChanged() {
-    const current = $('#train-from-current').checked;
-    $('#train-preset').disabled = current || this.running;
-    $('#train-steps').disabled = current || this.running;
+    const current = $('#train-from-current', HTMLInputElement).checked;
+    $('#train-preset', HTMLSelectElement).disabled = current || this.running;
+    $('#train-steps', HTMLInputElement).disabled = current || this.running;
     if (current) {
       const m = this.app.state.status && this.app.state.status.model;
       if (m) {
-        $('#train-lr').value = String(m.config.lr);
-        $('#train-steps').value = String(m.config.steps);
+        $('#train-lr', HTMLInputElement).value = String(m.config.lr);
+        $('#train-steps', HTMLInputElement).value = String(m.config.steps);
       }
     }
   }
 
+  /** @param {import('./protocol.js').Status|null} s */
   statusChanged(s) {
     const has = !!(s && s.model);
-    const cur = $('#train-from-current');
+    const cur = $('#train-from-current', HTMLInputElement);
     cur.disabled = !has;
-    if (!has && cur.checked) $('input[name="train-from"][value="scratch"]').checked = true;
+    if (!has && cur.checked) $('input[name="train-from"][value="scratch"]', HTMLInputElement).checked = true;
   }
 
+  /** @param {boolean} running */
   setRunning(running) {
     const focus = document.activeElement;
     const lost = !focus || focus === document.body || (running ? focus === $('#train-start') : focus === $('#train-pause') || focus === $('#train-stop'));
     this.running = running;
-    $('#train-start').disabled = running;
-    $('#train-pause').disabled = !running;
-    $('#train-stop').disabled = !running;
-    for (const el of /** @type {NodeListOf<HTMLInputElement>} */ (document.querySelectorAll('#train-form input, #train-form select'))) el.disabled = running;
+    $('#train-start', HTMLButtonElement).disabled = running;
+    $('#train-pause', HTMLButtonElement).disabled = !running;
+    $('#train-stop', HTMLButtonElement).disabled = !running;
+    for (const el of $$('#train-form input, #train-form select')) if (el instanceof HTMLInputElement || el instanceof HTMLSelectElement) el.disabled = running;
     if (!running) {
       this.paused = false;
       $('#train-pause').textContent = 'Pause';
       this.fromChanged();
       this.statusChanged(this.app.state.status);
     }
-    $('#weights-pretrained').disabled = running;
-    $('#weights-input').disabled = running;
+    const pretrained = document.querySelector('#weights-pretrained');
+    if (pretrained instanceof HTMLButtonElement) pretrained.disabled = running; // a site may publish no model
+    $('#weights-input', HTMLInputElement).disabled = running;
     // the button that had the focus is disabled now: keep the focus on the run's controls
     if (lost && this.app.state.panel === 'train') $(running ? '#train-pause' : '#train-start').focus();
   }
 
+  /** @param {string} text */
   note(text) {
     $('#train-note').textContent = text;
   }
@@ -177,15 +194,15 @@ export class TrainView {
     this.x = 0;
     $('#dev-accuracy').textContent = '–';
     $('#train-best').textContent = '–';
-    $('#train-progress').value = 0;
+    $('#train-progress', HTMLProgressElement).value = 0;
   }
 
   /** The tiny preset from scratch with the default settings (the Draw panel's offer). */
   quickStart() {
     if (this.running) return;
-    $('#train-preset').value = this.app.catalog.default_preset;
+    $('#train-preset', HTMLSelectElement).value = this.app.cat().default_preset;
     this.presetChanged();
-    $('input[name="train-from"][value="scratch"]').checked = true;
+    $('input[name="train-from"][value="scratch"]', HTMLInputElement).checked = true;
     this.fromChanged();
     this.start();
   }
@@ -193,29 +210,34 @@ export class TrainView {
   async start() {
     if (this.running) return;
     const app = this.app;
-    const cat = app.catalog;
-    const clamp = (v, b) => Math.max(b.min, Math.min(b.max, Number(v) || b.default));
-    const name = $('#train-dataset').value;
+    const cat = app.cat();
+    const value = (/** @type {string} */ id) => $(id, HTMLInputElement).value;
+    const clamp = (/** @type {string} */ v, /** @type {Bounds} */ b) => Math.max(b.min, Math.min(b.max, Number(v) || b.default));
+    const name = $('#train-dataset', HTMLSelectElement).value;
     const bounds = this.bounds; // the dataset's (the core clamps the run's limits to them too)
-    const size = clamp($('#train-size').value, bounds.train_images);
-    const dev = clamp($('#train-dev').value, bounds.dev_images);
+    if (!bounds) return;
+    const size = clamp(value('#train-size'), bounds.train_images);
+    const dev = clamp(value('#train-dev'), bounds.dev_images);
     const tested = bounds.test_images.default;
-    const epochs = clamp($('#train-epochs').value, cat.epochs);
-    const lr = Number($('#train-lr').value);
-    const steps = Number($('#train-steps').value);
-    const fromScratch = !$('#train-from-current').checked;
+    const epochs = clamp(value('#train-epochs'), cat.epochs);
+    const lr = Number(value('#train-lr'));
+    const steps = Number(value('#train-steps'));
+    const fromScratch = !$('#train-from-current', HTMLInputElement).checked;
     const model = app.state.status && app.state.status.model;
-    const base = fromScratch ? this.preset().config : model.config;
+    const base = fromScratch ? this.preset()?.config : model?.config;
+    if (!base) return;
     if (!(lr > 0)) {
       this.note('The learning rate must be a positive number.');
       return;
     }
+    /** @type {Record<string, number>} */
+    const set = {};
     /** @type {import('./protocol.js').RunRequest} */
-    const request = { preset: base.preset, dataset: name, seed: Number($('#train-seed').value) >>> 0, epochs, train_limit: size, dev_limit: dev, set: {} };
+    const request = { preset: base.preset, dataset: name, seed: Number(value('#train-seed')) >>> 0, epochs, train_limit: size, dev_limit: dev, set };
     if (tested > 0) request.test_limit = tested;
     else request.no_test = true; // a dataset without test images
-    if (lr !== base.lr) request.set.lr = lr;
-    if (fromScratch && steps !== base.steps) request.set.steps = steps;
+    if (lr !== base.lr) set.lr = lr;
+    if (fromScratch && steps !== base.steps) set.steps = steps;
     this.batchSize = base.batch_size;
     this.setRunning(true);
     this.losses = [];
@@ -231,10 +253,11 @@ export class TrainView {
       this.note(`${r.stopped ? 'Stopped' : 'Finished'} after ${this.losses.length} batches in ${fmtTime(r.seconds)} (${Math.round(r.samples_per_s)} samples/s).${best}`);
       app.message(`Training ${r.stopped ? 'stopped' : 'finished'}.${best}`, 'ok');
       const n = Math.min(5, this.losses.length);
-      app.state.lastTrain = { ...r, batches: this.losses.length, last_dev_accuracy: last ? last.dev_accuracy : null, first_losses: this.losses.slice(0, n), last_losses: this.losses.slice(-n) };
+      app.session.setLastTrain({ ...r, batches: this.losses.length, last_dev_accuracy: last ? last.dev_accuracy : null, first_losses: this.losses.slice(0, n), last_losses: this.losses.slice(-n) });
       await app.snapshot();
       await app.modelChanged('trained');
-    } catch (e) {
+    } catch (err) {
+      const e = errorInfo(err);
       const kept = e.kind === 'non-finite' ? ' The best model so far is kept.' : '';
       this.note(`Training failed: ${e.message}.${kept}`);
       app.message(`Training failed: ${e.message}.${kept}`, 'error');
@@ -252,18 +275,18 @@ export class TrainView {
       this.paused = !this.paused;
       $('#train-pause').textContent = this.paused ? 'Resume' : 'Pause';
     } catch (e) {
-      this.app.message(`Could not ${type}: ${e.message}`, 'error');
+      this.app.message(`Could not ${type}: ${errorInfo(e).message}`, 'error');
     }
   }
 
   async stop() {
     if (!this.running) return;
-    $('#train-stop').disabled = true;
-    $('#train-pause').disabled = true;
+    $('#train-stop', HTMLButtonElement).disabled = true;
+    $('#train-pause', HTMLButtonElement).disabled = true;
     try {
       await this.app.call('stop', {});
     } catch (e) {
-      this.app.message(`Could not stop: ${e.message}`, 'error');
+      this.app.message(`Could not stop: ${errorInfo(e).message}`, 'error');
     }
   }
 
@@ -271,12 +294,12 @@ export class TrainView {
     if (this.running) this.note('The engine crashed during training; it is being restarted with the last saved model.');
   }
 
+  /** @param {import('./protocol.js').ProgressEvent} ev */
   progress(ev) {
     if (ev.phase === 'paused') {
       $('#train-eta').textContent = 'paused';
       return;
     }
-    this.losses = this.losses || [];
     for (const b of ev.batches) {
       this.x += 1;
       this.losses.push(b);
@@ -291,8 +314,8 @@ export class TrainView {
       if (rec.epoch > 0) $('#dev-accuracy').textContent = `${(rec.dev_accuracy * 100).toFixed(1)} %`;
     }
     if (ev.best_epoch !== null && ev.best_dev_accuracy !== null) $('#train-best').textContent = `${ev.best_epoch} (${(ev.best_dev_accuracy * 100).toFixed(1)} %)`;
-    for (const k of ['goodness', 'gen', 'head']) this.charts[k].schedule();
-    $('#train-progress').value = ev.fraction;
+    for (const c of [this.charts.goodness, this.charts.gen, this.charts.head]) c.schedule();
+    $('#train-progress', HTMLProgressElement).value = ev.fraction;
     const training = ev.phase === 'training' || ev.phase === 'baseline';
     $('#train-epoch').textContent = `${Math.min(ev.epochs, ev.epoch + (training ? 1 : 0))} / ${ev.epochs}`;
     $('#train-batch').textContent = `${ev.batch === 0 && ev.epoch > 0 ? ev.batches_per_epoch : ev.batch} / ${ev.batches_per_epoch}`;

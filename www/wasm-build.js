@@ -25,19 +25,22 @@ export const SITE = BASE;
 /**
  * Imports and initialises a build.
  * @param {import('./protocol.js').Build} which
- * @returns {Promise<any>} the package's module namespace
+ * @returns {Promise<import('./protocol.js').Wasm>} the package's module namespace
  */
 export async function importBuild(which) {
-  const mod = await import(new URL(`pkg/${which}/pff.js`, BASE).href);
+  const mod = /** @type {import('./protocol.js').Wasm} */ (await import(new URL(`pkg/${which}/pff.js`, BASE).href));
   await mod.default();
   return mod;
 }
+
+/** The SIMD a build was compiled with, in the protocol's words. @param {import('./protocol.js').Wasm} wasm @returns {import('./protocol.js').Runtime['simd']} */
+const simdOf = (wasm) => (wasm.simdKind() === 'relaxed-simd' ? 'relaxed-simd' : 'simd128');
 
 /**
  * Starts the best build this page allows, or a slower one when asked (`threads`: no fused
  * multiply-add; `single`: one thread).
  * @param {'auto'|import('./protocol.js').Build} wanted
- * @returns {Promise<{wasm: any, runtime: import('./protocol.js').Runtime, warning: string|null}>}
+ * @returns {Promise<{wasm: import('./protocol.js').Wasm, runtime: import('./protocol.js').Runtime, warning: string|null}>}
  */
 export async function startBuild(wanted = 'auto') {
   let reason = '';
@@ -54,7 +57,7 @@ export async function startBuild(wanted = 'auto') {
         const wasm = await importBuild(build);
         const n = Math.max(1, navigator.hardwareConcurrency || 1);
         await wasm.initThreadPool(n);
-        const runtime = { mode: /** @type {const} */ ('threads'), build, simd: wasm.simdKind(), threads: wasm.threadCount(), reason: `cross-origin isolated, ${n} cores${why}`, version: wasm.version() };
+        const runtime = { mode: /** @type {const} */ ('threads'), build, simd: simdOf(wasm), threads: wasm.threadCount(), reason: `cross-origin isolated, ${n} cores${why}`, version: wasm.version() };
         return { wasm, runtime, warning };
       } catch (e) {
         reason = `the thread pool failed to start (${e instanceof Error ? e.message : e})`;
@@ -63,7 +66,7 @@ export async function startBuild(wanted = 'auto') {
     }
   }
   const wasm = await importBuild('single');
-  return { wasm, runtime: { mode: 'single', build: 'single', simd: wasm.simdKind(), threads: 1, reason, version: wasm.version() }, warning };
+  return { wasm, runtime: { mode: 'single', build: 'single', simd: simdOf(wasm), threads: 1, reason, version: wasm.version() }, warning };
 }
 
 /**

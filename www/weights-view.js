@@ -1,16 +1,19 @@
+// @ts-check
 // The Weights panel: what model is loaded, download it, load one from disk or the pretrained one.
 
-/** @type {(sel: string) => any} */
-const $ = (sel) => document.querySelector(sel);
+import { $ } from './dom.js';
+import { errorInfo } from './engine.js';
 
 export class WeightsView {
   /** @param {import('./app.js').App} app */
   constructor(app) {
     this.app = app;
-    this.missing = new Set(); // shipped models whose file the site does not serve
+    /** @type {Set<string>} shipped models whose file the site does not serve */
+    this.missing = new Set();
     $('#weights-download').addEventListener('click', () => this.download(false));
     $('#weights-download-half').addEventListener('click', () => this.download(true));
-    $('#weights-input').addEventListener('change', (e) => this.fromDisk(e.target));
+    const input = $('#weights-input', HTMLInputElement);
+    input.addEventListener('change', () => this.fromDisk(input));
     app.on('status', () => this.render());
   }
 
@@ -18,6 +21,7 @@ export class WeightsView {
     this.render();
   }
 
+  /** @param {string} text @param {'ok'|'info'|'error'} [level] */
   say(text, level = 'ok') {
     const el = $('#weights-message');
     el.textContent = text;
@@ -29,7 +33,7 @@ export class WeightsView {
     const m = s && s.model;
     const dl = $('#model-info');
     dl.textContent = '';
-    const add = (k, v) => {
+    const add = (/** @type {string} */ k, /** @type {string} */ v) => {
       const dt = document.createElement('dt');
       dt.textContent = k;
       const dd = document.createElement('dd');
@@ -40,7 +44,7 @@ export class WeightsView {
       add('model', 'none loaded');
     } else {
       const c = m.config;
-      add('model', m.name);
+      add('model', m.name || 'weights');
       add('preset', c.preset);
       add('layers', `2 × ${c.hidden} units, ${c.steps} settling steps, latent ${c.latent}`);
       add('parameters', m.params.toLocaleString('en'));
@@ -51,8 +55,8 @@ export class WeightsView {
       if (m.meta.test_accuracy !== undefined) add('test accuracy', `${(m.meta.test_accuracy * 100).toFixed(2)} %`);
       add('learning rate', String(c.lr));
     }
-    $('#weights-download').disabled = !m;
-    $('#weights-download-half').disabled = !m;
+    $('#weights-download', HTMLButtonElement).disabled = !m;
+    $('#weights-download-half', HTMLButtonElement).disabled = !m;
     this.renderModels();
   }
 
@@ -73,14 +77,15 @@ export class WeightsView {
         box.append(b);
       });
     }
-    for (const b of box.querySelectorAll('button')) b.hidden = this.missing.has(b.dataset.model) || (b.id === 'weights-pretrained' && this.app.state.pretrainedAvailable === false);
+    for (const b of box.querySelectorAll('button')) b.hidden = this.missing.has(b.dataset.model || '') || (b.id === 'weights-pretrained' && this.app.state.pretrainedAvailable === false);
   }
 
+  /** @param {boolean} half */
   async download(half) {
     try {
       const { bytes } = await this.app.call('exportWeights', { half });
-      const m = this.app.state.status.model;
-      const name = `pff-${m.config.preset}-${half ? 'f16' : 'f32'}.safetensors`;
+      const m = this.app.state.status && this.app.state.status.model;
+      const name = `pff-${m ? m.config.preset : 'model'}-${half ? 'f16' : 'f32'}.safetensors`;
       const url = URL.createObjectURL(new Blob([/** @type {Uint8Array<ArrayBuffer>} */ (bytes)], { type: 'application/octet-stream' }));
       const a = document.createElement('a');
       a.href = url;
@@ -91,10 +96,11 @@ export class WeightsView {
       setTimeout(() => URL.revokeObjectURL(url), 10000);
       this.say(`Saved ${name} (${(bytes.length / 1024).toFixed(0)} KiB).`);
     } catch (e) {
-      this.say(`Could not export the weights: ${e.message}`, 'error');
+      this.say(`Could not export the weights: ${errorInfo(e).message}`, 'error');
     }
   }
 
+  /** @param {HTMLInputElement} input */
   async fromDisk(input) {
     const file = input.files && input.files[0];
     if (!file) return;
@@ -102,11 +108,12 @@ export class WeightsView {
     try {
       const bytes = new Uint8Array(await file.arrayBuffer());
       await this.app.call('loadWeights', { bytes, name: file.name });
-      this.app.state.restoreWeights = { bytes, name: file.name };
+      this.app.session.setRestore({ bytes, name: file.name });
       this.say(`Loaded ${file.name}.`);
       this.app.message(`Loaded the model ${file.name}.`, 'ok');
       await this.app.modelChanged('loaded');
-    } catch (e) {
+    } catch (err) {
+      const e = errorInfo(err);
       const text = e.kind === 'bad-weights' ? `${file.name} is not a valid pff weights file (${e.message}); the current model is kept.` : `${file.name} could not be loaded: ${e.message}`;
       this.say(text, 'error');
       this.app.message(text, 'error');
@@ -115,7 +122,7 @@ export class WeightsView {
     }
   }
 
-  /** Loads a model published with the page (a catalog entry). */
+  /** Loads a model published with the page (a catalog entry). @param {import('./protocol.js').ShippedModel} model */
   async pretrained(model) {
     try {
       const { url } = model;
@@ -127,12 +134,13 @@ export class WeightsView {
         this.render();
         return;
       }
-      this.app.state.restoreWeights = { url, name };
-      this.say(`Loaded the pretrained ${model.name} model (${r.model.class_names.length} classes: ${r.model.class_names.join(', ')}).`);
+      this.app.session.setRestore({ url, name });
+      const classes = r.model ? r.model.class_names : [];
+      this.say(`Loaded the pretrained ${model.name} model (${classes.length} classes: ${classes.join(', ')}).`);
       this.app.message(`Loaded the pretrained model ${model.name}.`, 'ok');
       await this.app.modelChanged('loaded');
     } catch (e) {
-      this.say(e.message, 'error');
+      this.say(errorInfo(e).message, 'error');
     }
   }
 }

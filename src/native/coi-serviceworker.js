@@ -15,18 +15,32 @@
  *    never downloaded again.
  * Where service workers are unavailable (insecure context, private modes) it does nothing and
  * the page runs its single-thread build, online.
+ * Type-checked with the page (tests/e2e/tsconfig.json): the service worker's types are declared
+ * below, since one program cannot have both the DOM's and a worker's global types.
  */
+// @ts-check
 "use strict";
+
+/** @typedef {Event & {waitUntil(promise: Promise<unknown>): void}} ExtendableEvent */
+/** @typedef {ExtendableEvent & {request: Request, respondWith(response: Response | Promise<Response>): void}} FetchEvent */
+/** @typedef {ExtendableEvent & {data: any, source: {postMessage(message: unknown): void} | null}} ExtendableMessageEvent */
+/**
+ * What this script uses of a service worker's global scope.
+ * @typedef {{registration: ServiceWorkerRegistration, location: Location, skipWaiting(): Promise<void>,
+ *   clients: {claim(): Promise<void>}, addEventListener(type: string, listener: (event: Event) => void): void}} WorkerScope
+ */
+/** A bundle file's entry: its sha256, and whether it is cached ahead for offline use. @typedef {{sha256: string, warm: boolean}} BundleFile */
 
 if (typeof window === "undefined") {
   // ---- Service worker ----
-  /** path (relative to the site root) -> {sha256, warm}: written by `pff bundle`. */
+  const scope = /** @type {WorkerScope} */ (/** @type {unknown} */ (self));
+  /** path (relative to the site root) -> {sha256, warm}: written by `pff bundle`. @type {Record<string, BundleFile>} */
   const FILES = /* pff-bundle:files */ {};
   const CACHE = "pff-" + /* pff-bundle:version */ "unversioned";
 
-  const root = () => new URL(self.registration.scope);
+  const root = () => new URL(scope.registration.scope);
 
-  /** The bundle file `url` names (`index.html` for the root), or null. */
+  /** The bundle file `url` names (`index.html` for the root), or null. @param {string} url */
   const fileOf = (url) => {
     const u = new URL(url);
     const base = root();
@@ -40,21 +54,21 @@ if (typeof window === "undefined") {
     if (rel === "" || rel.endsWith("/")) rel += "index.html";
     return Object.prototype.hasOwnProperty.call(FILES, rel) ? rel : null;
   };
-  const keyOf = (rel) => new URL(rel, root()).href;
+  const keyOf = (/** @type {string} */ rel) => new URL(rel, root()).href;
 
-  const isolate = (headers) => {
+  const isolate = (/** @type {Headers} */ headers) => {
     headers.set("Cross-Origin-Opener-Policy", "same-origin");
     headers.set("Cross-Origin-Embedder-Policy", "require-corp");
     headers.set("Cross-Origin-Resource-Policy", "same-origin");
     return headers;
   };
 
-  const sha256 = async (buffer) => {
+  const sha256 = async (/** @type {ArrayBuffer} */ buffer) => {
     const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", buffer));
     return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
   };
 
-  /** A bundle file from the network, checked against its sha256, ready to cache. */
+  /** A bundle file from the network, checked against its sha256, ready to cache. @param {string} rel */
   const download = async (rel) => {
     const response = await fetch(keyOf(rel), { cache: "no-cache" });
     if (!response.ok) throw new Error(`${rel}: HTTP ${response.status}`);
@@ -67,7 +81,7 @@ if (typeof window === "undefined") {
     return new Response(body, { status: 200, statusText: "OK", headers });
   };
 
-  /** A bundle file: from this version's cache, else from an older one with the same bytes. */
+  /** A bundle file: from this version's cache, else from an older one with the same bytes. @param {string} rel */
   const fromCache = async (rel) => {
     const cache = await caches.open(CACHE);
     const hit = await cache.match(keyOf(rel));
@@ -83,7 +97,7 @@ if (typeof window === "undefined") {
     return null;
   };
 
-  const bundleFile = async (rel) => {
+  const bundleFile = async (/** @type {string} */ rel) => {
     const hit = await fromCache(rel);
     if (hit) return hit;
     const fresh = await download(rel);
@@ -98,7 +112,7 @@ if (typeof window === "undefined") {
     return wanted.length;
   };
 
-  const passThrough = (request) =>
+  const passThrough = (/** @type {Request} */ request) =>
     fetch(request).then((response) => {
       // Opaque responses and redirects cannot be rebuilt.
       if (response.status === 0 || response.type === "opaqueredirect") return response;
@@ -111,46 +125,51 @@ if (typeof window === "undefined") {
 
   /** This script itself, as the page loads it: cached at install (it is this version). */
   const selfCopy = async () => {
-    const response = await fetch(self.location.href, { cache: "no-cache" });
-    if (!response.ok) throw new Error(`${self.location.href}: HTTP ${response.status}`);
+    const response = await fetch(scope.location.href, { cache: "no-cache" });
+    if (!response.ok) throw new Error(`${scope.location.href}: HTTP ${response.status}`);
     const body = await response.arrayBuffer();
-    await (await caches.open(CACHE)).put(self.location.href, new Response(body, { status: 200, headers: isolate(new Headers({ "Content-Type": "text/javascript" })) }));
+    await (await caches.open(CACHE)).put(scope.location.href, new Response(body, { status: 200, headers: isolate(new Headers({ "Content-Type": "text/javascript" })) }));
   };
 
-  self.addEventListener("install", (event) => {
+  scope.addEventListener("install", (e) => {
+    const event = /** @type {ExtendableEvent} */ (e);
     // carry the unchanged files over from the previous version (no network), keep a copy of
     // this script for offline page loads, then take over
     const carried = Promise.all(Object.keys(FILES).map((rel) => fromCache(rel).catch(() => null)));
-    event.waitUntil(Promise.all([carried, selfCopy().catch(() => null)]).then(() => self.skipWaiting()));
+    event.waitUntil(Promise.all([carried, selfCopy().catch(() => null)]).then(() => scope.skipWaiting()));
   });
-  self.addEventListener("activate", (event) => {
+  scope.addEventListener("activate", (e) => {
+    const event = /** @type {ExtendableEvent} */ (e);
     const stale = caches.keys().then((names) => Promise.all(names.filter((n) => n.startsWith("pff-") && n !== CACHE).map((n) => caches.delete(n))));
-    event.waitUntil(stale.then(() => self.clients.claim()));
+    event.waitUntil(stale.then(() => scope.clients.claim()));
   });
-  self.addEventListener("message", (event) => {
+  scope.addEventListener("message", (e) => {
+    const event = /** @type {ExtendableMessageEvent} */ (e);
     if (!event.data || event.data.type !== "pff-warm") return;
-    const reply = (message) => event.source && event.source.postMessage(message);
+    const reply = (/** @type {unknown} */ message) => event.source && event.source.postMessage(message);
     event.waitUntil(warm().then((files) => reply({ type: "pff-warmed", files }), (e) => reply({ type: "pff-warm-failed", error: String(e) })));
   });
 
-  self.addEventListener("fetch", (event) => {
+  scope.addEventListener("fetch", (e) => {
+    const event = /** @type {FetchEvent} */ (e);
     const request = event.request;
     // Such requests throw when fetched from a worker: let the browser handle them.
     if (request.cache === "only-if-cached" && request.mode !== "same-origin") return;
     // Only our own files get the headers; other origins are left alone.
-    if (new URL(request.url).origin !== self.location.origin) return;
+    if (new URL(request.url).origin !== scope.location.origin) return;
     const get = request.method === "GET" && !request.headers.has("Range");
     const rel = get ? fileOf(request.url) : null;
     if (rel) {
       event.respondWith(bundleFile(rel).catch(() => passThrough(request)));
-    } else if (get && request.url.split(/[?#]/)[0] === self.location.href) {
-      event.respondWith(caches.open(CACHE).then((c) => c.match(self.location.href)).then((hit) => hit || passThrough(request)));
+    } else if (get && request.url.split(/[?#]/)[0] === scope.location.href) {
+      event.respondWith(caches.open(CACHE).then((c) => c.match(scope.location.href)).then((hit) => hit || passThrough(request)));
     } else {
       event.respondWith(passThrough(request));
     }
   });
 } else {
   // ---- Page ----
+  const page = /** @type {Window & {pffOffline?: {files: number} | {error: string}}} */ (window);
   (() => {
     const FLAG = "pff-coi-reloaded";
     const storage = (() => {
@@ -168,8 +187,8 @@ if (typeof window === "undefined") {
         // after the page has loaded, so that caching never slows the first classification
         sw.addEventListener("message", (event) => {
           const d = event.data || {};
-          if (d.type === "pff-warmed") window.pffOffline = { files: d.files };
-          if (d.type === "pff-warm-failed") window.pffOffline = { error: d.error };
+          if (d.type === "pff-warmed") page.pffOffline = { files: d.files };
+          if (d.type === "pff-warm-failed") page.pffOffline = { error: d.error };
         });
         window.addEventListener("load", () => setTimeout(() => sw.controller && sw.controller.postMessage({ type: "pff-warm" }), 1000), { once: true });
       }
@@ -188,14 +207,19 @@ if (typeof window === "undefined") {
       window.location.reload();
     };
 
-    const script = document.currentScript && document.currentScript.src;
+    const current = document.currentScript;
+    const script = current instanceof HTMLScriptElement ? current.src : "";
     if (!script) return;
     navigator.serviceWorker.register(script).then(
-      (registration) => {
+      (/** @type {ServiceWorkerRegistration | undefined} */ registration) => {
         if (navigator.serviceWorker.controller) {
           // Controlled but not isolated (the worker was just updated, or the headers did not
           // take): one reload lets the worker answer the page itself.
           reloadOnce();
+        } else if (!registration) {
+          // Registered to nothing (a browser or a harness that blocks service workers says so
+          // this way): the page runs without cross-origin isolation.
+          console.info("coi-serviceworker: no service worker was registered; the page runs without cross-origin isolation.");
         } else if (registration.active) {
           // Active but not controlling this load (for example after a hard reload).
           reloadOnce();

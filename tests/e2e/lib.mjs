@@ -259,18 +259,20 @@ export async function shoot(page, name) {
 let fixtureModel = null;
 
 /**
- * Opens the page in a browser of its own (a fresh profile, so a fresh cache) and, unless
- * `goto` is false, waits until it has booted and (`model`) holds a model. Its console errors
+ * Opens the page (with `?test`, unless `test` is false, and `query`) in a browser of its own (a
+ * fresh profile, so a fresh cache) and, unless `goto` is false, waits until it has booted and (`model`) holds a model. Its console errors
  * and off-origin requests are watched and kept in `ctx.watchers` (the runner's last test of
  * the mode checks them all), besides the crash tests' deliberate crash and what `allow` adds.
  * `ctx` is the runner's mode context: {mode, isolation, url, test, watchers}.
  */
-export async function openPage(ctx, { viewport = DESKTOP, query = '', allow = [], goto = true, model = true } = {}) {
+export async function openPage(ctx, { viewport = DESKTOP, query = '', allow = [], goto = true, model = true, test = true } = {}) {
   const browser = await launch({ viewport });
   const page = await browser.context.newPage();
   const seen = watch(page, ctx.url, { allow: [/deliberate crash/, ...allow] });
   ctx.watchers.push(seen);
-  const url = `${ctx.url}${query}`;
+  // ?test: the worker answers the test hooks (crash, memory), which the page ships to no one else
+  const params = [test ? 'test' : '', query.replace(/^\?/, '')].filter(Boolean).join('&');
+  const url = `${ctx.url}${params ? `?${params}` : ''}`;
   if (goto) {
     await page.goto(url);
     await page.waitForFunction(() => window.pffBooted, null, { timeout: 60000 });

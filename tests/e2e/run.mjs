@@ -7,7 +7,7 @@
 //   cd tests/e2e && npm ci && node run.mjs            (every panel, both modes)
 //   node run.mjs --mode isolated | --mode single       (one mode)
 //   node run.mjs --only draw[,weights…]                (some panels: any of PANELS below)
-//   node run.mjs --unit                                (only the node tests of the preprocessing)
+//   node run.mjs --unit                                (only the node tests: the preprocessing, the boundary)
 //   PFF_SERVER=node node run.mjs                       (force the node server)
 //
 // Each panel's tests open their own page (a fresh browser profile): none uses another's
@@ -20,6 +20,7 @@ import { HAVE_PRETRAINED, Runner, assert, startServer } from './lib.mjs';
 /** The panels in the order they run; `modes` limits a panel to some modes, `unit` runs once, without a page. */
 const PANELS = [
   { name: 'unit', unit: true },
+  { name: 'boundary', unit: true },
   { name: 'boot' },
   { name: 'train' },
   { name: 'settle-dream' },
@@ -34,7 +35,7 @@ const PANELS = [
 
 const args = process.argv.slice(2);
 const opt = (flag) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : null);
-const only = args.includes('--unit') ? ['unit'] : opt('--only') ? opt('--only').split(',') : null;
+const only = args.includes('--unit') ? ['unit', 'boundary'] : opt('--only') ? opt('--only').split(',') : null;
 for (const n of only || []) if (!PANELS.some((p) => p.name === n)) throw new Error(`--only ${n}: expected one of ${PANELS.map((p) => p.name).join(', ')}`);
 const chosen = PANELS.filter((p) => !only || only.includes(p.name));
 const MODES = opt('--mode') ? [opt('--mode')] : ['isolated', 'single'];
@@ -77,7 +78,7 @@ async function runMode(mode) {
 
 const t0 = Date.now();
 for (const p of chosen.filter((p) => p.unit)) {
-  console.log('\n# preprocessing (node)');
+  console.log(`\n# ${p.name} (node)`);
   await (await load(p)).run({ test: (name, fn) => runner.test(name, fn) });
 }
 for (const mode of MODES) {

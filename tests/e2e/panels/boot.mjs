@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { DESKTOP, HAVE_PRETRAINED, ROOT, TWO, assert, call, drawStroke, launch, openPage, tab, waitText, watch } from '../lib.mjs';
+import { declaredTypes, keyProblems } from '../protocol-keys.mjs';
 
 /** @param {import('../lib.mjs').ModeContext} ctx */
 export async function run(ctx) {
@@ -72,6 +73,18 @@ export async function run(ctx) {
         assert(await page.isVisible('#quick-train'), 'the Draw panel offers no training');
       });
     }
+
+    await T("boundary: the worker's status, runtime and model status have the keys protocol.js declares", async () => {
+      // the objects the worker assembles (the core's own are checked in node: panels/boundary.mjs)
+      const types = declaredTypes();
+      const s = await call(page, 'status');
+      const rt = await page.evaluate(() => window.pff.state.runtime);
+      const problems = [...keyProblems(types, 'Status', s), ...keyProblems(types, 'Runtime', rt), ...keyProblems(types, 'DatasetStatus', s.dataset)];
+      if (s.dataset.noun) problems.push(...keyProblems(types, 'Noun', s.dataset.noun));
+      if (s.model) problems.push(...keyProblems(types, 'ModelStatus', s.model), ...keyProblems(types, 'Noun', s.model.noun));
+      assert(HAVE_PRETRAINED ? !!s.model : true, 'no model to check');
+      assert(problems.length === 0, problems.join('\n'));
+    });
 
     await T('the MNIST test images come when a view first needs them, once', async () => {
       const s0 = await call(page, 'status');

@@ -76,7 +76,7 @@ export async function run(ctx) {
       await page.fill('#train-size', '1000');
       await page.fill('#train-epochs', '1');
       await page.check('input[name="train-from"][value="scratch"]');
-      await page.evaluate(() => (window.pff.state.lastTrain = null));
+      await page.evaluate(() => (window.pff.session.setLastTrain(null)));
       await page.click('[data-testid="train-start"]');
       await page.waitForFunction(() => !document.querySelector('[data-testid="train-start"]').disabled && window.pff.state.lastTrain, null, { timeout: 240000 });
       const w = await exportWeights(page);
@@ -102,7 +102,7 @@ export async function run(ctx) {
         await page.fill('#train-seed', '1');
         await page.check('input[name="train-from"][value="scratch"]');
         await page.evaluate(() => {
-          window.pff.state.lastTrain = null;
+          window.pff.session.setLastTrain(null);
           window.__progress = [];
           window.pff.on('progress', (ev) => window.__progress.push({ t: performance.now(), phase: ev.phase, n: ev.batches.length }));
         });
