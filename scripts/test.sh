@@ -21,13 +21,15 @@ LOG=$(mktemp)
 failed_steps=()
 
 step() {
-  local name=$1
+  local name=$1 start=$SECONDS
   shift
   echo "==> $name"
   if ! "$@" 2>&1 | tee -a "$LOG"; then
     failed_steps+=("$name")
   fi
+  timings+=("$((SECONDS - start)) s  $name")
 }
+timings=()
 
 ./scripts/setup.sh --test || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
 step "format" cargo fmt --check
@@ -63,5 +65,7 @@ if [ ${#failed_steps[@]} -gt 0 ]; then
   echo "failed steps: ${failed_steps[*]}"
   [ "$failed" -gt 0 ] || failed=${#failed_steps[@]}
 fi
+echo "time per step:"
+printf '  %s\n' "${timings[@]}"
 echo "$passed passed, $failed failed"
 [ ${#failed_steps[@]} -eq 0 ] && [ "$failed" -eq 0 ]

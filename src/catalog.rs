@@ -10,6 +10,7 @@
 use crate::config::Config;
 use crate::data::{Manifest, Noun, validate_dataset_name};
 use crate::error::{PffError, Result};
+use crate::run::RunRequest;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -313,18 +314,18 @@ pub fn catalog_for(site: Site) -> Catalog {
     Catalog {
         image: ImageShape { rows: crate::data::ROWS, cols: crate::data::COLS, pixels: crate::data::PIXELS },
         presets: vec![preset("tiny", true), preset("web", true), preset("paper", false)],
-        default_preset: "tiny".into(),
+        default_preset: RunRequest::IN_PAGE_PRESET.into(),
         train_images,
         dev_images,
         test_images,
         epochs: Bounds { min: 1, max: 100, default: 1 },
-        seed: Bounds { min: 0, max: u32::MAX as u64, default: 1 },
-        steps: Bounds { min: 2, max: 30, default: Config::tiny().steps as u64 },
+        seed: Bounds { min: 0, max: u32::MAX as u64, default: RunRequest::DEFAULT_SEED },
+        steps: Bounds { min: 2, max: 30, default: Config::preset(RunRequest::IN_PAGE_PRESET).expect("a built-in preset").steps as u64 },
         lr: RealBounds { min: 1e-5, max: 0.1 },
         prior_images: 2_000,
-        dream_samples: 100,
+        dream_samples: crate::generate::DREAM_SAMPLES,
         interpolation_frames: 16,
-        map_points: 2_000,
+        map_points: crate::generate::MAP_POINTS,
         map_perplexity: crate::tsne::DEFAULT_PERPLEXITY,
         map_iterations: crate::tsne::DEFAULT_ITERATIONS,
         map_step_iterations: 20,

@@ -110,9 +110,9 @@ enum Cmd {
         /// The weights file (.safetensors) whose prior is fitted and rewritten.
         #[arg(long)]
         weights: PathBuf,
-        /// Mixture components (at least 1).
-        #[arg(long, default_value_t = 10, value_parser = at_least_one)]
-        components: usize,
+        /// Mixture components (at least 1; default: the model's configuration, 10 in the presets).
+        #[arg(long, value_parser = at_least_one)]
+        components: Option<usize>,
         /// The model's own dataset, which the weights file records (another one is refused).
         #[arg(long)]
         dataset: Option<String>,
@@ -129,7 +129,7 @@ enum Cmd {
         #[arg(long)]
         weights: PathBuf,
         /// How many images to generate (at least 1).
-        #[arg(long, default_value_t = 100, value_parser = at_least_one)]
+        #[arg(long, default_value_t = pff::generate::DREAM_SAMPLES, value_parser = at_least_one)]
         n: usize,
         /// The PNG file to write (its name must end in .png).
         #[arg(long)]

@@ -19,6 +19,11 @@ const RNG_INTERPOLATION: u64 = 0x5b;
 
 /// Most digits one call may dream.
 pub const MAX_DREAM: usize = 10_000;
+/// Images drawn from the prior by default (`pff sample`, the page's Dream grid).
+pub const DREAM_SAMPLES: usize = 100;
+/// Images on a latent map by default (`pff report`, the page's Dream map): the first of the
+/// test split.
+pub const MAP_POINTS: usize = 2_000;
 
 /// Dreamed digits: images (n×D), the latents they were decoded from (n×G) and the mixture
 /// component of each.

@@ -111,12 +111,8 @@ async function train(/** @type {Requests['train']['payload']} */ { request, from
   training = t;
   postStatus();
   const t0 = performance.now();
-  let busyMs = 0;
-  let samples = 0;
-  let chunk = 1;
   let stopped = false;
-  let pending = /** @type {import('./protocol.js').BatchStats[]} */ ([]); // batches not yet reported
-  let lastPost = 0;
+  let speed = 0; // positive samples per second so far, from the core's pacer
   try {
     while (!run.isDone()) {
       if (t.state === 'paused') {
@@ -128,24 +124,15 @@ async function train(/** @type {Requests['train']['payload']} */ { request, from
         run.stop(store);
         stopped = true;
       }
-      const c0 = performance.now();
-      const p = run.advance(store, chunk);
-      const ms = performance.now() - c0;
-      busyMs += ms;
-      samples += p.batches.reduce((/** @type {number} */ a, /** @type {import('./protocol.js').BatchStats} */ b) => a + b.samples, 0);
-      if (p.batches.length) chunk = Math.max(1, Math.min(64, Math.round((chunk * 150) / Math.max(ms, 1)))); // about 150 ms a step
+      const p = run.step(store); // about 150 ms of work, paced by the core (run::Pacer)
+      speed = p.samples_per_s ?? speed;
       if (p.epoch_end) replaceModel(run.currentModel(), `training in this page, epoch ${p.epoch_end.epoch}`);
-      pending.push(...p.batches);
-      if (p.epoch_end || p.phase !== 'training' || performance.now() - lastPost >= 250) {
-        post({ event: 'progress', ...p, batches: pending, samples_per_s: busyMs > 0 ? samples / (busyMs / 1000) : 0, threads: runtime.threads });
-        pending = [];
-        lastPost = performance.now();
-      }
+      if (p.report) post({ event: 'progress', ...p, samples_per_s: speed, threads: runtime.threads });
       await new Promise((r) => setTimeout(r, 0)); // let queued messages (classify, pause, stop…) run
     }
     const best = run.bestModel();
     if (best) replaceModel(best, `trained in this page (best: epoch ${best.info().meta.epochs})`);
-    return { stopped: t.state === 'stopping', history: run.history(), seconds: (performance.now() - t0) / 1000, samples_per_s: busyMs > 0 ? samples / (busyMs / 1000) : 0, model: status().model };
+    return { stopped: t.state === 'stopping', history: run.history(), seconds: (performance.now() - t0) / 1000, samples_per_s: speed, model: status().model };
   } catch (e) {
     // a NaN (or any failure) ends the run; the best model so far stays, and the page says so
     const best = run.bestModel();

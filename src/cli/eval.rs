@@ -31,10 +31,18 @@ pub(super) fn dataset_of(ck: &Checkpoint, asked: Option<String>, other: OtherDat
     }
 }
 
-pub(super) fn prior(root: &Path, weights: &Path, components: usize, dataset: Option<String>, limit: Option<usize>, seed: Option<u64>) -> pff::Result<()> {
+pub(super) fn prior(
+    root: &Path,
+    weights: &Path,
+    components: Option<usize>,
+    dataset: Option<String>,
+    limit: Option<usize>,
+    seed: Option<u64>,
+) -> pff::Result<()> {
     let mut ck = read_weights(weights)?;
     let dataset = dataset_of(&ck, dataset, OtherDataset::Refuse("the prior is fitted on the model's own training images"))?;
     let train = load_for(&ck.model.cfg, root, &dataset, "train", None)?;
+    let components = components.unwrap_or(ck.model.cfg.prior_components);
     let gmm = generate::fit_prior(&ck.model, &train, limit, components, seed.unwrap_or(ck.meta.seed))?;
     let manifest = ndata::load_manifest(root, &dataset).ok();
     let names = ck.class_names(manifest.as_ref());

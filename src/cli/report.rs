@@ -17,8 +17,7 @@ use std::path::{Path, PathBuf};
 
 /// The neighbours whose majority class [`tsne::knn_agreement`] compares with a point's own.
 pub const AGREEMENT_NEIGHBOURS: usize = 10;
-/// Images on the latent map.
-pub const MAP_POINTS: usize = 3000;
+use pff::generate::MAP_POINTS;
 
 /// The flags of `pff report`.
 #[derive(clap::Args)]
