@@ -16,7 +16,7 @@ export const ARTIFACTS = path.join(REPO, 'artifacts');
 export const CHROMIUM = process.env.PFF_CHROMIUM || '/usr/bin/chromium';
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 /** The release binary the tests serve and run. */
-export const PFF = path.join(REPO, 'target', 'release', 'pff');
+export const PFF = process.env.PFF_BIN || path.join(REPO, 'target', 'release', 'pff'); // PFF_BIN: another build of it
 
 /** Whether to serve with `pff serve` (the default; the node stand-in only when asked for with
  * PFF_SERVER=node or for another root). A missing or broken `pff` binary is an error, not a
