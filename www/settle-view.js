@@ -81,6 +81,11 @@ export class SettleView {
     });
   }
 
+  /** Whether a settle is in progress (the tests wait for it to end). */
+  get busy() {
+    return this.settler.running;
+  }
+
   /** One curve and one choice per class of the loaded model, named. */
   buildHypotheses() {
     const names = this.app.classNames();

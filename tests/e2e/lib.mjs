@@ -1,20 +1,20 @@
-// Shared helpers of the e2e tests: start a server (pff serve, or the node stand-in), launch the
-// system Chromium through playwright-core, watch console errors and off-origin requests.
+// Shared pieces of the e2e tests: the paths, the server (pff serve, or the node stand-in), and
+// for the page's tests (run.mjs, panels/) the pictures, TWO, rng, openPage and model helpers;
+// with the browser side (browser.mjs: launch, watch, Runner, waitText, tab, assert).
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launch, watch } from './browser.mjs';
+
+export * from './browser.mjs';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 // PFF_E2E_ROOT: serve another folder holding www/, pkg/ and data/ (with the node server), e.g.
 // to try the page with a pretrained file in data/weights/ without touching the repository
 export const ROOT = process.env.PFF_E2E_ROOT ? path.resolve(process.env.PFF_E2E_ROOT) : REPO;
 export const ARTIFACTS = path.join(REPO, 'artifacts');
-export const CHROMIUM = process.env.PFF_CHROMIUM || '/usr/bin/chromium';
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 /** The release binary the tests serve and run. */
 export const PFF = process.env.PFF_BIN || path.join(REPO, 'target', 'release', 'pff'); // PFF_BIN: another build of it
 
@@ -68,101 +68,6 @@ export async function startServer({ isolation = true } = {}) {
   };
 }
 
-/** Launches Chromium with a fresh profile; resolves {context, dir, close()}. `serviceWorkers:
- * 'block'` keeps a bundle's service worker out (the page then stays without cross-origin
- * isolation, on the single-thread build). */
-export async function launch({ viewport = { width: 1280, height: 900 }, serviceWorkers = 'allow' } = {}) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pff-e2e-'));
-  const context = await chromium.launchPersistentContext(dir, {
-    executablePath: CHROMIUM,
-    args: CHROMIUM_ARGS,
-    headless: true,
-    viewport,
-    serviceWorkers: /** @type {'allow'|'block'} */ (serviceWorkers),
-    acceptDownloads: true,
-  });
-  return {
-    context,
-    dir,
-    close: async () => {
-      await context.close().catch(() => {});
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** Records console errors, page errors and requests leaving the origin of `base`. */
-export function watch(page, base, { allow = [] } = {}) {
-  const origin = new URL(base).origin;
-  const w = { errors: [], offOrigin: [] };
-  const allowed = (text) => allow.some((re) => re.test(text));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !allowed(m.text())) w.errors.push(`console: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => {
-    if (!allowed(String(e))) w.errors.push(`pageerror: ${e.message}`);
-  });
-  page.on('request', (r) => {
-    const u = r.url();
-    if (u.startsWith('data:') || u.startsWith('blob:')) return;
-    if (new URL(u).origin !== origin) w.offOrigin.push(u);
-  });
-  return w;
-}
-
-/** A minimal test runner: named async tests in order, `N passed, M failed` at the end. */
-export class Runner {
-  constructor(name) {
-    this.name = name;
-    this.results = [];
-  }
-
-  async test(name, fn, { skip = null } = {}) {
-    const t0 = Date.now();
-    if (skip) {
-      this.results.push({ name, status: 'skipped', reason: skip });
-      console.log(`  - ${name} (skipped: ${skip})`);
-      return;
-    }
-    try {
-      const note = await fn();
-      const ms = Date.now() - t0;
-      this.results.push({ name, status: 'passed', ms });
-      console.log(`  ✔ ${name} (${(ms / 1000).toFixed(1)} s)${note ? ` — ${note}` : ''}`);
-    } catch (e) {
-      const ms = Date.now() - t0;
-      this.results.push({ name, status: 'failed', ms, error: e });
-      console.log(`  ✘ ${name} (${(ms / 1000).toFixed(1)} s)\n      ${String(e && e.stack ? e.stack : e).split('\n').slice(0, 6).join('\n      ')}`);
-    }
-  }
-
-  counts() {
-    const c = { passed: 0, failed: 0, skipped: 0 };
-    for (const r of this.results) c[r.status] += 1;
-    return c;
-  }
-}
-
-/** Waits until the text of `selector` matches `re`, and returns it. */
-export async function waitText(page, selector, re, timeout = 30000) {
-  await page.waitForFunction(([s, src]) => {
-    const el = document.querySelector(s);
-    return el && new RegExp(src).test(el.textContent);
-  }, [selector, re.source], { timeout });
-  return page.textContent(selector);
-}
-
-/** Opens the page's panel `name` with its tab and waits until it shows. */
-export async function tab(page, name) {
-  await page.click(`#tab-${name}`);
-  await page.waitForFunction((n) => !document.querySelector(`#panel-${n}`).hidden, name);
-}
-
-export function assert(cond, msg) {
-  if (!cond) throw new Error(`assertion failed: ${msg}`);
-}
-
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Runs in the page (Playwright `page.evaluate(fn)`, WebDriver `executeScript(`return (${fn})()`)`):
