@@ -11,8 +11,9 @@
 #      through WebDriver (tests/e2e/firefox.mjs); a custom dataset trained, bundled and served by
 #      a plain static host (tests/e2e/bundle.mjs)
 #   5. a 20-second smoke run of every fuzz target (scripts/fuzz.sh; cargo-fuzz on the pinned nightly)
-#   6. the gates: cargo fmt --check, clippy with warnings denied (native and wasm32), and tsc
-#      over the page's JavaScript (JSDoc types, the worker protocol of www/protocol.js)
+#   6. the gates: cargo fmt --check, clippy with warnings denied (native and wasm32), tsc
+#      over the page's JavaScript (JSDoc types, strict, the worker protocol of www/protocol.js)
+#      and prettier --check over it and the e2e tests (pinned in tests/e2e, .prettierrc)
 # Installs what it needs first (scripts/setup.sh --test).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +39,7 @@ step "clippy (wasm32)" cargo clippy --release --target wasm32-unknown-unknown --
 step "clippy (wasm32, relaxed SIMD)" env CARGO_TARGET_DIR=target/relaxed-check \
   cargo clippy --release --target wasm32-unknown-unknown --lib --tests --config .cargo/relaxed.toml -- -D warnings
 step "JavaScript type check" bash -c 'cd tests/e2e && npx --no-install tsc -p tsconfig.json'
+step "JavaScript format" bash -c 'cd tests/e2e && npx --no-install prettier --config .prettierrc --check "../../www/*.js" "*.mjs" "panels/*.mjs"'
 step "native tests" cargo test --release --no-fail-fast -- --include-ignored
 step "wasm build" ./scripts/build-wasm.sh
 step "wasm tests (single)" wasm-pack test --headless --chrome --mode no-install

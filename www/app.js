@@ -226,7 +226,9 @@ function statusArrived(s) {
   model.textContent = m ? `model: ${m.config.preset} · ${m.name} · ${fmtParams(m.params)} parameters` : 'no model loaded';
   model.title = model.textContent;
   const data = $('#data-status');
-  const parts = Object.entries(s.dataset.sizes).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`);
+  const parts = Object.entries(s.dataset.sizes)
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${k} ${n}`);
   data.textContent = s.dataset.name ? `${s.dataset.title}: ${parts.join(', ') || 'nothing loaded'}` : 'no data';
   if (s.training !== 'idle') data.textContent += ` · training ${s.training}`;
   // a newly loaded model brings the test images of its dataset (once: a dataset loaded later,
@@ -257,7 +259,10 @@ async function followModelDataset(name) {
     session.modelChanged('dataset');
   } catch (e) {
     const title = state.status ? state.status.dataset.title : null;
-    app.message(`This model was trained on ${name}, whose test images this site does not serve (${errorInfo(e).message}); the views keep the ${title} images.`, 'warn');
+    app.message(
+      `This model was trained on ${name}, whose test images this site does not serve (${errorInfo(e).message}); the views keep the ${title} images.`,
+      'warn',
+    );
   } finally {
     followingDataset = null;
   }
@@ -413,7 +418,10 @@ async function boot() {
   });
   eng.on('progress', (ev) => session.progress(ev));
   eng.on('crash', (ev) => {
-    app.message(ev.willRestart ? `The engine crashed (${ev.reason}); restarting it…` : `The engine crashed repeatedly (${ev.reason}); reload the page.`, 'error');
+    app.message(
+      ev.willRestart ? `The engine crashed (${ev.reason}); restarting it…` : `The engine crashed repeatedly (${ev.reason}); reload the page.`,
+      'error',
+    );
     session.crashed(ev);
   });
   eng.on('restarted', async (ev) => {
@@ -437,7 +445,10 @@ async function boot() {
   if (state.dataError) {
     /* the data error stays on the status line */
   } else if (!state.hasModel) {
-    app.message('No model is loaded yet: train one in the Train tab (about half a minute for the tiny preset) or load a weights file in the Weights tab.', 'warn');
+    app.message(
+      'No model is loaded yet: train one in the Train tab (about half a minute for the tiny preset) or load a weights file in the Weights tab.',
+      'warn',
+    );
   } else {
     app.message(`Ready: draw one ${app.noun().one}.`, 'ok');
   }

@@ -73,14 +73,30 @@ async function matmulCheck({ m = 64, k = 96, n = 80, seed = 7 }) {
   const naive = new Float32Array(m * n);
   for (let i = 0; i < m; i++) for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) naive[i * n + j] += a[i * k + p] * b[p * n + j];
   const single = runtime && runtime.mode === 'threads' ? await importBuild('single') : null;
-  return { mode: runtime && runtime.mode, build: runtime && runtime.build, threads: wasm.threadCount(), m, k, n, maxDiffNaive: maxDiff(c, naive), maxDiffSingle: single ? maxDiff(c, single.matmul(a, b, m, k, n)) : null, ms, length: c.length };
+  return {
+    mode: runtime && runtime.mode,
+    build: runtime && runtime.build,
+    threads: wasm.threadCount(),
+    m,
+    k,
+    n,
+    maxDiffNaive: maxDiff(c, naive),
+    maxDiffSingle: single ? maxDiff(c, single.matmul(a, b, m, k, n)) : null,
+    ms,
+    length: c.length,
+  };
 }
 
 /** The products of a training batch of the web and paper presets (2B rows: B real + B negatives). */
 function modelShapes(/** @type {any} */ cat) {
   const cfg = (/** @type {string} */ name) => cat.presets.find((/** @type {any} */ q) => q.name === name).config;
   const [web, paper] = [cfg('web'), cfg('paper')];
-  return [[2 * web.batch_size, web.input_dim, web.hidden], [2 * web.batch_size, web.hidden, web.hidden], [512, paper.input_dim, paper.hidden], [2 * paper.batch_size, paper.hidden, paper.hidden]];
+  return [
+    [2 * web.batch_size, web.input_dim, web.hidden],
+    [2 * web.batch_size, web.hidden, web.hidden],
+    [512, paper.input_dim, paper.hidden],
+    [2 * paper.batch_size, paper.hidden, paper.hidden],
+  ];
 }
 
 async function bench(/** @type {any} */ p) {
@@ -105,7 +121,11 @@ async function bench(/** @type {any} */ p) {
   }
   const store = new wasm.DatasetStore();
   store.setManifest(cat.default_dataset, await bytes(`data/${cat.default_dataset}/manifest.json`));
-  for (const [split, want] of [['test', cat.map_points], ['train', TRAIN_IMAGES], ['dev', 1]]) {
+  for (const [split, want] of [
+    ['test', cat.map_points],
+    ['train', TRAIN_IMAGES],
+    ['dev', 1],
+  ]) {
     for (let f = store.nextShard(split, want); f; f = store.nextShard(split, want)) store.addShard(split, f, await bytes(`data/${cat.default_dataset}/${f}`));
   }
   const model = wasm.Model.fromWeights(await bytes(cat.pretrained_url));
@@ -126,7 +146,10 @@ async function bench(/** @type {any} */ p) {
   out.tsne = { points, iterations: step.iterations, firstMs, seconds: (performance.now() - t0) / 1000 };
   map.free();
   // training throughput of the model's preset (a fresh run; nothing is kept)
-  const run = new wasm.Run({ preset: out.model.preset, dataset: cat.default_dataset, train_limit: TRAIN_IMAGES, dev_limit: 1, no_test: true, no_prior: true }, store);
+  const run = new wasm.Run(
+    { preset: out.model.preset, dataset: cat.default_dataset, train_limit: TRAIN_IMAGES, dev_limit: 1, no_test: true, no_prior: true },
+    store,
+  );
   run.advance(store, 1); // the epoch-0 evaluation
   run.advance(store, 1); // warm-up batch
   const t = performance.now();

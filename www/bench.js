@@ -47,7 +47,10 @@ async function main() {
   row('classify one digit', `${r.classifyMs.toFixed(1)} ms`);
   row('settle trace of one digit', `${r.settleMs.toFixed(1)} ms`);
   row('dream 100 digits', `${r.dream100Ms.toFixed(1)} ms`);
-  row(`latent map of ${r.tsne.points} test images`, `PCA after ${r.tsne.firstMs.toFixed(0)} ms, t-SNE (${r.tsne.iterations} iterations) after ${r.tsne.seconds.toFixed(1)} s`);
+  row(
+    `latent map of ${r.tsne.points} test images`,
+    `PCA after ${r.tsne.firstMs.toFixed(0)} ms, t-SNE (${r.tsne.iterations} iterations) after ${r.tsne.seconds.toFixed(1)} s`,
+  );
   row(`training (${r.model.preset} preset)`, `${r.trainSamplesPerSec.toFixed(0)} samples/s over ${r.trainBatches} batches`);
   $('#bench-json').textContent = JSON.stringify(r, null, 2);
   say(`done in ${r.totalSeconds.toFixed(0)} s`);

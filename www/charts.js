@@ -6,13 +6,23 @@ import { ctx2d } from './dom.js';
 
 /** Ten series colours for the ten digits, Okabe–Ito first (readable on the dark background). */
 export const DIGIT_COLORS = ['#E69F00', '#56B4E9', '#009E73', '#F0E442', '#3D8BD9', '#D55E00', '#CC79A7', '#FFFFFF', '#999999', '#A6761D'];
-export const COLORS = { orange: '#E69F00', sky: '#56B4E9', green: '#009E73', yellow: '#F0E442', blue: '#3D8BD9', vermillion: '#D55E00', purple: '#CC79A7', grey: '#999999' };
+export const COLORS = {
+  orange: '#E69F00',
+  sky: '#56B4E9',
+  green: '#009E73',
+  yellow: '#F0E442',
+  blue: '#3D8BD9',
+  vermillion: '#D55E00',
+  purple: '#CC79A7',
+  grey: '#999999',
+};
 
 // the legend: a line swatch, its name after a gap, the next entry after another
 const LEGEND_SWATCH = 16;
 const LEGEND_TEXT_GAP = 4;
 const LEGEND_GAP = 8;
 
+// prettier-ignore
 const VIRIDIS = [
   [68, 1, 84], [72, 40, 120], [62, 74, 137], [49, 104, 142], [38, 130, 142],
   [31, 158, 137], [53, 183, 121], [109, 205, 89], [180, 222, 44], [253, 231, 37],
@@ -160,7 +170,10 @@ export class LineChart {
     const bottom = 32;
     const pw = Math.max(10, w - left - right);
     const ph = Math.max(10, h - top - bottom);
-    let xmin = Infinity, xmax = -Infinity, ymin = Infinity, ymax = -Infinity;
+    let xmin = Infinity,
+      xmax = -Infinity,
+      ymin = Infinity,
+      ymax = -Infinity;
     const shown = this.series.map((s) => this.displayed(s));
     this.series.forEach((s, i) => {
       for (let j = 0; j < s.xs.length; j++) {

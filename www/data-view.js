@@ -96,7 +96,8 @@ export class DataView {
       const ms = performance.now() - t0;
       this.preds = ev.predictions;
       const wrong = ev.n - Math.round(ev.accuracy * ev.n);
-      $('#data-summary').textContent = `${ev.n} test ${this.app.noun().many}: ${(ev.accuracy * 100).toFixed(2)} % right with the goodness classifier (${wrong} wrong), ${(ev.forward_accuracy * 100).toFixed(2)} % with the forward head; ${(ms / 1000).toFixed(1)} s.`;
+      $('#data-summary').textContent =
+        `${ev.n} test ${this.app.noun().many}: ${(ev.accuracy * 100).toFixed(2)} % right with the goodness classifier (${wrong} wrong), ${(ev.forward_accuracy * 100).toFixed(2)} % with the forward head; ${(ms / 1000).toFixed(1)} s.`;
       $('#panel-data').dataset.accuracy = String(ev.accuracy);
       this.renderConfusion(ev.confusion);
       this.page = 0;
@@ -210,7 +211,8 @@ export class DataView {
     const truth = this.labels[i];
     const p = this.preds ? this.preds[i] : null;
     const name = (/** @type {number} */ c) => this.app.className(c);
-    $('#data-inspect-text').textContent = `Test ${this.app.noun().one} #${i}, labelled ${name(truth)}${p === null ? '' : `; the model says ${name(p)}${p === truth ? ' (right)' : ' (wrong)'}`}.`;
+    $('#data-inspect-text').textContent =
+      `Test ${this.app.noun().one} #${i}, labelled ${name(truth)}${p === null ? '' : `; the model says ${name(p)}${p === truth ? ' (right)' : ' (wrong)'}`}.`;
   }
 
   /** @param {'draw'|'settle'} panel */

@@ -66,7 +66,8 @@ export class DrawView {
     const list = $('#probs');
     list.textContent = '';
     list.classList.toggle('named', !this.app.digits());
-    $('#draw-hint').textContent = `The ${names.length} label hypotheses settle together; the one whose circuit ends up with the highest goodness wins. The forward head is the model's fast feed-forward guess.`;
+    $('#draw-hint').textContent =
+      `The ${names.length} label hypotheses settle together; the one whose circuit ends up with the highest goodness wins. The forward head is the model's fast feed-forward guess.`;
     this.rows = names.map((name) => {
       const li = document.createElement('li');
       li.innerHTML = '<span class="d"></span><span class="bar"><span class="fill"></span></span><span class="pct">–</span>';
@@ -117,7 +118,8 @@ export class DrawView {
   inputChanged(pixels, source) {
     if (source.kind !== 'draw') this.pad.setImage(pixels);
     const note = $('#draw-source');
-    if (source.kind === 'test') note.textContent = `Test ${this.app.noun().one} #${source.index}, labelled ${this.app.className(source.label)}. Draw on it to start over.`;
+    if (source.kind === 'test')
+      note.textContent = `Test ${this.app.noun().one} #${source.index}, labelled ${this.app.className(source.label)}. Draw on it to start over.`;
     else if (source.kind === 'dream') note.textContent = 'A dreamed image. Draw on it to start over.';
     else if (!pixels) note.textContent = this.prompt();
     else note.textContent = 'Keep drawing, or Clear to start again.';

@@ -87,7 +87,10 @@ function toSegments(strokes, scale, ox, oy) {
 
 /** Ink bounding box of strokes (points in any unit), or null when there is no point. @param {Point[][]} strokes */
 export function bounds(strokes) {
-  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  let x0 = Infinity,
+    y0 = Infinity,
+    x1 = -Infinity,
+    y1 = -Infinity;
   for (const st of strokes)
     for (const [x, y] of st) {
       if (x < x0) x0 = x;
@@ -100,7 +103,9 @@ export function bounds(strokes) {
 
 /** Centre of mass (x, y) of an image of `shape`, in pixel units (pixel centres at i+0.5). @param {ArrayLike<number>} img @param {ImageShape} shape */
 export function centreOfMass(img, { rows, cols }) {
-  let m = 0, cx = 0, cy = 0;
+  let m = 0,
+    cx = 0,
+    cy = 0;
   for (let y = 0; y < rows; y++)
     for (let x = 0; x < cols; x++) {
       const v = img[y * cols + x];

@@ -32,7 +32,9 @@ export class DreamView {
     this.dreamer = new Coalescer(async () => {
       await this.ensurePrior();
       const many = this.app.noun().many;
-      this.note(`${many.charAt(0).toUpperCase()}${many.slice(1)} sampled from a Gaussian mixture over the generative circuit's top latent, then decoded by the generative circuit.`);
+      this.note(
+        `${many.charAt(0).toUpperCase()}${many.slice(1)} sampled from a Gaussian mixture over the generative circuit's top latent, then decoded by the generative circuit.`,
+      );
       await this.grid();
       await this.components();
       await this.interp();
@@ -261,7 +263,20 @@ export class DreamView {
     const pca = await this.app.call('mapStart', { split: 'test', start, count: n, seed: this.seed });
     if (gen !== this.mapGen) return;
     const iterations = this.app.cat().map_iterations;
-    this.map = { proj: pca.points, labels: pca.labels, pixels: px, start, n: pca.n, kind: 'pca', iteration: 0, iterations, done: false, cancelled: false, shown: null, screen: null };
+    this.map = {
+      proj: pca.points,
+      labels: pca.labels,
+      pixels: px,
+      start,
+      n: pca.n,
+      kind: 'pca',
+      iteration: 0,
+      iterations,
+      done: false,
+      cancelled: false,
+      shown: null,
+      screen: null,
+    };
     this.drawMap();
     this.refine(gen).catch((e) => {
       if (gen === this.mapGen) this.note(`The map stopped: ${why(e)}`);
@@ -297,7 +312,12 @@ export class DreamView {
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.clearRect(0, 0, W, H);
     if (!m) return;
-    $('#map-state').textContent = m.kind === 'pca' ? '(PCA; t-SNE starting…)' : m.done ? `(t-SNE, ${m.iterations} iterations)` : `(t-SNE forming: ${m.iteration} of ${m.iterations} iterations)`;
+    $('#map-state').textContent =
+      m.kind === 'pca'
+        ? '(PCA; t-SNE starting…)'
+        : m.done
+          ? `(t-SNE, ${m.iterations} iterations)`
+          : `(t-SNE forming: ${m.iteration} of ${m.iterations} iterations)`;
     c.dataset.kind = m.kind;
     c.dataset.iteration = String(m.iteration);
     c.dataset.done = String(m.done);

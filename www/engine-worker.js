@@ -261,7 +261,11 @@ function errorInfo(err) {
   const kind = field('kind');
   const message = field('message');
   const file = field('file');
-  return { kind: typeof kind === 'string' ? kind : 'internal', message: typeof message === 'string' ? message : String(err), file: typeof file === 'string' ? file : undefined };
+  return {
+    kind: typeof kind === 'string' ? kind : 'internal',
+    message: typeof message === 'string' ? message : String(err),
+    file: typeof file === 'string' ? file : undefined,
+  };
 }
 
 self.onmessage = async (/** @type {MessageEvent<import('./protocol.js').Request>} */ e) => {

@@ -151,7 +151,9 @@ export class SettleView {
       const scrub = $('#settle-scrub', HTMLInputElement);
       scrub.max = String(K - 1);
       if (this.step >= K) this.step = K - 1;
-      this.note(`${K} settling steps, ${t.hidden} units per layer. Winner: ${this.app.className(t.winner)} (the hypothesis with the highest goodness over steps ${Math.floor(K / 2)}–${Math.floor(K / 2) + 1}). Showing the states under hypothesis ${this.app.className(t.label)}.`);
+      this.note(
+        `${K} settling steps, ${t.hidden} units per layer. Winner: ${this.app.className(t.winner)} (the hypothesis with the highest goodness over steps ${Math.floor(K / 2)}–${Math.floor(K / 2) + 1}). Showing the states under hypothesis ${this.app.className(t.label)}.`,
+      );
       for (const l of $$('#settle-hyp label')) l.classList.toggle('winner', l.dataset.value === String(t.winner));
       $('#panel-settle').dataset.steps = String(K);
       $('#panel-settle').dataset.winner = String(t.winner);
@@ -331,7 +333,10 @@ export class SettleView {
     const cols = gridCols(H);
     const rows = Math.ceil(H / cols);
     /** @type {[string, number[], number[]][]} */
-    const layers = [['#settle-z1', t.z1, this.r1], ['#settle-z2', t.z2, this.r2]];
+    const layers = [
+      ['#settle-z1', t.z1, this.r1],
+      ['#settle-z2', t.z2, this.r2],
+    ];
     for (const [id, arr, r] of layers) {
       const c = $(id, HTMLCanvasElement);
       c.width = cols;

@@ -38,7 +38,12 @@ export class TrainView {
       goodness: mk('#chart-goodness', 'goodness', COLORS.sky),
       gen: mk('#chart-gen', 'generative', COLORS.orange),
       head: mk('#chart-head', 'head', COLORS.green),
-      dev: new LineChart($('#chart-dev', HTMLCanvasElement), { series: [{ name: 'dev accuracy', color: COLORS.yellow, points: true }], xLabel: 'epoch', legend: false, xInteger: true }),
+      dev: new LineChart($('#chart-dev', HTMLCanvasElement), {
+        series: [{ name: 'dev accuracy', color: COLORS.yellow, points: true }],
+        xLabel: 'epoch',
+        legend: false,
+        xInteger: true,
+      }),
     };
     /** @type {Record<string, import('./protocol.js').DatasetOffer>} the offers of the datasets listed, by name */
     this.offers = {};
@@ -126,7 +131,10 @@ export class TrainView {
   showBounds() {
     const bounds = this.bounds;
     if (!bounds) return;
-    for (const [id, b] of /** @type {[string, Bounds][]} */ ([['#train-size', bounds.train_images], ['#train-dev', bounds.dev_images]])) {
+    for (const [id, b] of /** @type {[string, Bounds][]} */ ([
+      ['#train-size', bounds.train_images],
+      ['#train-dev', bounds.dev_images],
+    ])) {
       const el = $(id, HTMLInputElement);
       el.min = String(b.min);
       el.max = String(b.max);
@@ -243,17 +251,30 @@ export class TrainView {
     this.losses = [];
     try {
       this.note(`Loading ${size} training and ${dev} dev images…`);
-      await app.call('loadDataset', { name, splits: { train: size, dev, ...(tested > 0 ? { test: 0 } : {}) } });
+      // only the images the run reads: the first train_limit, dev_limit and test_limit of each split
+      await app.call('loadDataset', { name, splits: { train: size, dev, ...(request.test_limit ? { test: request.test_limit } : {}) } });
       this.resetCharts();
-      this.note(`Training ${fromScratch ? `a new ${base.preset} model` : 'the current model'} on ${size} images for ${epochs} epoch${epochs > 1 ? 's' : ''}. Draw, Settle and Dream use the model as of the last finished epoch.`);
+      this.note(
+        `Training ${fromScratch ? `a new ${base.preset} model` : 'the current model'} on ${size} images for ${epochs} epoch${epochs > 1 ? 's' : ''}. Draw, Settle and Dream use the model as of the last finished epoch.`,
+      );
       const r = await app.call('train', { request, from: fromScratch ? 'scratch' : 'current' });
       const meta = r.model ? r.model.meta : null;
       const last = r.history[r.history.length - 1];
-      const best = meta ? ` Kept the best model: epoch ${meta.epochs}, dev accuracy ${((meta.dev_accuracy || 0) * 100).toFixed(1)} %${meta.test_accuracy !== undefined ? `, test accuracy ${(meta.test_accuracy * 100).toFixed(1)} %` : ''}.` : '';
-      this.note(`${r.stopped ? 'Stopped' : 'Finished'} after ${this.losses.length} batches in ${fmtTime(r.seconds)} (${Math.round(r.samples_per_s)} samples/s).${best}`);
+      const best = meta
+        ? ` Kept the best model: epoch ${meta.epochs}, dev accuracy ${((meta.dev_accuracy || 0) * 100).toFixed(1)} %${meta.test_accuracy !== undefined ? `, test accuracy ${(meta.test_accuracy * 100).toFixed(1)} %` : ''}.`
+        : '';
+      this.note(
+        `${r.stopped ? 'Stopped' : 'Finished'} after ${this.losses.length} batches in ${fmtTime(r.seconds)} (${Math.round(r.samples_per_s)} samples/s).${best}`,
+      );
       app.message(`Training ${r.stopped ? 'stopped' : 'finished'}.${best}`, 'ok');
       const n = Math.min(5, this.losses.length);
-      app.session.setLastTrain({ ...r, batches: this.losses.length, last_dev_accuracy: last ? last.dev_accuracy : null, first_losses: this.losses.slice(0, n), last_losses: this.losses.slice(-n) });
+      app.session.setLastTrain({
+        ...r,
+        batches: this.losses.length,
+        last_dev_accuracy: last ? last.dev_accuracy : null,
+        first_losses: this.losses.slice(0, n),
+        last_losses: this.losses.slice(-n),
+      });
       await app.snapshot();
       await app.modelChanged('trained');
     } catch (err) {
@@ -313,7 +334,8 @@ export class TrainView {
       this.charts.dev.schedule();
       if (rec.epoch > 0) $('#dev-accuracy').textContent = `${(rec.dev_accuracy * 100).toFixed(1)} %`;
     }
-    if (ev.best_epoch !== null && ev.best_dev_accuracy !== null) $('#train-best').textContent = `${ev.best_epoch} (${(ev.best_dev_accuracy * 100).toFixed(1)} %)`;
+    if (ev.best_epoch !== null && ev.best_dev_accuracy !== null)
+      $('#train-best').textContent = `${ev.best_epoch} (${(ev.best_dev_accuracy * 100).toFixed(1)} %)`;
     for (const c of [this.charts.goodness, this.charts.gen, this.charts.head]) c.schedule();
     $('#train-progress', HTMLProgressElement).value = ev.fraction;
     const training = ev.phase === 'training' || ev.phase === 'baseline';
@@ -323,7 +345,8 @@ export class TrainView {
     const left = (ev.epochs * ev.batches_per_epoch - (ev.epoch * ev.batches_per_epoch + ev.batch)) * this.batchSize;
     $('#train-eta').textContent = ev.phase === 'done' ? 'done' : training ? fmtTime(ev.samples_per_s > 0 ? left / ev.samples_per_s : null) : ev.phase;
     $('#train-threads').textContent = String(ev.threads);
-    if (ev.phase === 'testing') this.note(`Testing the best model (epoch ${ev.best_epoch}) on the test ${this.app.noun().many}: ${ev.tested} / ${ev.test_total}…`);
+    if (ev.phase === 'testing')
+      this.note(`Testing the best model (epoch ${ev.best_epoch}) on the test ${this.app.noun().many}: ${ev.tested} / ${ev.test_total}…`);
     if (ev.phase === 'prior') this.note('Fitting the generative prior of the best model for the Dream panel…');
   }
 }

@@ -8,6 +8,7 @@
 const PROBE_SHARED_MEMORY = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 5, 4, 1, 3, 1, 1]);
 const V128_ZERO = [0xfd, 0x0c, ...new Array(16).fill(0)];
 /** A module whose one function returns f32x4.relaxed_madd(0, 0, 0): valid only with relaxed SIMD. */
+// prettier-ignore
 const PROBE_RELAXED_SIMD = new Uint8Array([
   0, 97, 115, 109, 1, 0, 0, 0, // magic, version
   1, 5, 1, 0x60, 0, 1, 0x7b, // types: () -> v128
@@ -57,7 +58,14 @@ export async function startBuild(wanted = 'auto') {
         const wasm = await importBuild(build);
         const n = Math.max(1, navigator.hardwareConcurrency || 1);
         await wasm.initThreadPool(n);
-        const runtime = { mode: /** @type {const} */ ('threads'), build, simd: simdOf(wasm), threads: wasm.threadCount(), reason: `cross-origin isolated, ${n} cores${why}`, version: wasm.version() };
+        const runtime = {
+          mode: /** @type {const} */ ('threads'),
+          build,
+          simd: simdOf(wasm),
+          threads: wasm.threadCount(),
+          reason: `cross-origin isolated, ${n} cores${why}`,
+          version: wasm.version(),
+        };
         return { wasm, runtime, warning };
       } catch (e) {
         reason = `the thread pool failed to start (${e instanceof Error ? e.message : e})`;

@@ -77,7 +77,8 @@ export class WeightsView {
         box.append(b);
       });
     }
-    for (const b of box.querySelectorAll('button')) b.hidden = this.missing.has(b.dataset.model || '') || (b.id === 'weights-pretrained' && this.app.state.pretrainedAvailable === false);
+    for (const b of box.querySelectorAll('button'))
+      b.hidden = this.missing.has(b.dataset.model || '') || (b.id === 'weights-pretrained' && this.app.state.pretrainedAvailable === false);
   }
 
   /** @param {boolean} half */
@@ -114,7 +115,10 @@ export class WeightsView {
       await this.app.modelChanged('loaded');
     } catch (err) {
       const e = errorInfo(err);
-      const text = e.kind === 'bad-weights' ? `${file.name} is not a valid pff weights file (${e.message}); the current model is kept.` : `${file.name} could not be loaded: ${e.message}`;
+      const text =
+        e.kind === 'bad-weights'
+          ? `${file.name} is not a valid pff weights file (${e.message}); the current model is kept.`
+          : `${file.name} could not be loaded: ${e.message}`;
       this.say(text, 'error');
       this.app.message(text, 'error');
     } finally {

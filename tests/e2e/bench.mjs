@@ -36,7 +36,9 @@ try {
     results[mode] = r;
     fs.mkdirSync(path.join(ARTIFACTS, 'screenshots'), { recursive: true });
     await page.screenshot({ path: path.join(ARTIFACTS, 'screenshots', `bench-${mode}.png`), fullPage: true });
-    console.error(`${mode}: ${r.error ? `error: ${r.error}` : `${r.matmul.map((m) => (m.gflops ? m.gflops.toFixed(1) : 'skip')).join(' / ')} GFLOP/s, classify ${r.classifyMs.toFixed(1)} ms, settle ${r.settleMs.toFixed(1)} ms, dream100 ${r.dream100Ms.toFixed(0)} ms, t-SNE ${r.tsne.points} points ${r.tsne.seconds.toFixed(1)} s, train ${r.trainSamplesPerSec.toFixed(0)} samples/s`} (${r.wallSeconds.toFixed(0)} s)`);
+    console.error(
+      `${mode}: ${r.error ? `error: ${r.error}` : `${r.matmul.map((m) => (m.gflops ? m.gflops.toFixed(1) : 'skip')).join(' / ')} GFLOP/s, classify ${r.classifyMs.toFixed(1)} ms, settle ${r.settleMs.toFixed(1)} ms, dream100 ${r.dream100Ms.toFixed(0)} ms, t-SNE ${r.tsne.points} points ${r.tsne.seconds.toFixed(1)} s, train ${r.trainSamplesPerSec.toFixed(0)} samples/s`} (${r.wallSeconds.toFixed(0)} s)`,
+    );
     await page.close();
   }
 } finally {

@@ -8,7 +8,16 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 
 export const CHROMIUM = process.env.PFF_CHROMIUM || '/usr/bin/chromium';
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 /** Launches Chromium with a fresh profile; resolves {context, dir, close()}. `serviceWorkers:
  * 'block'` keeps a bundle's service worker out (the page then stays without cross-origin
@@ -74,7 +83,12 @@ export class Runner {
     } catch (e) {
       const ms = Date.now() - t0;
       this.results.push({ name, status: 'failed', ms, error: e });
-      console.log(`  ✘ ${name} (${(ms / 1000).toFixed(1)} s)\n      ${String(e && e.stack ? e.stack : e).split('\n').slice(0, 6).join('\n      ')}`);
+      console.log(
+        `  ✘ ${name} (${(ms / 1000).toFixed(1)} s)\n      ${String(e && e.stack ? e.stack : e)
+          .split('\n')
+          .slice(0, 6)
+          .join('\n      ')}`,
+      );
     }
   }
 
@@ -87,10 +101,14 @@ export class Runner {
 
 /** Waits until the text of `selector` matches `re`, and returns it. */
 export async function waitText(page, selector, re, timeout = 30000) {
-  await page.waitForFunction(([s, src]) => {
-    const el = document.querySelector(s);
-    return el && new RegExp(src).test(el.textContent);
-  }, [selector, re.source], { timeout });
+  await page.waitForFunction(
+    ([s, src]) => {
+      const el = document.querySelector(s);
+      return el && new RegExp(src).test(el.textContent);
+    },
+    [selector, re.source],
+    { timeout },
+  );
   return page.textContent(selector);
 }
 

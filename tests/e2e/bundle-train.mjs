@@ -120,10 +120,14 @@ export async function bundleTrainingTests(runner, modes = ['isolated', 'single']
         await T("the Train form's bounds and defaults are the dataset's, clamped by the core", async () => {
           await tab(page, 'train');
           await page.waitForFunction(() => [...document.querySelectorAll('#train-dataset option')].some((o) => o.value === 'three'), null, { timeout: 30000 });
-          const form = await page.evaluate(() => Object.fromEntries(['#train-size', '#train-dev'].map((s) => {
-            const el = /** @type {HTMLInputElement} */ (document.querySelector(s));
-            return [s, [el.value, el.min, el.max]];
-          })));
+          const form = await page.evaluate(() =>
+            Object.fromEntries(
+              ['#train-size', '#train-dev'].map((s) => {
+                const el = /** @type {HTMLInputElement} */ (document.querySelector(s));
+                return [s, [el.value, el.min, el.max]];
+              }),
+            ),
+          );
           assert(JSON.stringify(form['#train-size']) === JSON.stringify(['5000', '100', '5000']), `training images ${form['#train-size']}`);
           assert(JSON.stringify(form['#train-dev']) === JSON.stringify(['1000', '100', '1000']), `dev images ${form['#train-dev']}`);
           const offer = await page.evaluate(() => window.pff.call('offer', { name: 'three' }));

@@ -34,13 +34,33 @@ const MODES = onlyMode ? [onlyMode] : ALL_MODES;
 for (const m of MODES) if (!ALL_MODES.includes(m)) throw new Error(`--mode ${m}: expected one of ${ALL_MODES.join(', ')}`);
 const PRETRAINED = path.join(REPO, 'data', 'weights', 'mnist-web.safetensors');
 const FASHION = path.join(REPO, 'data', 'weights', 'fashion-web.safetensors');
-for (const f of [FIREFOX, GECKODRIVER, PRETRAINED, FASHION]) if (!fs.existsSync(f)) throw new Error(`${f} is missing (scripts/setup.sh --test installs the browser and driver)`);
+for (const f of [FIREFOX, GECKODRIVER, PRETRAINED, FASHION])
+  if (!fs.existsSync(f)) throw new Error(`${f} is missing (scripts/setup.sh --test installs the browser and driver)`);
 
 // the same strokes as run.mjs: a vertical "1" and a handwritten "2"
-const ONE = [[0.5, 0.15], [0.5, 0.35], [0.51, 0.55], [0.51, 0.75], [0.51, 0.87]];
+const ONE = [
+  [0.5, 0.15],
+  [0.5, 0.35],
+  [0.51, 0.55],
+  [0.51, 0.75],
+  [0.51, 0.87],
+];
 const TWO = [
-  [0.3, 0.3], [0.36, 0.2], [0.46, 0.16], [0.57, 0.17], [0.65, 0.24], [0.67, 0.34], [0.62, 0.45],
-  [0.52, 0.56], [0.42, 0.66], [0.33, 0.76], [0.3, 0.8], [0.42, 0.8], [0.55, 0.79], [0.68, 0.8], [0.74, 0.82],
+  [0.3, 0.3],
+  [0.36, 0.2],
+  [0.46, 0.16],
+  [0.57, 0.17],
+  [0.65, 0.24],
+  [0.67, 0.34],
+  [0.62, 0.45],
+  [0.52, 0.56],
+  [0.42, 0.66],
+  [0.33, 0.76],
+  [0.3, 0.8],
+  [0.42, 0.8],
+  [0.55, 0.79],
+  [0.68, 0.8],
+  [0.74, 0.82],
 ];
 
 const runner = new Runner('pff e2e (Firefox)');
@@ -131,7 +151,10 @@ async function runMode(mode) {
       await driver.executeScript('console.error("pff-e2e-probe")');
       const t0 = Date.now();
       while (!seen.errors.some((e) => /pff-e2e-probe/.test(e)) && Date.now() - t0 < 10000) await new Promise((r) => setTimeout(r, 50));
-      assert(seen.errors.some((e) => /pff-e2e-probe/.test(e)), 'the console watch did not see a console.error');
+      assert(
+        seen.errors.some((e) => /pff-e2e-probe/.test(e)),
+        'the console watch did not see a console.error',
+      );
       seen.errors = seen.errors.filter((e) => !/pff-e2e-probe/.test(e));
       const rt = await driver.executeScript('return window.pff.state.runtime');
       const cores = await driver.executeScript('return navigator.hardwareConcurrency');
@@ -164,10 +187,20 @@ async function runMode(mode) {
       await tab(driver, 'draw');
       await clearDrawing(driver);
       const read = [];
-      for (const [stroke, want] of [[ONE, '1'], [TWO, '2']]) {
+      for (const [stroke, want] of [
+        [ONE, '1'],
+        [TWO, '2'],
+      ]) {
         await drawStroke(driver, stroke);
-        const p = await waitFor(driver, 'const t = document.querySelector(\'[data-testid="prediction"]\').textContent; return /^[0-9]$/.test(t) && t', 'a prediction', 15000);
-        const bars = await driver.executeScript('return Array.from(document.querySelectorAll(\'[data-testid="probabilities"] li\'), (li) => parseFloat(li.querySelector(".fill").style.width))');
+        const p = await waitFor(
+          driver,
+          'const t = document.querySelector(\'[data-testid="prediction"]\').textContent; return /^[0-9]$/.test(t) && t',
+          'a prediction',
+          15000,
+        );
+        const bars = await driver.executeScript(
+          'return Array.from(document.querySelectorAll(\'[data-testid="probabilities"] li\'), (li) => parseFloat(li.querySelector(".fill").style.width))',
+        );
         assert(bars.length === 10 && Math.abs(bars.reduce((a, b) => a + b, 0) - 100) < 2, `bars ${bars}`);
         assert(p === want, `the pretrained model reads a drawn "${want}" as ${p}`);
         read.push(p);

@@ -18,7 +18,11 @@ const where = (page) =>
     const r = el.getBoundingClientRect();
     const cs = getComputedStyle(el);
     const input = /** @type {HTMLInputElement} */ (el);
-    const name = el.id || (el.dataset && el.dataset.index !== undefined ? `tile-${el.dataset.index}` : '') || (input.name ? `${input.name}:${input.value}` : '') || (el.closest('footer') ? 'footer-link' : el.tagName.toLowerCase());
+    const name =
+      el.id ||
+      (el.dataset && el.dataset.index !== undefined ? `tile-${el.dataset.index}` : '') ||
+      (input.name ? `${input.name}:${input.value}` : '') ||
+      (el.closest('footer') ? 'footer-link' : el.tagName.toLowerCase());
     return {
       name,
       body: el === document.body,
@@ -157,7 +161,18 @@ export async function keyboardTests({ url, runner, prefix = '' }) {
     await T('keyboard: Train is filled in, started, paused, resumed and stopped; the focus stays on its controls', async () => {
       await page.keyboard.press('ArrowRight');
       await waitFor(page, () => !document.querySelector('#panel-train').hidden && document.querySelector('#train-dataset').options.length > 0);
-      const stops = await walk(page, 'train', ['train-preset', 'train-dataset', 'train-size', 'train-dev', 'train-epochs', 'train-lr', 'train-steps', 'train-seed', 'train-from:scratch', 'train-start']);
+      const stops = await walk(page, 'train', [
+        'train-preset',
+        'train-dataset',
+        'train-size',
+        'train-dev',
+        'train-epochs',
+        'train-lr',
+        'train-steps',
+        'train-seed',
+        'train-from:scratch',
+        'train-start',
+      ]);
       await tabTo(page, 'train-preset');
       await page.keyboard.press('ArrowDown');
       assert((await page.inputValue('#train-preset')) === 'web', 'ArrowDown on the preset did not pick web');

@@ -68,7 +68,6 @@ export async function startServer({ isolation = true } = {}) {
   };
 }
 
-
 /**
  * Runs in the page (Playwright `page.evaluate(fn)`, WebDriver `executeScript(`return (${fn})()`)`):
  * trains `tiny` for 30 seeded batches from scratch, restores the model the page had, and returns
@@ -83,14 +82,24 @@ export async function seededTrainingInPage() {
   const batches = [];
   const off = app.engine.on('progress', (ev) => ev.batches && batches.push(...ev.batches));
   await app.call('loadDataset', { name: 'mnist', splits: { train: 1500, dev: 200 } });
-  await app.call('train', { request: { preset: 'tiny', dataset: 'mnist', seed: 11, epochs: 1, train_limit: 1500, dev_limit: 200, no_test: true, no_prior: true }, from: 'scratch' });
+  await app.call('train', {
+    request: { preset: 'tiny', dataset: 'mnist', seed: 11, epochs: 1, train_limit: 1500, dev_limit: 200, no_test: true, no_prior: true },
+    from: 'scratch',
+  });
   off();
   const { bytes } = await app.call('exportWeights', {});
   const digest = await crypto.subtle.digest('SHA-256', bytes.slice(8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true))));
   const hash = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
   if (saved) await app.call('loadWeights', { bytes: saved, name });
   await app.modelChanged('restored');
-  return { first: batches.slice(0, 5), last: batches.slice(-5), batches: batches.length, name: had ? app.state.status.model.name : null, hash, build: app.state.runtime.build };
+  return {
+    first: batches.slice(0, 5),
+    last: batches.slice(-5),
+    batches: batches.length,
+    name: had ? app.state.status.model.name : null,
+    hash,
+    build: app.state.runtime.build,
+  };
 }
 
 // ------------------------------------------------------------------ the page's tests (run.mjs, panels/)
@@ -103,6 +112,7 @@ export const DESKTOP = { width: 1280, height: 900 };
 export const PHONE = { width: 390, height: 844 };
 
 /** A handwritten "2": an arc over the top, a diagonal down to the left, a base line. */
+// prettier-ignore
 export const TWO = [
   [0.3, 0.3], [0.36, 0.2], [0.46, 0.16], [0.57, 0.17], [0.65, 0.24], [0.67, 0.34], [0.62, 0.45],
   [0.52, 0.56], [0.42, 0.66], [0.33, 0.76], [0.3, 0.8], [0.42, 0.8], [0.55, 0.79], [0.68, 0.8], [0.74, 0.82],
@@ -197,7 +207,10 @@ async function ensureModel(page) {
     await page.evaluate(async () => {
       const app = window.pff;
       await app.call('loadDataset', { name: 'mnist', splits: { train: 20000, dev: 500 } });
-      await app.call('train', { request: { preset: 'tiny', dataset: 'mnist', seed: 1, epochs: 1, train_limit: 20000, dev_limit: 500, no_test: true }, from: 'scratch' });
+      await app.call('train', {
+        request: { preset: 'tiny', dataset: 'mnist', seed: 1, epochs: 1, train_limit: 20000, dev_limit: 500, no_test: true },
+        from: 'scratch',
+      });
       await app.modelChanged('trained');
     });
     fixtureModel = await exportWeights(page);

@@ -11,7 +11,11 @@ export function declaredTypes(file = path.join(REPO, 'www', 'protocol.js')) {
   const text = fs.readFileSync(file, 'utf8');
   const types = new Map();
   for (const block of text.match(/\/\*\*[\s\S]*?\*\//g) || []) {
-    const body = block.replace(/^\/\*\*|\*\/$/g, '').split('\n').map((l) => l.replace(/^\s*\* ?/, '')).join(' ');
+    const body = block
+      .replace(/^\/\*\*|\*\/$/g, '')
+      .split('\n')
+      .map((l) => l.replace(/^\s*\* ?/, ''))
+      .join(' ');
     const at = body.indexOf('@typedef {');
     if (at < 0) continue;
     // the type: from its opening brace to the matching one
@@ -22,7 +26,10 @@ export function declaredTypes(file = path.join(REPO, 'www', 'protocol.js')) {
       if (body[end] === '}' && --depth === 0) break;
     }
     const type = body.slice(at + '@typedef {'.length, end).trim();
-    const name = body.slice(end + 1).trim().split(/\s+/)[0];
+    const name = body
+      .slice(end + 1)
+      .trim()
+      .split(/\s+/)[0];
     if (!type.startsWith('{') || !type.endsWith('}')) continue; // unions, intersections, aliases
     types.set(name, topLevelKeys(type.slice(1, -1)));
   }

@@ -48,12 +48,22 @@ export function writeIdx(dir, n, m, classes) {
       dims.forEach((d, i) => b.writeUInt32BE(d, 4 + 4 * i));
       return b;
     };
-    fs.writeFileSync(path.join(dir, `${prefix}-images-idx3-ubyte`), Buffer.concat([head(0x803, [images.length, 28, 28]), ...images.map((i) => Buffer.from(i))]));
+    fs.writeFileSync(
+      path.join(dir, `${prefix}-images-idx3-ubyte`),
+      Buffer.concat([head(0x803, [images.length, 28, 28]), ...images.map((i) => Buffer.from(i))]),
+    );
     fs.writeFileSync(path.join(dir, `${prefix}-labels-idx1-ubyte`), Buffer.concat([head(0x801, [labels.length]), Buffer.from(labels)]));
   };
-  for (const [prefix, count] of [['train', n], ['t10k', m]]) {
+  for (const [prefix, count] of [
+    ['train', n],
+    ['t10k', m],
+  ]) {
     const labels = Array.from({ length: count }, (_, i) => i % classes);
-    write(labels.map((l) => shape(l, rand)), labels, prefix);
+    write(
+      labels.map((l) => shape(l, rand)),
+      labels,
+      prefix,
+    );
   }
 }
 
@@ -74,7 +84,12 @@ export async function plainServer(dir) {
     child.once('exit', (code) => reject(new Error(`python3 -m http.server exited (${code}): ${out}`)));
   });
   const log = []; // one line per request
-  child.stderr.on('data', (d) => log.push(...String(d).split('\n').filter((l) => /"GET /.test(l))));
+  child.stderr.on('data', (d) =>
+    log.push(
+      ...String(d)
+        .split('\n')
+        .filter((l) => /"GET /.test(l)),
+    ),
+  );
   return { url, log, stop: () => child.kill('SIGTERM') };
 }
-

@@ -35,7 +35,10 @@ export async function run(ctx) {
       // the kernel check lives in the benchmark worker, which the page itself never loads;
       // two shapes: many rows (both operands packed, two k blocks, ragged edges) and a few
       // rows (the relaxed kernel reads b in place)
-      const shapes = [{ m: 200, k: 300, n: 150, seed: 3 }, { m: 7, k: 600, n: 203, seed: 4 }];
+      const shapes = [
+        { m: 200, k: 300, n: 150, seed: 3 },
+        { m: 7, k: 600, n: 203, seed: 4 },
+      ];
       const rs = await page.evaluate(async (ps) => {
         const { Engine } = await import('./engine.js');
         const bench = await Engine.start({ url: new URL('bench-worker.js', location.href) });
@@ -56,7 +59,12 @@ export async function run(ctx) {
           assert(r.maxDiffSingle !== null && r.maxDiffSingle <= 1e-4, `${m}×${k}×${n}: max |diff| to single build = ${r.maxDiffSingle}`);
         }
       }
-      return rs.map((r) => `${r.build}: max diff naive ${r.maxDiffNaive.toExponential(1)}${r.maxDiffSingle !== null ? `, single ${r.maxDiffSingle.toExponential(1)}` : ''}`).join('; ');
+      return rs
+        .map(
+          (r) =>
+            `${r.build}: max diff naive ${r.maxDiffNaive.toExponential(1)}${r.maxDiffSingle !== null ? `, single ${r.maxDiffSingle.toExponential(1)}` : ''}`,
+        )
+        .join('; ');
     });
 
     if (HAVE_PRETRAINED) {
@@ -122,7 +130,10 @@ export async function run(ctx) {
       assert(/\.wasm/.test(names) && /mnist-web\.safetensors/.test(names), `the count missed the engine or the model: ${names}`);
       assert(!/test-000/.test(names), 'the test images were fetched before a view needed them');
       files.sort((x, y) => y[1] - x[1]);
-      const top = files.slice(0, 3).map(([f, n]) => `${f.split('/').pop()} ${(n / 1e6).toFixed(2)} MB`).join(', ');
+      const top = files
+        .slice(0, 3)
+        .map(([f, n]) => `${f.split('/').pop()} ${(n / 1e6).toFixed(2)} MB`)
+        .join(', ');
       assert(total <= 5e6, `${(total / 1e6).toFixed(2)} MB transferred (${top})`);
       return `${(total / 1e6).toFixed(2)} MB in ${files.length} responses (largest: ${top})`;
     } finally {

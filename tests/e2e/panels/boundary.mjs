@@ -55,7 +55,11 @@ export async function run({ test: T }) {
       check('Noun', offer.noun);
     }
     check('Noun', store.noun());
-    for (const [split, want] of [['test', 1], ['train', 1], ['dev', 1]]) {
+    for (const [split, want] of [
+      ['test', 1],
+      ['train', 1],
+      ['dev', 1],
+    ]) {
       for (let f = store.nextShard(split, want); f; f = store.nextShard(split, want)) store.addShard(split, f, read('mnist', f));
     }
     check('ImageBatch', store.images('test', 0, 2));

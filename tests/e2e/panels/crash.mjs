@@ -23,7 +23,14 @@ export async function run(ctx) {
       const plain = await openPage(ctx, { test: false, model: false });
       try {
         for (const hook of ['crash', 'memory']) {
-          const r = await plain.page.evaluate((h) => window.pff.call(h, {}).then(() => null, (e) => `${e.kind}: ${e.message}`), hook);
+          const r = await plain.page.evaluate(
+            (h) =>
+              window.pff.call(h, {}).then(
+                () => null,
+                (e) => `${e.kind}: ${e.message}`,
+              ),
+            hook,
+          );
           assert(r && /unknown request type/.test(r), `a page without ?test answered ${hook}: ${r}`);
         }
       } finally {

@@ -44,14 +44,20 @@ export async function run(ctx) {
         assert((await page.evaluate(() => window.pff.testSize())) === 10000, 'the fashion test images');
         const s = await call(page, 'status');
         assert(JSON.stringify(s.model.class_names) === JSON.stringify(NAMES), `model classes ${s.model.class_names}`);
-        assert(s.dataset.title === 'Fashion-MNIST' && /^Fashion-MNIST: test 10000/.test(await page.textContent('#data-status')), await page.textContent('#data-status'));
+        assert(
+          s.dataset.title === 'Fashion-MNIST' && /^Fashion-MNIST: test 10000/.test(await page.textContent('#data-status')),
+          await page.textContent('#data-status'),
+        );
         // Draw: the bars and the verdict on test image 0 (an ankle boot)
         await tab(page, 'draw');
         const bars = await page.$$eval('[data-testid="probabilities"] li .d', (ds) => ds.map((d) => d.textContent));
         assert(JSON.stringify(bars) === JSON.stringify(NAMES), `bars ${bars}`);
         await page.evaluate(async () => {
           const img = await window.pff.call('images', { split: 'test', start: 0, count: 1 });
-          window.pff.setInput(Float32Array.from(img.pixels, (v) => v / 255), { kind: 'test', index: 0, label: img.labels[0] });
+          window.pff.setInput(
+            Float32Array.from(img.pixels, (v) => v / 255),
+            { kind: 'test', index: 0, label: img.labels[0] },
+          );
         });
         const verdict = await waitText(page, '[data-testid="prediction"]', /Ankle boot/, 15000);
         assert(/labelled Ankle boot/.test(await page.textContent('#draw-source')), await page.textContent('#draw-source'));
@@ -69,7 +75,9 @@ export async function run(ctx) {
         const words = [];
         for (const p of ['draw', 'settle', 'dream', 'train', 'data', 'weights']) {
           await tab(page, p);
-          const text = await page.evaluate(() => `${document.body.innerText}\n${[...document.querySelectorAll('[aria-label]')].map((e) => e.getAttribute('aria-label')).join('\n')}`);
+          const text = await page.evaluate(
+            () => `${document.body.innerText}\n${[...document.querySelectorAll('[aria-label]')].map((e) => e.getAttribute('aria-label')).join('\n')}`,
+          );
           for (const m of text.matchAll(/[^\n]*\bdigits?\b[^\n]*/gi)) words.push(`${p}: ${m[0].trim()}`);
         }
         assert(words.length === 0, `Fashion's page still says "digit":\n${words.join('\n')}`);

@@ -12,7 +12,13 @@ export async function run(ctx) {
       await tab(page, 'draw');
       await page.click('[data-testid="clear"]');
       await page.waitForFunction(() => document.querySelector('[data-testid="prediction"]').textContent === '');
-      await drawStroke(page, [[0.5, 0.15], [0.5, 0.35], [0.51, 0.55], [0.51, 0.75], [0.51, 0.87]]);
+      await drawStroke(page, [
+        [0.5, 0.15],
+        [0.5, 0.35],
+        [0.51, 0.55],
+        [0.51, 0.75],
+        [0.51, 0.87],
+      ]);
       const p = await waitText(page, '[data-testid="prediction"]', /^[0-9]$/, 15000);
       const bars = await page.$$eval('[data-testid="probabilities"] li', (lis) => lis.map((li) => parseFloat(li.querySelector('.fill').style.width)));
       assert(bars.length === 10 && Math.abs(bars.reduce((a, b) => a + b, 0) - 100) < 2, `bars ${bars}`);
@@ -23,7 +29,10 @@ export async function run(ctx) {
       if (isolation) await shoot(page, 'desktop-draw');
       await page.click('#undo');
       await page.waitForFunction(() => document.querySelector('[data-testid="prediction"]').textContent === '');
-      await drawStroke(page, [[0.5, 0.15], [0.5, 0.87]]);
+      await drawStroke(page, [
+        [0.5, 0.15],
+        [0.5, 0.87],
+      ]);
       await waitText(page, '[data-testid="prediction"]', /^[0-9]$/);
       await page.click('[data-testid="clear"]');
       await page.waitForFunction(() => document.querySelector('[data-testid="prediction"]').textContent === '');

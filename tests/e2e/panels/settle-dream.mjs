@@ -28,11 +28,29 @@ export async function run(ctx) {
         const map = await window.pff.call('latentMap', { split: 'test', start: 0, count: 50 });
         const finite = (a) => Array.from(a).every(Number.isFinite);
         return {
-          probsSum: Array.from(c.probs).reduce((a, b) => a + b, 0), probsLen: c.probs.length, fwdLen: c.forward.length, pred: c.prediction, fpred: c.forward_prediction,
-          steps: s.steps, hidden: s.hidden, classes: s.classes, gLen: s.goodness.length, eLen: s.energy.length, z1: s.z1.length, z2: s.z2.length, pLen: s.prediction.length, scores: s.scores.length,
+          probsSum: Array.from(c.probs).reduce((a, b) => a + b, 0),
+          probsLen: c.probs.length,
+          fwdLen: c.forward.length,
+          pred: c.prediction,
+          fpred: c.forward_prediction,
+          steps: s.steps,
+          hidden: s.hidden,
+          classes: s.classes,
+          gLen: s.goodness.length,
+          eLen: s.energy.length,
+          z1: s.z1.length,
+          z2: s.z2.length,
+          pLen: s.prediction.length,
+          scores: s.scores.length,
           finite: finite(c.probs) && finite(s.goodness) && finite(s.z1) && finite(s.prediction) && finite(d.images),
-          dImages: d.images.length, dLat: d.latents.length, dComp: d.components.length, zDim: d.latents.length / d.n, back: path.images.length,
-          mapN: map.n, mapPoints: map.points.length, mapLabels: map.labels.length,
+          dImages: d.images.length,
+          dLat: d.latents.length,
+          dComp: d.components.length,
+          zDim: d.latents.length / d.n,
+          back: path.images.length,
+          mapN: map.n,
+          mapPoints: map.points.length,
+          mapLabels: map.labels.length,
           dRange: [Math.min(...d.images), Math.max(...d.images)],
         };
       }, px);
@@ -40,7 +58,10 @@ export async function run(ctx) {
       assert(r.pred >= 0 && r.pred < 10 && r.fpred >= 0 && r.fpred < 10, 'prediction range');
       const { steps: K, hidden: H } = r;
       assert(K === model.config.steps && H === model.config.hidden && r.classes === 10, `settle dims ${K} ${H}`);
-      assert(r.gLen === K * 10 && r.eLen === K * 20 && r.z1 === K * H && r.z2 === K * H && r.pLen === K * 784 && r.scores === 10, `settle shapes ${JSON.stringify(r)}`);
+      assert(
+        r.gLen === K * 10 && r.eLen === K * 20 && r.z1 === K * H && r.z2 === K * H && r.pLen === K * 784 && r.scores === 10,
+        `settle shapes ${JSON.stringify(r)}`,
+      );
       assert(r.dImages === 10 * 784 && r.zDim === model.config.latent && r.dComp === 10 && r.back === 16 * 784, `dream shapes ${JSON.stringify(r)}`);
       assert(r.mapN === 50 && r.mapPoints === 100 && r.mapLabels === 50, `latent map shapes ${JSON.stringify(r)}`);
       assert(r.finite, 'non-finite values');
@@ -66,8 +87,16 @@ export async function run(ctx) {
       });
       assert(pick, 'no confidently right digit among the first 50');
       await tab(page, 'settle');
-      await page.waitForFunction(() => document.querySelector('#panel-settle').dataset.steps && window.pff.views.settle.trace && !window.pff.views.settle.busy, null, { timeout: 20000 });
-      const d = await page.evaluate(() => ({ ...document.querySelector('#panel-settle').dataset, max: document.querySelector('#settle-scrub').max, lines: window.pff.views.settle.chart.series.map((s) => s.xs.length) }));
+      await page.waitForFunction(
+        () => document.querySelector('#panel-settle').dataset.steps && window.pff.views.settle.trace && !window.pff.views.settle.busy,
+        null,
+        { timeout: 20000 },
+      );
+      const d = await page.evaluate(() => ({
+        ...document.querySelector('#panel-settle').dataset,
+        max: document.querySelector('#settle-scrub').max,
+        lines: window.pff.views.settle.chart.series.map((s) => s.xs.length),
+      }));
       assert(Number(d.steps) === model.config.steps, `steps ${d.steps} != ${model.config.steps}`);
       assert(Number(d.max) === model.config.steps - 1, `scrubber max ${d.max}`);
       assert(d.lines.length === 10 && d.lines.every((n) => n === model.config.steps), `lines ${d.lines}`);
@@ -89,7 +118,9 @@ export async function run(ctx) {
 
     await T('Dream shows 100 distinct, non-blank digits; Resample changes them', async () => {
       await tab(page, 'dream');
-      await page.waitForFunction(() => document.querySelector('#dream-grid').dataset.seed && !window.pff.views.dream.busy && window.pff.views.dream.map, null, { timeout: 60000 });
+      await page.waitForFunction(() => document.querySelector('#dream-grid').dataset.seed && !window.pff.views.dream.busy && window.pff.views.dream.map, null, {
+        timeout: 60000,
+      });
       const tiles = () =>
         page.evaluate(() => {
           const c = document.querySelector('[data-testid="dream-grid"]');
@@ -106,7 +137,10 @@ export async function run(ctx) {
         });
       const a = await tiles();
       const ink = a.map((v) => v.reduce((s, x) => s + x, 0) / 255);
-      assert(ink.every((s) => s > 15), `blank tiles: ${ink.filter((s) => s <= 15).length}`);
+      assert(
+        ink.every((s) => s > 15),
+        `blank tiles: ${ink.filter((s) => s <= 15).length}`,
+      );
       let dup = 0;
       for (let i = 0; i < 100; i++)
         for (let j = i + 1; j < 100; j++) {
@@ -117,24 +151,37 @@ export async function run(ctx) {
       assert(dup === 0, `${dup} duplicate pairs`);
       const seed = await page.getAttribute('#dream-grid', 'data-seed');
       await page.click('[data-testid="resample"]');
-      await page.waitForFunction((s) => document.querySelector('#dream-grid').dataset.seed !== s, seed).catch(async (e) => {
-        throw new Error(`${e.message}; the panel says: ${await page.textContent('#dream-note')}`);
-      });
+      await page
+        .waitForFunction((s) => document.querySelector('#dream-grid').dataset.seed !== s, seed)
+        .catch(async (e) => {
+          throw new Error(`${e.message}; the panel says: ${await page.textContent('#dream-note')}`);
+        });
       const b = await tiles();
-      assert(a.some((v, i) => v.some((x, k) => x !== b[i][k])), 'resample changed nothing');
+      assert(
+        a.some((v, i) => v.some((x, k) => x !== b[i][k])),
+        'resample changed nothing',
+      );
       return `mean ink ${(ink.reduce((s, x) => s + x, 0) / 100).toFixed(0)} px per digit`;
     });
 
     await T('Dream: the latent map is PCA at once, then forms into t-SNE and settles; leaving cancels it; hover shows, click draws', async () => {
       await tab(page, 'dream');
-      const map = () => page.evaluate(() => {
-        const m = window.pff.views.dream.map;
-        return m && { kind: m.kind, iteration: m.iteration, iterations: m.iterations, done: m.done, cancelled: m.cancelled, head: Array.from(m.proj.slice(0, 40)) };
-      });
-      const forming = () => page.waitForFunction(() => {
-        const m = window.pff.views.dream.map;
-        return m && m.kind === 'tsne' && m.iteration > 0;
-      }, null, { timeout: 120000 });
+      const map = () =>
+        page.evaluate(() => {
+          const m = window.pff.views.dream.map;
+          return (
+            m && { kind: m.kind, iteration: m.iteration, iterations: m.iterations, done: m.done, cancelled: m.cancelled, head: Array.from(m.proj.slice(0, 40)) }
+          );
+        });
+      const forming = () =>
+        page.waitForFunction(
+          () => {
+            const m = window.pff.views.dream.map;
+            return m && m.kind === 'tsne' && m.iteration > 0;
+          },
+          null,
+          { timeout: 120000 },
+        );
       await forming();
       // leaving the panel stops the map where it is
       await tab(page, 'draw');
@@ -149,9 +196,15 @@ export async function run(ctx) {
       await page.waitForFunction(() => window.pff.views.dream.map.done, null, { timeout: 300000, polling: 500 });
       const done = await map();
       assert(done.iteration === done.iterations && done.kind === 'tsne', JSON.stringify({ ...done, head: undefined }));
-      assert(early.head.some((v, i) => v !== done.head[i]), 'the positions did not change as the map formed');
+      assert(
+        early.head.some((v, i) => v !== done.head[i]),
+        'the positions did not change as the map formed',
+      );
       await sleep(800);
-      assert((await map()).head.every((v, i) => v === done.head[i]), 'the positions still move after the map is done');
+      assert(
+        (await map()).head.every((v, i) => v === done.head[i]),
+        'the positions still move after the map is done',
+      );
       assert(/t-SNE, \d+ iterations/.test(await page.textContent('#map-state')), await page.textContent('#map-state'));
       const m = await page.evaluate(() => {
         // the point nearest the middle of the map

@@ -9,7 +9,10 @@ export async function run(ctx) {
   const { page, close } = await openPage(ctx);
   try {
     await T('screenshots of every panel at desktop and phone widths', async () => {
-      for (const [vp, tag] of [[DESKTOP, 'desktop'], [PHONE, 'phone']]) {
+      for (const [vp, tag] of [
+        [DESKTOP, 'desktop'],
+        [PHONE, 'phone'],
+      ]) {
         await page.setViewportSize(vp);
         await sleep(200);
         for (const p of ['draw', 'settle', 'dream', 'train', 'data', 'weights']) {

@@ -17,7 +17,10 @@ export async function run(ctx) {
     await T('a few training batches lower the loss (then any loaded model is restored)', async () => {
       const r = await seededTraining(page);
       assert(r.batches === 30, `trained ${r.batches} batches`);
-      assert(mean(r.last, 'goodness_loss') < mean(r.first, 'goodness_loss'), `goodness loss ${mean(r.first, 'goodness_loss')} -> ${mean(r.last, 'goodness_loss')}`);
+      assert(
+        mean(r.last, 'goodness_loss') < mean(r.first, 'goodness_loss'),
+        `goodness loss ${mean(r.first, 'goodness_loss')} -> ${mean(r.last, 'goodness_loss')}`,
+      );
       assert(mean(r.last, 'gen_loss') < mean(r.first, 'gen_loss'), 'generative loss did not fall');
       if (HAVE_PRETRAINED) assert(/pretrained/.test(r.name), `model not restored: ${r.name}`);
       return `${r.build} build: goodness loss ${mean(r.first, 'goodness_loss').toFixed(2)} -> ${mean(r.last, 'goodness_loss').toFixed(2)}, tensors sha256 ${r.hash.slice(0, 12)}…`;
@@ -76,15 +79,20 @@ export async function run(ctx) {
       await page.fill('#train-size', '1000');
       await page.fill('#train-epochs', '1');
       await page.check('input[name="train-from"][value="scratch"]');
-      await page.evaluate(() => (window.pff.session.setLastTrain(null)));
+      await page.evaluate(() => window.pff.session.setLastTrain(null));
       await page.click('[data-testid="train-start"]');
-      await page.waitForFunction(() => !document.querySelector('[data-testid="train-start"]').disabled && window.pff.state.lastTrain, null, { timeout: 240000 });
+      await page.waitForFunction(() => !document.querySelector('[data-testid="train-start"]').disabled && window.pff.state.lastTrain, null, {
+        timeout: 240000,
+      });
       const w = await exportWeights(page);
       const n = Number(w.readBigUInt64LE(0));
       const md = JSON.parse(w.subarray(8, 8 + n).toString('utf8')).__metadata__;
       const config = JSON.parse(md.config);
       const meta = JSON.parse(md.meta);
-      assert(config.preset === 'web' && config.lr === web.config.lr && config.hidden === web.config.hidden && config.steps === web.config.steps, `exported config ${md.config}`);
+      assert(
+        config.preset === 'web' && config.lr === web.config.lr && config.hidden === web.config.hidden && config.steps === web.config.steps,
+        `exported config ${md.config}`,
+      );
       assert(web.config.lr === 1e-3, `the crate's web lr is ${web.config.lr}`);
       assert(meta.epochs === 1 && meta.dataset === 'mnist' && typeof meta.dev_accuracy === 'number', `exported meta ${md.meta}`);
       const best = await page.textContent('[data-testid="best-epoch"]');
@@ -114,12 +122,18 @@ export async function run(ctx) {
         await page.click('#train-pause');
         await waitText(page, '#train-eta', /paused/, 10000);
         await page.click('#train-pause');
-        await page.waitForFunction(() => !document.querySelector('[data-testid="train-start"]').disabled && window.pff.state.lastTrain, null, { timeout: 240000 });
+        await page.waitForFunction(() => !document.querySelector('[data-testid="train-start"]').disabled && window.pff.state.lastTrain, null, {
+          timeout: 240000,
+        });
         const secs = (Date.now() - t0) / 1000;
         const r = await page.evaluate(() => window.pff.state.lastTrain);
-        for (const k of ['goodness_loss', 'gen_loss']) assert(mean(r.last_losses, k) < mean(r.first_losses, k), `${k} did not fall: ${mean(r.first_losses, k)} -> ${mean(r.last_losses, k)}`);
+        for (const k of ['goodness_loss', 'gen_loss'])
+          assert(mean(r.last_losses, k) < mean(r.first_losses, k), `${k} did not fall: ${mean(r.first_losses, k)} -> ${mean(r.last_losses, k)}`);
         const best = await page.textContent('[data-testid="best-epoch"]');
-        assert(/^[01] \(/.test(best) && r.model.meta.epochs === Number(best.split(' ')[0]), `best epoch "${best}", kept model from epoch ${r.model.meta.epochs}`);
+        assert(
+          /^[01] \(/.test(best) && r.model.meta.epochs === Number(best.split(' ')[0]),
+          `best epoch "${best}", kept model from epoch ${r.model.meta.epochs}`,
+        );
         const devText = await page.textContent('[data-testid="dev-accuracy"]');
         const dev = parseFloat(devText);
         assert(dev > 80, `dev accuracy ${devText}`);
@@ -142,10 +156,25 @@ export async function run(ctx) {
         const saved = (await app.call('exportWeights', {})).bytes;
         const name = app.state.status.model.name;
         await app.call('loadDataset', { name: 'mnist', splits: { train: 500, dev: 100 } });
-        const err = await app.call('train', { request: { preset: 'tiny', dataset: 'mnist', seed: 3, epochs: 2, train_limit: 500, dev_limit: 100, no_test: true, no_prior: true, set: { lr: 1e30 } }, from: 'scratch' }).then(
-          () => null,
-          (e) => ({ kind: e.kind, message: e.message }),
-        );
+        const err = await app
+          .call('train', {
+            request: {
+              preset: 'tiny',
+              dataset: 'mnist',
+              seed: 3,
+              epochs: 2,
+              train_limit: 500,
+              dev_limit: 100,
+              no_test: true,
+              no_prior: true,
+              set: { lr: 1e30 },
+            },
+            from: 'scratch',
+          })
+          .then(
+            () => null,
+            (e) => ({ kind: e.kind, message: e.message }),
+          );
         const s = await app.call('status', {});
         const c = await app.call('classify', { pixels: new Float32Array(s.model.config.input_dim).fill(0.2) });
         await app.call('loadWeights', { bytes: saved, name });

@@ -18,9 +18,34 @@ export async function run({ test: T }) {
     assert(img.length === PIXELS && img.every((v) => v === 0), 'not blank');
   });
   await T('strokes are scaled into 20×20 (aspect kept) and centred by mass in 28×28', async () => {
-    for (const [name, strokes, tall] of [['a "1"', [[[0.5, 0.1], [0.5, 0.9]]], true], ['a "2"', [TWO], true], ['a small "-"', [[[0.4, 0.5], [0.45, 0.5]]], false]]) {
+    for (const [name, strokes, tall] of [
+      [
+        'a "1"',
+        [
+          [
+            [0.5, 0.1],
+            [0.5, 0.9],
+          ],
+        ],
+        true,
+      ],
+      ['a "2"', [TWO], true],
+      [
+        'a small "-"',
+        [
+          [
+            [0.4, 0.5],
+            [0.45, 0.5],
+          ],
+        ],
+        false,
+      ],
+    ]) {
       const img = rasterize(strokes, SHAPE);
-      assert(img.every((v) => v >= 0 && v <= 1), `${name}: values outside [0,1]`);
+      assert(
+        img.every((v) => v >= 0 && v <= 1),
+        `${name}: values outside [0,1]`,
+      );
       const b = inkBox(img);
       const w = b.x1 - b.x0 + 1;
       const h = b.y1 - b.y0 + 1;

@@ -16,13 +16,21 @@ export async function run(ctx) {
         const good = (await app.call('exportWeights', {})).bytes;
         const errs = [];
         for (const bytes of [good.slice(0, good.length >> 1), new Uint8Array(1000).fill(7), new Uint8Array(0)]) {
-          errs.push(await app.call('loadWeights', { bytes, name: 'bad.safetensors' }).then(() => null, (e) => e.message));
+          errs.push(
+            await app.call('loadWeights', { bytes, name: 'bad.safetensors' }).then(
+              () => null,
+              (e) => e.message,
+            ),
+          );
         }
         const px = new Float32Array(784).fill(0.1);
         const c = await app.call('classify', { pixels: px });
         return { errs, pred: c.prediction, name: (await app.call('status')).model.name };
       });
-      assert(r.errs.every((e) => e && e.length > 10), `errors: ${JSON.stringify(r.errs)}`);
+      assert(
+        r.errs.every((e) => e && e.length > 10),
+        `errors: ${JSON.stringify(r.errs)}`,
+      );
       assert(r.name === model.name, `model changed to ${r.name}`);
       assert(r.pred >= 0 && r.pred < 10, 'classify after bad weights');
       return `"${r.errs[0]}"`;
@@ -57,7 +65,11 @@ export async function run(ctx) {
         return Buffer.concat([len, header, Buffer.alloc(4)]);
       })();
       const said = [];
-      for (const [name, buffer] of [['empty.safetensors', Buffer.alloc(0)], ['huge.safetensors', huge], ['foreign.safetensors', foreign]]) {
+      for (const [name, buffer] of [
+        ['empty.safetensors', Buffer.alloc(0)],
+        ['huge.safetensors', huge],
+        ['foreign.safetensors', foreign],
+      ]) {
         await page.setInputFiles('[data-testid="weights-input"]', { name, mimeType: 'application/octet-stream', buffer });
         const msg = await waitText(page, '#weights-message', new RegExp(`${name.replace('.', '\\.')} is not a valid pff weights file`));
         assert(/current model is kept/.test(msg), msg);
@@ -99,10 +111,17 @@ export async function run(ctx) {
     if (fs.existsSync(FASHION) && HAVE_PRETRAINED) {
       await T('the Fashion-MNIST model loads through the file input (then the pretrained one again)', async () => {
         await tab(page, 'weights');
-        await page.setInputFiles('[data-testid="weights-input"]', { name: 'fashion-web.safetensors', mimeType: 'application/octet-stream', buffer: fs.readFileSync(FASHION) });
+        await page.setInputFiles('[data-testid="weights-input"]', {
+          name: 'fashion-web.safetensors',
+          mimeType: 'application/octet-stream',
+          buffer: fs.readFileSync(FASHION),
+        });
         await waitText(page, '#weights-message', /Loaded fashion-web/);
         const s = await call(page, 'status');
-        assert(s.model.name === 'fashion-web.safetensors' && s.model.meta.dataset === 'fashion' && s.model.prior, JSON.stringify({ name: s.model.name, meta: s.model.meta }));
+        assert(
+          s.model.name === 'fashion-web.safetensors' && s.model.meta.dataset === 'fashion' && s.model.prior,
+          JSON.stringify({ name: s.model.name, meta: s.model.meta }),
+        );
         await page.click('#weights-pretrained');
         await waitText(page, '#weights-message', /Loaded the pretrained/);
         assert((await call(page, 'status')).model.meta.dataset === 'mnist', 'the pretrained model is back');
