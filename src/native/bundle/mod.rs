@@ -171,43 +171,10 @@ pub fn bundle_with(root: &Path, out: &Path, opts: &BundleOptions) -> Result<Bund
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let mut replaced = false;
-    match fs::symlink_metadata(out) {
-        Ok(meta) if meta.is_dir() => {
-            let mut entries = fs::read_dir(out).map_err(io_err(format!("cannot read {}", out.display())))?;
-            if entries.next().is_some() {
-                if !out.join(MARKER_FILE).is_file() {
-                    return Err(invalid(
-                        format!("refusing to overwrite {}", out.display()),
-                        &format!("it is not empty and is not a previous bundle (no {MARKER_FILE} marker); choose another --out or empty it"),
-                    ));
-                }
-                replaced = true;
-            }
-        }
-        Ok(_) => {
-            return Err(invalid(format!("refusing to overwrite {}", out.display()), "it exists and is not a folder"));
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(PffError::io(format!("cannot inspect {}", out.display()), e)),
-    }
+    let replaced = may_replace(out)?;
     fs::create_dir_all(&parent).map_err(io_err(format!("cannot create {}", parent.display())))?;
 
-    // The bundle must not live inside a folder it copies from (it would copy itself), and
-    // replacing it must not delete the sources.
-    let canon_parent = fs::canonicalize(&parent).map_err(io_err(format!("cannot resolve {}", parent.display())))?;
-    let canon_out = canon_parent.join(&out_name);
-    let canon_root = fs::canonicalize(root).map_err(io_err(format!("cannot resolve {}", root.display())))?;
-    for src in ["www", "pkg", "data"] {
-        if let Ok(dir) = fs::canonicalize(root.join(src))
-            && canon_out.starts_with(&dir)
-        {
-            return Err(invalid(format!("cannot bundle into {}", out.display()), &format!("it is inside {}, which is bundled", root.join(src).display())));
-        }
-    }
-    if canon_root.starts_with(&canon_out) {
-        return Err(invalid(format!("cannot bundle into {}", out.display()), "it contains the repository root being bundled"));
-    }
+    check_not_inside_sources(root, out, &parent, &out_name)?;
 
     let tmp = TempDir::beside(out, "pff-bundle")?;
 
@@ -222,6 +189,48 @@ pub fn bundle_with(root: &Path, out: &Path, opts: &BundleOptions) -> Result<Bund
     // Swap it into place: the previous bundle is moved aside first and deleted last.
     report.notes.extend(swap_folder(tmp, out, "pff-bundle")?);
     Ok(report)
+}
+
+/// Whether `out` is a previous bundle to replace (`false`: it is missing or empty); an error if
+/// it is anything else.
+fn may_replace(out: &Path) -> Result<bool> {
+    match fs::symlink_metadata(out) {
+        Ok(meta) if meta.is_dir() => {
+            let mut entries = fs::read_dir(out).map_err(io_err(format!("cannot read {}", out.display())))?;
+            if entries.next().is_none() {
+                return Ok(false);
+            }
+            if !out.join(MARKER_FILE).is_file() {
+                return Err(invalid(
+                    format!("refusing to overwrite {}", out.display()),
+                    &format!("it is not empty and is not a previous bundle (no {MARKER_FILE} marker); choose another --out or empty it"),
+                ));
+            }
+            Ok(true)
+        }
+        Ok(_) => Err(invalid(format!("refusing to overwrite {}", out.display()), "it exists and is not a folder")),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(PffError::io(format!("cannot inspect {}", out.display()), e)),
+    }
+}
+
+/// The bundle must not live inside a folder it copies from (it would copy itself), and
+/// replacing it must not delete the sources.
+fn check_not_inside_sources(root: &Path, out: &Path, parent: &Path, out_name: &std::ffi::OsStr) -> Result<()> {
+    let canon_parent = fs::canonicalize(parent).map_err(io_err(format!("cannot resolve {}", parent.display())))?;
+    let canon_out = canon_parent.join(out_name);
+    let canon_root = fs::canonicalize(root).map_err(io_err(format!("cannot resolve {}", root.display())))?;
+    for src in ["www", "pkg", "data"] {
+        if let Ok(dir) = fs::canonicalize(root.join(src))
+            && canon_out.starts_with(&dir)
+        {
+            return Err(invalid(format!("cannot bundle into {}", out.display()), &format!("it is inside {}, which is bundled", root.join(src).display())));
+        }
+    }
+    if canon_root.starts_with(&canon_out) {
+        return Err(invalid(format!("cannot bundle into {}", out.display()), "it contains the repository root being bundled"));
+    }
+    Ok(())
 }
 
 /// Copies into the new bundle `fresh` the files of the previous bundle `old` that `pff bundle`

@@ -22,47 +22,7 @@ pub(super) fn plan_site(data_dir: &Path, opts: &BundleOptions) -> Result<Plan> {
     {
         files.insert(0, d.clone());
     }
-    let mut weights: Vec<(String, PathBuf)> = Vec::new();
-    let mut models: Vec<ShippedModel> = Vec::new();
-    let mut datasets: Vec<String> = Vec::new();
-    if files.is_empty() {
-        // The repository's site: the shipped models present, every dataset present.
-        for m in Site::repository().models {
-            let file = data_dir.join("weights").join(format!("{}.safetensors", m.name));
-            if !file.is_file() {
-                notes.push(format!("{} is missing: the page will not offer {}", file.display(), m.name));
-            } else if !data_dir.join(&m.dataset).join(MANIFEST_FILE).is_file() {
-                notes.push(format!("dataset {} is missing ({}): the page will not offer {}", m.dataset, fetch_hint(data_dir, &m.dataset), m.name));
-            } else {
-                weights.push((m.name.clone(), file));
-                models.push(m);
-            }
-        }
-        if let Ok(entries) = fs::read_dir(data_dir) {
-            let mut present: Vec<String> = entries
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| !n.starts_with('.') && n != "weights" && data_dir.join(n).join(MANIFEST_FILE).is_file())
-                .collect();
-            present.sort();
-            datasets.extend(present);
-        }
-    } else {
-        for file in &files {
-            let (name, dataset) = read_model(file)?;
-            if let Some((_, other)) = weights.iter().find(|(n, _)| *n == name) {
-                return Err(invalid(
-                    format!("cannot bundle {}", file.display()),
-                    &format!("{} has the same name {name:?}; a site publishes each model under its file name", other.display()),
-                ));
-            }
-            weights.push((name.clone(), file.clone()));
-            models.push(ShippedModel::named(&name, &name, &dataset)); // labelled below, with its dataset's title
-            if !datasets.contains(&dataset) {
-                datasets.push(dataset);
-            }
-        }
-    }
+    let Published { weights, mut models, mut datasets } = if files.is_empty() { repository_models(data_dir, &mut notes) } else { given_models(&files)? };
     for d in &opts.datasets {
         if !datasets.contains(d) {
             datasets.push(d.clone());
@@ -79,18 +39,73 @@ pub(super) fn plan_site(data_dir: &Path, opts: &BundleOptions) -> Result<Plan> {
     }
     let mut with_manifest = Vec::new();
     for d in &datasets {
-        let dir = data_dir.join(d);
         let manifest = crate::native::data::load_manifest(data_dir, d)?;
         if !files.is_empty() {
             for m in models.iter_mut().filter(|m| m.dataset == *d) {
                 m.label = format!("Load {} ({})", m.name, manifest.display_name());
             }
         }
-        with_manifest.push((d.clone(), dir, manifest));
+        with_manifest.push((d.clone(), data_dir.join(d), manifest));
     }
     let site = Site { title: opts.title.clone(), models, datasets, training: !opts.no_training };
     site.validate()?;
     Ok(Plan { site, weights, datasets: with_manifest, notes })
+}
+
+/// The models a site publishes, their files and their datasets, in the site's order.
+#[derive(Default)]
+struct Published {
+    weights: Vec<(String, PathBuf)>,
+    models: Vec<ShippedModel>,
+    datasets: Vec<String>,
+}
+
+/// The repository's site: the shipped models present (a note for each one left out), every
+/// dataset present.
+fn repository_models(data_dir: &Path, notes: &mut Vec<String>) -> Published {
+    let mut p = Published::default();
+    for m in Site::repository().models {
+        let file = data_dir.join("weights").join(format!("{}.safetensors", m.name));
+        if !file.is_file() {
+            notes.push(format!("{} is missing: the page will not offer {}", file.display(), m.name));
+        } else if !data_dir.join(&m.dataset).join(MANIFEST_FILE).is_file() {
+            notes.push(format!("dataset {} is missing ({}): the page will not offer {}", m.dataset, fetch_hint(data_dir, &m.dataset), m.name));
+        } else {
+            p.weights.push((m.name.clone(), file));
+            p.models.push(m);
+        }
+    }
+    if let Ok(entries) = fs::read_dir(data_dir) {
+        let mut present: Vec<String> = entries
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.') && n != "weights" && data_dir.join(n).join(MANIFEST_FILE).is_file())
+            .collect();
+        present.sort();
+        p.datasets.extend(present);
+    }
+    p
+}
+
+/// The weights files given (each read as a checkpoint), named by their file names, and the
+/// datasets they record.
+fn given_models(files: &[PathBuf]) -> Result<Published> {
+    let mut p = Published::default();
+    for file in files {
+        let (name, dataset) = read_model(file)?;
+        if let Some((_, other)) = p.weights.iter().find(|(n, _)| *n == name) {
+            return Err(invalid(
+                format!("cannot bundle {}", file.display()),
+                &format!("{} has the same name {name:?}; a site publishes each model under its file name", other.display()),
+            ));
+        }
+        p.weights.push((name.clone(), file.clone()));
+        p.models.push(ShippedModel::named(&name, &name, &dataset)); // labelled later, with its dataset's title
+        if !p.datasets.contains(&dataset) {
+            p.datasets.push(dataset);
+        }
+    }
+    Ok(p)
 }
 
 /// A weights file's model name (its file name without `.safetensors`) and dataset, read and
