@@ -183,6 +183,7 @@ export async function run(ctx) {
           { timeout: 120000 },
         );
       await forming();
+      assert(await page.isHidden('#map-hover'), 'the hover tile shows with no point under the pointer');
       // leaving the panel stops the map where it is
       await tab(page, 'draw');
       const left = await map();
