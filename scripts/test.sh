@@ -42,14 +42,14 @@ step "JavaScript type check" bash -c 'cd tests/e2e && npx --no-install tsc -p ts
 step "JavaScript format" bash -c 'cd tests/e2e && npx --no-install prettier --config .prettierrc --check "../../www/*.js" "*.mjs" "panels/*.mjs"'
 step "native tests" cargo test --release --no-fail-fast -- --include-ignored
 step "wasm build" ./scripts/build-wasm.sh
-step "wasm tests (single)" wasm-pack test --headless --chrome --mode no-install
+step "wasm tests (single)" wasm-pack test --headless --chrome --mode no-install --release
 step "wasm tests (threads)" env CARGO_TARGET_DIR=target/threads rustup run "$NIGHTLY" \
-  wasm-pack test --headless --chrome --mode no-install -- --config .cargo/threads.toml --features threads
+  wasm-pack test --headless --chrome --mode no-install --release -- --config .cargo/threads.toml --features threads
 step "wasm tests (relaxed)" env CARGO_TARGET_DIR=target/relaxed rustup run "$NIGHTLY" \
-  wasm-pack test --headless --chrome --mode no-install -- --config .cargo/threads.toml --config .cargo/relaxed.toml --features threads
-step "wasm tests (single, Firefox)" wasm-pack test --headless --firefox --mode no-install
+  wasm-pack test --headless --chrome --mode no-install --release -- --config .cargo/threads.toml --config .cargo/relaxed.toml --features threads
+step "wasm tests (single, Firefox)" wasm-pack test --headless --firefox --mode no-install --release
 step "wasm tests (threads, Firefox)" env CARGO_TARGET_DIR=target/threads rustup run "$NIGHTLY" \
-  wasm-pack test --headless --firefox --mode no-install -- --config .cargo/threads.toml --features threads
+  wasm-pack test --headless --firefox --mode no-install --release -- --config .cargo/threads.toml --features threads
 step "build CLI" cargo build --release
 step "end-to-end tests" node tests/e2e/run.mjs
 step "end-to-end tests (Firefox)" node tests/e2e/firefox.mjs
