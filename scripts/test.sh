@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the project and ends with one line "N passed, M failed":
 #   1. native: cargo test --release (gradients, engine, data incl. the real MNIST and
-#      Fashion-MNIST fetches, server, shipped weights)
+#      Fashion-MNIST fetches, server, shipped weights), then the GPU engine against the CPU on
+#      lavapipe, Mesa's software Vulkan driver (`--features gpu --test gpu`; fails without an
+#      adapter)
 #   2. the three wasm packages built with wasm-pack (scripts/build-wasm.sh)
 #   3. wasm-bindgen tests in headless Chromium and headless Firefox ESR (`wasm-pack test
 #      --headless --chrome` / `--firefox`), single-threaded build and threaded build, and the
@@ -11,8 +13,9 @@
 #      through WebDriver (tests/e2e/firefox.mjs); a custom dataset trained, bundled and served by
 #      a plain static host (tests/e2e/bundle.mjs)
 #   5. a 20-second smoke run of every fuzz target (scripts/fuzz.sh; cargo-fuzz on the pinned nightly)
-#   6. the gates: cargo fmt --check, clippy with warnings denied (native and wasm32), and tsc
-#      over the page's JavaScript (JSDoc types, the worker protocol of www/protocol.js)
+#   6. the gates: cargo fmt --check, clippy with warnings denied (native with the gpu feature,
+#      and wasm32), and tsc over the page's JavaScript (JSDoc types, the worker protocol of
+#      www/protocol.js)
 # Installs what it needs first (scripts/setup.sh --test).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -31,12 +34,13 @@ step() {
 
 ./scripts/setup.sh --test || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
 step "format" cargo fmt --check
-step "clippy (native)" cargo clippy --release --all-targets -- -D warnings
+step "clippy (native)" cargo clippy --release --all-targets --features gpu -- -D warnings
 step "clippy (wasm32)" cargo clippy --release --target wasm32-unknown-unknown --lib --tests -- -D warnings
 step "clippy (wasm32, relaxed SIMD)" env CARGO_TARGET_DIR=target/relaxed-check \
   cargo clippy --release --target wasm32-unknown-unknown --lib --tests --config .cargo/relaxed.toml -- -D warnings
 step "JavaScript type check" bash -c 'cd tests/e2e && npx --no-install tsc -p tsconfig.json'
 step "native tests" cargo test --release --no-fail-fast -- --include-ignored
+step "GPU tests (lavapipe)" cargo test --release --features gpu --test gpu
 step "wasm build" ./scripts/build-wasm.sh
 step "wasm tests (single)" wasm-pack test --headless --chrome --mode no-install
 step "wasm tests (threads)" env CARGO_TARGET_DIR=target/threads rustup run "$NIGHTLY" \

@@ -1,0 +1,159 @@
+//! The GPU engine against the CPU (feature `gpu`; run with
+//! `cargo test --release --features gpu --test gpu`).
+//!
+//! These tests need an adapter. On a machine without a GPU that is Mesa's lavapipe
+//! (`scripts/setup.sh --test` installs it). With no adapter at all they **fail** with the
+//! engine's no-adapter message: a GPU test that skipped itself would pass on a machine where the
+//! engine has never run.
+//!
+//! Shapes are small and ragged: lavapipe computes about 1 GFLOP/s on the CPU, and pff's real sizes
+//! (784, 500, 2000) are not multiples of the 64-wide tiles, so every edge case of the bounds
+//! checks must be hit.
+
+use ndarray::{Array2, ArrayView2};
+use pff::gpu::{Gemm, Gpu, GpuMatrix, Op};
+use std::sync::OnceLock;
+
+/// The one device all tests share (opening one costs about a second on lavapipe).
+fn gpu() -> &'static Gpu {
+    static GPU: OnceLock<Gpu> = OnceLock::new();
+    GPU.get_or_init(|| {
+        let gpu = Gpu::new().unwrap_or_else(|e| panic!("the GPU tests need an adapter: {e}"));
+        eprintln!("adapter: {}", gpu.describe());
+        gpu
+    })
+}
+
+/// A deterministic matrix with entries in [-1, 1).
+fn arr(m: usize, n: usize, seed: u64) -> Array2<f32> {
+    let mut s = seed.wrapping_mul(0x9e3779b97f4a7c15) | 1;
+    Array2::from_shape_fn((m, n), |_| {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((s >> 40) as f32 / (1u64 << 23) as f32) - 1.0
+    })
+}
+
+/// `alpha·a·b + beta·c` accumulated in f64, with the per-element bound of the f32 rounding error
+/// any summation order may make: `γ_{k+2}·(|alpha|·Σ_p |a_ip||b_pj| + |beta·c_ij|)` with
+/// `γ_n = n·u/(1 − n·u)`, u = 2⁻²⁴ (Higham, *Accuracy and Stability of Numerical Algorithms*,
+/// §3.1; the 2 covers the scaling by alpha and the addition of beta·c).
+fn reference(alpha: f32, a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, beta: f32, c: ArrayView2<'_, f32>) -> (Array2<f64>, Array2<f64>) {
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    let u = f64::from(f32::EPSILON) / 2.0;
+    let gamma = (k + 2) as f64 * u / (1.0 - (k + 2) as f64 * u);
+    let mut want = Array2::zeros((m, n));
+    let mut bound = Array2::zeros((m, n));
+    for i in 0..m {
+        for j in 0..n {
+            let (mut s, mut abs) = (0.0f64, 0.0f64);
+            for p in 0..k {
+                let t = f64::from(a[[i, p]]) * f64::from(b[[p, j]]);
+                s += t;
+                abs += t.abs();
+            }
+            let cb = f64::from(beta) * f64::from(c[[i, j]]);
+            want[[i, j]] = f64::from(alpha) * s + cb;
+            bound[[i, j]] = gamma * (f64::from(alpha).abs() * abs + cb.abs());
+        }
+    }
+    (want, bound)
+}
+
+/// Runs one product on the GPU and checks it against [`reference`]; returns the max abs error.
+fn check_gemm(m: usize, k: usize, n: usize, (op_a, op_b): (Op, Op), alpha: f32, beta: f32) -> f64 {
+    let gpu = gpu();
+    let a = arr(m, k, (m * 31 + k) as u64);
+    let b = arr(k, n, (k * 37 + n) as u64);
+    let c0 = arr(m, n, (m + n * 41) as u64);
+    // Store each operand so that op(stored) is a (resp. b).
+    let a_stored = if op_a == Op::T { a.t().to_owned() } else { a.clone() };
+    let b_stored = if op_b == Op::T { b.t().to_owned() } else { b.clone() };
+    let (ga, gb, gc) = (GpuMatrix::upload(gpu, a_stored.view()), GpuMatrix::upload(gpu, b_stored.view()), GpuMatrix::upload(gpu, c0.view()));
+    let gemm = Gemm::new(gpu).unwrap();
+    gemm.run(gpu, alpha, (&ga, op_a), (&gb, op_b), beta, &gc).unwrap();
+    let got = gc.download(gpu).unwrap();
+    let (want, bound) = reference(alpha, a.view(), b.view(), beta, c0.view());
+    let mut max_err = 0.0f64;
+    let mut max_ratio = 0.0f64;
+    for ((&g, &w), &bd) in got.iter().zip(&want).zip(&bound) {
+        let err = (f64::from(g) - w).abs();
+        assert!(err <= bd, "{m}×{k}×{n} {op_a:?}{op_b:?}: |{g} − {w}| = {err:e} above the rounding bound {bd:e}");
+        max_err = max_err.max(err);
+        max_ratio = max_ratio.max(if bd > 0.0 { err / bd } else { 0.0 });
+    }
+    eprintln!("gemm {m}×{k}×{n} {op_a:?}{op_b:?} alpha {alpha} beta {beta}: max abs error {max_err:.3e}, max error/bound {max_ratio:.3}");
+    max_err
+}
+
+const OPS: [(Op, Op); 4] = [(Op::N, Op::N), (Op::T, Op::N), (Op::N, Op::T), (Op::T, Op::T)];
+
+#[test]
+fn gemm_matches_the_cpu_on_ragged_shapes() {
+    for &(m, k, n) in &[(1, 1, 1), (7, 13, 5), (65, 129, 63), (100, 784, 50), (64, 16, 64), (3, 200, 130)] {
+        for ops in OPS {
+            check_gemm(m, k, n, ops, 1.0, 0.0);
+        }
+    }
+}
+
+#[test]
+fn gemm_scales_and_accumulates() {
+    for ops in OPS {
+        check_gemm(33, 47, 70, ops, 2.0, 0.5);
+        check_gemm(33, 47, 70, ops, -0.5, 1.0);
+    }
+}
+
+#[test]
+fn gemm_with_beta_zero_ignores_what_c_held() {
+    let gpu = gpu();
+    let a = arr(5, 9, 1);
+    let b = arr(9, 6, 2);
+    let (ga, gb) = (GpuMatrix::upload(gpu, a.view()), GpuMatrix::upload(gpu, b.view()));
+    let gc = GpuMatrix::upload(gpu, Array2::from_elem((5, 6), f32::NAN).view());
+    Gemm::new(gpu).unwrap().run(gpu, 1.0, (&ga, Op::N), (&gb, Op::N), 0.0, &gc).unwrap();
+    assert!(gc.download(gpu).unwrap().iter().all(|v| v.is_finite()));
+}
+
+#[test]
+fn gemm_refuses_mismatched_shapes() {
+    let gpu = gpu();
+    let (a, b, c) = (GpuMatrix::zeros(gpu, 4, 5), GpuMatrix::zeros(gpu, 4, 6), GpuMatrix::zeros(gpu, 4, 6));
+    let err = Gemm::new(gpu).unwrap().run(gpu, 1.0, (&a, Op::N), (&b, Op::N), 0.0, &c).unwrap_err();
+    assert_eq!(err.kind, pff::gpu::GpuErrorKind::Shape);
+    // Aᵀ·B is 5×6 here, not 4×6.
+    assert!(Gemm::new(gpu).unwrap().run(gpu, 1.0, (&a, Op::T), (&b, Op::N), 0.0, &c).is_err());
+}
+
+#[test]
+fn upload_and_download_round_trip() {
+    let gpu = gpu();
+    let a = arr(17, 3, 9);
+    assert_eq!(GpuMatrix::upload(gpu, a.view()).download(gpu).unwrap(), a);
+    assert_eq!(GpuMatrix::upload(gpu, a.t()).download(gpu).unwrap(), a.t());
+}
+
+/// With no adapter the engine says what it looked for and how to get a software driver, and a
+/// GPU test fails rather than skips: the test binary is run again with the Vulkan loader pointed
+/// at no driver.
+#[test]
+fn without_an_adapter_the_tests_fail_and_say_how_to_get_one() {
+    if std::env::var_os("PFF_GPU_TEST_CHILD").is_some() {
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "upload_and_download_round_trip", "--test-threads", "1"])
+        .env("PFF_GPU_TEST_CHILD", "1")
+        .env("WGPU_BACKEND", "vulkan")
+        .env("VK_ICD_FILENAMES", "/nonexistent/icd.json")
+        .env("VK_DRIVER_FILES", "/nonexistent/icd.json")
+        .output()
+        .unwrap();
+    // libtest prints a failed test's panic message on stdout.
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "a GPU test passed without an adapter:\n{text}");
+    for needle in ["no GPU adapter found", "searched: Vulkan", "mesa-vulkan-drivers"] {
+        assert!(text.contains(needle), "the failure does not say {needle:?}:\n{text}");
+    }
+}
