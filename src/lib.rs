@@ -19,6 +19,8 @@
 //! * [`gmm`]: the Gaussian-mixture prior over top latents used to generate digits.
 //! * [`checkpoint`]: the safetensors weights format shared by the CLI and the web page.
 //! * [`data`]: MNIST-style IDX parsing and the project's compressed shard format.
+//! * [`counter_rng`]: Philox4x32-10 noise addressed by (seed, batch, step, purpose, element),
+//!   the same bits on the CPU and the GPU.
 //! * [`linalg`]: the one seam every matrix product goes through.
 //! * `gpu` (feature `gpu`, native for now): the GPU engine, WGSL kernels run through wgpu on
 //!   buffers that stay on the GPU.
@@ -38,6 +40,7 @@ pub use error::{ErrorKind, PffError, Result};
 pub mod catalog;
 pub mod checkpoint;
 pub mod config;
+pub mod counter_rng;
 pub mod generate;
 pub mod gmm;
 #[cfg(all(feature = "gpu", not(target_arch = "wasm32")))]

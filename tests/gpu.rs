@@ -11,7 +11,8 @@
 //! checks must be hit.
 
 use ndarray::{Array2, ArrayView2};
-use pff::gpu::{Gemm, Gpu, GpuMatrix, Op};
+use pff::counter_rng::StreamKey;
+use pff::gpu::{Gemm, Gpu, GpuMatrix, Noise, Op};
 use std::sync::OnceLock;
 
 /// The one device all tests share (opening one costs about a second on lavapipe).
@@ -156,4 +157,68 @@ fn without_an_adapter_the_tests_fail_and_say_how_to_get_one() {
     for needle in ["no GPU adapter found", "searched: Vulkan", "mesa-vulkan-drivers"] {
         assert!(text.contains(needle), "the failure does not say {needle:?}:\n{text}");
     }
+}
+
+/// Keys that exercise every word of the counter and the key, including carries in the 16-bit
+/// halves of WGSL's emulated 64-bit product (all-ones words).
+fn stream_keys() -> Vec<StreamKey> {
+    vec![
+        StreamKey { seed: 0, batch: 0, step: 0, purpose: 0 },
+        StreamKey { seed: 42, batch: 3 << 32 | 17, step: 5, purpose: 1 },
+        StreamKey { seed: u64::MAX, batch: u64::MAX, step: (1 << 24) - 1, purpose: 255 },
+        StreamKey { seed: 0x243f_6a88_85a3_08d3, batch: 0x1319_8a2e_0370_7344, step: 99, purpose: 2 },
+    ]
+}
+
+#[test]
+fn philox_bits_on_the_gpu_equal_the_cpu_bits() {
+    let gpu = gpu();
+    let noise = Noise::new(gpu).unwrap();
+    // 4099 elements: 1025 blocks, the last one partial, and more than one workgroup of blocks.
+    let out = GpuMatrix::zeros(gpu, 1, 4099);
+    for key in stream_keys() {
+        let mut enc = gpu.device.create_command_encoder(&Default::default());
+        noise.encode_bits(gpu, &mut enc, &key, &out);
+        gpu.queue.submit([enc.finish()]);
+        let got = out.download_bits(gpu).unwrap();
+        let want = key.bits(out.len());
+        if key == stream_keys()[0] {
+            // Counter 0 under key 0: Random123's first philox4x32-10 known answer.
+            assert_eq!(got[..4], [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]);
+        }
+        let differ = got.iter().zip(&want).filter(|(g, w)| g != w).count();
+        assert_eq!(differ, 0, "{key:?}: {differ} of {} words differ; first GPU {:08x?} CPU {:08x?}", want.len(), &got[..4], &want[..4]);
+    }
+}
+
+/// Box–Muller's outputs are `r·cos θ` and `r·sin θ`, and GPUs state the accuracy of `cos` and
+/// `sin` as an absolute error. So a normal's difference is measured in units of f32 epsilon
+/// times its pair's radius `r·std` (from the CPU's pair): in "ulps of the radius". Where a
+/// value is near zero this is far more lenient than ulps of the value itself, which is right:
+/// a cos near zero cannot be computed to a few of its own ulps by any GPU's `cos`.
+#[test]
+fn philox_normals_on_the_gpu_match_the_cpu_within_a_few_ulps_of_their_radius() {
+    let gpu = gpu();
+    let noise = Noise::new(gpu).unwrap();
+    let out = GpuMatrix::zeros(gpu, 7, 601);
+    let std = 0.25f32;
+    let (mut worst, mut worst_abs, mut exact) = (0.0f32, 0.0f32, 0usize);
+    for key in stream_keys() {
+        let mut enc = gpu.device.create_command_encoder(&Default::default());
+        noise.encode_normals(gpu, &mut enc, &key, std, &out);
+        gpu.queue.submit([enc.finish()]);
+        let got = out.download(gpu).unwrap();
+        let want = key.normals(out.len() + 1, std);
+        for (e, &g) in got.iter().enumerate() {
+            let w = want[e];
+            let pair = e & !1;
+            let radius = want[pair].hypot(want[pair + 1]);
+            worst = worst.max((g - w).abs() / (radius * f32::EPSILON));
+            worst_abs = worst_abs.max((g - w).abs());
+            exact += usize::from(g == w);
+        }
+    }
+    let n = out.len() * stream_keys().len();
+    eprintln!("philox normals: {exact} of {n} bit-identical, max abs difference {worst_abs:.3e} (std {std}), max {worst:.2} ulps of the pair's radius");
+    assert!(worst <= 8.0, "normals differ by up to {worst} ulps of their radius");
 }

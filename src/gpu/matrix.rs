@@ -65,6 +65,11 @@ impl GpuMatrix {
         let data = read_buffer(gpu, &self.buffer, self.bytes())?;
         Ok(Array2::from_shape_vec((self.rows, self.cols), data).expect("buffer holds rows×cols values"))
     }
+
+    /// Reads the matrix back as raw 32-bit words (for kernels that store integers).
+    pub fn download_bits(&self, gpu: &Gpu) -> Result<Vec<u32>, GpuError> {
+        read_words(gpu, &self.buffer, self.bytes())
+    }
 }
 
 /// The first `bytes` bytes of a buffer (usage COPY_SRC) as f32 values, through a staging buffer.

@@ -18,12 +18,15 @@
 //!   download for tests and checkpoints.
 //! * [`kernel`]: one compiled entry point and its dispatch, shared by all kernels.
 //! * [`gemm`]: the tiled matrix product with its transposed variants.
+//! * [`noise`]: the Philox noise streams of [`crate::counter_rng`], drawn on the GPU.
 
 pub mod device;
 pub mod gemm;
 pub mod kernel;
 pub mod matrix;
+pub mod noise;
 
 pub use device::{Gpu, GpuError, GpuErrorKind};
 pub use gemm::{Gemm, Op};
 pub use matrix::GpuMatrix;
+pub use noise::Noise;
