@@ -19,14 +19,17 @@
 //! * [`kernel`]: one compiled entry point and its dispatch, shared by all kernels.
 //! * [`gemm`]: the tiled matrix product with its transposed variants.
 //! * [`noise`]: the Philox noise streams of [`crate::counter_rng`], drawn on the GPU.
+//! * [`settle`]: one settling step of the representation circuit, as six dispatches.
 
 pub mod device;
 pub mod gemm;
 pub mod kernel;
 pub mod matrix;
 pub mod noise;
+pub mod settle;
 
 pub use device::{Gpu, GpuError, GpuErrorKind};
 pub use gemm::{Gemm, Op};
 pub use matrix::GpuMatrix;
 pub use noise::Noise;
+pub use settle::{GpuRepresentation, GpuState, Settle, StepNoise, StepScratch};
