@@ -20,9 +20,11 @@
 //! * [`gemm`]: the tiled matrix product with its transposed variants.
 //! * [`noise`]: the Philox noise streams of [`crate::counter_rng`], drawn on the GPU.
 //! * [`settle`]: one settling step of the representation circuit, as six dispatches.
+//! * [`grads`]: that step's losses and local gradients, as fourteen more.
 
 pub mod device;
 pub mod gemm;
+pub mod grads;
 pub mod kernel;
 pub mod matrix;
 pub mod noise;
@@ -30,6 +32,7 @@ pub mod settle;
 
 pub use device::{Gpu, GpuError, GpuErrorKind};
 pub use gemm::{Gemm, Op};
+pub use grads::{GpuBatch, GradScratch, RepGrads};
 pub use matrix::GpuMatrix;
 pub use noise::Noise;
 pub use settle::{GpuRepresentation, GpuState, Settle, StepNoise, StepScratch};
