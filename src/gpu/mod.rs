@@ -21,7 +21,9 @@
 //! * [`noise`]: the Philox noise streams of [`crate::counter_rng`], drawn on the GPU.
 //! * [`settle`]: one settling step of the representation circuit, as six dispatches.
 //! * [`grads`]: that step's losses and local gradients, as fourteen more.
+//! * [`adam`]: Adam's update of the representation circuit, one dispatch per tensor.
 
+pub mod adam;
 pub mod device;
 pub mod gemm;
 pub mod grads;
@@ -30,6 +32,7 @@ pub mod matrix;
 pub mod noise;
 pub mod settle;
 
+pub use adam::GpuAdam;
 pub use device::{Gpu, GpuError, GpuErrorKind};
 pub use gemm::{Gemm, Op};
 pub use grads::{GpuBatch, GradScratch, RepGrads};
