@@ -418,3 +418,62 @@ fn adam_steps_match_the_cpu() {
     assert!(rel_diff(&m.w1, &cpu_adam.m.w1) < 1e-6 && gpu_adam.t == cpu_adam.t);
     eprintln!("adam: 3 steps, parameters within {worst:.3e} of each tensor's largest entry");
 }
+
+/// One generator step on the GPU against `Generative::train_step`, the same Philox noise fed to
+/// both; one row of z_g is zero (the ν = 0 rule of §8.2) and some entries are negative.
+// Tolerance: as for the representation's gradients (sums over N rows of products of values
+// that carry a few ulps each); 1e-5 of each tensor's largest entry. Measured values are printed.
+#[test]
+fn one_generator_step_matches_the_cpu() {
+    use pff::config::Config;
+    use pff::gpu::generative::DISPATCHES;
+    use pff::gpu::{GenNoise, GenScratch, GenStep, GpuGenerative};
+    use pff::model::{Generative, LayerNoise, ParamSet, State};
+    let gpu = gpu();
+    let (n, d, h, g) = (11, 47, 30, 7);
+    let cfg = Config { input_dim: d, hidden: h, classes: 10, latent: g, ..Config::paper() };
+    let gen_params = Generative::<f32>::init(&cfg, &mut pff::rng::rng(12, &[]));
+    let x = arr(n, d, 30).mapv(f32::abs);
+    let target = State { z1: arr(n, h, 31).mapv(f32::abs), z2: arr(n, h, 32).mapv(f32::abs) };
+    let mut z_g = arr(n, g, 33);
+    z_g.row_mut(4).fill(0.0);
+    let key = |purpose| StreamKey { seed: 5, batch: 2, step: 1, purpose };
+    let keys = GenNoise { layer1: key(2), layer2: key(3), std: cfg.eps_g as f32 };
+    let [n1, n2] = [keys.layer1, keys.layer2].map(|s| Array2::from_shape_vec((n, h), s.normals(n * h, keys.std)).unwrap());
+    let cpu = gen_params.train_step(x.view(), &target, z_g.view(), Some(LayerNoise { layer1: n1.view(), layer2: n2.view() }), None);
+    let mut cpu_z = z_g.clone();
+    cpu_z.scaled_add(-(cfg.beta as f32), &cpu.d_z);
+
+    let step = GenStep::new(gpu).unwrap();
+    let params = GpuGenerative::upload(gpu, &gen_params);
+    let (gx, gz) = (GpuMatrix::upload(gpu, x.view()), GpuMatrix::upload(gpu, z_g.view()));
+    let gtarget = GpuState::zeros(gpu, n, h);
+    gtarget.z1.z.write(gpu, target.z1.view());
+    gtarget.z2.z.write(gpu, target.z2.view());
+    let (scratch, grads) = (GenScratch::new(gpu, &cfg, n), GpuGenerative::zeros(gpu, &cfg));
+    let mut enc = gpu.device.create_command_encoder(&Default::default());
+    let dispatches = step.encode(gpu, &mut enc, &cfg, &params, (&gx, &gtarget, &gz), Some(keys), &scratch, &grads).unwrap();
+    assert_eq!(dispatches, DISPATCHES);
+    gpu.queue.submit([enc.finish()]);
+
+    let got = grads.download(gpu).unwrap();
+    let mut report = Vec::new();
+    for (name, (a, b)) in Generative::<f32>::NAMES.iter().zip(got.slices().into_iter().zip(cpu.grads.slices())) {
+        report.push((name.to_string(), rel_diff(&ndarray::ArrayView1::from(a).to_owned(), &ndarray::ArrayView1::from(b).to_owned())));
+    }
+    // Row by row: the zero row's step is 1e8·gu and would hide the other rows' differences.
+    let by_row =
+        |a: &Array2<f32>, b: &Array2<f32>| a.rows().into_iter().zip(b.rows()).fold(0.0f32, |m, (ra, rb)| m.max(rel_diff(&ra.to_owned(), &rb.to_owned())));
+    report.push(("d_z".into(), by_row(&scratch.d_z.download(gpu).unwrap(), &cpu.d_z)));
+    report.push(("z_g".into(), by_row(&gz.download(gpu).unwrap(), &cpu_z)));
+    let losses = scratch.losses(gpu).unwrap();
+    let want = [cpu.loss.input, cpu.loss.layer1, cpu.loss.layer2];
+    let loss_diff = losses.iter().zip(&want).fold(0.0f64, |m, (a, b)| m.max((a - b).abs() / b.abs().max(1e-12)));
+    eprintln!(
+        "generator step {n}×{d}, H {h}, G {g}: {dispatches} dispatches; differences {report:?}; losses GPU {losses:?} CPU {want:?} ({loss_diff:.3e} relative)"
+    );
+    for (name, diff) in &report {
+        assert!(*diff < 1e-5, "{name} differs by {diff:e} of its largest entry");
+    }
+    assert!(loss_diff < 1e-5);
+}

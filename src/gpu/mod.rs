@@ -21,11 +21,13 @@
 //! * [`noise`]: the Philox noise streams of [`crate::counter_rng`], drawn on the GPU.
 //! * [`settle`]: one settling step of the representation circuit, as six dispatches.
 //! * [`grads`]: that step's losses and local gradients, as fourteen more.
+//! * [`generative`]: one step of the generative circuit and the top latent's update.
 //! * [`adam`]: Adam's update of the representation circuit, one dispatch per tensor.
 
 pub mod adam;
 pub mod device;
 pub mod gemm;
+pub mod generative;
 pub mod grads;
 pub mod kernel;
 pub mod matrix;
@@ -35,6 +37,7 @@ pub mod settle;
 pub use adam::GpuAdam;
 pub use device::{Gpu, GpuError, GpuErrorKind};
 pub use gemm::{Gemm, Op};
+pub use generative::{GenNoise, GenScratch, GenStep, GpuGenerative};
 pub use grads::{GpuBatch, GradScratch, RepGrads};
 pub use matrix::GpuMatrix;
 pub use noise::Noise;
