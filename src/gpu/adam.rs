@@ -6,8 +6,9 @@ use super::device::{Gpu, GpuError};
 use super::kernel::{Kernel, uniform};
 use super::matrix::GpuMatrix;
 use super::settle::GpuRepresentation;
-use crate::config::Config;
-use crate::train::GRAD_CLIP;
+use crate::model::ParamSet;
+use crate::train::{Adam, GRAD_CLIP};
+use ndarray::ArrayView2;
 
 /// Threads per workgroup of the Adam kernel.
 const WORKGROUP: usize = 256;
@@ -21,46 +22,55 @@ impl GpuRepresentation {
     }
 }
 
-/// Adam's state for the representation circuit on the GPU (the GPU form of
-/// `train::Adam<Representation<f32>>`).
+/// Adam's state for one parameter set on the GPU (the GPU form of `train::Adam<P>`): the
+/// moments of each tensor, in the set's `ParamSet::NAMES` order.
 pub struct GpuAdam {
     pub lr: f64,
     pub beta1: f64,
     pub beta2: f64,
     pub eps: f64,
     pub t: u64,
-    pub m: GpuRepresentation,
-    pub v: GpuRepresentation,
+    pub m: Vec<GpuMatrix>,
+    pub v: Vec<GpuMatrix>,
     kernel: Kernel,
 }
 
 impl GpuAdam {
-    /// Keras's defaults (β1 0.9, β2 0.999, ε 1e-7), as `train::Adam::new`.
-    pub fn new(gpu: &Gpu, cfg: &Config, lr: f64) -> Result<GpuAdam, GpuError> {
+    /// The optimiser `adam` (moments, step count, rates) on the GPU, to continue from where it is.
+    pub fn upload<P: ParamSet<f32>>(gpu: &Gpu, adam: &Adam<P>) -> Result<GpuAdam, GpuError> {
         let kernel = Kernel::new(gpu, "adam", include_str!("kernels/adam.wgsl"), "main")?;
-        Ok(GpuAdam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-7, t: 0, m: GpuRepresentation::zeros(gpu, cfg), v: GpuRepresentation::zeros(gpu, cfg), kernel })
+        let up = |p: &P| p.slices().into_iter().map(|s| GpuMatrix::upload(gpu, ArrayView2::from_shape((1, s.len()), s).expect("a flat view"))).collect();
+        Ok(GpuAdam { lr: adam.lr, beta1: adam.beta1, beta2: adam.beta2, eps: adam.eps, t: adam.t, m: up(&adam.m), v: up(&adam.v), kernel })
     }
 
     /// Records one step on every tensor; returns the number of dispatches (one per tensor).
-    pub fn encode_step(&mut self, gpu: &Gpu, encoder: &mut wgpu::CommandEncoder, params: &GpuRepresentation, grads: &GpuRepresentation) -> usize {
+    /// `params` and `grads` list the tensors in the order the moments were made in.
+    pub fn encode_step(&mut self, gpu: &Gpu, encoder: &mut wgpu::CommandEncoder, params: &[&GpuMatrix], grads: &[&GpuMatrix]) -> usize {
+        assert!(
+            params.len() == self.m.len() && grads.len() == self.m.len(),
+            "GpuAdam: {} tensors, {} gradients, {} moments",
+            params.len(),
+            grads.len(),
+            self.m.len()
+        );
         self.t += 1;
         let t = self.t as i32;
         let lr_t = (self.lr * (1.0 - self.beta2.powi(t)).sqrt() / (1.0 - self.beta1.powi(t))) as f32;
-        let words = |len: usize| {
-            let consts = [lr_t, (1.0 - self.beta1) as f32, (1.0 - self.beta2) as f32, self.eps as f32, GRAD_CLIP as f32];
-            let mut w = vec![len as u32];
-            w.extend(consts.iter().map(|c| c.to_bits()));
-            w
-        };
-        let sets = params.tensors().into_iter().zip(grads.tensors()).zip(self.m.tensors()).zip(self.v.tensors());
-        let mut dispatches = 0;
-        for (((p, g), m), v) in sets {
-            let params = uniform(gpu, &words(p.len()));
+        let consts = [lr_t, (1.0 - self.beta1) as f32, (1.0 - self.beta2) as f32, self.eps as f32, GRAD_CLIP as f32];
+        for (((p, g), m), v) in params.iter().zip(grads).zip(&self.m).zip(&self.v) {
+            assert_eq!(p.len(), m.len(), "GpuAdam: a tensor of {} values with moments of {}", p.len(), m.len());
+            let mut words = vec![p.len() as u32];
+            words.extend(consts.iter().map(|c| c.to_bits()));
+            let uniforms = uniform(gpu, &words);
             let groups = p.len().div_ceil(WORKGROUP);
             let grid = [groups.min(MAX_GROUPS_X) as u32, groups.div_ceil(MAX_GROUPS_X) as u32, 1];
-            self.kernel.encode(gpu, encoder, &[&params, &p.buffer, &g.buffer, &m.buffer, &v.buffer], grid);
-            dispatches += 1;
+            self.kernel.encode(gpu, encoder, &[&uniforms, &p.buffer, &g.buffer, &m.buffer, &v.buffer], grid);
         }
-        dispatches
+        params.len()
     }
+}
+
+/// A GPU matrix's values as a flat vector (for comparing moments with the CPU's).
+pub fn flat(gpu: &Gpu, m: &GpuMatrix) -> Result<Vec<f32>, GpuError> {
+    Ok(m.download(gpu)?.into_raw_vec_and_offset().0)
 }

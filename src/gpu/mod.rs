@@ -22,7 +22,8 @@
 //! * [`settle`]: one settling step of the representation circuit, as six dispatches.
 //! * [`grads`]: that step's losses and local gradients, as fourteen more.
 //! * [`generative`]: one step of the generative circuit and the top latent's update.
-//! * [`adam`]: Adam's update of the representation circuit, one dispatch per tensor.
+//! * [`adam`]: Adam's update, one dispatch per tensor.
+//! * [`train`]: one training batch, all of the above in one command buffer.
 
 pub mod adam;
 pub mod device;
@@ -33,6 +34,7 @@ pub mod kernel;
 pub mod matrix;
 pub mod noise;
 pub mod settle;
+pub mod train;
 
 pub use adam::GpuAdam;
 pub use device::{Gpu, GpuError, GpuErrorKind};
@@ -42,3 +44,4 @@ pub use grads::{GpuBatch, GradScratch, RepGrads};
 pub use matrix::GpuMatrix;
 pub use noise::Noise;
 pub use settle::{GpuRepresentation, GpuState, Settle, StepNoise, StepScratch};
+pub use train::{GpuBatchReport, GpuTrainer};

@@ -122,6 +122,55 @@ impl Settle {
         Ok(Settle { gemm: Gemm::new(gpu)?, layer: Kernel::new(gpu, "layer", &with_philox(LAYER), "main")?, nrm: Kernel::new(gpu, "nrm", NRM, "main")? })
     }
 
+    /// Records `dst ← nrm(src)` row by row, with each row's `Σ src²` in `sq` (one dispatch).
+    pub fn encode_nrm(&self, gpu: &Gpu, encoder: &mut wgpu::CommandEncoder, src: &GpuMatrix, dst: &GpuMatrix, sq: &GpuMatrix) -> Result<(), GpuError> {
+        check_rows(src.rows)?;
+        let params = uniform(gpu, &[src.rows as u32, src.cols as u32]);
+        self.nrm.encode(gpu, encoder, &[&params, &src.buffer, &dst.buffer, &sq.buffer], [src.rows as u32, 1, 1]);
+        Ok(())
+    }
+
+    /// Records the forward pass's two layers (algorithm.md §3): `z1 = relu(x̂·W1 + b1)`,
+    /// `z2 = relu(ẑ1·W2 + b2)`, into `out` with their normalised copies (four dispatches). It is
+    /// the layer kernel with α = 0 from a zero state (`zeros`), whose lateral and leak terms
+    /// then add exact zeros.
+    #[allow(clippy::too_many_arguments)]
+    pub fn encode_forward(
+        &self,
+        gpu: &Gpu,
+        encoder: &mut wgpu::CommandEncoder,
+        rep: &GpuRepresentation,
+        x_hat: &GpuMatrix,
+        zeros: &GpuState,
+        scratch: &StepScratch,
+        out: &GpuState,
+    ) -> Result<usize, GpuError> {
+        let n = x_hat.rows;
+        check_rows(n)?;
+        self.gemm.encode(gpu, encoder, 1.0, (x_hat, Op::N), (&rep.w1, Op::N), 0.0, &scratch.a1)?;
+        self.encode_layer(gpu, encoder, (&scratch.a1, &rep.b1, &rep.l1), &zeros.z1, &out.z1, 0.0, None);
+        self.gemm.encode(gpu, encoder, 1.0, (&out.z1.z_hat, Op::N), (&rep.w2, Op::N), 0.0, &scratch.a2)?;
+        self.encode_layer(gpu, encoder, (&scratch.a2, &rep.b2, &rep.l2), &zeros.z2, &out.z2, 0.0, None);
+        Ok(4)
+    }
+
+    /// Records the layer kernel: `z ← (1−α)·relu(a + b − zp·Leff + noise) + α·zp`, with ẑ and Σz².
+    #[allow(clippy::too_many_arguments)]
+    fn encode_layer(
+        &self,
+        gpu: &Gpu,
+        encoder: &mut wgpu::CommandEncoder,
+        (a, b, l): (&GpuMatrix, &GpuMatrix, &GpuMatrix),
+        zp: &GpuLayer,
+        z: &GpuLayer,
+        alpha: f32,
+        stream: Option<(StreamKey, f32)>,
+    ) {
+        let params = layer_params(gpu, a.rows, a.cols, alpha, stream);
+        let buffers = [&params, &a.buffer, &b.buffer, &l.buffer, &zp.z.buffer, &z.z.buffer, &z.z_hat.buffer, &z.sq.buffer];
+        self.layer.encode(gpu, encoder, &buffers, [a.rows as u32, 1, 1]);
+    }
+
     /// A state uploaded from the CPU, with its normalised copies and goodness (two dispatches).
     pub fn upload_state(&self, gpu: &Gpu, state: &State<f32>) -> Result<GpuState, GpuError> {
         let (n, h) = state.z1.dim();
@@ -130,9 +179,7 @@ impl Settle {
         out.z2.z.write(gpu, state.z2.view());
         let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("upload state") });
         for layer in [&out.z1, &out.z2] {
-            check_rows(n)?;
-            let params = uniform(gpu, &[n as u32, h as u32]);
-            self.nrm.encode(gpu, &mut encoder, &[&params, &layer.z.buffer, &layer.z_hat.buffer, &layer.sq.buffer], [n as u32, 1, 1]);
+            self.encode_nrm(gpu, &mut encoder, &layer.z, &layer.z_hat, &layer.sq)?;
         }
         gpu.queue.submit([encoder.finish()]);
         Ok(out)
@@ -173,9 +220,7 @@ impl Settle {
                     format!("layer: {}×{} state with bias 1×{} and laterals {}×{}", a.rows, a.cols, b.cols, l.rows, l.cols),
                 ));
             }
-            let params = layer_params(gpu, n, a.cols, alpha, stream);
-            let buffers = [&params, &a.buffer, &b.buffer, &l.buffer, &zp.z.buffer, &z.z.buffer, &z.z_hat.buffer, &z.sq.buffer];
-            self.layer.encode(gpu, encoder, &buffers, [n as u32, 1, 1]);
+            self.encode_layer(gpu, encoder, (a, b, l), zp, z, alpha, stream);
         }
         Ok(DISPATCHES_PER_STEP)
     }
