@@ -403,7 +403,8 @@ fn adam_steps_match_the_cpu() {
     for _ in 0..3 {
         cpu_adam.step(&mut rep, &grads);
         let mut enc = gpu.device.create_command_encoder(&Default::default());
-        assert_eq!(gpu_adam.encode_step(gpu, &mut enc, &params.tensors(), &ggrads.tensors()), 10);
+        let flag = pff::gpu::adam::guard_flag(gpu);
+        assert_eq!(gpu_adam.encode_step(gpu, &mut enc, &params.tensors(), &ggrads.tensors(), &flag), 10);
         gpu.queue.submit([enc.finish()]);
     }
     let got = params.download(gpu).unwrap();
@@ -508,6 +509,7 @@ fn one_training_batch_matches_the_cpu_with_the_same_noise() {
     let report = on_gpu.train_batch(gpu, x.view(), &labels, &negatives, key).unwrap();
     assert_eq!(report.dispatches, 5 + cfg.steps * DISPATCHES_PER_STEP);
     assert_eq!(report.bytes_read, 0);
+    on_gpu.check_finite(gpu).unwrap();
     let (rep, generative) = on_gpu.download(gpu).unwrap();
     let losses = on_gpu.losses(gpu).unwrap().unwrap();
 
@@ -549,4 +551,31 @@ fn one_training_batch_matches_the_cpu_with_the_same_noise() {
         cfg.steps, report.dispatches, report.bytes_read
     );
     assert!(worst < 1e-4 && loss_diff < 1e-4, "parameters differ by {worst:e}, losses by {loss_diff:e}");
+}
+
+/// A NaN in W1 makes the first step's representation losses non-finite: the guard stops every
+/// update from there (so the parameters are those the batch started with, bit for bit) and
+/// `check_finite` names the step, as the CPU's `train_batch` does.
+#[test]
+fn a_non_finite_loss_stops_the_updates_and_is_reported() {
+    use pff::config::Config;
+    use pff::gpu::{GpuErrorKind, GpuTrainer};
+    use pff::model::{ParamSet, Pff};
+    use pff::train::Trainer;
+    let gpu = gpu();
+    let cfg = Config { input_dim: 20, hidden: 20, classes: 10, latent: 4, steps: 2, batch_size: 4, ..Config::tiny() };
+    let mut trainer = Trainer::new(Pff::new(cfg, 3).unwrap(), 3);
+    trainer.model.rep.w1[[0, 0]] = f32::NAN;
+    let x = arr(4, 20, 50).mapv(f32::abs);
+    let labels = [1, 2, 3, 4];
+    let negatives = trainer.negative_labels(&labels, 0);
+    let mut on_gpu = GpuTrainer::upload(gpu, &trainer).unwrap();
+    on_gpu.train_batch(gpu, x.view(), &labels, &negatives, 0).unwrap();
+    let err = on_gpu.check_finite(gpu).unwrap_err();
+    assert_eq!(err.kind, GpuErrorKind::NonFinite);
+    assert!(err.message.contains("representation losses became non-finite at settling step 0"), "{err}");
+    let (rep, generative) = on_gpu.download(gpu).unwrap();
+    let bits = |s: Vec<&[f32]>| s.into_iter().flat_map(|t| t.iter().map(|v| v.to_bits())).collect::<Vec<_>>();
+    assert_eq!(bits(rep.slices()), bits(trainer.model.rep.slices()));
+    assert_eq!(bits(generative.slices()), bits(trainer.model.generative.slices()));
 }

@@ -44,8 +44,11 @@ impl GpuAdam {
     }
 
     /// Records one step on every tensor; returns the number of dispatches (one per tensor).
-    /// `params` and `grads` list the tensors in the order the moments were made in.
-    pub fn encode_step(&mut self, gpu: &Gpu, encoder: &mut wgpu::CommandEncoder, params: &[&GpuMatrix], grads: &[&GpuMatrix]) -> usize {
+    /// `params` and `grads` list the tensors in the order the moments were made in. `flag` is the
+    /// non-finite guard's word (guard.wgsl): while it is not 0 the step changes nothing. The
+    /// step count t advances on the host either way; a batch whose flag ends set is an error
+    /// for its caller, who does not go on from this state.
+    pub fn encode_step(&mut self, gpu: &Gpu, encoder: &mut wgpu::CommandEncoder, params: &[&GpuMatrix], grads: &[&GpuMatrix], flag: &wgpu::Buffer) -> usize {
         assert!(
             params.len() == self.m.len() && grads.len() == self.m.len(),
             "GpuAdam: {} tensors, {} gradients, {} moments",
@@ -64,10 +67,15 @@ impl GpuAdam {
             let uniforms = uniform(gpu, &words);
             let groups = p.len().div_ceil(WORKGROUP);
             let grid = [groups.min(MAX_GROUPS_X) as u32, groups.div_ceil(MAX_GROUPS_X) as u32, 1];
-            self.kernel.encode(gpu, encoder, &[&uniforms, &p.buffer, &g.buffer, &m.buffer, &v.buffer], grid);
+            self.kernel.encode(gpu, encoder, &[&uniforms, &p.buffer, &g.buffer, &m.buffer, &v.buffer, flag], grid);
         }
         params.len()
     }
+}
+
+/// A zeroed guard flag (one u32 in a storage buffer) for [`GpuAdam::encode_step`].
+pub fn guard_flag(gpu: &Gpu) -> wgpu::Buffer {
+    GpuMatrix::zeros(gpu, 1, 1).buffer
 }
 
 /// A GPU matrix's values as a flat vector (for comparing moments with the CPU's).

@@ -24,6 +24,8 @@ pub enum GpuErrorKind {
     Readback,
     /// Operands of the wrong shape (a bug in the caller).
     Shape,
+    /// Training produced a NaN or infinity (the non-finite guard tripped).
+    NonFinite,
 }
 
 impl GpuErrorKind {
@@ -35,6 +37,7 @@ impl GpuErrorKind {
             GpuErrorKind::Shader => "shader",
             GpuErrorKind::Readback => "readback",
             GpuErrorKind::Shape => "shape",
+            GpuErrorKind::NonFinite => "non-finite",
         }
     }
 }
