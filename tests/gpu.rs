@@ -579,3 +579,42 @@ fn a_non_finite_loss_stops_the_updates_and_is_reported() {
     assert_eq!(bits(rep.slices()), bits(trainer.model.rep.slices()));
     assert_eq!(bits(generative.slices()), bits(trainer.model.generative.slices()));
 }
+
+/// Wall-clock time of one `tiny` batch (B 50, D 784, H 100, K 8) on this adapter and on the CPU
+/// (`Trainer::train_batch`, its own PCG noise: a timing, not a comparison of results). Ignored:
+/// run it by name; on a software adapter it says nothing about GPU speed.
+#[test]
+#[ignore]
+fn time_one_tiny_batch() {
+    use pff::config::Config;
+    use pff::gpu::GpuTrainer;
+    use pff::model::Pff;
+    use pff::train::Trainer;
+    use std::time::Instant;
+    let gpu = gpu();
+    let cfg = Config::tiny();
+    let mut trainer = Trainer::new(Pff::new(cfg.clone(), 1).unwrap(), 1);
+    let b = cfg.batch_size;
+    let x = arr(b, cfg.input_dim, 60).mapv(f32::abs);
+    let labels: Vec<usize> = (0..b).map(|i| i % 10).collect();
+    let negatives = trainer.negative_labels(&labels, 0);
+    let mut on_gpu = GpuTrainer::upload(gpu, &trainer).unwrap();
+    for round in 0..3 {
+        let t = Instant::now();
+        let report = on_gpu.train_batch(gpu, x.view(), &labels, &negatives, round).unwrap();
+        let recorded = t.elapsed();
+        on_gpu.check_finite(gpu).unwrap();
+        let gpu_time = t.elapsed();
+        let t = Instant::now();
+        trainer.train_batch(x.view(), &labels, round).unwrap();
+        let cpu_time = t.elapsed();
+        eprintln!(
+            "tiny batch {round}: GPU ({}) {:.1} ms ({:.1} ms to record {} dispatches), CPU {:.1} ms",
+            gpu.info.name,
+            gpu_time.as_secs_f64() * 1e3,
+            recorded.as_secs_f64() * 1e3,
+            report.dispatches,
+            cpu_time.as_secs_f64() * 1e3
+        );
+    }
+}
