@@ -7,7 +7,8 @@
 #   --test: Debian chromium + chromium-driver and firefox-esr (Debian serves one version of each:
 #   tested with Chromium 156 and Firefox ESR 153.8), geckodriver 0.37.1 (crates registry), npm
 #   packages of tests/e2e (package-lock.json: playwright-core 1.65.1, selenium-webdriver 4.49.0,
-#   and typescript for the type check of www/)
+#   and typescript for the type check of www/), and lavapipe, Mesa's software Vulkan driver, for
+#   the GPU tests (Debian mesa-vulkan-drivers, Mesa 22.3.6; vulkan-tools for `vulkaninfo`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NIGHTLY=nightly-2026-05-20
@@ -34,6 +35,9 @@ if [ "$with_tests" = 1 ]; then
   command -v firefox-esr >/dev/null || need+=(firefox-esr)
   # the plain static host of the bundle test (tests/e2e/bundle.mjs): python3 -m http.server
   command -v python3 >/dev/null || need+=(python3)
+  # the GPU tests' adapter (tests/gpu.rs): lavapipe registers lvp_icd.*.json with the Vulkan loader
+  ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1 || need+=(mesa-vulkan-drivers)
+  command -v vulkaninfo >/dev/null || need+=(vulkan-tools)
 fi
 [ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
 # Fashion-MNIST is fetched with `apt-get download`, which needs the package lists.

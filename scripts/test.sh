@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the project and ends with one line "N passed, M failed":
 #   1. native: cargo test --release (gradients, engine, data incl. the real MNIST and
-#      Fashion-MNIST fetches, server, shipped weights)
+#      Fashion-MNIST fetches, server, shipped weights) and the GPU engine against the CPU on
+#      lavapipe, Mesa's software Vulkan driver (tests/gpu.rs; fails without an adapter), in one
+#      build with `--features gpu`
 #   2. the three wasm packages built with wasm-pack (scripts/build-wasm.sh)
 #   3. wasm-bindgen tests in headless Chromium and headless Firefox ESR (`wasm-pack test
 #      --headless --chrome` / `--firefox`), single-threaded build and threaded build, and the
@@ -11,9 +13,10 @@
 #      through WebDriver (tests/e2e/firefox.mjs); a custom dataset trained, bundled and served by
 #      a plain static host (tests/e2e/bundle.mjs)
 #   5. a 20-second smoke run of every fuzz target (scripts/fuzz.sh; cargo-fuzz on the pinned nightly)
-#   6. the gates: cargo fmt --check, clippy with warnings denied (native and wasm32), tsc
-#      over the page's JavaScript (JSDoc types, strict, the worker protocol of www/protocol.js)
-#      and prettier --check over it and the e2e tests (pinned in tests/e2e, .prettierrc)
+#   6. the gates: cargo fmt --check, clippy with warnings denied (native with the gpu feature,
+#      and wasm32), tsc over the page's JavaScript (JSDoc types, strict, the worker protocol of
+#      www/protocol.js) and prettier --check over it and the e2e tests (pinned in tests/e2e,
+#      .prettierrc)
 # Installs what it needs first (scripts/setup.sh --test).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -34,13 +37,15 @@ timings=()
 
 ./scripts/setup.sh --test || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
 step "format" cargo fmt --check
-step "clippy (native)" cargo clippy --release --all-targets -- -D warnings
+step "clippy (native)" cargo clippy --release --all-targets --features gpu -- -D warnings
 step "clippy (wasm32)" cargo clippy --release --target wasm32-unknown-unknown --lib --tests -- -D warnings
 step "clippy (wasm32, relaxed SIMD)" env CARGO_TARGET_DIR=target/relaxed-check \
   cargo clippy --release --target wasm32-unknown-unknown --lib --tests --config .cargo/relaxed.toml -- -D warnings
 step "JavaScript type check" bash -c 'cd tests/e2e && npx --no-install tsc -p tsconfig.json'
 step "JavaScript format" bash -c 'cd tests/e2e && npx --no-install prettier --config .prettierrc --check "../../www/*.js" "*.mjs" "panels/*.mjs"'
-step "native tests" cargo test --release --no-fail-fast -- --include-ignored
+# One feature set for clippy, the tests and the CLI, so that the crate is compiled once: the
+# gpu feature only adds src/gpu/ (tests/gpu.rs runs the GPU engine on lavapipe).
+step "native tests (and the GPU engine on lavapipe)" cargo test --release --features gpu --no-fail-fast -- --include-ignored
 step "wasm build" ./scripts/build-wasm.sh
 step "wasm tests (single)" wasm-pack test --headless --chrome --mode no-install --release
 step "wasm tests (threads)" env CARGO_TARGET_DIR=target/threads rustup run "$NIGHTLY" \
@@ -50,7 +55,7 @@ step "wasm tests (relaxed)" env CARGO_TARGET_DIR=target/relaxed rustup run "$NIG
 step "wasm tests (single, Firefox)" wasm-pack test --headless --firefox --mode no-install --release
 step "wasm tests (threads, Firefox)" env CARGO_TARGET_DIR=target/threads rustup run "$NIGHTLY" \
   wasm-pack test --headless --firefox --mode no-install --release -- --config .cargo/threads.toml --features threads
-step "build CLI" cargo build --release
+step "build CLI" cargo build --release --features gpu
 step "end-to-end tests" node tests/e2e/run.mjs
 step "end-to-end tests (Firefox)" node tests/e2e/firefox.mjs
 step "end-to-end: share a model (bundle on a plain static host)" node tests/e2e/bundle.mjs

@@ -19,7 +19,11 @@
 //! * [`gmm`]: the Gaussian-mixture prior over top latents used to generate digits.
 //! * [`checkpoint`]: the safetensors weights format shared by the CLI and the web page.
 //! * [`data`]: MNIST-style IDX parsing and the project's compressed shard format.
+//! * [`counter_rng`]: Philox4x32-10 noise addressed by (seed, batch, step, purpose, element),
+//!   the same bits on the CPU and the GPU.
 //! * [`linalg`]: the one seam every matrix product goes through.
+//! * `gpu` (feature `gpu`, native for now): the GPU engine, WGSL kernels run through wgpu on
+//!   buffers that stay on the GPU.
 //!
 //! The core is pure computation on byte slices and arrays: no files, no network, no terminal.
 //! Those live in [`native`] (feature `cli`, never compiled for wasm32), and the whole
@@ -36,8 +40,11 @@ pub use error::{ErrorKind, PffError, Result};
 pub mod catalog;
 pub mod checkpoint;
 pub mod config;
+pub mod counter_rng;
 pub mod generate;
 pub mod gmm;
+#[cfg(all(feature = "gpu", not(target_arch = "wasm32")))]
+pub mod gpu;
 pub mod infer;
 pub mod init;
 pub mod lateral;

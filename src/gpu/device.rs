@@ -1,0 +1,140 @@
+//! Finding an adapter and opening a device.
+//!
+//! wgpu looks at every backend this build has (Vulkan, Metal, DX12, GL; `WGPU_BACKEND` narrows
+//! them) and takes the best adapter it finds, a software one (lavapipe, SwiftShader) included.
+//! When there is none the caller gets [`GpuErrorKind::NoAdapter`] with the backends that were
+//! searched and how to install a software driver: pff never falls back to the CPU on its own,
+//! since a run that silently took 100× longer would be worse than an error.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+/// What kind of GPU failure an error is: the part a program may act on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GpuErrorKind {
+    /// No adapter on any backend this build searched.
+    NoAdapter,
+    /// An adapter was found but refused to open a device (limits, features, driver error).
+    NoDevice,
+    /// A kernel failed to compile or a pipeline failed validation (a bug in pff).
+    Shader,
+    /// Reading a buffer back failed (device lost, mapping refused).
+    Readback,
+    /// Operands of the wrong shape (a bug in the caller).
+    Shape,
+    /// Training produced a NaN or infinity (the non-finite guard tripped).
+    NonFinite,
+}
+
+impl GpuErrorKind {
+    /// The stable name of the kind (`no-adapter`, …), as [`crate::ErrorKind::as_str`] names its own.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GpuErrorKind::NoAdapter => "no-adapter",
+            GpuErrorKind::NoDevice => "no-device",
+            GpuErrorKind::Shader => "shader",
+            GpuErrorKind::Readback => "readback",
+            GpuErrorKind::Shape => "shape",
+            GpuErrorKind::NonFinite => "non-finite",
+        }
+    }
+}
+
+/// A GPU failure: a [`GpuErrorKind`] to act on and a message for a person to read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GpuError {
+    pub kind: GpuErrorKind,
+    pub message: String,
+}
+
+impl GpuError {
+    pub fn new(kind: GpuErrorKind, message: impl Into<String>) -> Self {
+        GpuError { kind, message: message.into() }
+    }
+}
+
+impl fmt::Display for GpuError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "GPU ({}): {}", self.kind.as_str(), self.message)
+    }
+}
+
+impl std::error::Error for GpuError {}
+
+/// An open device and its queue, with what the adapter said about itself.
+pub struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+}
+
+impl Gpu {
+    /// The best adapter on any backend this build has (narrowed by `WGPU_BACKEND` when set),
+    /// with the WebGPU default limits. A software adapter is accepted: it is how the tests run.
+    pub fn new() -> Result<Gpu, GpuError> {
+        let desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+        let searched = desc.backends & wgpu::Instance::enabled_backend_features();
+        let instance = wgpu::Instance::new(desc);
+        let options = wgpu::RequestAdapterOptions { power_preference: wgpu::PowerPreference::HighPerformance, ..Default::default() };
+        let adapter = block_on(instance.request_adapter(&options)).map_err(|e| no_adapter(searched, &e.to_string()))?;
+        let info = adapter.get_info();
+        let desc = wgpu::DeviceDescriptor { label: Some("pff"), ..Default::default() };
+        let (device, queue) = block_on(adapter.request_device(&desc))
+            .map_err(|e| GpuError::new(GpuErrorKind::NoDevice, format!("the adapter {} ({:?}) refused a device: {e}", info.name, info.backend)))?;
+        Ok(Gpu { device, queue, info })
+    }
+
+    /// One line naming the adapter, its backend and driver (for logs and `bench`).
+    pub fn describe(&self) -> String {
+        let i = &self.info;
+        format!("{} ({:?}, {:?}, driver {} {})", i.name, i.backend, i.device_type, i.driver, i.driver_info)
+    }
+
+    /// Blocks until all submitted work has finished.
+    pub fn wait(&self) -> Result<(), GpuError> {
+        self.device.poll(wgpu::PollType::wait_indefinitely()).map(drop).map_err(|e| GpuError::new(GpuErrorKind::Readback, format!("waiting for the GPU: {e}")))
+    }
+
+    /// Runs `make` under a validation error scope: a kernel that fails to compile or a pipeline
+    /// that fails validation becomes a [`GpuErrorKind::Shader`] error instead of a panic.
+    pub fn checked<R>(&self, what: &str, make: impl FnOnce(&wgpu::Device) -> R) -> Result<R, GpuError> {
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let out = make(&self.device);
+        match block_on(scope.pop()) {
+            None => Ok(out),
+            Some(e) => Err(GpuError::new(GpuErrorKind::Shader, format!("{what}: {e}"))),
+        }
+    }
+}
+
+/// The error for "no adapter": what was searched and how to get a software driver.
+fn no_adapter(searched: wgpu::Backends, detail: &str) -> GpuError {
+    let names: Vec<&str> = [(wgpu::Backends::VULKAN, "Vulkan"), (wgpu::Backends::METAL, "Metal"), (wgpu::Backends::DX12, "DX12"), (wgpu::Backends::GL, "GL")]
+        .into_iter()
+        .filter(|(b, _)| searched.contains(*b))
+        .map(|(_, n)| n)
+        .collect();
+    let message = format!(
+        "no GPU adapter found (searched: {}; wgpu said: {detail}). Install a GPU driver, or for a \
+         software one (slow, for tests) Mesa's lavapipe: `apt-get install mesa-vulkan-drivers` on \
+         Debian/Ubuntu. WGPU_BACKEND narrows the search (vulkan, metal, dx12, gl).",
+        if names.is_empty() { "no backend (WGPU_BACKEND names none this build has)".to_string() } else { names.join(", ") }
+    );
+    GpuError::new(GpuErrorKind::NoAdapter, message)
+}
+
+/// Drives a wgpu future to completion on this thread. Natively wgpu's futures (adapter, device,
+/// error scopes) are ready when first polled, so this never spins in practice; it exists so that
+/// the crate needs no executor.
+pub(crate) fn block_on<F: Future>(fut: F) -> F::Output {
+    let mut fut = pin!(fut);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::yield_now();
+    }
+}

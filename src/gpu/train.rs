@@ -1,0 +1,164 @@
+//! One training batch on the GPU (algorithm.md §9, the GPU form of `Trainer::train_batch`):
+//! the batch goes up once, and everything after it is recorded into one command buffer:
+//!
+//! * `x̂ = nrm([x; x])` (1 dispatch) and the forward pass's z1, z2 (4);
+//! * per settling step k: the representation step (settle 6 + gradients 14), the non-finite
+//!   guard (1), Adam on θ_r (10), the generator step with the top latent's update (14), the
+//!   guard (1), Adam on θ_g (3): 49.
+//!
+//! Nothing is read back: the last step's losses stay on the GPU until [`GpuTrainer::losses`]
+//! is asked for them, and the guard's flag until [`GpuTrainer::check_finite`] reads it. The noise is the counter-based Philox stream of [`crate::counter_rng`],
+//! addressed (seed, batch key, step k, purpose) with purposes 0, 1 (e1, e2) and 2, 3 (n1, n2)
+//! as the CPU's `batch_noise` numbers them; the CPU's training still uses its PCG blocks, so a
+//! GPU batch equals a CPU batch only when the CPU is fed the same Philox noise (as the tests do).
+//!
+//! Not here yet: the forward head's cross-entropy of `BatchStats`, and `reg_lambda` (refused).
+
+use super::adam::{GpuAdam, guard_flag};
+use super::device::{Gpu, GpuError, GpuErrorKind};
+use super::generative::{GenNoise, GenScratch, GenStep, GpuGenerative};
+use super::grads::{GpuBatch, GradScratch, RepGrads};
+use super::kernel::{Kernel, uniform};
+use super::matrix::GpuMatrix;
+use super::settle::{GpuRepresentation, GpuState, Settle, StepNoise, StepScratch};
+use crate::config::Config;
+use crate::counter_rng::StreamKey;
+use crate::model::{Generative, Representation};
+use crate::ops::one_hot;
+use crate::train::Trainer;
+use ndarray::{Array1, ArrayView2, Axis, concatenate};
+
+/// The model, both optimisers and the kernels, on the GPU.
+pub struct GpuTrainer {
+    pub cfg: Config,
+    pub seed: u64,
+    pub rep: GpuRepresentation,
+    pub generative: GpuGenerative,
+    pub opt_r: GpuAdam,
+    pub opt_g: GpuAdam,
+    settle: Settle,
+    rep_grads: RepGrads,
+    gen_step: GenStep,
+    guard: Kernel,
+    /// The non-finite guard's word: 0, or 1 + 2k (representation losses of step k) or 2 + 2k
+    /// (generative losses of step k) for the first step whose losses were not finite.
+    flag: wgpu::Buffer,
+    /// The last batch's loss rows, kept for [`GpuTrainer::losses`].
+    last: Option<(GradScratch, GenScratch, f32)>,
+}
+
+/// What one GPU batch recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GpuBatchReport {
+    /// Compute dispatches in the batch's command buffer.
+    pub dispatches: usize,
+    /// Bytes read back from the GPU during the batch (0: losses are read only when asked).
+    pub bytes_read: u64,
+}
+
+/// Dispatches of one settling step of training: settle, gradients, Adam_r, generator, Adam_g.
+pub const DISPATCHES_PER_STEP: usize = super::settle::DISPATCHES_PER_STEP + super::grads::DISPATCHES + 1 + 10 + super::generative::DISPATCHES + 1 + 3;
+
+impl GpuTrainer {
+    /// The trainer's model and optimisers on the GPU, to continue its run there.
+    pub fn upload(gpu: &Gpu, trainer: &Trainer) -> Result<GpuTrainer, GpuError> {
+        let model = &trainer.model;
+        Ok(GpuTrainer {
+            cfg: model.cfg.clone(),
+            seed: trainer.seed,
+            rep: GpuRepresentation::upload(gpu, &model.rep),
+            generative: GpuGenerative::upload(gpu, &model.generative),
+            opt_r: GpuAdam::upload(gpu, &trainer.opt_r)?,
+            opt_g: GpuAdam::upload(gpu, &trainer.opt_g)?,
+            settle: Settle::new(gpu)?,
+            rep_grads: RepGrads::new(gpu)?,
+            gen_step: GenStep::new(gpu)?,
+            guard: Kernel::new(gpu, "guard", include_str!("kernels/guard.wgsl"), "main")?,
+            flag: guard_flag(gpu),
+            last: None,
+        })
+    }
+
+    /// Both circuits' parameters back on the CPU (for checkpoints and tests).
+    pub fn download(&self, gpu: &Gpu) -> Result<(Representation<f32>, Generative<f32>), GpuError> {
+        Ok((self.rep.download(gpu)?, self.generative.download(gpu)?))
+    }
+
+    /// Trains on one batch: `x` (B×D, pixels in [0, 1]), its labels and the negatives' labels
+    /// (from `Trainer::negative_labels`), with the noise of batch `key`.
+    pub fn train_batch(&mut self, gpu: &Gpu, x: ArrayView2<'_, f32>, labels: &[usize], negatives: &[usize], key: u64) -> Result<GpuBatchReport, GpuError> {
+        let cfg = self.cfg.clone();
+        let (b, c, h) = (x.nrows(), cfg.classes, cfg.hidden);
+        let n = 2 * b;
+        let xx = GpuMatrix::upload(gpu, concatenate(Axis(0), &[x, x]).expect("same widths").view());
+        let y = concatenate(Axis(0), &[one_hot::<f32>(labels, c).view(), one_hot::<f32>(negatives, c).view()]).expect("same widths");
+        let positive = Array1::from_shape_fn(n, |i| if i < b { 1.0f32 } else { 0.0 });
+        let batch = GpuBatch {
+            x_hat: GpuMatrix::zeros(gpu, n, cfg.input_dim),
+            y: GpuMatrix::upload(gpu, y.view()),
+            y_hat: GpuMatrix::upload(gpu, y.mapv(|v| v * cfg.y_scale as f32).view()),
+            positive: GpuMatrix::upload(gpu, positive.view().insert_axis(Axis(1))),
+            npos: b as f32,
+        };
+        let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("pff batch") });
+        encoder.clear_buffer(&self.flag, 0, None);
+        let mut dispatches = 0;
+        let sq = GpuMatrix::zeros(gpu, n, 1);
+        self.settle.encode_nrm(gpu, &mut encoder, &xx, &batch.x_hat, &sq)?;
+        let (zeros, scratch) = (GpuState::zeros(gpu, n, h), StepScratch::new(gpu, n, h));
+        let mut states = [GpuState::zeros(gpu, n, h), GpuState::zeros(gpu, n, h)];
+        dispatches += 1 + self.settle.encode_forward(gpu, &mut encoder, &self.rep, &batch.x_hat, &zeros, &scratch, &states[0])?;
+        let z_g = GpuMatrix::zeros(gpu, n, cfg.latent);
+        let (grad_scratch, gen_scratch) = (GradScratch::new(gpu, n, h, c), GenScratch::new(gpu, &cfg, n));
+        let (rep_grads, gen_grads) = (GpuRepresentation::zeros(gpu, &cfg), GpuGenerative::zeros(gpu, &cfg));
+        for k in 0..cfg.steps as u32 {
+            let stream = |purpose| StreamKey { seed: self.seed, batch: key, step: k, purpose };
+            let rep_noise = StepNoise { layer1: stream(0), layer2: stream(1), std: cfg.eps_r as f32 };
+            let gen_noise = GenNoise { layer1: stream(2), layer2: stream(3), std: cfg.eps_g as f32 };
+            let [prev, next] = &states;
+            dispatches += self.settle.encode_step(gpu, &mut encoder, &cfg, &self.rep, (&batch.x_hat, &batch.y_hat), prev, &scratch, next, Some(rep_noise))?;
+            dispatches += self.rep_grads.encode(gpu, &mut encoder, &cfg, &self.rep, &batch, (prev, next), &grad_scratch, &rep_grads)?;
+            let g = &grad_scratch;
+            dispatches += self.encode_guard(gpu, &mut encoder, [&g.loss1, &g.loss2, &g.loss_head], 1 + 2 * k);
+            dispatches += self.opt_r.encode_step(gpu, &mut encoder, &self.rep.tensors(), &rep_grads.tensors(), &self.flag);
+            dispatches += self.gen_step.encode(gpu, &mut encoder, &cfg, &self.generative, (&xx, next, &z_g), Some(gen_noise), &gen_scratch, &gen_grads)?;
+            let g = &gen_scratch;
+            dispatches += self.encode_guard(gpu, &mut encoder, [&g.loss0, &g.loss1, &g.loss2], 2 + 2 * k);
+            dispatches += self.opt_g.encode_step(gpu, &mut encoder, &self.generative.tensors(), &gen_grads.tensors(), &self.flag);
+            states.swap(0, 1);
+        }
+        gpu.queue.submit([encoder.finish()]);
+        self.last = Some((grad_scratch, gen_scratch, batch.npos));
+        Ok(GpuBatchReport { dispatches, bytes_read: 0 })
+    }
+
+    /// Records the guard over three loss-row buffers, setting the flag to `code` if one is not
+    /// finite (one dispatch).
+    fn encode_guard(&self, gpu: &Gpu, encoder: &mut wgpu::CommandEncoder, rows: [&GpuMatrix; 3], code: u32) -> usize {
+        let params = uniform(gpu, &[rows[0].rows as u32, code]);
+        self.guard.encode(gpu, encoder, &[&params, &rows[0].buffer, &rows[1].buffer, &rows[2].buffer, &self.flag], [1, 1, 1]);
+        1
+    }
+
+    /// Whether the last batch's losses stayed finite (reads back 4 bytes). If not, the error
+    /// names the first bad step; its update and all later ones were not applied, as on the CPU,
+    /// and the caller should not go on from this state (Adam's step counts moved on).
+    pub fn check_finite(&self, gpu: &Gpu) -> Result<(), GpuError> {
+        let code = super::matrix::read_words(gpu, &self.flag, 4)?[0];
+        if code == 0 {
+            return Ok(());
+        }
+        let (step, what) = ((code - 1) / 2, if code % 2 == 1 { "representation losses" } else { "generative losses" });
+        let msg = format!("{what} became non-finite at settling step {step}; training stopped before applying the update (try a smaller learning rate)");
+        Err(GpuError::new(GpuErrorKind::NonFinite, msg))
+    }
+
+    /// The last step's losses of the last batch: [goodness L1, L2, head, generative input,
+    /// layer 1, layer 2], as `RepLoss` and `GenLoss` report them. Reads back 6·N floats.
+    pub fn losses(&self, gpu: &Gpu) -> Result<Option<[f64; 6]>, GpuError> {
+        let Some((rep, generative, npos)) = &self.last else { return Ok(None) };
+        let [l1, l2, head] = rep.losses(gpu, *npos)?;
+        let [input, g1, g2] = generative.losses(gpu)?;
+        Ok(Some([l1, l2, head, input, g1, g2]))
+    }
+}

@@ -1,0 +1,620 @@
+//! The GPU engine against the CPU (feature `gpu`; run with
+//! `cargo test --release --features gpu --test gpu`).
+//!
+//! These tests need an adapter. On a machine without a GPU that is Mesa's lavapipe
+//! (`scripts/setup.sh --test` installs it). With no adapter at all they **fail** with the
+//! engine's no-adapter message: a GPU test that skipped itself would pass on a machine where the
+//! engine has never run.
+//!
+//! Shapes are small and ragged: lavapipe computes about 1 GFLOP/s on the CPU, and pff's real sizes
+//! (784, 500, 2000) are not multiples of the 64-wide tiles, so every edge case of the bounds
+//! checks must be hit.
+
+use ndarray::{Array2, ArrayView2};
+use pff::counter_rng::StreamKey;
+use pff::gpu::{Gemm, Gpu, GpuMatrix, GpuRepresentation, GpuState, Noise, Op, Settle, StepNoise, StepScratch};
+use std::sync::OnceLock;
+
+/// The one device all tests share (opening one costs about a second on lavapipe).
+fn gpu() -> &'static Gpu {
+    static GPU: OnceLock<Gpu> = OnceLock::new();
+    GPU.get_or_init(|| {
+        let gpu = Gpu::new().unwrap_or_else(|e| panic!("the GPU tests need an adapter: {e}"));
+        eprintln!("adapter: {}", gpu.describe());
+        gpu
+    })
+}
+
+/// A deterministic matrix with entries in [-1, 1).
+fn arr(m: usize, n: usize, seed: u64) -> Array2<f32> {
+    let mut s = seed.wrapping_mul(0x9e3779b97f4a7c15) | 1;
+    Array2::from_shape_fn((m, n), |_| {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((s >> 40) as f32 / (1u64 << 23) as f32) - 1.0
+    })
+}
+
+/// `alpha·a·b + beta·c` accumulated in f64, with the per-element bound of the f32 rounding error
+/// any summation order may make: `γ_{k+2}·(|alpha|·Σ_p |a_ip||b_pj| + |beta·c_ij|)` with
+/// `γ_n = n·u/(1 − n·u)`, u = 2⁻²⁴ (Higham, *Accuracy and Stability of Numerical Algorithms*,
+/// §3.1; the 2 covers the scaling by alpha and the addition of beta·c).
+fn reference(alpha: f32, a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, beta: f32, c: ArrayView2<'_, f32>) -> (Array2<f64>, Array2<f64>) {
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    let u = f64::from(f32::EPSILON) / 2.0;
+    let gamma = (k + 2) as f64 * u / (1.0 - (k + 2) as f64 * u);
+    let mut want = Array2::zeros((m, n));
+    let mut bound = Array2::zeros((m, n));
+    for i in 0..m {
+        for j in 0..n {
+            let (mut s, mut abs) = (0.0f64, 0.0f64);
+            for p in 0..k {
+                let t = f64::from(a[[i, p]]) * f64::from(b[[p, j]]);
+                s += t;
+                abs += t.abs();
+            }
+            let cb = f64::from(beta) * f64::from(c[[i, j]]);
+            want[[i, j]] = f64::from(alpha) * s + cb;
+            bound[[i, j]] = gamma * (f64::from(alpha).abs() * abs + cb.abs());
+        }
+    }
+    (want, bound)
+}
+
+/// Runs one product on the GPU and checks it against [`reference`]; returns the max abs error.
+fn check_gemm(m: usize, k: usize, n: usize, (op_a, op_b): (Op, Op), alpha: f32, beta: f32) -> f64 {
+    let gpu = gpu();
+    let a = arr(m, k, (m * 31 + k) as u64);
+    let b = arr(k, n, (k * 37 + n) as u64);
+    let c0 = arr(m, n, (m + n * 41) as u64);
+    // Store each operand so that op(stored) is a (resp. b).
+    let a_stored = if op_a == Op::T { a.t().to_owned() } else { a.clone() };
+    let b_stored = if op_b == Op::T { b.t().to_owned() } else { b.clone() };
+    let (ga, gb, gc) = (GpuMatrix::upload(gpu, a_stored.view()), GpuMatrix::upload(gpu, b_stored.view()), GpuMatrix::upload(gpu, c0.view()));
+    let gemm = Gemm::new(gpu).unwrap();
+    gemm.run(gpu, alpha, (&ga, op_a), (&gb, op_b), beta, &gc).unwrap();
+    let got = gc.download(gpu).unwrap();
+    let (want, bound) = reference(alpha, a.view(), b.view(), beta, c0.view());
+    let mut max_err = 0.0f64;
+    let mut max_ratio = 0.0f64;
+    for ((&g, &w), &bd) in got.iter().zip(&want).zip(&bound) {
+        let err = (f64::from(g) - w).abs();
+        assert!(err <= bd, "{m}×{k}×{n} {op_a:?}{op_b:?}: |{g} − {w}| = {err:e} above the rounding bound {bd:e}");
+        max_err = max_err.max(err);
+        max_ratio = max_ratio.max(if bd > 0.0 { err / bd } else { 0.0 });
+    }
+    eprintln!("gemm {m}×{k}×{n} {op_a:?}{op_b:?} alpha {alpha} beta {beta}: max abs error {max_err:.3e}, max error/bound {max_ratio:.3}");
+    max_err
+}
+
+const OPS: [(Op, Op); 4] = [(Op::N, Op::N), (Op::T, Op::N), (Op::N, Op::T), (Op::T, Op::T)];
+
+#[test]
+fn gemm_matches_the_cpu_on_ragged_shapes() {
+    for &(m, k, n) in &[(1, 1, 1), (7, 13, 5), (65, 129, 63), (100, 784, 50), (64, 16, 64), (3, 200, 130)] {
+        for ops in OPS {
+            check_gemm(m, k, n, ops, 1.0, 0.0);
+        }
+    }
+}
+
+#[test]
+fn gemm_scales_and_accumulates() {
+    for ops in OPS {
+        check_gemm(33, 47, 70, ops, 2.0, 0.5);
+        check_gemm(33, 47, 70, ops, -0.5, 1.0);
+    }
+}
+
+#[test]
+fn gemm_with_beta_zero_ignores_what_c_held() {
+    let gpu = gpu();
+    let a = arr(5, 9, 1);
+    let b = arr(9, 6, 2);
+    let (ga, gb) = (GpuMatrix::upload(gpu, a.view()), GpuMatrix::upload(gpu, b.view()));
+    let gc = GpuMatrix::upload(gpu, Array2::from_elem((5, 6), f32::NAN).view());
+    Gemm::new(gpu).unwrap().run(gpu, 1.0, (&ga, Op::N), (&gb, Op::N), 0.0, &gc).unwrap();
+    assert!(gc.download(gpu).unwrap().iter().all(|v| v.is_finite()));
+}
+
+#[test]
+fn gemm_refuses_mismatched_shapes() {
+    let gpu = gpu();
+    let (a, b, c) = (GpuMatrix::zeros(gpu, 4, 5), GpuMatrix::zeros(gpu, 4, 6), GpuMatrix::zeros(gpu, 4, 6));
+    let err = Gemm::new(gpu).unwrap().run(gpu, 1.0, (&a, Op::N), (&b, Op::N), 0.0, &c).unwrap_err();
+    assert_eq!(err.kind, pff::gpu::GpuErrorKind::Shape);
+    // Aᵀ·B is 5×6 here, not 4×6.
+    assert!(Gemm::new(gpu).unwrap().run(gpu, 1.0, (&a, Op::T), (&b, Op::N), 0.0, &c).is_err());
+}
+
+#[test]
+fn upload_and_download_round_trip() {
+    let gpu = gpu();
+    let a = arr(17, 3, 9);
+    assert_eq!(GpuMatrix::upload(gpu, a.view()).download(gpu).unwrap(), a);
+    assert_eq!(GpuMatrix::upload(gpu, a.t()).download(gpu).unwrap(), a.t());
+}
+
+/// With no adapter the engine says what it looked for and how to get a software driver, and a
+/// GPU test fails rather than skips: the test binary is run again with the Vulkan loader pointed
+/// at no driver.
+#[test]
+fn without_an_adapter_the_tests_fail_and_say_how_to_get_one() {
+    if std::env::var_os("PFF_GPU_TEST_CHILD").is_some() {
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "upload_and_download_round_trip", "--test-threads", "1"])
+        .env("PFF_GPU_TEST_CHILD", "1")
+        .env("WGPU_BACKEND", "vulkan")
+        .env("VK_ICD_FILENAMES", "/nonexistent/icd.json")
+        .env("VK_DRIVER_FILES", "/nonexistent/icd.json")
+        .output()
+        .unwrap();
+    // libtest prints a failed test's panic message on stdout.
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "a GPU test passed without an adapter:\n{text}");
+    for needle in ["no GPU adapter found", "searched: Vulkan", "mesa-vulkan-drivers"] {
+        assert!(text.contains(needle), "the failure does not say {needle:?}:\n{text}");
+    }
+}
+
+/// Keys that exercise every word of the counter and the key, including carries in the 16-bit
+/// halves of WGSL's emulated 64-bit product (all-ones words).
+fn stream_keys() -> Vec<StreamKey> {
+    vec![
+        StreamKey { seed: 0, batch: 0, step: 0, purpose: 0 },
+        StreamKey { seed: 42, batch: 3 << 32 | 17, step: 5, purpose: 1 },
+        StreamKey { seed: u64::MAX, batch: u64::MAX, step: (1 << 24) - 1, purpose: 255 },
+        StreamKey { seed: 0x243f_6a88_85a3_08d3, batch: 0x1319_8a2e_0370_7344, step: 99, purpose: 2 },
+    ]
+}
+
+#[test]
+fn philox_bits_on_the_gpu_equal_the_cpu_bits() {
+    let gpu = gpu();
+    let noise = Noise::new(gpu).unwrap();
+    // 4099 elements: 1025 blocks, the last one partial, and more than one workgroup of blocks.
+    let out = GpuMatrix::zeros(gpu, 1, 4099);
+    for key in stream_keys() {
+        let mut enc = gpu.device.create_command_encoder(&Default::default());
+        noise.encode_bits(gpu, &mut enc, &key, &out);
+        gpu.queue.submit([enc.finish()]);
+        let got = out.download_bits(gpu).unwrap();
+        let want = key.bits(out.len());
+        if key == stream_keys()[0] {
+            // Counter 0 under key 0: Random123's first philox4x32-10 known answer.
+            assert_eq!(got[..4], [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]);
+        }
+        let differ = got.iter().zip(&want).filter(|(g, w)| g != w).count();
+        assert_eq!(differ, 0, "{key:?}: {differ} of {} words differ; first GPU {:08x?} CPU {:08x?}", want.len(), &got[..4], &want[..4]);
+    }
+}
+
+/// Box–Muller's outputs are `r·cos θ` and `r·sin θ`, and GPUs state the accuracy of `cos` and
+/// `sin` as an absolute error. So a normal's difference is measured in units of f32 epsilon
+/// times its pair's radius `r·std` (from the CPU's pair): in "ulps of the radius". Where a
+/// value is near zero this is far more lenient than ulps of the value itself, which is right:
+/// a cos near zero cannot be computed to a few of its own ulps by any GPU's `cos`.
+#[test]
+fn philox_normals_on_the_gpu_match_the_cpu_within_a_few_ulps_of_their_radius() {
+    let gpu = gpu();
+    let noise = Noise::new(gpu).unwrap();
+    let out = GpuMatrix::zeros(gpu, 7, 601);
+    let std = 0.25f32;
+    let (mut worst, mut worst_abs, mut exact) = (0.0f32, 0.0f32, 0usize);
+    for key in stream_keys() {
+        let mut enc = gpu.device.create_command_encoder(&Default::default());
+        noise.encode_normals(gpu, &mut enc, &key, std, &out);
+        gpu.queue.submit([enc.finish()]);
+        let got = out.download(gpu).unwrap();
+        let want = key.normals(out.len() + 1, std);
+        for (e, &g) in got.iter().enumerate() {
+            let w = want[e];
+            let pair = e & !1;
+            let radius = want[pair].hypot(want[pair + 1]);
+            worst = worst.max((g - w).abs() / (radius * f32::EPSILON));
+            worst_abs = worst_abs.max((g - w).abs());
+            exact += usize::from(g == w);
+        }
+    }
+    let n = out.len() * stream_keys().len();
+    eprintln!("philox normals: {exact} of {n} bit-identical, max abs difference {worst_abs:.3e} (std {std}), max {worst:.2} ulps of the pair's radius");
+    assert!(worst <= 8.0, "normals differ by up to {worst} ulps of their radius");
+}
+
+/// Runs `steps` settling steps on the CPU (`Representation::step`) and on the GPU from the same
+/// parameters, inputs and start state, and returns the largest difference of any state element
+/// relative to the largest state element, over all steps and both layers; also checks the
+/// GPU's normalised copies and goodness sums against the CPU's `nrm` and row sums of squares.
+fn settle_against_cpu(n: usize, d: usize, h: usize, steps: u32, noise_std: Option<f32>) -> f32 {
+    use pff::config::Config;
+    use pff::gpu::settle::DISPATCHES_PER_STEP;
+    use pff::model::{LayerNoise, Representation, State};
+    let gpu = gpu();
+    let cfg = Config { input_dim: d, hidden: h, classes: 10, ..Config::paper() };
+    let rep = Representation::<f32>::init(&cfg, &mut pff::rng::rng(5, &[n as u64, h as u64]));
+    let x_hat = pff::ops::nrm(arr(n, d, 3).mapv(f32::abs).view());
+    let labels: Vec<usize> = (0..n).map(|i| (i * 7) % 10).collect();
+    let y_hat = pff::ops::one_hot::<f32>(&labels, 10) * cfg.y_scale as f32;
+    let mut cpu = State { z1: arr(n, h, 4).mapv(f32::abs), z2: arr(n, h, 5).mapv(f32::abs) };
+
+    let settle = Settle::new(gpu).unwrap();
+    let params = GpuRepresentation::upload(gpu, &rep);
+    let (gx, gy) = (GpuMatrix::upload(gpu, x_hat.view()), GpuMatrix::upload(gpu, y_hat.view()));
+    let scratch = StepScratch::new(gpu, n, h);
+    let mut states = [settle.upload_state(gpu, &cpu).unwrap(), GpuState::zeros(gpu, n, h)];
+    let (mut worst, mut worst_hat, mut worst_sq) = (0.0f32, 0.0f32, 0.0f32);
+    for step in 0..steps {
+        let keys = noise_std.map(|std| {
+            let key = |purpose| StreamKey { seed: 9, batch: 1 << 32 | 2, step, purpose };
+            StepNoise { layer1: key(0), layer2: key(1), std }
+        });
+        let noise: Option<[Array2<f32>; 2]> = keys.map(|k| [k.layer1, k.layer2].map(|s| Array2::from_shape_vec((n, h), s.normals(n * h, k.std)).unwrap()));
+        let layer_noise = noise.as_ref().map(|[e1, e2]| LayerNoise { layer1: e1.view(), layer2: e2.view() });
+        cpu = rep.step(&cfg, x_hat.view(), y_hat.view(), &cpu, layer_noise);
+
+        let [prev, next] = &states;
+        let mut enc = gpu.device.create_command_encoder(&Default::default());
+        let dispatches = settle.encode_step(gpu, &mut enc, &cfg, &params, (&gx, &gy), prev, &scratch, next, keys).unwrap();
+        assert_eq!(dispatches, DISPATCHES_PER_STEP);
+        gpu.queue.submit([enc.finish()]);
+        let got = next.download(gpu).unwrap();
+        for (g, c, layer) in [(&got.z1, &cpu.z1, next_layer(next, 1)), (&got.z2, &cpu.z2, next_layer(next, 2))] {
+            let scale = c.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let diff = (g - c).iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            worst = worst.max(diff / scale);
+            let hat_diff = (&layer.z_hat.download(gpu).unwrap() - &pff::ops::nrm(c.view())).iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let sq = pff::ops::row_sq_sums(c.view());
+            let sq_diff = layer.sq.download(gpu).unwrap().iter().zip(&sq).fold(0.0f32, |m, (g, c)| m.max((g - c).abs() / c.max(1e-30)));
+            assert!(hat_diff < 1e-5 && sq_diff < 1e-4, "step {step}: ẑ differs by {hat_diff:e}, Σz² by {sq_diff:e} relative");
+            (worst_hat, worst_sq) = (worst_hat.max(hat_diff), worst_sq.max(sq_diff));
+        }
+        // The GPU goes on from its own state and normalised copies; the CPU from the GPU's
+        // state too, so that the differences do not compound.
+        cpu = got;
+        states.swap(0, 1);
+    }
+    eprintln!(
+        "settle {n}×{d}→{h}, noise {noise_std:?}, {steps} steps: max state difference {worst:.3e} of the largest state element; ẑ {worst_hat:.3e} absolute; Σz² {worst_sq:.3e} relative"
+    );
+    worst
+}
+
+fn next_layer(state: &GpuState, which: usize) -> &pff::gpu::settle::GpuLayer {
+    if which == 1 { &state.z1 } else { &state.z2 }
+}
+
+// Tolerance: a state element is a sum of D + H + C + 10 products and a ReLU, so f32 rounding in
+// any order may move it by up to about (D + H)·2⁻²⁴ relative to the sum of the terms' magnitudes
+// (γ_n, Higham §3.1): 2.2e-5 for 100 + 260. Measured on lavapipe: 1.4e-7 to 1.6e-7 of the
+// largest element. 1e-5 is well above that and far below what any wrong term (a missing bias,
+// lateral or noise of std 0.05) would cause.
+#[test]
+fn one_settling_step_matches_the_cpu_without_noise() {
+    for (n, d, h) in [(7, 33, 30), (70, 100, 260)] {
+        assert!(settle_against_cpu(n, d, h, 3, None) < 1e-5);
+    }
+}
+
+#[test]
+fn one_settling_step_matches_the_cpu_with_the_same_philox_noise() {
+    for (n, d, h) in [(7, 33, 30), (70, 100, 260)] {
+        assert!(settle_against_cpu(n, d, h, 3, Some(0.05)) < 1e-5);
+    }
+}
+
+/// The largest difference between two arrays relative to the largest entry of `want`.
+fn rel_diff<D: ndarray::Dimension>(got: &ndarray::Array<f32, D>, want: &ndarray::Array<f32, D>) -> f32 {
+    let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let diff = got.iter().zip(want).fold(0.0f32, |m, (g, w)| m.max((g - w).abs()));
+    if scale > 0.0 { diff / scale } else { diff }
+}
+
+/// One representation training step (settling with Philox noise, losses, gradients) on the GPU
+/// against `Representation::train_step`, the same noise fed to both. Returns the largest
+/// relative difference over the gradient tensors and over the three losses.
+fn rep_train_step_against_cpu(n: usize, d: usize, h: usize) -> (f32, f64) {
+    use pff::config::Config;
+    use pff::gpu::grads::DISPATCHES;
+    use pff::gpu::{GpuBatch, GradScratch, RepGrads};
+    use pff::model::{Clamped, LayerNoise, ParamSet, Representation, State};
+    let gpu = gpu();
+    let cfg = Config { input_dim: d, hidden: h, classes: 10, ..Config::paper() };
+    let rep = Representation::<f32>::init(&cfg, &mut pff::rng::rng(6, &[n as u64, h as u64]));
+    let x_hat = pff::ops::nrm(arr(n, d, 13).mapv(f32::abs).view());
+    let labels: Vec<usize> = (0..n).map(|i| (i * 3) % 10).collect();
+    let y = pff::ops::one_hot::<f32>(&labels, 10);
+    let positive = ndarray::Array1::from_shape_fn(n, |i| if i % 3 == 2 { 0.0f32 } else { 1.0 });
+    let prev = State { z1: arr(n, h, 14).mapv(f32::abs), z2: arr(n, h, 15).mapv(f32::abs) };
+    let key = |purpose| StreamKey { seed: 3, batch: 7, step: 4, purpose };
+    let keys = StepNoise { layer1: key(0), layer2: key(1), std: cfg.eps_r as f32 };
+    let [e1, e2] = [keys.layer1, keys.layer2].map(|s| Array2::from_shape_vec((n, h), s.normals(n * h, keys.std)).unwrap());
+    let shown = Clamped { x_hat: x_hat.view(), y: y.view(), positive: positive.view() };
+    let cpu = rep.train_step(&cfg, &shown, &prev, Some(LayerNoise { layer1: e1.view(), layer2: e2.view() }), None);
+
+    let (settle, rep_grads) = (Settle::new(gpu).unwrap(), RepGrads::new(gpu).unwrap());
+    let params = GpuRepresentation::upload(gpu, &rep);
+    let batch = GpuBatch::upload(gpu, &cfg, x_hat.view(), y.view(), positive.view());
+    let (gprev, gnext) = (settle.upload_state(gpu, &prev).unwrap(), GpuState::zeros(gpu, n, h));
+    let (scratch, gscratch, grads) = (StepScratch::new(gpu, n, h), GradScratch::new(gpu, n, h, 10), GpuRepresentation::zeros(gpu, &cfg));
+    let mut enc = gpu.device.create_command_encoder(&Default::default());
+    let mut dispatches = settle.encode_step(gpu, &mut enc, &cfg, &params, (&batch.x_hat, &batch.y_hat), &gprev, &scratch, &gnext, Some(keys)).unwrap();
+    dispatches += rep_grads.encode(gpu, &mut enc, &cfg, &params, &batch, (&gprev, &gnext), &gscratch, &grads).unwrap();
+    assert_eq!(dispatches, 6 + DISPATCHES);
+    gpu.queue.submit([enc.finish()]);
+
+    let got = grads.download(gpu).unwrap();
+    let mut worst_grad = 0.0f32;
+    let names = <Representation<f32> as ParamSet<f32>>::NAMES;
+    for ((name, g), c) in names.iter().zip(got.slices()).zip(cpu.grads.slices()) {
+        let (g, c) = (ndarray::ArrayView1::from(g).to_owned(), ndarray::ArrayView1::from(c).to_owned());
+        let diff = rel_diff(&g, &c);
+        eprintln!("  grad {name}: max difference {diff:.3e} of its largest entry");
+        worst_grad = worst_grad.max(diff);
+    }
+    let losses = gscratch.losses(gpu, batch.npos).unwrap();
+    let want = [cpu.loss.layer1, cpu.loss.layer2, cpu.loss.head];
+    let worst_loss = losses.iter().zip(&want).fold(0.0f64, |m, (g, w)| m.max((g - w).abs() / w.abs().max(1e-12)));
+    eprintln!(
+        "rep train step {n}×{d}→{h}: {dispatches} dispatches; losses GPU {losses:?} CPU {want:?}; max gradient difference {worst_grad:.3e}, max loss difference {worst_loss:.3e} relative"
+    );
+    assert!(rel_diff(&gnext.download(gpu).unwrap().z1, &cpu.state.z1) < 1e-5);
+    (worst_grad, worst_loss)
+}
+
+// Tolerance: a gradient entry is a sum over the N rows of products of states and error signals,
+// which themselves carry the settling step's differences (1.6e-7 relative, above); γ_N for
+// N = 70 is 4.2e-6. Measured on lavapipe: at most 4.2e-7 of the tensor's largest entry (V2),
+// losses within 1.3e-7 relative. 1e-5 leaves room for other summation orders and stays far
+// below what a wrong sign, scale or mask would give.
+#[test]
+fn one_representation_training_step_matches_the_cpu() {
+    for (n, d, h) in [(9, 33, 30), (70, 100, 260)] {
+        let (grad, loss) = rep_train_step_against_cpu(n, d, h);
+        assert!(grad < 1e-5 && loss < 1e-5, "gradients differ by {grad:e}, losses by {loss:e}");
+    }
+}
+
+/// Three Adam steps on the GPU against `train::Adam::step`, from the same parameters and
+/// gradients (some beyond the clip at ±1).
+// Tolerance: each step moves a parameter by at most about lr_t (1e-3 here); the f32 update
+// m/(√v + ε) differs between the engines by a few ulps of its operands (WGSL's division and
+// sqrt are within 2.5 ulps), so parameters may differ by a few ulps of themselves plus a few ulps
+// of lr_t. Measured on lavapipe: bit-identical (0); the bound asserted is 1e-6 of the largest
+// entry, for GPUs whose division or sqrt round differently.
+#[test]
+fn adam_steps_match_the_cpu() {
+    use pff::config::Config;
+    use pff::model::{ParamSet, Representation};
+    use pff::train::Adam;
+    let gpu = gpu();
+    let cfg = Config { input_dim: 33, hidden: 30, classes: 10, ..Config::paper() };
+    let mut rep = Representation::<f32>::init(&cfg, &mut pff::rng::rng(8, &[]));
+    let mut grads = rep.zeros_like();
+    for (i, g) in grads.slices_mut().into_iter().enumerate() {
+        let src = arr(1, g.len(), 20 + i as u64);
+        g.iter_mut().zip(src.iter()).for_each(|(g, s)| *g = 1.5 * s);
+    }
+    let (params, ggrads) = (GpuRepresentation::upload(gpu, &rep), GpuRepresentation::upload(gpu, &grads));
+    let before = rep.clone();
+    let mut cpu_adam = Adam::new(cfg.lr, &rep);
+    let mut gpu_adam = pff::gpu::GpuAdam::upload(gpu, &Adam::new(cfg.lr, &rep)).unwrap();
+    for _ in 0..3 {
+        cpu_adam.step(&mut rep, &grads);
+        let mut enc = gpu.device.create_command_encoder(&Default::default());
+        let flag = pff::gpu::adam::guard_flag(gpu);
+        assert_eq!(gpu_adam.encode_step(gpu, &mut enc, &params.tensors(), &ggrads.tensors(), &flag), 10);
+        gpu.queue.submit([enc.finish()]);
+    }
+    let got = params.download(gpu).unwrap();
+    let mut worst = 0.0f32;
+    for (name, (g, c)) in Representation::<f32>::NAMES.iter().zip(got.slices().into_iter().zip(rep.slices())) {
+        let diff = rel_diff(&ndarray::ArrayView1::from(g).to_owned(), &ndarray::ArrayView1::from(c).to_owned());
+        worst = worst.max(diff);
+        assert!(diff < 1e-6, "{name}: parameters differ by {diff:e} of the largest entry");
+    }
+    assert!(rel_diff(&got.w1, &before.w1) > 1e-3, "the steps moved nothing");
+    let m_w1 = pff::gpu::adam::flat(gpu, &gpu_adam.m[4]).unwrap(); // W1 is fifth in NAMES
+    let want = ndarray::Array1::from(cpu_adam.m.w1.iter().copied().collect::<Vec<_>>());
+    assert!(rel_diff(&ndarray::Array1::from(m_w1), &want) < 1e-6 && gpu_adam.t == cpu_adam.t);
+    eprintln!("adam: 3 steps, parameters within {worst:.3e} of each tensor's largest entry");
+}
+
+/// One generator step on the GPU against `Generative::train_step`, the same Philox noise fed to
+/// both; one row of z_g is zero (the ν = 0 rule of §8.2) and some entries are negative.
+// Tolerance: as for the representation's gradients (sums over N rows of products of values
+// that carry a few ulps each); 1e-5 of each tensor's largest entry. Measured on lavapipe:
+// gradients within 1.3e-7, d_z and z_g within 2.6e-7 row by row, losses 4e-8 relative.
+#[test]
+fn one_generator_step_matches_the_cpu() {
+    use pff::config::Config;
+    use pff::gpu::generative::DISPATCHES;
+    use pff::gpu::{GenNoise, GenScratch, GenStep, GpuGenerative};
+    use pff::model::{Generative, LayerNoise, ParamSet, State};
+    let gpu = gpu();
+    let (n, d, h, g) = (11, 47, 30, 7);
+    let cfg = Config { input_dim: d, hidden: h, classes: 10, latent: g, ..Config::paper() };
+    let gen_params = Generative::<f32>::init(&cfg, &mut pff::rng::rng(12, &[]));
+    let x = arr(n, d, 30).mapv(f32::abs);
+    let target = State { z1: arr(n, h, 31).mapv(f32::abs), z2: arr(n, h, 32).mapv(f32::abs) };
+    let mut z_g = arr(n, g, 33);
+    z_g.row_mut(4).fill(0.0);
+    let key = |purpose| StreamKey { seed: 5, batch: 2, step: 1, purpose };
+    let keys = GenNoise { layer1: key(2), layer2: key(3), std: cfg.eps_g as f32 };
+    let [n1, n2] = [keys.layer1, keys.layer2].map(|s| Array2::from_shape_vec((n, h), s.normals(n * h, keys.std)).unwrap());
+    let cpu = gen_params.train_step(x.view(), &target, z_g.view(), Some(LayerNoise { layer1: n1.view(), layer2: n2.view() }), None);
+    let mut cpu_z = z_g.clone();
+    cpu_z.scaled_add(-(cfg.beta as f32), &cpu.d_z);
+
+    let step = GenStep::new(gpu).unwrap();
+    let params = GpuGenerative::upload(gpu, &gen_params);
+    let (gx, gz) = (GpuMatrix::upload(gpu, x.view()), GpuMatrix::upload(gpu, z_g.view()));
+    let gtarget = GpuState::zeros(gpu, n, h);
+    gtarget.z1.z.write(gpu, target.z1.view());
+    gtarget.z2.z.write(gpu, target.z2.view());
+    let (scratch, grads) = (GenScratch::new(gpu, &cfg, n), GpuGenerative::zeros(gpu, &cfg));
+    let mut enc = gpu.device.create_command_encoder(&Default::default());
+    let dispatches = step.encode(gpu, &mut enc, &cfg, &params, (&gx, &gtarget, &gz), Some(keys), &scratch, &grads).unwrap();
+    assert_eq!(dispatches, DISPATCHES);
+    gpu.queue.submit([enc.finish()]);
+
+    let got = grads.download(gpu).unwrap();
+    let mut report = Vec::new();
+    for (name, (a, b)) in Generative::<f32>::NAMES.iter().zip(got.slices().into_iter().zip(cpu.grads.slices())) {
+        report.push((name.to_string(), rel_diff(&ndarray::ArrayView1::from(a).to_owned(), &ndarray::ArrayView1::from(b).to_owned())));
+    }
+    // Row by row: the zero row's step is 1e8·gu and would hide the other rows' differences.
+    let by_row =
+        |a: &Array2<f32>, b: &Array2<f32>| a.rows().into_iter().zip(b.rows()).fold(0.0f32, |m, (ra, rb)| m.max(rel_diff(&ra.to_owned(), &rb.to_owned())));
+    report.push(("d_z".into(), by_row(&scratch.d_z.download(gpu).unwrap(), &cpu.d_z)));
+    report.push(("z_g".into(), by_row(&gz.download(gpu).unwrap(), &cpu_z)));
+    let losses = scratch.losses(gpu).unwrap();
+    let want = [cpu.loss.input, cpu.loss.layer1, cpu.loss.layer2];
+    let loss_diff = losses.iter().zip(&want).fold(0.0f64, |m, (a, b)| m.max((a - b).abs() / b.abs().max(1e-12)));
+    eprintln!(
+        "generator step {n}×{d}, H {h}, G {g}: {dispatches} dispatches; differences {report:?}; losses GPU {losses:?} CPU {want:?} ({loss_diff:.3e} relative)"
+    );
+    for (name, diff) in &report {
+        assert!(*diff < 1e-5, "{name} differs by {diff:e} of its largest entry");
+    }
+    assert!(loss_diff < 1e-5);
+}
+
+/// One whole training batch (K settling steps of both circuits with both Adams) on the GPU
+/// against the CPU's model-level steps in `Trainer::train_batch`'s order, both fed the same
+/// Philox noise (the CPU's trainer itself still draws PCG noise, so it is replayed here).
+// Tolerance: K = 3 steps compound the per-step differences through Adam, whose update
+// m/(√v + ε) is nearly sign-like early on: a gradient entry near 0 may flip the direction of a
+// step of size lr. So parameters are compared relative to the tensor's largest entry, within
+// 1e-4; losses within 1e-4 relative. Measured on lavapipe (B 8, K 3): parameters within 1.6e-7,
+// last losses within 6.2e-8 relative.
+#[test]
+fn one_training_batch_matches_the_cpu_with_the_same_noise() {
+    use pff::config::Config;
+    use pff::gpu::GpuTrainer;
+    use pff::gpu::train::DISPATCHES_PER_STEP;
+    use pff::model::{Clamped, LayerNoise, ParamSet, Pff, State};
+    use pff::train::Trainer;
+    let gpu = gpu();
+    let cfg = Config { input_dim: 40, hidden: 30, classes: 10, latent: 6, steps: 3, batch_size: 8, ..Config::tiny() };
+    let mut trainer = Trainer::new(Pff::new(cfg.clone(), 17).unwrap(), 17);
+    let b = 8;
+    let x = arr(b, cfg.input_dim, 40).mapv(f32::abs);
+    let labels: Vec<usize> = (0..b).map(|i| (i * 7 + 1) % 10).collect();
+    let key = Trainer::batch_key(pff::train::Cursor { epoch: 0, batch: 3 });
+    let negatives = trainer.negative_labels(&labels, key);
+
+    let mut on_gpu = GpuTrainer::upload(gpu, &trainer).unwrap();
+    let report = on_gpu.train_batch(gpu, x.view(), &labels, &negatives, key).unwrap();
+    assert_eq!(report.dispatches, 5 + cfg.steps * DISPATCHES_PER_STEP);
+    assert_eq!(report.bytes_read, 0);
+    on_gpu.check_finite(gpu).unwrap();
+    let (rep, generative) = on_gpu.download(gpu).unwrap();
+    let losses = on_gpu.losses(gpu).unwrap().unwrap();
+
+    // The CPU, step by step as Trainer::train_batch, with the Philox noise.
+    let n = 2 * b;
+    let xx = ndarray::concatenate(ndarray::Axis(0), &[x.view(), x.view()]).unwrap();
+    let y = ndarray::concatenate(ndarray::Axis(0), &[pff::ops::one_hot::<f32>(&labels, 10).view(), pff::ops::one_hot::<f32>(&negatives, 10).view()]).unwrap();
+    let positive = ndarray::Array1::from_shape_fn(n, |i| if i < b { 1.0f32 } else { 0.0 });
+    let x_hat = pff::ops::nrm(xx.view());
+    let model = &mut trainer.model;
+    let fwd = model.rep.forward(x_hat.view());
+    let shown = Clamped { x_hat: x_hat.view(), y: y.view(), positive: positive.view() };
+    let mut state = State { z1: fwd.z1, z2: fwd.z2 };
+    let mut z_g = Array2::<f32>::zeros((n, cfg.latent));
+    let noise = |k: u32, purpose: u32, std: f64| {
+        let s = StreamKey { seed: 17, batch: key, step: k, purpose };
+        Array2::from_shape_vec((n, cfg.hidden), s.normals(n * cfg.hidden, std as f32)).unwrap()
+    };
+    let mut cpu_losses = [0.0; 6];
+    for k in 0..cfg.steps as u32 {
+        let (e1, e2) = (noise(k, 0, cfg.eps_r), noise(k, 1, cfg.eps_r));
+        let rs = model.rep.train_step(&cfg, &shown, &state, Some(LayerNoise { layer1: e1.view(), layer2: e2.view() }), None);
+        trainer.opt_r.step(&mut model.rep, &rs.grads);
+        let (n1, n2) = (noise(k, 2, cfg.eps_g), noise(k, 3, cfg.eps_g));
+        let gs = model.generative.train_step(xx.view(), &rs.state, z_g.view(), Some(LayerNoise { layer1: n1.view(), layer2: n2.view() }), None);
+        trainer.opt_g.step(&mut model.generative, &gs.grads);
+        z_g.scaled_add(-(cfg.beta as f32), &gs.d_z);
+        state = rs.state;
+        cpu_losses = [rs.loss.layer1, rs.loss.layer2, rs.loss.head, gs.loss.input, gs.loss.layer1, gs.loss.layer2];
+    }
+    let mut worst = 0.0f32;
+    let pairs = rep.slices().into_iter().zip(model.rep.slices()).chain(generative.slices().into_iter().zip(model.generative.slices()));
+    for (g, c) in pairs {
+        worst = worst.max(rel_diff(&ndarray::ArrayView1::from(g).to_owned(), &ndarray::ArrayView1::from(c).to_owned()));
+    }
+    let loss_diff = losses.iter().zip(&cpu_losses).fold(0.0f64, |m, (a, b)| m.max((a - b).abs() / b.abs().max(1e-12)));
+    eprintln!(
+        "training batch B {b}, K {}: {} dispatches, {} bytes read back; parameters within {worst:.3e} of each tensor's largest entry; last losses GPU {losses:?} CPU {cpu_losses:?} ({loss_diff:.3e} relative)",
+        cfg.steps, report.dispatches, report.bytes_read
+    );
+    assert!(worst < 1e-4 && loss_diff < 1e-4, "parameters differ by {worst:e}, losses by {loss_diff:e}");
+}
+
+/// A NaN in W1 makes the first step's representation losses non-finite: the guard stops every
+/// update from there (so the parameters are those the batch started with, bit for bit) and
+/// `check_finite` names the step, as the CPU's `train_batch` does.
+#[test]
+fn a_non_finite_loss_stops_the_updates_and_is_reported() {
+    use pff::config::Config;
+    use pff::gpu::{GpuErrorKind, GpuTrainer};
+    use pff::model::{ParamSet, Pff};
+    use pff::train::Trainer;
+    let gpu = gpu();
+    let cfg = Config { input_dim: 20, hidden: 20, classes: 10, latent: 4, steps: 2, batch_size: 4, ..Config::tiny() };
+    let mut trainer = Trainer::new(Pff::new(cfg, 3).unwrap(), 3);
+    trainer.model.rep.w1[[0, 0]] = f32::NAN;
+    let x = arr(4, 20, 50).mapv(f32::abs);
+    let labels = [1, 2, 3, 4];
+    let negatives = trainer.negative_labels(&labels, 0);
+    let mut on_gpu = GpuTrainer::upload(gpu, &trainer).unwrap();
+    on_gpu.train_batch(gpu, x.view(), &labels, &negatives, 0).unwrap();
+    let err = on_gpu.check_finite(gpu).unwrap_err();
+    assert_eq!(err.kind, GpuErrorKind::NonFinite);
+    assert!(err.message.contains("representation losses became non-finite at settling step 0"), "{err}");
+    let (rep, generative) = on_gpu.download(gpu).unwrap();
+    let bits = |s: Vec<&[f32]>| s.into_iter().flat_map(|t| t.iter().map(|v| v.to_bits())).collect::<Vec<_>>();
+    assert_eq!(bits(rep.slices()), bits(trainer.model.rep.slices()));
+    assert_eq!(bits(generative.slices()), bits(trainer.model.generative.slices()));
+}
+
+/// Wall-clock time of one `tiny` batch (B 50, D 784, H 100, K 8) on this adapter and on the CPU
+/// (`Trainer::train_batch`, its own PCG noise: a timing, not a comparison of results). Ignored:
+/// run it by name; on a software adapter it says nothing about GPU speed.
+#[test]
+#[ignore]
+fn time_one_tiny_batch() {
+    use pff::config::Config;
+    use pff::gpu::GpuTrainer;
+    use pff::model::Pff;
+    use pff::train::Trainer;
+    use std::time::Instant;
+    let gpu = gpu();
+    let cfg = Config::tiny();
+    let mut trainer = Trainer::new(Pff::new(cfg.clone(), 1).unwrap(), 1);
+    let b = cfg.batch_size;
+    let x = arr(b, cfg.input_dim, 60).mapv(f32::abs);
+    let labels: Vec<usize> = (0..b).map(|i| i % 10).collect();
+    let negatives = trainer.negative_labels(&labels, 0);
+    let mut on_gpu = GpuTrainer::upload(gpu, &trainer).unwrap();
+    for round in 0..3 {
+        let t = Instant::now();
+        let report = on_gpu.train_batch(gpu, x.view(), &labels, &negatives, round).unwrap();
+        let recorded = t.elapsed();
+        on_gpu.check_finite(gpu).unwrap();
+        let gpu_time = t.elapsed();
+        let t = Instant::now();
+        trainer.train_batch(x.view(), &labels, round).unwrap();
+        let cpu_time = t.elapsed();
+        eprintln!(
+            "tiny batch {round}: GPU ({}) {:.1} ms ({:.1} ms to record {} dispatches), CPU {:.1} ms",
+            gpu.info.name,
+            gpu_time.as_secs_f64() * 1e3,
+            recorded.as_secs_f64() * 1e3,
+            report.dispatches,
+            cpu_time.as_secs_f64() * 1e3
+        );
+    }
+}
