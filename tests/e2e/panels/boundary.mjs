@@ -97,7 +97,7 @@ export async function run({ test: T }) {
     const seen = new Set();
     try {
       while (!run.isDone()) {
-        const p = run.advance(store, 4);
+        const p = run.step(store); // as the worker drives a run: paced by the core
         check('Progress', p);
         seen.add(p.phase);
         for (const b of p.batches) check('BatchStats', b);
