@@ -7,7 +7,7 @@
 #   --test: Debian chromium + chromium-driver and firefox-esr (Debian serves one version of each:
 #   tested with Chromium 156 and Firefox ESR 153.8), geckodriver 0.37.1 (crates registry), npm
 #   packages of tests/e2e (package-lock.json: playwright-core 1.65.1, selenium-webdriver 4.49.0,
-#   and typescript for the type check of www/), and lavapipe, Mesa's software Vulkan driver, for
+#   typescript for the type check of www/ and prettier 3.10.2 for its format check), and lavapipe, Mesa's software Vulkan driver, for
 #   the GPU tests (Debian mesa-vulkan-drivers, Mesa 22.3.6; vulkan-tools for `vulkaninfo`)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -41,12 +41,13 @@ step "clippy (native)" cargo clippy --release --all-targets --features gpu -- -D
 step "clippy (wasm32)" cargo clippy --release --target wasm32-unknown-unknown --lib --tests -- -D warnings
 step "clippy (wasm32, relaxed SIMD)" env CARGO_TARGET_DIR=target/relaxed-check \
   cargo clippy --release --target wasm32-unknown-unknown --lib --tests --config .cargo/relaxed.toml -- -D warnings
-step "JavaScript type check" bash -c 'cd tests/e2e && npx --no-install tsc -p tsconfig.json'
 step "JavaScript format" bash -c 'cd tests/e2e && npx --no-install prettier --config .prettierrc --check "../../www/*.js" "*.mjs" "panels/*.mjs"'
 # One feature set for clippy, the tests and the CLI, so that the crate is compiled once: the
 # gpu feature only adds src/gpu/ (tests/gpu.rs runs the GPU engine on lavapipe).
 step "native tests (and the GPU engine on lavapipe)" cargo test --release --features gpu --no-fail-fast -- --include-ignored
 step "wasm build" ./scripts/build-wasm.sh
+# after the build: the type check reads the wasm handles' types from pkg/single/pff.d.ts
+step "JavaScript type check" bash -c 'cd tests/e2e && npx --no-install tsc -p tsconfig.json'
 step "wasm tests (single)" wasm-pack test --headless --chrome --mode no-install --release
 step "wasm tests (threads)" env CARGO_TARGET_DIR=target/threads rustup run "$NIGHTLY" \
   wasm-pack test --headless --chrome --mode no-install --release -- --config .cargo/threads.toml --features threads
