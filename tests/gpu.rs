@@ -618,3 +618,44 @@ fn time_one_tiny_batch() {
         );
     }
 }
+
+/// The goodness classifier's scores on the GPU against `Pff::goodness_scores`, on a model after
+/// a few CPU training batches; predictions must agree except where two classes' scores are
+/// closer than the score tolerance (counted and printed).
+// Tolerance: a score is a sum of two steps' Σz² over H units after up to K/2 + 1 = 7 settling
+// steps, each of which differs by ~1.6e-7 relative (above): 1e-5 relative to the largest score.
+#[test]
+fn goodness_scores_match_the_cpu() {
+    use pff::config::Config;
+    use pff::gpu::Classifier;
+    use pff::model::Pff;
+    use pff::train::Trainer;
+    let gpu = gpu();
+    let cfg = Config { input_dim: 40, hidden: 30, classes: 10, latent: 6, steps: 12, batch_size: 16, ..Config::tiny() };
+    let mut trainer = Trainer::new(Pff::new(cfg.clone(), 21).unwrap(), 21);
+    for batch in 0..3 {
+        let x = arr(16, 40, 70 + batch).mapv(f32::abs);
+        let labels: Vec<usize> = (0..16).map(|i| (i + batch as usize) % 10).collect();
+        trainer.train_batch(x.view(), &labels, batch).unwrap();
+    }
+    let x = arr(23, 40, 80).mapv(f32::abs);
+    let want = trainer.model.goodness_scores(x.view());
+    let params = GpuRepresentation::upload(gpu, &trainer.model.rep);
+    let (got, dispatches) = Classifier::new(gpu).unwrap().scores(gpu, &cfg, &params, x.view()).unwrap();
+    let diff = rel_diff(&got, &want);
+    let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let (pg, pc) = (pff::ops::argmax_rows(got.view()), pff::ops::argmax_rows(want.view()));
+    let mut disagree = 0;
+    for (i, (a, b)) in pg.iter().zip(&pc).enumerate() {
+        if a != b {
+            disagree += 1;
+            let gap = (want[[i, *a]] - want[[i, *b]]).abs();
+            assert!(gap <= 1e-5 * scale, "image {i}: GPU says {a}, CPU {b}, though their scores differ by {gap:e}");
+        }
+    }
+    eprintln!(
+        "goodness scores, 23 images × 10 classes, K 12: {dispatches} dispatches; max difference {diff:.3e} of the largest score; {disagree} predictions differ (near-ties)"
+    );
+    assert_eq!(dispatches, 5 + 7 * 6 + 2);
+    assert!(diff < 1e-5);
+}
