@@ -15,6 +15,10 @@ use super::settle::{GpuRepresentation, GpuState, Settle, StepScratch};
 use crate::config::Config;
 use ndarray::{Array2, ArrayView2, Axis, concatenate, s};
 
+/// Images per classifier chunk, as on the CPU: n·C rows must stay below the 65535 workgroups a
+/// row kernel may launch.
+pub const CHUNK: usize = 500;
+
 /// The compiled kernels of the classifier.
 pub struct Classifier {
     settle: Settle,
@@ -27,8 +31,20 @@ impl Classifier {
     }
 
     /// The scores (n×C) of the images `x` (n×D, pixels), as `Pff::goodness_scores` gives them
-    /// (the window sum, /3), and the number of dispatches recorded.
+    /// (the window sum, /3), in chunks of [`CHUNK`] images, and the number of dispatches.
     pub fn scores(&self, gpu: &Gpu, cfg: &Config, rep: &GpuRepresentation, x: ArrayView2<'_, f32>) -> Result<(Array2<f32>, usize), GpuError> {
+        let mut out = Array2::zeros((x.nrows(), cfg.classes));
+        let mut dispatches = 0;
+        for (i, chunk) in x.axis_chunks_iter(Axis(0), CHUNK).enumerate() {
+            let (scores, d) = self.chunk_scores(gpu, cfg, rep, chunk)?;
+            out.slice_mut(s![i * CHUNK..i * CHUNK + chunk.nrows(), ..]).assign(&scores);
+            dispatches += d;
+        }
+        Ok((out, dispatches))
+    }
+
+    /// [`Classifier::scores`] of at most [`CHUNK`] images.
+    fn chunk_scores(&self, gpu: &Gpu, cfg: &Config, rep: &GpuRepresentation, x: ArrayView2<'_, f32>) -> Result<(Array2<f32>, usize), GpuError> {
         let (n, c, h) = (x.nrows(), cfg.classes, cfg.hidden);
         let rows = n * c;
         let tiled = concatenate(Axis(0), &vec![x; c]).expect("same widths");
