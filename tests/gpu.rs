@@ -493,7 +493,7 @@ fn one_generator_step_matches_the_cpu() {
 fn one_training_batch_matches_the_cpu_with_the_same_noise() {
     use pff::config::Config;
     use pff::gpu::GpuTrainer;
-    use pff::gpu::train::DISPATCHES_PER_STEP;
+    use pff::gpu::train::{DISPATCHES_BEFORE_STEPS, DISPATCHES_PER_STEP};
     use pff::model::{Clamped, LayerNoise, ParamSet, Pff, State};
     use pff::train::Trainer;
     let gpu = gpu();
@@ -507,11 +507,11 @@ fn one_training_batch_matches_the_cpu_with_the_same_noise() {
 
     let mut on_gpu = GpuTrainer::upload(gpu, &trainer).unwrap();
     let report = on_gpu.train_batch(gpu, x.view(), &labels, &negatives, key).unwrap();
-    assert_eq!(report.dispatches, 5 + cfg.steps * DISPATCHES_PER_STEP);
+    assert_eq!(report.dispatches, DISPATCHES_BEFORE_STEPS + cfg.steps * DISPATCHES_PER_STEP);
     assert_eq!(report.bytes_read, 0);
     on_gpu.check_finite(gpu).unwrap();
     let (rep, generative) = on_gpu.download(gpu).unwrap();
-    let losses = on_gpu.losses(gpu).unwrap().unwrap();
+    let stats = on_gpu.stats(gpu).unwrap().unwrap();
 
     // The CPU, step by step as Trainer::train_batch, with the Philox noise.
     let n = 2 * b;
@@ -521,6 +521,7 @@ fn one_training_batch_matches_the_cpu_with_the_same_noise() {
     let x_hat = pff::ops::nrm(xx.view());
     let model = &mut trainer.model;
     let fwd = model.rep.forward(x_hat.view());
+    let forward_ce = labels.iter().enumerate().map(|(i, &l)| -(fwd.z3[[i, l]].max(1e-30) as f64).ln()).sum::<f64>() / b as f64;
     let shown = Clamped { x_hat: x_hat.view(), y: y.view(), positive: positive.view() };
     let mut state = State { z1: fwd.z1, z2: fwd.z2 };
     let mut z_g = Array2::<f32>::zeros((n, cfg.latent));
@@ -528,7 +529,7 @@ fn one_training_batch_matches_the_cpu_with_the_same_noise() {
         let s = StreamKey { seed: 17, batch: key, step: k, purpose };
         Array2::from_shape_vec((n, cfg.hidden), s.normals(n * cfg.hidden, std as f32)).unwrap()
     };
-    let mut cpu_losses = [0.0; 6];
+    let mut cpu_losses = [0.0; 5];
     for k in 0..cfg.steps as u32 {
         let (e1, e2) = (noise(k, 0, cfg.eps_r), noise(k, 1, cfg.eps_r));
         let rs = model.rep.train_step(&cfg, &shown, &state, Some(LayerNoise { layer1: e1.view(), layer2: e2.view() }), None);
@@ -538,13 +539,15 @@ fn one_training_batch_matches_the_cpu_with_the_same_noise() {
         trainer.opt_g.step(&mut model.generative, &gs.grads);
         z_g.scaled_add(-(cfg.beta as f32), &gs.d_z);
         state = rs.state;
-        cpu_losses = [rs.loss.layer1, rs.loss.layer2, rs.loss.head, gs.loss.input, gs.loss.layer1, gs.loss.layer2];
+        cpu_losses = [rs.loss.layer1 + rs.loss.layer2, rs.loss.head, gs.loss.total(), gs.loss.input, forward_ce];
     }
     let mut worst = 0.0f32;
     let pairs = rep.slices().into_iter().zip(model.rep.slices()).chain(generative.slices().into_iter().zip(model.generative.slices()));
     for (g, c) in pairs {
         worst = worst.max(rel_diff(&ndarray::ArrayView1::from(g).to_owned(), &ndarray::ArrayView1::from(c).to_owned()));
     }
+    let losses = [stats.goodness_loss, stats.head_loss, stats.gen_loss, stats.recon_loss, stats.forward_ce];
+    assert_eq!(stats.samples, b);
     let loss_diff = losses.iter().zip(&cpu_losses).fold(0.0f64, |m, (a, b)| m.max((a - b).abs() / b.abs().max(1e-12)));
     eprintln!(
         "training batch B {b}, K {}: {} dispatches, {} bytes read back; parameters within {worst:.3e} of each tensor's largest entry; last losses GPU {losses:?} CPU {cpu_losses:?} ({loss_diff:.3e} relative)",
@@ -704,7 +707,7 @@ fn tiny_preset_learns_mnist_on_the_gpu_as_on_the_cpu() {
         on_gpu.train_batch(gpu, x.view(), &labels, &negatives, key).unwrap();
     }
     on_gpu.check_finite(gpu).unwrap();
-    let losses = on_gpu.losses(gpu).unwrap().unwrap();
+    let stats = on_gpu.stats(gpu).unwrap().unwrap();
     let train_time = t.elapsed();
     let (scores, _) = Classifier::new(gpu).unwrap().scores(gpu, &cfg, &on_gpu.rep, dev_x.view()).unwrap();
     let gpu_acc = accuracy(&pff::ops::argmax_rows(scores.view()));
@@ -712,7 +715,7 @@ fn tiny_preset_learns_mnist_on_the_gpu_as_on_the_cpu() {
     (start.model.rep, start.model.generative) = on_gpu.download(gpu).unwrap();
     let cross_acc = accuracy(&start.model.classify(dev_x.view()));
     eprintln!(
-        "tiny, 1 epoch of 2000 MNIST images, 1000 dev images: CPU {:.1} % ({:.1} s); GPU {:.1} % with the GPU classifier, {:.1} % with the CPU's ({:.1} s training, {:.1} s with evaluation, on {}); last GPU losses {losses:?}",
+        "tiny, 1 epoch of 2000 MNIST images, 1000 dev images: CPU {:.1} % ({:.1} s); GPU {:.1} % with the GPU classifier, {:.1} % with the CPU's ({:.1} s training, {:.1} s with evaluation, on {}); last GPU batch {stats:?}",
         100.0 * cpu_acc,
         cpu_time.as_secs_f64(),
         100.0 * gpu_acc,
