@@ -502,11 +502,12 @@ fn one_training_batch_matches_the_cpu_with_the_same_noise() {
     let b = 8;
     let x = arr(b, cfg.input_dim, 40).mapv(f32::abs);
     let labels: Vec<usize> = (0..b).map(|i| (i * 7 + 1) % 10).collect();
-    let key = Trainer::batch_key(pff::train::Cursor { epoch: 0, batch: 3 });
+    let cursor = pff::train::Cursor { epoch: 0, batch: 3 };
+    let key = Trainer::batch_key(cursor);
     let negatives = trainer.negative_labels(&labels, key);
 
     let mut on_gpu = GpuTrainer::upload(gpu, &trainer).unwrap();
-    let report = on_gpu.train_batch(gpu, x.view(), &labels, &negatives, key).unwrap();
+    let report = on_gpu.train_batch(gpu, x.view(), &labels, &negatives, cursor).unwrap();
     assert_eq!(report.dispatches, DISPATCHES_BEFORE_STEPS + cfg.steps * DISPATCHES_PER_STEP);
     assert_eq!(report.bytes_read, 0);
     on_gpu.check_finite(gpu).unwrap();
@@ -573,7 +574,7 @@ fn a_non_finite_loss_stops_the_updates_and_is_reported() {
     let labels = [1, 2, 3, 4];
     let negatives = trainer.negative_labels(&labels, 0);
     let mut on_gpu = GpuTrainer::upload(gpu, &trainer).unwrap();
-    on_gpu.train_batch(gpu, x.view(), &labels, &negatives, 0).unwrap();
+    on_gpu.train_batch(gpu, x.view(), &labels, &negatives, pff::train::Cursor::default()).unwrap();
     let err = on_gpu.check_finite(gpu).unwrap_err();
     assert_eq!(err.kind, GpuErrorKind::NonFinite);
     assert!(err.message.contains("representation losses became non-finite at settling step 0"), "{err}");
@@ -604,7 +605,8 @@ fn time_one_tiny_batch() {
     let mut on_gpu = GpuTrainer::upload(gpu, &trainer).unwrap();
     for round in 0..3 {
         let t = Instant::now();
-        let report = on_gpu.train_batch(gpu, x.view(), &labels, &negatives, round).unwrap();
+        let cursor = pff::train::Cursor { epoch: 0, batch: round as usize };
+        let report = on_gpu.train_batch(gpu, x.view(), &labels, &negatives, cursor).unwrap();
         let recorded = t.elapsed();
         on_gpu.check_finite(gpu).unwrap();
         let gpu_time = t.elapsed();
@@ -702,9 +704,9 @@ fn tiny_preset_learns_mnist_on_the_gpu_as_on_the_cpu() {
     for b in 0..n / bs {
         let idx: Vec<usize> = (b * bs..(b + 1) * bs).map(|i| perm[i % n]).collect();
         let (x, labels) = train.batch(&idx);
-        let key = Trainer::batch_key(Cursor { epoch: 0, batch: b });
-        let negatives = start.negative_labels(&labels, key);
-        on_gpu.train_batch(gpu, x.view(), &labels, &negatives, key).unwrap();
+        let cursor = Cursor { epoch: 0, batch: b };
+        let negatives = start.negative_labels(&labels, Trainer::batch_key(cursor));
+        on_gpu.train_batch(gpu, x.view(), &labels, &negatives, cursor).unwrap();
     }
     on_gpu.check_finite(gpu).unwrap();
     let stats = on_gpu.stats(gpu).unwrap().unwrap();

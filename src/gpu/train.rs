@@ -26,7 +26,7 @@ use crate::config::Config;
 use crate::counter_rng::StreamKey;
 use crate::model::{Generative, Representation};
 use crate::ops::one_hot;
-use crate::train::{BatchStats, Trainer};
+use crate::train::{BatchStats, Cursor, Trainer};
 use ndarray::{Array1, ArrayView2, Axis, concatenate};
 
 /// The model, both optimisers and the kernels, on the GPU.
@@ -97,10 +97,21 @@ impl GpuTrainer {
         Ok((self.rep.download(gpu)?, self.generative.download(gpu)?))
     }
 
-    /// Trains on one batch: `x` (B×D, pixels in [0, 1]), its labels and the negatives' labels
-    /// (from `Trainer::negative_labels`), with the noise of batch `key`.
-    pub fn train_batch(&mut self, gpu: &Gpu, x: ArrayView2<'_, f32>, labels: &[usize], negatives: &[usize], key: u64) -> Result<GpuBatchReport, GpuError> {
+    /// Trains on the batch at `cursor`: `x` (B×D, pixels in [0, 1]), its labels and the
+    /// negatives' labels (`Trainer::negative_labels` with the cursor's batch key). As on the CPU,
+    /// both optimisers take the configuration's learning rate at the cursor's epoch.
+    pub fn train_batch(
+        &mut self,
+        gpu: &Gpu,
+        x: ArrayView2<'_, f32>,
+        labels: &[usize],
+        negatives: &[usize],
+        cursor: Cursor,
+    ) -> Result<GpuBatchReport, GpuError> {
         let cfg = self.cfg.clone();
+        let key = Trainer::batch_key(cursor);
+        let lr = cfg.lr_at(cursor.epoch);
+        (self.opt_r.lr, self.opt_g.lr) = (lr, lr);
         let (b, c, h) = (x.nrows(), cfg.classes, cfg.hidden);
         let n = 2 * b;
         let xx = GpuMatrix::upload(gpu, concatenate(Axis(0), &[x, x]).expect("same widths").view());
