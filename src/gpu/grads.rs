@@ -166,12 +166,8 @@ impl RepGrads {
             let buffers = [&params, &layer.z.buffer, &layer.sq.buffer, &batch.positive.buffer, &delta.buffer, &loss.buffer];
             self.goodness.encode(gpu, encoder, &buffers, [n as u32, 1, 1]);
         }
+        self.encode_head(gpu, encoder, rep, (&prev.z2.z_hat, batch, cfg.y_scale as f32), (&s.logits, &s.d3, &s.loss_head))?;
         let g = &self.gemm;
-        g.encode(gpu, encoder, 1.0, (&prev.z2.z_hat, Op::N), (&rep.w, Op::N), 0.0, &s.logits)?;
-        let c = s.logits.cols;
-        let params = uniform(gpu, &[n as u32, c as u32, (cfg.y_scale as f32).to_bits(), batch.npos.to_bits()]);
-        let buffers = [&params, &s.logits.buffer, &rep.b.buffer, &batch.y.buffer, &batch.positive.buffer, &s.d3.buffer, &s.loss_head.buffer];
-        self.head.encode(gpu, encoder, &buffers, [n.div_ceil(64) as u32, 1, 1]);
 
         g.encode(gpu, encoder, 1.0, (&batch.x_hat, Op::T), (&s.d1, Op::N), 0.0, &grads.w1)?;
         g.encode(gpu, encoder, 1.0, (&prev.z2.z_hat, Op::T), (&s.d1, Op::N), 0.0, &grads.v2)?;
@@ -188,5 +184,24 @@ impl RepGrads {
             self.lateral.encode(gpu, encoder, &buffers, [(h * GROUP).div_ceil(64) as u32, 1, 1]);
         }
         Ok(DISPATCHES)
+    }
+
+    /// Records the head on `z2_hat` (two dispatches): `logits ← z2_hat·W`, then δ3 and the
+    /// per-row losses `−y_scale·lab·Σ_c y_c·log softmax(logits + b)_c`. With y_scale = 1 the
+    /// loss rows of the positives are the forward head's cross-entropy.
+    pub fn encode_head(
+        &self,
+        gpu: &Gpu,
+        encoder: &mut wgpu::CommandEncoder,
+        rep: &GpuRepresentation,
+        (z2_hat, batch, y_scale): (&GpuMatrix, &GpuBatch, f32),
+        (logits, delta, loss): (&GpuMatrix, &GpuMatrix, &GpuMatrix),
+    ) -> Result<(), GpuError> {
+        self.gemm.encode(gpu, encoder, 1.0, (z2_hat, Op::N), (&rep.w, Op::N), 0.0, logits)?;
+        let (n, c) = (logits.rows, logits.cols);
+        let params = uniform(gpu, &[n as u32, c as u32, y_scale.to_bits(), batch.npos.to_bits()]);
+        let buffers = [&params, &logits.buffer, &rep.b.buffer, &batch.y.buffer, &batch.positive.buffer, &delta.buffer, &loss.buffer];
+        self.head.encode(gpu, encoder, &buffers, [n.div_ceil(64) as u32, 1, 1]);
+        Ok(())
     }
 }

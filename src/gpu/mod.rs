@@ -24,8 +24,10 @@
 //! * [`generative`]: one step of the generative circuit and the top latent's update.
 //! * [`adam`]: Adam's update, one dispatch per tensor.
 //! * [`train`]: one training batch, all of the above in one command buffer.
+//! * [`classify`]: the goodness classifier, every class hypothesis settled at once.
 
 pub mod adam;
+pub mod classify;
 pub mod device;
 pub mod gemm;
 pub mod generative;
@@ -37,6 +39,7 @@ pub mod settle;
 pub mod train;
 
 pub use adam::GpuAdam;
+pub use classify::Classifier;
 pub use device::{Gpu, GpuError, GpuErrorKind};
 pub use gemm::{Gemm, Op};
 pub use generative::{GenNoise, GenScratch, GenStep, GpuGenerative};

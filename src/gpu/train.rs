@@ -1,18 +1,19 @@
 //! One training batch on the GPU (algorithm.md §9, the GPU form of `Trainer::train_batch`):
 //! the batch goes up once, and everything after it is recorded into one command buffer:
 //!
-//! * `x̂ = nrm([x; x])` (1 dispatch) and the forward pass's z1, z2 (4);
+//! * `x̂ = nrm([x; x])` (1 dispatch), the forward pass's z1, z2 (4) and its head's
+//!   cross-entropy on the positives (2);
 //! * per settling step k: the representation step (settle 6 + gradients 14), the non-finite
 //!   guard (1), Adam on θ_r (10), the generator step with the top latent's update (14), the
 //!   guard (1), Adam on θ_g (3): 49.
 //!
-//! Nothing is read back: the last step's losses stay on the GPU until [`GpuTrainer::losses`]
+//! Nothing is read back: the last step's losses stay on the GPU until [`GpuTrainer::stats`]
 //! is asked for them, and the guard's flag until [`GpuTrainer::check_finite`] reads it. The noise is the counter-based Philox stream of [`crate::counter_rng`],
 //! addressed (seed, batch key, step k, purpose) with purposes 0, 1 (e1, e2) and 2, 3 (n1, n2)
 //! as the CPU's `batch_noise` numbers them; the CPU's training still uses its PCG blocks, so a
 //! GPU batch equals a CPU batch only when the CPU is fed the same Philox noise (as the tests do).
 //!
-//! Not here yet: the forward head's cross-entropy of `BatchStats`, and `reg_lambda` (refused).
+//! Not here yet: `reg_lambda` (refused).
 
 use super::adam::{GpuAdam, guard_flag};
 use super::device::{Gpu, GpuError, GpuErrorKind};
@@ -25,7 +26,7 @@ use crate::config::Config;
 use crate::counter_rng::StreamKey;
 use crate::model::{Generative, Representation};
 use crate::ops::one_hot;
-use crate::train::Trainer;
+use crate::train::{BatchStats, Cursor, Trainer};
 use ndarray::{Array1, ArrayView2, Axis, concatenate};
 
 /// The model, both optimisers and the kernels, on the GPU.
@@ -43,8 +44,8 @@ pub struct GpuTrainer {
     /// The non-finite guard's word: 0, or 1 + 2k (representation losses of step k) or 2 + 2k
     /// (generative losses of step k) for the first step whose losses were not finite.
     flag: wgpu::Buffer,
-    /// The last batch's loss rows, kept for [`GpuTrainer::losses`].
-    last: Option<(GradScratch, GenScratch, f32)>,
+    /// The last batch's loss rows, kept for [`GpuTrainer::stats`].
+    last: Option<LastBatch>,
 }
 
 /// What one GPU batch recorded.
@@ -55,6 +56,18 @@ pub struct GpuBatchReport {
     /// Bytes read back from the GPU during the batch (0: losses are read only when asked).
     pub bytes_read: u64,
 }
+
+/// The loss rows a batch leaves on the GPU.
+struct LastBatch {
+    rep: GradScratch,
+    generative: GenScratch,
+    /// The forward head's per-row cross-entropy (in `loss_head`; positives only).
+    forward: GradScratch,
+    samples: usize,
+}
+
+/// Dispatches of a batch before its settling steps: x̂, the forward pass, its cross-entropy.
+pub const DISPATCHES_BEFORE_STEPS: usize = 7;
 
 /// Dispatches of one settling step of training: settle, gradients, Adam_r, generator, Adam_g.
 pub const DISPATCHES_PER_STEP: usize = super::settle::DISPATCHES_PER_STEP + super::grads::DISPATCHES + 1 + 10 + super::generative::DISPATCHES + 1 + 3;
@@ -84,10 +97,21 @@ impl GpuTrainer {
         Ok((self.rep.download(gpu)?, self.generative.download(gpu)?))
     }
 
-    /// Trains on one batch: `x` (B×D, pixels in [0, 1]), its labels and the negatives' labels
-    /// (from `Trainer::negative_labels`), with the noise of batch `key`.
-    pub fn train_batch(&mut self, gpu: &Gpu, x: ArrayView2<'_, f32>, labels: &[usize], negatives: &[usize], key: u64) -> Result<GpuBatchReport, GpuError> {
+    /// Trains on the batch at `cursor`: `x` (B×D, pixels in [0, 1]), its labels and the
+    /// negatives' labels (`Trainer::negative_labels` with the cursor's batch key). As on the CPU,
+    /// both optimisers take the configuration's learning rate at the cursor's epoch.
+    pub fn train_batch(
+        &mut self,
+        gpu: &Gpu,
+        x: ArrayView2<'_, f32>,
+        labels: &[usize],
+        negatives: &[usize],
+        cursor: Cursor,
+    ) -> Result<GpuBatchReport, GpuError> {
         let cfg = self.cfg.clone();
+        let key = Trainer::batch_key(cursor);
+        let lr = cfg.lr_at(cursor.epoch);
+        (self.opt_r.lr, self.opt_g.lr) = (lr, lr);
         let (b, c, h) = (x.nrows(), cfg.classes, cfg.hidden);
         let n = 2 * b;
         let xx = GpuMatrix::upload(gpu, concatenate(Axis(0), &[x, x]).expect("same widths").view());
@@ -108,6 +132,9 @@ impl GpuTrainer {
         let (zeros, scratch) = (GpuState::zeros(gpu, n, h), StepScratch::new(gpu, n, h));
         let mut states = [GpuState::zeros(gpu, n, h), GpuState::zeros(gpu, n, h)];
         dispatches += 1 + self.settle.encode_forward(gpu, &mut encoder, &self.rep, &batch.x_hat, &zeros, &scratch, &states[0])?;
+        let forward = GradScratch::new(gpu, n, h, c);
+        self.rep_grads.encode_head(gpu, &mut encoder, &self.rep, (&states[0].z2.z_hat, &batch, 1.0), (&forward.logits, &forward.d3, &forward.loss_head))?;
+        dispatches += 2;
         let z_g = GpuMatrix::zeros(gpu, n, cfg.latent);
         let (grad_scratch, gen_scratch) = (GradScratch::new(gpu, n, h, c), GenScratch::new(gpu, &cfg, n));
         let (rep_grads, gen_grads) = (GpuRepresentation::zeros(gpu, &cfg), GpuGenerative::zeros(gpu, &cfg));
@@ -128,7 +155,7 @@ impl GpuTrainer {
             states.swap(0, 1);
         }
         gpu.queue.submit([encoder.finish()]);
-        self.last = Some((grad_scratch, gen_scratch, batch.npos));
+        self.last = Some(LastBatch { rep: grad_scratch, generative: gen_scratch, forward, samples: b });
         Ok(GpuBatchReport { dispatches, bytes_read: 0 })
     }
 
@@ -153,12 +180,15 @@ impl GpuTrainer {
         Err(GpuError::new(GpuErrorKind::NonFinite, msg))
     }
 
-    /// The last step's losses of the last batch: [goodness L1, L2, head, generative input,
-    /// layer 1, layer 2], as `RepLoss` and `GenLoss` report them. Reads back 6·N floats.
-    pub fn losses(&self, gpu: &Gpu) -> Result<Option<[f64; 6]>, GpuError> {
-        let Some((rep, generative, npos)) = &self.last else { return Ok(None) };
-        let [l1, l2, head] = rep.losses(gpu, *npos)?;
-        let [input, g1, g2] = generative.losses(gpu)?;
-        Ok(Some([l1, l2, head, input, g1, g2]))
+    /// The last batch's `BatchStats` (the last step's losses and the forward head's
+    /// cross-entropy before the batch's updates), as the CPU's `train_batch` reports them. Reads
+    /// back 7·N floats; `None` before the first batch.
+    pub fn stats(&self, gpu: &Gpu) -> Result<Option<BatchStats>, GpuError> {
+        let Some(last) = &self.last else { return Ok(None) };
+        let b = last.samples as f32;
+        let [l1, l2, head] = last.rep.losses(gpu, b)?;
+        let [input, g1, g2] = last.generative.losses(gpu)?;
+        let [_, _, forward_ce] = last.forward.losses(gpu, b)?;
+        Ok(Some(BatchStats { goodness_loss: l1 + l2, head_loss: head, gen_loss: input + g1 + g2, recon_loss: input, forward_ce, samples: last.samples }))
     }
 }

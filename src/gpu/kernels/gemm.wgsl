@@ -5,7 +5,8 @@
 // in steps of 16: the workgroup stages op(A)[64 rows, 16 k] and op(B)[16 k, 64 columns] in
 // workgroup memory, each thread loading 4 values of each, then every thread reads its 4 + 4
 // values per k from there. A thread does 16 multiply-adds per 8 workgroup-memory reads, and a
-// workgroup 64·64·16 per 2·64·16 global reads: 32 flops per global f32 read.
+// workgroup 64·64·16 per 2·64·16 global reads: 32 multiply-adds (64 flops) per global f32 read,
+// 16 flops per byte of global traffic (before any cache helps).
 //
 // Bounds: pff's sizes (784, 500, 2000, 1000, 10) are not multiples of 64, so every global read
 // outside A or B loads 0 (which adds nothing to the sum) and every write outside C is skipped.
