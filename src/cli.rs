@@ -48,6 +48,10 @@ struct Cli {
     /// Worker threads for the matrix products (default: all cores).
     #[arg(long, global = true)]
     threads: Option<usize>,
+    /// Where training runs: cpu, or gpu (the GPU engine, in a build with `--features gpu`;
+    /// `train` only so far). A run may move between devices when it is resumed.
+    #[arg(long, global = true, default_value = "cpu", value_parser = ["cpu", "gpu"])]
+    device: String,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -272,6 +276,12 @@ fn site_data_dir(given: Option<PathBuf>, page_root: &Path) -> PathBuf {
 
 fn run(cli: Cli) -> pff::Result<()> {
     let root = cli.data_dir.clone().unwrap_or_else(|| PathBuf::from(pff::native::shell::DEFAULT_DATA_DIR));
+    let on_gpu = cli.device == "gpu";
+    if on_gpu && !matches!(cli.cmd, Cmd::Train(_)) {
+        return Err(PffError::Input(
+            "--device gpu works with `pff train` only so far: evaluation, report and bench on the GPU are not built yet (leave --device out to run this on the CPU)".into(),
+        ));
+    }
     match cli.cmd {
         Cmd::Data { dataset, idx_dir, name, classes, title, noun } => {
             let report = match idx_dir {
@@ -285,7 +295,7 @@ fn run(cli: Cli) -> pff::Result<()> {
             say!("{report}");
             Ok(())
         }
-        Cmd::Train(args) => train::train(&root, args),
+        Cmd::Train(args) => train::train(&root, args, on_gpu),
         Cmd::Eval { weights, dataset, split, limit, json, record, f16 } => eval::eval(&root, &weights, dataset, &split, limit, json, record, f16),
         Cmd::Prior { weights, components, dataset, limit, seed } => eval::prior(&root, &weights, components, dataset, limit, seed),
         Cmd::Sample { weights, n, out, seed, component, reference_draw } => {

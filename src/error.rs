@@ -28,6 +28,10 @@ pub enum PffError {
     /// The caller stopped the work before it finished (an interrupt, the page's Stop button).
     #[error("cancelled: {0}")]
     Cancelled(String),
+    /// The compute device cannot do what was asked: no GPU adapter, a refused device, a lost
+    /// device or a readback that failed.
+    #[error("{0}")]
+    Device(String),
     /// An operating-system level failure (file system, child process), with context.
     #[error("{context}: {source}")]
     Io {
@@ -55,6 +59,8 @@ pub enum ErrorKind {
     Cancelled,
     /// The operating system refused (files).
     Io,
+    /// The compute device (the GPU) is missing or failed.
+    Device,
 }
 
 impl ErrorKind {
@@ -68,6 +74,7 @@ impl ErrorKind {
             ErrorKind::NonFinite => "non-finite",
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::Io => "io",
+            ErrorKind::Device => "device",
         }
     }
 }
@@ -93,6 +100,7 @@ impl PffError {
             PffError::NonFinite(_) => ErrorKind::NonFinite,
             PffError::Cancelled(_) => ErrorKind::Cancelled,
             PffError::Io { .. } => ErrorKind::Io,
+            PffError::Device(_) => ErrorKind::Device,
         }
     }
 

@@ -730,3 +730,124 @@ fn tiny_preset_learns_mnist_on_the_gpu_as_on_the_cpu() {
     assert!((gpu_acc - cross_acc).abs() <= 0.002, "the GPU and CPU classifiers disagree on the GPU model");
     assert!((gpu_acc - cpu_acc).abs() < 0.05, "GPU {gpu_acc} and CPU {cpu_acc} runs differ by more than 5 points");
 }
+
+// ------------------------------------------------------------------ a run on the GPU
+
+/// Three classes, each a bright band in its own third of the image, with deterministic noise.
+fn toy_set(n: usize, seed: usize) -> pff::data::Dataset {
+    use pff::data::PIXELS;
+    let labels: Vec<u8> = (0..n).map(|i| (i % 3) as u8).collect();
+    let pixels = (0..n * PIXELS)
+        .map(|j| {
+            let (i, p) = (j / PIXELS, j % PIXELS);
+            let noise = ((i * 131 + p * 7 + seed * 29) % 97) as u8;
+            if p * 3 / PIXELS == usize::from(labels[i]) { 160 + noise } else { noise }
+        })
+        .collect();
+    pff::data::Dataset::from_parts(pixels, labels, "toy").unwrap()
+}
+
+fn toy_spec(epochs: usize) -> pff::run::RunSpec {
+    let config =
+        pff::Config { hidden: 20, latent: 4, steps: 4, batch_size: 10, epochs, classes: 3, prior_components: 2, latent_batch: 20, ..pff::Config::tiny() };
+    pff::run::RunSpec { config, train_limit: Some(60), dev_limit: Some(30), test_limit: Some(30), ..pff::run::RunSpec::new("tiny", "toy", 7).unwrap() }
+}
+
+fn advance_to_epoch(run: &mut pff::run::TrainingRun, data: &pff::run::RunData<'_>, epochs: usize) {
+    while run.history().len() <= epochs && !run.is_done() {
+        run.advance(data, 2).unwrap();
+    }
+}
+
+/// One run on both devices: CPU for epoch 1, GPU for epoch 2 (resumed from the CPU's state),
+/// CPU again for epoch 3 (resumed from the GPU's). A state saved in the middle of a GPU epoch
+/// holds the GPU's parameters and cursor, and each record says where its epoch trained.
+#[test]
+fn a_run_moves_from_the_cpu_to_the_gpu_and_back() {
+    let (train, dev, test) = (toy_set(60, 1), toy_set(30, 2), toy_set(30, 3));
+    let data = pff::run::RunData { train: &train, dev: &dev, test: Some(&test) };
+    let mut cpu = pff::run::TrainingRun::new(toy_spec(3)).unwrap();
+    advance_to_epoch(&mut cpu, &data, 1);
+    let after_cpu = cpu.current_model().clone();
+
+    let mut on_gpu = pff::run::TrainingRun::resume(&cpu.state_bytes().unwrap(), None).unwrap();
+    on_gpu.use_gpu(Gpu::new().unwrap()).unwrap();
+    let p = on_gpu.advance(&data, 2).unwrap();
+    assert_eq!((p.batches.len(), p.batch), (2, 2));
+    assert!(p.batches.iter().all(|b| b.goodness_loss.is_finite() && b.samples == 10));
+    // saved in mid-epoch: the state holds what the GPU trained, at the GPU's cursor
+    let mid = pff::run::StoredState::from_bytes(&on_gpu.state_bytes().unwrap()).unwrap();
+    assert_eq!((mid.trainer.cursor.epoch, mid.trainer.cursor.batch), (1, 2));
+    assert!(!mid.trainer.model.same_parameters(&after_cpu), "the GPU's batches are in the state");
+    assert_eq!(mid.trainer.opt_r.t, cpu_steps(&cpu) + 2 * 4, "Adam's step count went on on the GPU (2 batches × K 4)");
+    advance_to_epoch(&mut on_gpu, &data, 2);
+    let rec = &on_gpu.history()[2];
+    assert_eq!((rec.epoch, rec.device.as_deref(), rec.batches), (2, Some("gpu"), Some(6)));
+    assert_eq!(on_gpu.history()[1].device, None, "epoch 1 trained on the CPU");
+
+    let mut back = pff::run::TrainingRun::resume(&on_gpu.state_bytes().unwrap(), None).unwrap();
+    assert!(back.current_model().same_parameters(on_gpu.current_model()), "the epoch end synced the host");
+    while !back.is_done() {
+        back.advance(&data, 2).unwrap();
+    }
+    let epochs: Vec<_> = back.history().iter().map(|r| (r.epoch, r.device.clone())).collect();
+    assert_eq!(epochs, [(0, None), (1, None), (2, Some("gpu".into())), (3, None)]);
+    let best = back.best_checkpoint().unwrap();
+    assert!(best.meta.dev_accuracy.unwrap() > 0.6 && best.prior.is_some(), "{:?}", back.history());
+}
+
+fn cpu_steps(run: &pff::run::TrainingRun) -> u64 {
+    pff::run::StoredState::from_bytes(&run.state_bytes().unwrap()).unwrap().trainer.opt_r.t
+}
+
+/// The same run on each device learns the toy task alike (the noise streams differ: Philox on
+/// the GPU, PCG on the CPU), and the GPU run reports the same kind of progress.
+#[test]
+fn a_gpu_run_learns_like_the_cpu_run() {
+    let (train, dev, test) = (toy_set(60, 1), toy_set(30, 2), toy_set(30, 3));
+    let data = pff::run::RunData { train: &train, dev: &dev, test: Some(&test) };
+    let finish = |gpu: bool| {
+        let mut run = pff::run::TrainingRun::new(toy_spec(4)).unwrap();
+        if gpu {
+            run.use_gpu(Gpu::new().unwrap()).unwrap();
+        }
+        while !run.is_done() {
+            run.advance(&data, 3).unwrap();
+        }
+        run.history().iter().map(|r| r.dev_accuracy).collect::<Vec<f64>>()
+    };
+    let (cpu, gpu) = (finish(false), finish(true));
+    eprintln!("dev accuracy by epoch: CPU {cpu:?}, GPU {gpu:?}");
+    assert_eq!(cpu[0], gpu[0], "the same initial model");
+    let best = |a: &[f64]| a.iter().cloned().fold(0.0, f64::max);
+    assert!((best(&cpu) - best(&gpu)).abs() <= 0.1 && best(&gpu) > 0.6, "CPU {cpu:?}, GPU {gpu:?}");
+}
+
+/// `pff --device gpu train` without an adapter stops with the engine's message, writes
+/// nothing and never trains on the CPU instead; `--device gpu` elsewhere says it is for train.
+#[test]
+fn the_cli_on_a_missing_gpu_says_so_and_does_not_fall_back() {
+    let dir = std::env::temp_dir().join(format!("pff-gpu-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("m.safetensors");
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    let pff = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_pff"))
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .env("WGPU_BACKEND", "vulkan")
+            .env("VK_ICD_FILENAMES", "/nonexistent/icd.json")
+            .env("VK_DRIVER_FILES", "/nonexistent/icd.json")
+            .output()
+            .unwrap()
+    };
+    let o = pff(&["--device", "gpu", "train", "--preset", "tiny", "--epochs", "1", "--train-limit", "100", "--out", out.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("no GPU adapter found") && err.contains("mesa-vulkan-drivers"), "{err}");
+    assert!(std::fs::read_dir(&dir).unwrap().next().is_none(), "nothing is written");
+    let o = pff(&["--device", "gpu", "eval", "--weights", "data/weights/mnist-web.safetensors"]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("works with `pff train` only"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

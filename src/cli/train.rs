@@ -100,7 +100,9 @@ fn resume_command(root: &Path, state: &Path) -> String {
     format!("pff{} train --resume {}", data_dir_flag(root), quote_path(state))
 }
 
-pub fn train(root: &Path, a: TrainArgs) -> Result<()> {
+pub fn train(root: &Path, a: TrainArgs, on_gpu: bool) -> Result<()> {
+    // the device first: a missing GPU is said before anything is read or written
+    let gpu = if on_gpu { Some(open_gpu()?) } else { None };
     let command = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ");
     let (mut run, files) = match &a.resume {
         Some(p) => match resumed(p, &a, &command)? {
@@ -110,6 +112,13 @@ pub fn train(root: &Path, a: TrainArgs) -> Result<()> {
         None => fresh(root, &a, command)?,
     };
     run.set_clock(clock, rayon::current_num_threads());
+    #[cfg(feature = "gpu")]
+    if let Some(gpu) = gpu {
+        run.use_gpu(gpu)?;
+        say!("training on the GPU: {}", run.gpu_adapter().unwrap_or_default());
+    }
+    #[cfg(not(feature = "gpu"))]
+    let _: Option<std::convert::Infallible> = gpu;
     let spec = run.spec().clone();
     let train = load(root, &spec.dataset, "train", None)?;
     let dev = load(root, &spec.dataset, "dev", None)?;
@@ -393,4 +402,16 @@ fn watch_interrupts() {
         });
     });
     let _ = ready_rx.recv();
+}
+
+/// The GPU, or why there is none (pff never falls back to the CPU).
+#[cfg(feature = "gpu")]
+fn open_gpu() -> Result<pff::gpu::Gpu> {
+    Ok(pff::gpu::Gpu::new()?)
+}
+
+/// A build without the GPU engine has no GPU to open.
+#[cfg(not(feature = "gpu"))]
+fn open_gpu() -> Result<std::convert::Infallible> {
+    Err(PffError::Device("this pff was built without the GPU engine: build it with `cargo build --release --features gpu`".into()))
 }

@@ -63,6 +63,15 @@ impl fmt::Display for GpuError {
 
 impl std::error::Error for GpuError {}
 
+impl From<GpuError> for crate::PffError {
+    fn from(e: GpuError) -> Self {
+        match e.kind {
+            GpuErrorKind::NonFinite => crate::PffError::NonFinite(e.message),
+            _ => crate::PffError::Device(e.to_string()),
+        }
+    }
+}
+
 /// An open device and its queue, with what the adapter said about itself.
 pub struct Gpu {
     pub device: wgpu::Device,

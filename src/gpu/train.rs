@@ -97,6 +97,14 @@ impl GpuTrainer {
         Ok((self.rep.download(gpu)?, self.generative.download(gpu)?))
     }
 
+    /// Copies the parameters and both optimisers' state into `trainer` (its cursor is the
+    /// caller's): what a checkpoint, an evaluation or the CPU needs to go on from here.
+    pub fn download_into(&self, gpu: &Gpu, trainer: &mut Trainer) -> Result<(), GpuError> {
+        (trainer.model.rep, trainer.model.generative) = self.download(gpu)?;
+        self.opt_r.download_into(gpu, &mut trainer.opt_r)?;
+        self.opt_g.download_into(gpu, &mut trainer.opt_g)
+    }
+
     /// Trains on the batch at `cursor`: `x` (B×D, pixels in [0, 1]), its labels and the
     /// negatives' labels (`Trainer::negative_labels` with the cursor's batch key). As on the CPU,
     /// both optimisers take the configuration's learning rate at the cursor's epoch.

@@ -9,6 +9,8 @@
 //! state, so that a resumed run trains on the same data with the same seed, and a request
 //! that contradicts it is refused.
 
+#[cfg(feature = "gpu")]
+mod gpu;
 mod pacing;
 mod progress;
 mod request;
@@ -85,6 +87,9 @@ pub struct TrainingRun {
     threads: Option<usize>,
     /// Set by [`TrainingRun::stop`]: no further epochs.
     stopped: bool,
+    /// The GPU the run trains on ([`TrainingRun::use_gpu`]); `None`: the CPU.
+    #[cfg(feature = "gpu")]
+    gpu: Option<gpu::GpuRun>,
 }
 
 impl TrainingRun {
@@ -131,6 +136,8 @@ impl TrainingRun {
             clock: None,
             threads: None,
             stopped: false,
+            #[cfg(feature = "gpu")]
+            gpu: None,
         }
     }
 
@@ -258,14 +265,15 @@ impl TrainingRun {
                 let train = self.train_images(data)?;
                 let t0 = self.now();
                 let epoch = self.trainer.cursor.epoch;
+                let stats = self.train_batches(data.train, train, max_batches.max(1))?;
                 let sums = &mut self.sums;
-                let stats = self.trainer.train_batches_of(data.train, train, max_batches.max(1), |_, s| {
+                for s in &stats {
                     sums.batches += 1;
                     sums.samples += s.samples;
                     for (acc, v) in sums.losses.iter_mut().zip([s.goodness_loss, s.head_loss, s.gen_loss, s.forward_ce]) {
                         *acc += v;
                     }
-                })?;
+                }
                 if let (Some(a), Some(b)) = (t0, self.now()) {
                     self.sums.seconds += b - a;
                 }
@@ -287,6 +295,32 @@ impl TrainingRun {
             Phase::Done => {}
         }
         Ok(self.progress(data, progress, record))
+    }
+
+    /// Up to `count` training batches of the first `n` images, on the run's device.
+    fn train_batches(&mut self, data: &Dataset, n: usize, count: usize) -> Result<Vec<BatchStats>> {
+        #[cfg(feature = "gpu")]
+        if self.gpu.is_some() {
+            return self.train_batches_gpu(data, n, count);
+        }
+        self.trainer.train_batches_of(data, n, count, |_, _| {})
+    }
+
+    /// Where the run trains: `Some("gpu")`, or `None` on the CPU (the default).
+    fn device_label(&self) -> Option<String> {
+        #[cfg(feature = "gpu")]
+        if self.gpu.is_some() {
+            return Some("gpu".into());
+        }
+        None
+    }
+
+    /// The host trainer as it is on the run's device now (`None`: the host's is current).
+    fn trainer_now(&self) -> Result<Option<Trainer>> {
+        #[cfg(feature = "gpu")]
+        return self.gpu_trainer_now();
+        #[cfg(not(feature = "gpu"))]
+        Ok(None)
     }
 
     fn after_training(&self) -> Phase {
@@ -352,12 +386,15 @@ impl TrainingRun {
             samples_per_s: timed.map(|s| s.samples as f64 / s.seconds),
             threads: sums.and(self.threads),
             lr: sums.map(|_| self.spec.config.lr_at(epoch - 1)),
+            device: sums.and(self.device_label()),
             improved: false,
         }
     }
 
     /// Evaluates the model after `epoch` and keeps it when it beats the best.
     fn end_epoch(&mut self, data: &RunData<'_>, epoch: usize) -> Result<EpochRecord> {
+        #[cfg(feature = "gpu")]
+        self.sync_from_gpu()?;
         let ev = self.evaluate_dev(data)?;
         let mut rec = self.record(epoch, &ev, Some(&self.sums));
         rec.improved = self.best.as_ref().is_none_or(|b| ev.accuracy > b.dev_accuracy);

@@ -49,6 +49,9 @@ pub struct EpochRecord {
     /// The learning rate the epoch trained with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lr: Option<f64>,
+    /// Where the epoch trained (`gpu`), when not on the CPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
     /// Whether this epoch's model became the best.
     #[serde(default)]
     pub improved: bool,

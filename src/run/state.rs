@@ -138,10 +138,12 @@ impl TrainingRun {
             history: self.history.clone(),
             test: self.test.clone(),
         };
-        let meta = ModelMeta { epochs: self.trainer.cursor.epoch, ..self.meta.clone() };
+        let now = self.trainer_now()?;
+        let trainer = now.as_ref().unwrap_or(&self.trainer);
+        let meta = ModelMeta { epochs: trainer.cursor.epoch, ..self.meta.clone() };
         // the best model goes into the state unless it is the current one
-        let best = self.best.as_ref().map(|b| &b.model).filter(|m| !m.same_parameters(&self.trainer.model));
-        write(&self.trainer, &meta, Some(&state), best)
+        let best = self.best.as_ref().map(|b| &b.model).filter(|m| !m.same_parameters(&trainer.model));
+        write(trainer, &meta, Some(&state), best)
     }
 
     /// Continues a run from its training state. The state holds the best model (as tensors

@@ -1,0 +1,99 @@
+//! A run trained on the GPU (feature `gpu`): the same run, with its training batches on the
+//! GPU engine (`crate::gpu`). Batch order, negatives and the cursor stay on the host, so a run
+//! may move between devices at any epoch end or saved state; the device is not part of a
+//! run's identity, and each history record says where its epoch trained.
+//!
+//! The model and both optimisers live on the GPU while the run trains there. The host trainer
+//! is brought up to date at every epoch end (the dev evaluation, the best model and the state
+//! read it) and when the run stops; a state saved in mid-epoch reads the GPU's copy. Between
+//! those, a batch reads back only its losses (7·N floats) and the non-finite guard (4 bytes).
+//!
+//! The noise differs: the GPU draws it from the counter-based Philox stream
+//! (`crate::counter_rng`), the CPU from its PCG blocks, so a run of one seed is the same
+//! algorithm on either device, not the same bits.
+
+use super::TrainingRun;
+use crate::data::Dataset;
+use crate::error::{PffError, Result};
+use crate::gpu::{Gpu, GpuTrainer};
+use crate::train::{BatchStats, Trainer};
+
+/// The GPU a run trains on, with the run's model and optimisers on it.
+pub(super) struct GpuRun {
+    gpu: Gpu,
+    trainer: GpuTrainer,
+    /// The epoch's batch order, kept between calls: `((epoch, images), order)`.
+    order: Option<((usize, usize), Vec<usize>)>,
+    /// Whether the GPU holds batches the host trainer has not seen.
+    ahead: bool,
+}
+
+impl TrainingRun {
+    /// Trains the rest of this run on `gpu`: the model and the optimisers go up now.
+    pub fn use_gpu(&mut self, gpu: Gpu) -> Result<()> {
+        if self.spec.config.reg_lambda != 0.0 {
+            return Err(PffError::Config("the GPU engine has no weight regulariser yet (reg_lambda): train this run on the CPU".into()));
+        }
+        let trainer = GpuTrainer::upload(&gpu, &self.trainer)?;
+        self.gpu = Some(GpuRun { gpu, trainer, order: None, ahead: false });
+        Ok(())
+    }
+
+    /// The adapter the run trains on, or `None` on the CPU.
+    pub fn gpu_adapter(&self) -> Option<String> {
+        self.gpu.as_ref().map(|g| g.gpu.describe())
+    }
+
+    /// Up to `count` batches of the first `n` images of `data` on the GPU, as
+    /// `Trainer::train_batches_of` does them on the CPU (the same order, negatives and cursor).
+    pub(super) fn train_batches_gpu(&mut self, data: &Dataset, n: usize, count: usize) -> Result<Vec<BatchStats>> {
+        let host = &mut self.trainer;
+        let g = self.gpu.as_mut().expect("called on a GPU run");
+        if n == 0 || n > data.len() {
+            return Err(PffError::Input(format!("cannot train on {n} images of a set of {}", data.len())));
+        }
+        g.trainer.cfg = host.model.cfg.clone(); // the schedule may have changed
+        let (bs, per_epoch) = (host.model.cfg.batch_size, host.batches_per_epoch(n));
+        let order_key = (host.cursor.epoch, n);
+        let order = match g.order.take() {
+            Some((k, o)) if k == order_key => o,
+            _ => host.permutation(n, host.cursor.epoch),
+        };
+        let mut out = Vec::new();
+        while out.len() < count && host.cursor.batch < per_epoch {
+            let start = host.cursor.batch * bs;
+            let idx: Vec<usize> = (start..start + bs).map(|i| order[i % n]).collect();
+            let (x, labels) = data.batch(&idx);
+            let negatives = host.negative_labels(&labels, Trainer::batch_key(host.cursor));
+            g.trainer.train_batch(&g.gpu, x.view(), &labels, &negatives, host.cursor)?;
+            g.ahead = true;
+            g.trainer.check_finite(&g.gpu)?;
+            out.push(g.trainer.stats(&g.gpu)?.expect("a batch was trained"));
+            host.cursor.batch += 1;
+        }
+        if host.cursor.batch >= per_epoch {
+            host.cursor.epoch += 1;
+            host.cursor.batch = 0;
+        } else {
+            g.order = Some((order_key, order));
+        }
+        Ok(out)
+    }
+
+    /// Brings the host trainer up to date with the GPU (parameters, moments, step counts).
+    pub(super) fn sync_from_gpu(&mut self) -> Result<()> {
+        if let Some(g) = self.gpu.as_mut().filter(|g| g.ahead) {
+            g.trainer.download_into(&g.gpu, &mut self.trainer)?;
+            g.ahead = false;
+        }
+        Ok(())
+    }
+
+    /// The host trainer as the GPU has it now, when the GPU is ahead of it.
+    pub(super) fn gpu_trainer_now(&self) -> Result<Option<Trainer>> {
+        let Some(g) = self.gpu.as_ref().filter(|g| g.ahead) else { return Ok(None) };
+        let mut now = self.trainer.clone();
+        g.trainer.download_into(&g.gpu, &mut now)?;
+        Ok(Some(now))
+    }
+}
