@@ -4,6 +4,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use pff::Config;
+use pff::config::Setting;
 use pff::run::RunRequest;
 
 fuzz_target!(|data: &[u8]| {
@@ -17,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
     for line in text.lines() {
         if let Some((name, value)) = line.split_once('=') {
             let before = cfg.clone();
-            if cfg.set(name, value).is_err() {
+            if cfg.set(name, Setting::Text(value)).is_err() {
                 assert_eq!(cfg, before, "a refused --set changed the configuration");
             }
         }
