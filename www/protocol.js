@@ -7,7 +7,7 @@
 //   worker -> page   {id, ok: true, result} | {id, ok: false, error: ErrorInfo}
 //                    | {event, ...}                          (WorkerMessage: WorkerEvents)
 //
-// Results are the core's serde structs (src/web.rs), so their fields have the core's names;
+// Results are the core's serde structs (src/web/), so their fields have the core's names;
 // tests/e2e/panels/boundary.mjs checks the keys declared here against what the core sends.
 
 /** The WebAssembly build a worker runs (pkg/<build>/). @typedef {'relaxed'|'threads'|'single'} Build */
