@@ -2,6 +2,8 @@
 //! history), the test result, and the [`Progress`] of each step. These cross to the page as
 //! they are and are stored in the run's state.
 
+use super::{EpochSums, RunData, TrainingRun};
+use crate::infer::Evaluation;
 use crate::train::BatchStats;
 use serde::{Deserialize, Serialize};
 
@@ -96,4 +98,60 @@ pub struct Progress {
     /// Whether a front end should draw this progress now (always, unless a [`Pacer`] holds its
     /// batches back until the next report).
     pub report: bool,
+}
+
+impl TrainingRun {
+    /// The history record of `epoch` from its dev evaluation and, for a trained epoch, its sums.
+    pub(super) fn record(&self, epoch: usize, ev: &Evaluation, sums: Option<&EpochSums>) -> EpochRecord {
+        let mean = |i: usize| sums.filter(|s| s.batches > 0).map(|s| s.losses[i] / s.batches as f64);
+        let timed = sums.filter(|s| s.seconds > 0.0);
+        EpochRecord {
+            epoch,
+            dev_accuracy: ev.accuracy,
+            dev_forward_accuracy: ev.forward_accuracy,
+            dev_recon_sse: ev.recon_sse,
+            goodness_loss: mean(0),
+            head_loss: mean(1),
+            gen_loss: mean(2),
+            forward_ce: mean(3),
+            batches: sums.map(|s| s.batches),
+            seconds: timed.map(|s| s.seconds),
+            samples_per_s: timed.map(|s| s.samples as f64 / s.seconds),
+            threads: sums.and(self.threads),
+            lr: sums.map(|_| self.spec.config.lr_at(epoch - 1)),
+            device: sums.and(self.device_label()),
+            improved: false,
+        }
+    }
+
+    /// What a step did and where the run now is.
+    pub(super) fn progress(&self, data: &RunData<'_>, batches: Vec<BatchStats>, epoch_end: Option<EpochRecord>) -> Progress {
+        let per_epoch = self.trainer.batches_per_epoch(self.spec.train_limit.unwrap_or(data.train.len()).max(1));
+        let cursor = self.trainer.cursor;
+        let epochs = self.spec.config.epochs;
+        let total = (epochs * per_epoch).max(1) as f64;
+        let trained = ((cursor.epoch * per_epoch + cursor.batch) as f64 / total).min(1.0);
+        let fraction = match self.phase {
+            Phase::Done => 1.0,
+            Phase::Baseline | Phase::Training => 0.98 * trained,
+            Phase::Testing | Phase::Prior => 0.98 + 0.01 * f64::from(u8::from(self.phase == Phase::Prior)),
+        };
+        Progress {
+            phase: self.phase,
+            epoch: cursor.epoch,
+            epochs,
+            batch: cursor.batch,
+            batches_per_epoch: per_epoch,
+            batches,
+            epoch_end,
+            best_epoch: self.best.as_ref().map(|b| b.epoch),
+            best_dev_accuracy: self.best.as_ref().map(|b| b.dev_accuracy),
+            tested: self.test_sums.n,
+            test_total: data.test.map_or(0, |t| self.spec.test_limit.map_or(t.len(), |l| l.min(t.len()))),
+            test: self.test.clone(),
+            fraction,
+            samples_per_s: None,
+            report: true,
+        }
+    }
 }
