@@ -10,7 +10,7 @@
 
 use super::device::{Gpu, GpuError, GpuErrorKind};
 use super::gemm::{Gemm, Op};
-use super::kernel::{Kernel, uniform};
+use super::kernel::{Kernel, uniform, with_rowsum};
 use super::matrix::GpuMatrix;
 use super::noise::with_philox;
 use super::settle::GpuState;
@@ -125,8 +125,8 @@ impl GenStep {
     pub fn new(gpu: &Gpu) -> Result<GenStep, GpuError> {
         Ok(GenStep {
             gemm: Gemm::new(gpu)?,
-            input: Kernel::new(gpu, "gen_input", &with_philox(include_str!("kernels/gen_input.wgsl")), "main")?,
-            error: Kernel::new(gpu, "gen_error", include_str!("kernels/gen_error.wgsl"), "main")?,
+            input: Kernel::new(gpu, "gen_input", &with_philox(&with_rowsum(include_str!("kernels/gen_input.wgsl"))), "main")?,
+            error: Kernel::new(gpu, "gen_error", &with_rowsum(include_str!("kernels/gen_error.wgsl")), "main")?,
             latent: Kernel::new(gpu, "latent", include_str!("kernels/latent.wgsl"), "main")?,
         })
     }

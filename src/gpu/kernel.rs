@@ -7,6 +7,12 @@
 
 use super::device::{Gpu, GpuError};
 
+/// The workgroup row sum (`kernels/rowsum.wgsl`: `WG`, `workgroup_sum`) prepended to `source`,
+/// for the kernels that run one workgroup per row.
+pub fn with_rowsum(source: &str) -> String {
+    format!("{}\n{source}", include_str!("kernels/rowsum.wgsl"))
+}
+
 /// A compiled compute pipeline.
 pub struct Kernel {
     label: &'static str,

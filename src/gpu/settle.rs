@@ -10,7 +10,7 @@
 
 use super::device::{Gpu, GpuError, GpuErrorKind};
 use super::gemm::{Gemm, Op};
-use super::kernel::{Kernel, uniform};
+use super::kernel::{Kernel, uniform, with_rowsum};
 use super::matrix::GpuMatrix;
 use super::noise::with_philox;
 use crate::config::{Config, GROUP};
@@ -119,7 +119,11 @@ pub struct Settle {
 
 impl Settle {
     pub fn new(gpu: &Gpu) -> Result<Settle, GpuError> {
-        Ok(Settle { gemm: Gemm::new(gpu)?, layer: Kernel::new(gpu, "layer", &with_philox(LAYER), "main")?, nrm: Kernel::new(gpu, "nrm", NRM, "main")? })
+        Ok(Settle {
+            gemm: Gemm::new(gpu)?,
+            layer: Kernel::new(gpu, "layer", &with_philox(&with_rowsum(LAYER)), "main")?,
+            nrm: Kernel::new(gpu, "nrm", &with_rowsum(NRM), "main")?,
+        })
     }
 
     /// Records `dst ← nrm(src)` row by row, with each row's `Σ src²` in `sq` (one dispatch).

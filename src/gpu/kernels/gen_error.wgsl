@@ -19,9 +19,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> err: array<f32>;
 @group(0) @binding(4) var<storage, read_write> loss: array<f32>;
 
-const WG: u32 = 256u;
-
-var<workgroup> partial: array<f32, 256>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -40,15 +37,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
             acc += d * d;
         }
     }
-    partial[lid.x] = acc;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if lid.x < s {
-            partial[lid.x] += partial[lid.x + s];
-        }
-        workgroupBarrier();
-    }
+    let total = workgroup_sum(lid.x, acc);
     if lid.x == 0u {
-        loss[row] = partial[0];
+        loss[row] = total;
     }
 }

@@ -14,10 +14,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
-const WG: u32 = 256u;
 const NORM_EPS: f32 = 1e-8;
-
-var<workgroup> partial: array<f32, 256>;
 
 fn relu(v: f32) -> f32 {
     return select(v, 0.0, v < 0.0);
@@ -37,15 +34,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         out[o] = v;
         acc += v * v;
     }
-    partial[lid.x] = acc;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if lid.x < s {
-            partial[lid.x] += partial[lid.x + s];
-        }
-        workgroupBarrier();
-    }
-    let d = sqrt(partial[0]) + NORM_EPS;
+    let total = workgroup_sum(lid.x, acc);
+    let d = sqrt(total) + NORM_EPS;
     for (var j = lid.x; j < p.cols; j += WG) {
         let o = row * p.cols + j;
         out[o] = out[o] / d;

@@ -31,10 +31,7 @@ struct LayerParams {
 @group(0) @binding(7) var<storage, read_write> sq: array<f32>;
 
 const GROUP: u32 = 10u;
-const WG: u32 = 256u;
 const NORM_EPS: f32 = 1e-8;
-
-var<workgroup> partial: array<f32, 256>;
 
 // max(v, 0) that lets NaN through, as ops::relu does (WGSL's max leaves NaN undefined).
 fn relu(v: f32) -> f32 {
@@ -51,19 +48,6 @@ fn lateral(row: u32, j: u32) -> f32 {
         s += zp[row * p.cols + g0 + r] * select(l, -l, r == c);
     }
     return s;
-}
-
-// The sum of every thread's `v` in the workgroup (all threads must call it).
-fn workgroup_sum(lid: u32, v: f32) -> f32 {
-    partial[lid] = v;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if lid < s {
-            partial[lid] += partial[lid + s];
-        }
-        workgroupBarrier();
-    }
-    return partial[0];
 }
 
 @compute @workgroup_size(256)

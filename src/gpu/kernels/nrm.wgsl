@@ -14,10 +14,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(3) var<storage, read_write> sq: array<f32>;
 
-const WG: u32 = 256u;
 const NORM_EPS: f32 = 1e-8;
-
-var<workgroup> partial: array<f32, 256>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -27,15 +24,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         let v = src[row * p.cols + j];
         acc += v * v;
     }
-    partial[lid.x] = acc;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if lid.x < s {
-            partial[lid.x] += partial[lid.x + s];
-        }
-        workgroupBarrier();
-    }
-    let total = partial[0];
+    let total = workgroup_sum(lid.x, acc);
     let d = sqrt(total) + NORM_EPS;
     for (var j = lid.x; j < p.cols; j += WG) {
         let o = row * p.cols + j;
