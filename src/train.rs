@@ -245,7 +245,21 @@ impl Trainer {
     }
 
     /// [`Trainer::train_batches`] on the first `n` images of `data` only.
-    pub fn train_batches_of(&mut self, data: &Dataset, n: usize, count: usize, mut on_batch: impl FnMut(&Cursor, &BatchStats)) -> Result<Vec<BatchStats>> {
+    pub fn train_batches_of(&mut self, data: &Dataset, n: usize, count: usize, on_batch: impl FnMut(&Cursor, &BatchStats)) -> Result<Vec<BatchStats>> {
+        self.batches_with(data, n, count, |tr, x, labels, key| tr.train_batch(x, labels, key), on_batch)
+    }
+
+    /// The schedule's batch loop of [`Trainer::train_batches_of`] (the epoch's order, the
+    /// batch's images, the cursor), with `train` doing each batch: this trainer's
+    /// [`Trainer::train_batch`], or another engine that trains the same model.
+    pub fn batches_with(
+        &mut self,
+        data: &Dataset,
+        n: usize,
+        count: usize,
+        mut train: impl FnMut(&mut Trainer, ArrayView2<'_, f32>, &[usize], u64) -> Result<BatchStats>,
+        mut on_batch: impl FnMut(&Cursor, &BatchStats),
+    ) -> Result<Vec<BatchStats>> {
         if n == 0 || n > data.len() {
             return Err(PffError::Input(format!("cannot train on {n} images of a set of {}", data.len())));
         }
@@ -262,7 +276,7 @@ impl Trainer {
             let idx: Vec<usize> = (start..start + bs).map(|i| perm[i % n]).collect();
             let (x, labels) = data.batch(&idx);
             let key = Self::batch_key(self.cursor);
-            let stats = self.train_batch(x.view(), &labels, key)?;
+            let stats = train(self, x.view(), &labels, key)?;
             self.cursor.batch += 1;
             on_batch(&self.cursor, &stats);
             out.push(stats);

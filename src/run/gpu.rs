@@ -22,8 +22,6 @@ use crate::train::{BatchStats, Trainer};
 pub(super) struct GpuRun {
     gpu: Gpu,
     trainer: GpuTrainer,
-    /// The epoch's batch order, kept between calls: `((epoch, images), order)`.
-    order: Option<((usize, usize), Vec<usize>)>,
     /// Whether the GPU holds batches the host trainer has not seen.
     ahead: bool,
 }
@@ -35,7 +33,7 @@ impl TrainingRun {
             return Err(PffError::Config("the GPU engine has no weight regulariser yet (reg_lambda): train this run on the CPU".into()));
         }
         let trainer = GpuTrainer::upload(&gpu, &self.trainer)?;
-        self.gpu = Some(GpuRun { gpu, trainer, order: None, ahead: false });
+        self.gpu = Some(GpuRun { gpu, trainer, ahead: false });
         Ok(())
     }
 
@@ -44,40 +42,24 @@ impl TrainingRun {
         self.gpu.as_ref().map(|g| g.gpu.describe())
     }
 
-    /// Up to `count` batches of the first `n` images of `data` on the GPU, as
-    /// `Trainer::train_batches_of` does them on the CPU (the same order, negatives and cursor).
+    /// Up to `count` batches of the first `n` images of `data` on the GPU, in the host
+    /// trainer's batch loop (`Trainer::batches_with`: the same order, negatives and cursor).
     pub(super) fn train_batches_gpu(&mut self, data: &Dataset, n: usize, count: usize) -> Result<Vec<BatchStats>> {
-        let host = &mut self.trainer;
         let g = self.gpu.as_mut().expect("called on a GPU run");
-        if n == 0 || n > data.len() {
-            return Err(PffError::Input(format!("cannot train on {n} images of a set of {}", data.len())));
-        }
-        g.trainer.cfg = host.model.cfg.clone(); // the schedule may have changed
-        let (bs, per_epoch) = (host.model.cfg.batch_size, host.batches_per_epoch(n));
-        let order_key = (host.cursor.epoch, n);
-        let order = match g.order.take() {
-            Some((k, o)) if k == order_key => o,
-            _ => host.permutation(n, host.cursor.epoch),
-        };
-        let mut out = Vec::new();
-        while out.len() < count && host.cursor.batch < per_epoch {
-            let start = host.cursor.batch * bs;
-            let idx: Vec<usize> = (start..start + bs).map(|i| order[i % n]).collect();
-            let (x, labels) = data.batch(&idx);
-            let negatives = host.negative_labels(&labels, Trainer::batch_key(host.cursor));
-            g.trainer.train_batch(&g.gpu, x.view(), &labels, &negatives, host.cursor)?;
-            g.ahead = true;
-            g.trainer.check_finite(&g.gpu)?;
-            out.push(g.trainer.stats(&g.gpu)?.expect("a batch was trained"));
-            host.cursor.batch += 1;
-        }
-        if host.cursor.batch >= per_epoch {
-            host.cursor.epoch += 1;
-            host.cursor.batch = 0;
-        } else {
-            g.order = Some((order_key, order));
-        }
-        Ok(out)
+        g.trainer.cfg = self.trainer.model.cfg.clone(); // the schedule may have changed
+        self.trainer.batches_with(
+            data,
+            n,
+            count,
+            |host, x, labels, key| {
+                let negatives = host.negative_labels(labels, key);
+                g.trainer.train_batch(&g.gpu, x, labels, &negatives, host.cursor)?;
+                g.ahead = true;
+                g.trainer.check_finite(&g.gpu)?;
+                Ok(g.trainer.stats(&g.gpu)?.expect("a batch was trained"))
+            },
+            |_, _| {},
+        )
     }
 
     /// Brings the host trainer up to date with the GPU (parameters, moments, step counts).
