@@ -13,12 +13,13 @@
 //! * one call gives 4 words, which serve elements `4b .. 4b+3`.
 //!
 //! The uniform bits are integers, so CPU and GPU agree on every bit. Uniforms are exact too
-//! (an integer below 2²⁴ times a power of two). Normals go through `ln`, `sqrt`, `cos` and `sin`,
-//! which a GPU computes to within a few ulps (WGSL's stated accuracy), so GPU normals may differ
-//! from these in the last bits.
+//! (an integer below 2²⁴ times a power of two). Normals use no platform `ln`, `cos` or `sin`,
+//! only IEEE `+ − × ÷ √` in a fixed order ([`ln_open`], [`sin_cos_turn`]), so every CPU target
+//! (native, wasm) draws the same bits; a GPU, whose `÷` and `√` may be off by an ulp or two and
+//! which may fuse a multiply and an add, draws the same values to within a few ulps.
 //!
-//! Not used by CPU training yet: switching the CPU's noise to this stream changes the seeded
-//! results and the blessed same-run fixture, a later, coordinated step (issue 24).
+//! The CPU trains on these streams by default ([`crate::noise::NoiseStream::Philox`]); the older
+//! PCG blocks of [`crate::rng`] remain for runs that started on them.
 
 /// Philox4x32's round multipliers.
 pub const M0: u32 = 0xD251_1F53;
@@ -111,36 +112,78 @@ pub fn uniform_open(x: u32) -> f32 {
     ((x >> 9) * 2 + 1) as f32 * (1.0 / 16_777_216.0)
 }
 
-/// `ln u` for u in (0, 1), to a few ulps of the result everywhere. GPUs promise only an
-/// absolute error for `log` on [0.5, 2] (2⁻²¹ in WGSL), which near u = 1, where `ln u` is tiny,
-/// is no relative accuracy at all; Box–Muller's small radii come from there. So above 0.5 the
-/// logarithm is `−2·atanh(s)` with `s = (1 − u)/(1 + u) ≤ 1/3` (`1 − u` is exact there), summed
-/// as its series to s¹⁷ (the rest is below 10⁻¹⁰ relative). Below 0.5 it is the platform's
-/// `ln`. The WGSL twin is `ln_open` in philox.wgsl.
-#[inline]
+/// `ln u` for u in (0, 1), to a few ulps of the result everywhere, from `+ − × ÷` alone, so that
+/// every target computes the same bits: the platforms' `ln` differ in the last bit (glibc natively,
+/// a libm port in wasm), and GPUs promise only an absolute error for `log` on [0.5, 2] (2⁻²¹ in
+/// WGSL), which near u = 1, where `ln u` is tiny, is no relative accuracy at all; Box–Muller's
+/// small radii come from there.
+///
+/// `u = m·2ᵉ` with `m` in [√½, √2) (read from the bits: `u` is a normal f32), then
+/// `ln u = e·ln 2 + 2·atanh(s)` with `s = (m − 1)/(m + 1)`, `|s| ≤ 0.172` (`m − 1` is exact),
+/// the series summed to s¹³ by Horner's rule (the rest is below 10⁻¹¹ relative) and ln 2 split in
+/// two so that `e·ln2_hi` is exact. Branch-free, so that a batch of them vectorises. The WGSL
+/// twin is `ln_open` in philox.wgsl.
+#[inline(always)]
 pub fn ln_open(u: f32) -> f32 {
-    if u < 0.5 {
-        return u.ln();
-    }
-    let s = (1.0 - u) / (1.0 + u);
+    const LN2_HI: f32 = 0.693_145_75; // 11 significant bits: e·LN2_HI is exact for |e| < 2¹²
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    const ATANH: [f32; 6] = [1.0 / 11.0, 1.0 / 9.0, 1.0 / 7.0, 1.0 / 5.0, 1.0 / 3.0, 1.0];
+    let bits = u.to_bits();
+    let high = (bits & 0x007f_ffff) > 0x0035_04f3; // the mantissa of m exceeds √2's
+    let e = ((bits >> 23) & 0xff) as i32 - 127 + i32::from(high);
+    let m = f32::from_bits((bits & 0x007f_ffff) | if high { 0x3f00_0000 } else { 0x3f80_0000 });
+    let s = (m - 1.0) / (m + 1.0);
     let s2 = s * s;
-    let mut p = 1.0 / 17.0;
-    for odd in [15.0f32, 13.0, 11.0, 9.0, 7.0, 5.0, 3.0, 1.0] {
-        p = 1.0 / odd + s2 * p;
+    let mut p = 1.0 / 13.0;
+    for c in ATANH {
+        p = c + s2 * p;
     }
-    -2.0 * s * p
+    let e = e as f32;
+    e * LN2_HI + (2.0 * s * p + e * LN2_LO)
+}
+
+/// `(cos θ, sin θ)` of `θ = π·(2v − 1)` for a uniform `v` of [`uniform_open`], from `+ − ×` alone
+/// (the twin of `sin_cos_turn` in philox.wgsl). `t = 4v − 2` is exact (v is a multiple of 2⁻²⁴),
+/// so is its nearest quarter turn `q = ⌊t + ½⌋` (computed as `trunc(t + 2.5) − 2`: no rounding
+/// of `t + 2.5` crosses an integer) and the rest `r = t − q` in [−½, ½]. Then `θ = (q + r)·π/2`,
+/// and the Taylor polynomials of sin and cos at `a = r·π/2`, |a| ≤ π/4, are cut where the next
+/// term is below 10⁻⁸ (a¹¹/11! and a¹²/12!). Branch-free, so that a batch of them vectorises.
+#[inline(always)]
+pub fn sin_cos_turn(v: f32) -> (f32, f32) {
+    const SIN: [f32; 4] = [1.0 / 362_880.0, -1.0 / 5040.0, 1.0 / 120.0, -1.0 / 6.0];
+    const COS: [f32; 5] = [-1.0 / 3_628_800.0, 1.0 / 40320.0, -1.0 / 720.0, 1.0 / 24.0, -0.5];
+    let t = 4.0 * v - 2.0;
+    // SAFETY: t + 2.5 is in (0.5, 4.5), well inside i32 (`as` would add saturation checks that
+    // keep a batch of these from vectorising).
+    let q = unsafe { (t + 2.5).to_int_unchecked::<i32>() } - 2;
+    let a = (t - q as f32) * std::f32::consts::FRAC_PI_2;
+    let a2 = a * a;
+    let (mut ps, mut pc) = (0.0f32, 0.0f32);
+    for c in SIN {
+        ps = c + a2 * ps;
+    }
+    for c in COS {
+        pc = c + a2 * pc;
+    }
+    let (sin_a, cos_a) = (a + a * (a2 * ps), 1.0 + a2 * pc);
+    // θ = a + q·π/2: a quarter turn swaps the two, a half turn negates both
+    let quarter = q & 3; // 0..3 for q in −2..2
+    let (x, y) = if quarter & 1 == 1 { (sin_a, cos_a) } else { (cos_a, sin_a) };
+    let cos = if quarter == 1 || quarter == 2 { -x } else { x };
+    let sin = if quarter >= 2 { -y } else { y };
+    (cos, sin)
 }
 
 /// Four standard normals from four words: Box–Muller on (w0, w1) and on (w2, w3), giving
-/// `r·cos θ, r·sin θ` for each pair, with `r = √(−2 ln u)` and `θ = π·(2v − 1)` in (−π, π), the
-/// range where GPUs compute `cos` and `sin` most accurately. Every step is an f32 operation
-/// the WGSL version performs in the same order.
+/// `r·cos θ, r·sin θ` for each pair, with `r = √(−2 ln u)` and `θ = π·(2v − 1)`. Every step is an
+/// IEEE operation (`sqrt` included) that the WGSL version performs in the same order, so every
+/// CPU target draws the same bits and a GPU the same to within its rounding of `÷` and `√`.
 #[inline]
 pub fn box_muller(w: [u32; 4]) -> [f32; 4] {
     let pair = |a: u32, b: u32| {
         let r = (-2.0 * ln_open(uniform_open(a))).sqrt();
-        let theta = std::f32::consts::PI * (2.0 * uniform_open(b) - 1.0);
-        (r * theta.cos(), r * theta.sin())
+        let (cos, sin) = sin_cos_turn(uniform_open(b));
+        (r * cos, r * sin)
     };
     let (z0, z1) = pair(w[0], w[1]);
     let (z2, z3) = pair(w[2], w[3]);
@@ -165,16 +208,33 @@ mod tests {
         }
     }
 
+    /// Every 997th uniform `uniform_open` can give, and both ends.
+    fn sampled_uniforms() -> impl Iterator<Item = f32> {
+        (0..1u32 << 23).step_by(997).chain([(1 << 23) - 1]).map(|k| uniform_open(k << 9))
+    }
+
     #[test]
-    fn ln_open_is_accurate_to_a_few_ulps_near_one_and_below_a_half() {
+    fn ln_open_is_accurate_to_a_few_ulps_everywhere() {
         let mut worst = 0.0f64;
-        for x in [1u32, 2, 3, 1000, 1 << 20, 1 << 22, (1 << 23) - 1, 1 << 23, (1 << 24) - 1, 7_654_321, 12_345_678] {
-            let u = (x * 2 - 1) as f32 / 16_777_216.0; // the uniforms uniform_open gives
+        for u in sampled_uniforms() {
             let want = f64::from(u).ln();
             let ulp = f64::from(f32::EPSILON) * want.abs();
             worst = worst.max((f64::from(ln_open(u)) - want).abs() / ulp);
         }
-        assert!(worst < 4.0, "ln_open is {worst} ulps off");
+        assert!(worst < 2.0, "ln_open is {worst} ulps off");
+    }
+
+    #[test]
+    fn sin_cos_turn_is_accurate_to_a_few_ulps_of_one() {
+        let mut worst = 0.0f64;
+        for v in sampled_uniforms() {
+            let theta = std::f64::consts::PI * (2.0 * f64::from(v) - 1.0);
+            let (cos, sin) = sin_cos_turn(v);
+            let err = (f64::from(cos) - theta.cos()).abs().max((f64::from(sin) - theta.sin()).abs());
+            worst = worst.max(err / f64::from(f32::EPSILON));
+        }
+        // the values are the circle's coordinates: their error is measured in ulps of its radius
+        assert!(worst < 2.0, "sin_cos_turn is {worst} ulps of 1 off");
     }
 
     #[test]

@@ -21,6 +21,7 @@
 //! * [`data`]: MNIST-style IDX parsing and the project's compressed shard format.
 //! * [`counter_rng`]: Philox4x32-10 noise addressed by (seed, batch, step, purpose, element),
 //!   the same bits on the CPU and the GPU.
+//! * [`noise`]: which generator a run's settling noise comes from (Philox by default).
 //! * [`linalg`]: the one seam every matrix product goes through.
 //! * `gpu` (feature `gpu`, native for now): the GPU engine, WGSL kernels run through wgpu on
 //!   buffers that stay on the GPU.
@@ -50,6 +51,7 @@ pub mod init;
 pub mod lateral;
 pub mod linalg;
 pub mod model;
+pub mod noise;
 pub mod ops;
 pub mod real;
 pub mod rng;

@@ -4,6 +4,7 @@
 use crate::config::Config;
 use crate::data::Dataset;
 use crate::error::{PffError, Result};
+use crate::noise::NoiseStream;
 use crate::model::{Clamped, GenLoss, Generative, LayerNoise, ParamSet, Pff, RepLoss, Representation, State};
 use crate::ops::{nrm, one_hot};
 use crate::real::Real;
@@ -100,6 +101,8 @@ pub struct Trainer {
     pub opt_r: Adam<Representation<f32>>,
     pub opt_g: Adam<Generative<f32>>,
     pub seed: u64,
+    /// The generator of the settling noise (part of the run, like the seed).
+    pub noise_stream: NoiseStream,
     pub cursor: Cursor,
     /// Gradient buffers reused from step to step (not part of the training state).
     pub scratch: Scratch,
@@ -118,7 +121,6 @@ pub struct Scratch {
 // Purposes mixed into random seeds.
 const RNG_PERM: u64 = 1;
 const RNG_NEG: u64 = 2;
-const RNG_NOISE: u64 = 3;
 
 impl Trainer {
     pub fn new(model: Pff<f32>, seed: u64) -> Self {
@@ -128,6 +130,7 @@ impl Trainer {
             opt_g: Adam::new(lr, &model.generative),
             model,
             seed,
+            noise_stream: NoiseStream::default(),
             cursor: Cursor::default(),
             scratch: Scratch::default(),
         }
@@ -164,7 +167,12 @@ impl Trainer {
     /// The noise (rows × H, standard deviation `std`) of settling step `step` of batch `key`:
     /// `which` is 0 and 1 for the representation layers, 2 and 3 for the generative ones.
     pub fn noise(&self, key: u64, step: u64, which: u64, rows: usize, std: f64) -> Array2<f32> {
-        batch_noise(self.seed, key, step, which, rows, self.model.cfg.hidden, std)
+        self.noise_stream.draw(self.seed, key, step, which, (rows, self.model.cfg.hidden), std)
+    }
+
+    /// The same trainer drawing its noise from `stream`.
+    pub fn with_noise_stream(self, stream: NoiseStream) -> Self {
+        Trainer { noise_stream: stream, ..self }
     }
 
     /// Trains on one mini-batch of positives `x` (B×D, pixels in [0, 1]) with labels `labels`:
@@ -207,8 +215,8 @@ impl Trainer {
         let (h, beta) = (cfg.hidden, cfg.beta as f32);
         let mut last = (RepLoss::default(), GenLoss::default());
         for k in 0..cfg.steps as u64 {
-            let seed = self.seed;
-            let noise = |which: u64, std: f64| batch_noise(seed, key, k, which, n, h, std);
+            let (seed, stream) = (self.seed, self.noise_stream);
+            let noise = |which: u64, std: f64| stream.draw(seed, key, k, which, (n, h), std);
             let (e1, e2) = (noise(0, cfg.eps_r), noise(1, cfg.eps_r));
             let buf = self.scratch.rep.take();
             let rs = self.model.rep.train_step(&cfg, &shown, &state, Some(LayerNoise { layer1: e1.view(), layer2: e2.view() }), buf);
@@ -288,10 +296,6 @@ impl Trainer {
         }
         Ok(out)
     }
-}
-
-fn batch_noise(seed: u64, key: u64, step: u64, which: u64, rows: usize, cols: usize, std: f64) -> Array2<f32> {
-    rng::normal::<f32>(rows, cols, std as f32, rng::derive(seed, &[RNG_NOISE, key, step, which]))
 }
 
 fn check_finite(values: &[f64], what: &str, step: u64) -> Result<()> {

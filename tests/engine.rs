@@ -16,7 +16,8 @@ use pff::gmm::Gmm;
 use pff::model::{Generative, ParamSet, Pff};
 use pff::ops::row_sq_sums;
 use pff::rng;
-use pff::run::{StoredState, trainer_to_bytes};
+use pff::noise::NoiseStream;
+use pff::run::{STATE_VERSION, StoredState, trainer_to_bytes};
 use pff::train::{Adam, Trainer};
 use rand::RngExt;
 
@@ -247,6 +248,53 @@ fn training_is_deterministic_and_resumes_exactly() {
     assert_eq!(resumed.model, a.model);
     assert_eq!(first.model, a.model);
     assert_eq!(resumed.opt_r.t, a.opt_r.t);
+}
+
+/// `bytes` (a training state) as version 1 wrote it: no `version`, no `noise` in `trainer`.
+fn as_version_1(bytes: &[u8]) -> Vec<u8> {
+    rebuilt(bytes, |_, md| {
+        let mut st: serde_json::Value = serde_json::from_str(&md["trainer"]).unwrap();
+        let fields = st.as_object_mut().unwrap();
+        assert_eq!(fields.remove("version"), Some(serde_json::json!(STATE_VERSION)));
+        assert_eq!(fields.remove("noise"), Some(serde_json::json!("pcg-blocks")));
+        md.insert("trainer".into(), st.to_string());
+    })
+}
+
+#[test]
+fn a_version_1_state_resumes_exactly_on_the_pcg_block_stream_it_started_on() {
+    let cfg = micro();
+    let data = toy_data(40, cfg.input_dim, 7);
+    let on_pcg = |batches| {
+        let mut tr = Trainer::new(Pff::new(micro(), 9).unwrap(), 9).with_noise_stream(NoiseStream::PcgBlocks);
+        tr.train_batches(&data, batches, |_, _| {}).unwrap();
+        tr
+    };
+    let whole = on_pcg(3);
+    assert_ne!(whole.model, trained_micro(3, 9).model, "the two streams give two runs");
+    let old = as_version_1(&trainer_to_bytes(&on_pcg(1), &ModelMeta::default()).unwrap());
+    let mut resumed = StoredState::from_bytes(&old).unwrap().trainer;
+    assert_eq!(resumed.noise_stream, NoiseStream::PcgBlocks, "a state without a stream started on the PCG blocks");
+    resumed.train_batches(&data, 2, |_, _| {}).unwrap();
+    assert_eq!(resumed.model, whole.model, "the old run continues bit for bit");
+    // and the current version records the stream
+    let now = trainer_to_bytes(&resumed, &ModelMeta::default()).unwrap();
+    assert_eq!(StoredState::from_bytes(&now).unwrap().trainer.noise_stream, NoiseStream::PcgBlocks);
+}
+
+#[test]
+fn a_state_from_a_newer_pff_is_refused_with_its_version() {
+    let good = trainer_to_bytes(&trained_micro(1, 4), &ModelMeta::default()).unwrap();
+    let newer = rebuilt(&good, |_, md| {
+        let mut st: serde_json::Value = serde_json::from_str(&md["trainer"]).unwrap();
+        st["version"] = serde_json::json!(STATE_VERSION + 1);
+        md.insert("trainer".into(), st.to_string());
+    });
+    match StoredState::from_bytes(&newer) {
+        Err(PffError::Weights(m)) => assert!(m.contains(&format!("version {}", STATE_VERSION + 1)) && m.contains("newer"), "{m}"),
+        Err(other) => panic!("wrong error kind: {other}"),
+        Ok(_) => panic!("a newer state was accepted"),
+    }
 }
 
 #[test]

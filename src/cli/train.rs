@@ -44,6 +44,11 @@ pub struct TrainArgs {
     /// resumed run keeps its own.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// The generator of the settling noise: philox (default; the GPU engine draws the same) or
+    /// pcg-blocks (the stream of runs whose training state predates version 2; CPU only). A resumed
+    /// run keeps its own.
+    #[arg(long, value_name = "STREAM", value_parser = pff::noise::NoiseStream::NAMES)]
+    pub noise_stream: Option<String>,
     /// Override any hyper-parameter, e.g. --set lr=0.001 --set hidden=800 --set lr_milestones=[30,40].
     /// With --resume only the schedule (epochs, lr, lr_milestones, lr_gamma) may change.
     #[arg(long = "set", value_name = "NAME=VALUE")]
@@ -266,6 +271,7 @@ fn request(a: &TrainArgs) -> Result<RunRequest> {
         preset: a.preset.clone(),
         dataset: a.dataset.clone(),
         seed: a.seed,
+        noise: a.noise_stream.as_deref().map(pff::noise::NoiseStream::named).transpose()?,
         epochs: a.epochs,
         train_limit: a.train_limit,
         dev_limit: a.dev_limit,

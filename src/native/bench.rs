@@ -5,6 +5,7 @@
 use crate::config::Config;
 use crate::linalg;
 use crate::model::Pff;
+use crate::noise::NoiseStream;
 use crate::rng;
 use crate::train::Trainer;
 use ndarray::Array2;
@@ -40,6 +41,32 @@ pub struct BenchReport {
     /// One image (10 hypotheses as one batch of 10 rows): milliseconds.
     pub classify_one_ms: f64,
     pub matmuls: Vec<MatmulResult>,
+    /// The settling noise of one training batch (4 draws of 2B × H per step, K steps), per stream.
+    pub noise: Vec<NoiseResult>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NoiseResult {
+    /// The stream's name (`pff train --noise-stream`).
+    pub stream: &'static str,
+    pub normals_per_s: f64,
+    /// The noise of one training batch, in milliseconds.
+    pub batch_ms: f64,
+}
+
+/// Each noise stream's speed at drawing one training batch's noise.
+fn noise_speeds(cfg: &Config, reps: usize) -> Vec<NoiseResult> {
+    let shape = (2 * cfg.batch_size, cfg.hidden);
+    [NoiseStream::Philox, NoiseStream::PcgBlocks]
+        .into_iter()
+        .map(|stream| {
+            let secs = best_of(reps.max(3), || {
+                std::hint::black_box(stream.draw(7, 1, 0, 0, shape, 0.01));
+            });
+            let per_batch = 4 * cfg.steps;
+            NoiseResult { stream: stream.name(), normals_per_s: (shape.0 * shape.1) as f64 / secs, batch_ms: secs * per_batch as f64 * 1e3 }
+        })
+        .collect()
 }
 
 fn best_of<F: FnMut()>(reps: usize, mut f: F) -> f64 {
@@ -124,6 +151,7 @@ pub fn run(cfg: &Config, train_batches: usize, reps: usize) -> BenchReport {
         classify_images_per_s: 500.0 / csecs,
         classify_one_ms: one_secs * 1e3,
         matmuls,
+        noise: noise_speeds(cfg, reps),
     }
 }
 
@@ -139,6 +167,10 @@ impl std::fmt::Display for BenchReport {
         writeln!(f, "matrix products (f32):")?;
         for m in &self.matmuls {
             writeln!(f, "  {:>5}×{:<5}·{:>5}×{:<5} {:7.2} ms {:7.1} GFLOP/s  {}", m.m, m.k, m.k, m.n, m.ms, m.gflops, m.name)?;
+        }
+        writeln!(f, "settling noise of one batch:")?;
+        for n in &self.noise {
+            writeln!(f, "  {:<10} {:7.1} ms  ({:.0} M normals/s)", n.stream, n.batch_ms, n.normals_per_s / 1e6)?;
         }
         Ok(())
     }

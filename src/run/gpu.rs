@@ -8,14 +8,15 @@
 //! read it) and when the run stops; a state saved in mid-epoch reads the GPU's copy. Between
 //! those, a batch reads back only its losses (7·N floats) and the non-finite guard (4 bytes).
 //!
-//! The noise differs: the GPU draws it from the counter-based Philox stream
-//! (`crate::counter_rng`), the CPU from its PCG blocks, so a run of one seed is the same
-//! algorithm on either device, not the same bits.
+//! Both devices draw the noise from the same Philox streams (`crate::noise`), so a run of one
+//! seed is the same run on either, to within the GPU's rounding. A run on the older PCG-block
+//! stream (started before training state version 2) has no GPU twin and is refused here.
 
 use super::TrainingRun;
 use crate::data::Dataset;
 use crate::error::{PffError, Result};
 use crate::gpu::{Gpu, GpuTrainer};
+use crate::noise::NoiseStream;
 use crate::train::{BatchStats, Trainer};
 
 /// The GPU a run trains on, with the run's model and optimisers on it.
@@ -31,6 +32,12 @@ impl TrainingRun {
     pub fn use_gpu(&mut self, gpu: Gpu) -> Result<()> {
         if self.spec.config.reg_lambda != 0.0 {
             return Err(PffError::Config("the GPU engine has no weight regulariser yet (reg_lambda): train this run on the CPU".into()));
+        }
+        if self.trainer.noise_stream != NoiseStream::Philox {
+            return Err(PffError::Config(format!(
+                "this run draws its noise from the '{}' stream (it started before pff's training states recorded one, or asked for it), which only the CPU engine has: resume it with --device cpu, or start a new run to train on the GPU",
+                self.trainer.noise_stream.name()
+            )));
         }
         let trainer = GpuTrainer::upload(&gpu, &self.trainer)?;
         self.gpu = Some(GpuRun { gpu, trainer, ahead: false });

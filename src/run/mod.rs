@@ -19,7 +19,7 @@ mod state;
 pub use pacing::{Pacer, REPORT_SECONDS, SLICE_SECONDS};
 pub use progress::{EpochRecord, Phase, Progress, TestResult};
 pub use request::{RunRequest, RunSpec};
-pub use state::{BestRecord, StoredState, trainer_to_bytes};
+pub use state::{BestRecord, STATE_VERSION, StoredState, trainer_to_bytes};
 
 use crate::checkpoint::{Checkpoint, ModelMeta};
 use crate::config::{Schedule, Setting};
@@ -116,7 +116,7 @@ impl TrainingRun {
             spec.class_names = request::names_for(std::mem::take(&mut spec.class_names), model.cfg.classes);
         }
         let meta = ModelMeta { dataset: spec.dataset.clone(), seed: spec.seed, class_names: spec.class_names.clone(), ..Default::default() };
-        let trainer = Trainer::new(model, spec.seed);
+        let trainer = Trainer::new(model, spec.seed).with_noise_stream(spec.noise);
         Self::with_trainer(spec, trainer, meta)
     }
 

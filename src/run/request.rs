@@ -6,6 +6,7 @@ use crate::catalog::{Bounds, RunBounds};
 use crate::config::{Config, Setting};
 use crate::data::{self, Manifest};
 use crate::error::{PffError, Result};
+use crate::noise::NoiseStream;
 use serde::{Deserialize, Serialize};
 
 /// What a run is: everything that decides its result besides the code. Stored with the run.
@@ -15,6 +16,10 @@ pub struct RunSpec {
     pub dataset: String,
     /// Seeds the initialisation, the batch order, the negative labels and the noise.
     pub seed: u64,
+    /// The generator of the settling noise; runs stored before it was recorded drew from the
+    /// PCG blocks.
+    #[serde(default = "NoiseStream::before_version_2")]
+    pub noise: NoiseStream,
     /// Training images: the first N of the train split. `None` until the run first sees its
     /// data, when it becomes the split's size.
     pub train_limit: Option<usize>,
@@ -55,6 +60,7 @@ impl RunSpec {
         let spec = RunSpec {
             dataset: dataset.to_string(),
             seed,
+            noise: NoiseStream::default(),
             train_limit: None,
             dev_limit: None,
             test_at_end: true,
@@ -88,6 +94,7 @@ impl RunSpec {
         RunSpec {
             dataset: meta.dataset_or_default().to_string(),
             seed: trainer.seed,
+            noise: trainer.noise_stream,
             train_limit: None,
             dev_limit: None,
             test_at_end: true,
@@ -117,6 +124,9 @@ pub struct RunRequest {
     pub preset: Option<String>,
     pub dataset: Option<String>,
     pub seed: Option<u64>,
+    /// The noise stream (default: [`NoiseStream::Philox`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub noise: Option<NoiseStream>,
     pub epochs: Option<usize>,
     pub train_limit: Option<usize>,
     pub dev_limit: Option<usize>,
@@ -144,6 +154,9 @@ impl RunRequest {
         )?;
         if let Some(e) = self.epochs {
             spec.config.epochs = e;
+        }
+        if let Some(noise) = self.noise {
+            spec.noise = noise;
         }
         for (name, value) in &self.set {
             spec.config.set(name, Setting::Json(value))?;
@@ -209,6 +222,7 @@ impl RunRequest {
         RunSpec::check_same("dataset", spec.dataset.as_str(), self.dataset.as_deref())?;
         RunSpec::check_same("preset", spec.config.preset.as_str(), self.preset.as_deref())?;
         RunSpec::check_same("seed", spec.seed, self.seed)?;
+        RunSpec::check_same("noise stream", spec.noise.name(), self.noise.map(NoiseStream::name))?;
         RunSpec::check_same("training limit", spec.train_limit, self.train_limit.map(Some))?;
         RunSpec::check_same("dev limit", spec.dev_limit, self.dev_limit.map(Some))?;
         let mut cfg = spec.config.clone();

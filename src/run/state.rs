@@ -7,26 +7,41 @@
 //! enough to resume and cannot disagree with a separately written file. The weights format
 //! below knows nothing of the optimiser; this module puts the two together.
 //!
-//! Older states are still read: those that kept the best dev accuracy in `trainer` and the best
+//! Older states are still read: version 1 (no `noise`: the run continues on the PCG-block
+//! stream it started on, [`NoiseStream::PcgBlocks`]), those that kept the best dev accuracy in `trainer` and the best
 //! epoch in `run`, and those from before states held a run record or the best model.
 
 use super::{Best, EpochRecord, Phase, RunSpec, TestResult, TrainingRun};
 use crate::checkpoint::{self, Checkpoint, ModelMeta, Parsed, Storage};
 use crate::error::{PffError, Result};
 use crate::model::Pff;
+use crate::noise::NoiseStream;
 use crate::train::{Adam, Cursor, Trainer};
 use serde::{Deserialize, Serialize};
+
+/// The version of the training state this build writes. Version 2 added `noise` (states without
+/// it are version 1 and drew their noise from [`NoiseStream::PcgBlocks`]).
+pub const STATE_VERSION: u32 = 2;
 
 /// Metadata `trainer`: the optimisers' step counters and the data cursor.
 #[derive(Serialize, Deserialize)]
 struct TrainerState {
+    #[serde(default = "version_1")]
+    version: u32,
     seed: u64,
+    /// The run's noise stream; absent in version 1.
+    #[serde(default = "NoiseStream::before_version_2")]
+    noise: NoiseStream,
     cursor: Cursor,
     t_r: u64,
     t_g: u64,
     /// Only in older states (the best accuracy is now in the run record, beside its epoch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     best_dev: Option<f64>,
+}
+
+fn version_1() -> u32 {
+    1
 }
 
 /// The epoch of the best model so far and its dev accuracy.
@@ -74,6 +89,12 @@ impl StoredState {
                 ));
             }
         };
+        if st.version > STATE_VERSION {
+            return Err(PffError::Weights(format!(
+                "this training state is version {} and this pff reads up to version {STATE_VERSION}: resume it with the pff that wrote it, or a newer one",
+                st.version
+            )));
+        }
         let run: Option<RunState> = match parsed.metadata("run") {
             Some(s) => Some(serde_json::from_str(s).map_err(|e| PffError::Weights(format!("metadata 'run' is not valid: {e}")))?),
             None => None,
@@ -93,7 +114,7 @@ impl StoredState {
         (opt_r.m, opt_r.v) = (parsed.set("adam.r.m.", &model.rep)?, parsed.set("adam.r.v.", &model.rep)?);
         (opt_g.m, opt_g.v) = (parsed.set("adam.g.m.", &model.generative)?, parsed.set("adam.g.v.", &model.generative)?);
         (opt_r.t, opt_g.t) = (st.t_r, st.t_g);
-        let trainer = Trainer { model, opt_r, opt_g, seed: st.seed, cursor: st.cursor, scratch: Default::default() };
+        let trainer = Trainer { model, opt_r, opt_g, seed: st.seed, noise_stream: st.noise, cursor: st.cursor, scratch: Default::default() };
         Ok(StoredState { trainer, meta, best_model, best, run })
     }
 }
@@ -118,7 +139,7 @@ fn write(trainer: &Trainer, meta: &ModelMeta, run: Option<&RunState>, best: Opti
     checkpoint::push_set(&mut tensors, "adam.g.m.", &trainer.opt_g.m, storage);
     checkpoint::push_set(&mut tensors, "adam.g.v.", &trainer.opt_g.v, storage);
     let mut md = checkpoint::base_metadata(&trainer.model, meta, None);
-    let st = TrainerState { seed: trainer.seed, cursor: trainer.cursor, t_r: trainer.opt_r.t, t_g: trainer.opt_g.t, best_dev: None };
+    let st = TrainerState { version: STATE_VERSION, seed: trainer.seed, noise: trainer.noise_stream, cursor: trainer.cursor, t_r: trainer.opt_r.t, t_g: trainer.opt_g.t, best_dev: None };
     md.insert("trainer".into(), serde_json::to_string(&st).expect("state serialises"));
     if let Some(run) = run {
         md.insert("run".into(), serde_json::to_string(run).expect("run state serialises"));

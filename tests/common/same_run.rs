@@ -2,7 +2,7 @@
 //! digits) whose random draws must match the native run bit for bit, and whose losses and
 //! weights must agree with it within a tolerance. `tests/engine.rs` checks the native run
 //! against `tests/fixtures/same-run.json` (and rewrites it with `PFF_BLESS=1`); `tests/web.rs`
-//! checks both wasm builds against the same file.
+//! checks the wasm builds against the same file, and `tests/gpu.rs` the GPU engine.
 //!
 //! Why a tolerance and not equality: the native kernels (AVX-512 FMA, blocked sums) and the
 //! wasm ones (simd128 multiply then add, other blocking) round differently, and 12 batches ×
@@ -74,6 +74,11 @@ fn sha(values: &[f32]) -> String {
 
 /// Runs the fixed run on this target.
 pub fn run() -> Outcome {
+    run_with(|_| {})
+}
+
+/// Runs the fixed run, `prepare` given the run before its first batch (to move it to a GPU).
+pub fn run_with(prepare: impl FnOnce(&mut TrainingRun)) -> Outcome {
     let train = digits(TRAIN, 11);
     let dev = digits(DEV, 12);
     let request = RunRequest {
@@ -100,6 +105,7 @@ pub fn run() -> Outcome {
         [0u64, 7].iter().flat_map(|&k| (0..4).map(move |w| (k, w))).map(|(k, w)| sha(probe.noise(key, k, w, 100, 0.01).as_slice().unwrap())).collect();
 
     let mut run = TrainingRun::new(spec).unwrap();
+    prepare(&mut run);
     let data = RunData { train: &train, dev: &dev, test: None };
     let mut losses = Vec::new();
     while !run.is_done() {
