@@ -50,6 +50,19 @@ pub fn encode_shard(pixels: &[u8], labels: &[u8]) -> Result<Vec<u8>> {
 
 /// Decodes a gzip-compressed shard. `name` names the file in errors.
 pub fn decode_shard(gz_bytes: &[u8], name: &str) -> Result<Dataset> {
+    let mut raw = gunzip_shard(gz_bytes, name)?;
+    let count = read_header(&raw, name)?;
+    check_length(raw.len(), count, name)?;
+    let split = SHARD_HEADER_LEN + count * PIXELS;
+    let labels = raw[split..].to_vec();
+    raw.truncate(split);
+    raw.drain(..SHARD_HEADER_LEN);
+    Ok(Dataset { pixels: raw, labels })
+}
+
+/// The decompressed content of a shard, refused when it is not gzip or decompresses to more
+/// than a full shard ([`MAX_SHARD_DECOMPRESSED`] bytes; no more than one byte beyond is read).
+fn gunzip_shard(gz_bytes: &[u8], name: &str) -> Result<Vec<u8>> {
     if !is_gzip(gz_bytes) {
         let start: Vec<String> = gz_bytes.iter().take(2).map(|b| format!("{b:02x}")).collect();
         return Err(PffError::data(name, format!("not a gzip file (a shard starts with bytes 1f 8b, this one with [{}])", start.join(" "))));
@@ -68,50 +81,56 @@ pub fn decode_shard(gz_bytes: &[u8], name: &str) -> Result<Dataset> {
             ),
         ));
     }
+    Ok(raw)
+}
+
+/// Checks the header of the decompressed shard `raw` (magic, version, image size, count
+/// limit) and returns the image count it declares.
+fn read_header(raw: &[u8], name: &str) -> Result<usize> {
     if raw.len() < 8 || raw[..8] != SHARD_MAGIC {
         return Err(PffError::data(name, "bad magic: not a pff shard (expected \"PFFSHARD\")"));
     }
     if raw.len() < SHARD_HEADER_LEN {
         return Err(PffError::data(name, format!("truncated: the shard header needs {SHARD_HEADER_LEN} bytes, only {} are present", raw.len())));
     }
-    let version = le_u32(&raw, 8);
+    let version = le_u32(raw, 8);
     if version != SHARD_VERSION {
         return Err(PffError::data(name, format!("unsupported shard version {version} (this build reads version {SHARD_VERSION})")));
     }
-    let count = le_u32(&raw, 12) as usize;
-    let (rows, cols) = (le_u32(&raw, 16), le_u32(&raw, 20));
+    let count = le_u32(raw, 12) as usize;
+    let (rows, cols) = (le_u32(raw, 16), le_u32(raw, 20));
     if rows as usize != ROWS || cols as usize != COLS {
         return Err(PffError::data(name, format!("images are {rows}x{cols} pixels, expected {ROWS}x{COLS}")));
     }
     if count > MAX_SHARD_IMAGES {
         return Err(PffError::data(name, format!("the header declares {count} images, more than the limit of {MAX_SHARD_IMAGES}")));
     }
+    Ok(count)
+}
+
+/// Checks that a decompressed shard of `len` bytes holds exactly the header, pixels and labels
+/// of `count` images: nothing missing, nothing after the labels.
+fn check_length(len: usize, count: usize, name: &str) -> Result<()> {
     let expected = SHARD_HEADER_LEN + count * (PIXELS + 1);
-    if raw.len() < expected {
+    if len < expected {
         return Err(PffError::data(
             name,
             format!(
-                "truncated: the header declares {count} images ({expected} bytes) but only {} \
-                 bytes are present",
-                raw.len()
+                "truncated: the header declares {count} images ({expected} bytes) but only {len} \
+                 bytes are present"
             ),
         ));
     }
-    if raw.len() > expected {
+    if len > expected {
         return Err(PffError::data(
             name,
             format!(
-                "counts disagree: the header declares {count} images ({expected} bytes) but {} \
-                 bytes are present",
-                raw.len()
+                "counts disagree: the header declares {count} images ({expected} bytes) but {len} \
+                 bytes are present"
             ),
         ));
     }
-    let split = SHARD_HEADER_LEN + count * PIXELS;
-    let labels = raw[split..].to_vec();
-    raw.truncate(split);
-    raw.drain(..SHARD_HEADER_LEN);
-    Ok(Dataset { pixels: raw, labels })
+    Ok(())
 }
 
 /// One encoded shard, ready to be written as `file`.

@@ -51,33 +51,19 @@ pub fn gemm_with<T: Real>(kernel: Kernel, alpha: T, a: ArrayView2<'_, T>, b: Arr
         c.mapv_inplace(|v| if beta == T::zero() { T::zero() } else { v * beta });
         return;
     }
+    match kernel {
+        Kernel::GemmCrate => gemm_crate(alpha, a, b, beta, c),
+        #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+        Kernel::RelaxedFma => relaxed_fma(alpha, a, b, beta, c),
+    }
+}
+
+/// [`gemm_with`] on the `gemm` crate's kernel, for a product with no empty dimension.
+fn gemm_crate<T: Real>(alpha: T, a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, beta: T, mut c: ArrayViewMut2<'_, T>) {
+    let ((m, k), n) = (a.dim(), b.ncols());
     let [a_rs, a_cs] = [a.strides()[0], a.strides()[1]];
     let [b_rs, b_cs] = [b.strides()[0], b.strides()[1]];
     let [c_rs, c_cs] = [c.strides()[0], c.strides()[1]];
-    #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
-    if kernel == Kernel::RelaxedFma {
-        use super::wasm_relaxed::{Mat, gemm};
-        assert_eq!(std::any::TypeId::of::<T>(), std::any::TypeId::of::<f32>(), "the relaxed kernel is f32");
-        let mat = |p: *const T, rs, cs| Mat { ptr: p.cast::<f32>(), rs, cs };
-        // SAFETY: T is f32 (asserted above), so the casts are the identity; the views' shapes
-        // were checked by the caller and `c` is borrowed mutably, so nothing aliases it.
-        unsafe {
-            gemm(
-                m,
-                n,
-                k,
-                alpha.f64() as f32,
-                mat(a.as_ptr(), a_rs, a_cs),
-                mat(b.as_ptr(), b_rs, b_cs),
-                beta.f64() as f32,
-                c.as_mut_ptr().cast::<f32>(),
-                c_rs,
-                c_cs,
-            );
-        }
-        return;
-    }
-    let _ = kernel;
     let read_dst = beta != T::zero();
     // SAFETY: the pointers and strides come from live ndarray views whose shapes were checked
     // by the caller (m×k · k×n into m×n); `c` is borrowed mutably so nothing aliases it.
@@ -104,6 +90,35 @@ pub fn gemm_with<T: Real>(kernel: Kernel, alpha: T, a: ArrayView2<'_, T>, b: Arr
             false,
             false,
             gemm::Parallelism::None,
+        );
+    }
+}
+
+/// [`gemm_with`] on the fused multiply-add kernel of [`super::wasm_relaxed`] (`T` is f32), for
+/// a product with no empty dimension.
+#[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+fn relaxed_fma<T: Real>(alpha: T, a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, beta: T, mut c: ArrayViewMut2<'_, T>) {
+    use super::wasm_relaxed::{Mat, gemm};
+    let ((m, k), n) = (a.dim(), b.ncols());
+    let [a_rs, a_cs] = [a.strides()[0], a.strides()[1]];
+    let [b_rs, b_cs] = [b.strides()[0], b.strides()[1]];
+    let [c_rs, c_cs] = [c.strides()[0], c.strides()[1]];
+    assert_eq!(std::any::TypeId::of::<T>(), std::any::TypeId::of::<f32>(), "the relaxed kernel is f32");
+    let mat = |p: *const T, rs, cs| Mat { ptr: p.cast::<f32>(), rs, cs };
+    // SAFETY: T is f32 (asserted above), so the casts are the identity; the views' shapes
+    // were checked by the caller and `c` is borrowed mutably, so nothing aliases it.
+    unsafe {
+        gemm(
+            m,
+            n,
+            k,
+            alpha.f64() as f32,
+            mat(a.as_ptr(), a_rs, a_cs),
+            mat(b.as_ptr(), b_rs, b_cs),
+            beta.f64() as f32,
+            c.as_mut_ptr().cast::<f32>(),
+            c_rs,
+            c_cs,
         );
     }
 }

@@ -6,28 +6,53 @@ use super::*;
 /// Writes the bundle's contents into `dst` (the temporary folder).
 pub(super) fn write_tree(root: &Path, plan: &Plan, dst: &Path, report: &mut BundleReport) -> Result<()> {
     let mut copier = Copier { files: 0, bytes: 0, notes: plan.notes.clone() };
-
     copier.copy_dir(&root.join("www"), dst, &|_| true)?;
-    let page_bytes = copier.bytes;
-    let pkg = root.join("pkg");
-    copier.copy_dir(&pkg.join("single"), &dst.join("pkg").join("single"), &|_| true)?;
+    let wasm_bytes = copier.bytes_of(|c| copy_builds(c, &root.join("pkg"), &dst.join("pkg"), report))?;
+    let data_bytes = copier.bytes_of(|c| copy_datasets(c, plan, dst, report))?;
+    let weights_bytes = copier.bytes_of(|c| copy_weights(c, plan, dst, report))?;
+    report.models = plan.site.models.iter().map(|m| m.name.clone()).collect();
+    report.training = plan.site.training;
+    copier.write(&dst.join(SITE_FILE), plan.site.to_json().as_bytes())?;
+    report.part_bytes = [0, wasm_bytes, data_bytes, weights_bytes];
+    inject_worker_script(&mut copier, root, dst, report)?;
+    let offline = offline_files(dst, &warm_data(plan))?;
+    copier.write(&dst.join(COI_SERVICEWORKER_FILE), service_worker(&offline)?.as_bytes())?;
+    write_marker(&mut copier, dst)?;
+
+    report.files = copier.files;
+    report.bytes = copier.bytes;
+    report.part_bytes[0] = copier.bytes - report.part_bytes[1..].iter().sum::<u64>();
+    report.notes.append(&mut copier.notes);
+    Ok(())
+}
+
+/// Copies the single-threaded build from `pkg`, and the threaded and relaxed builds where they
+/// were built (a note says what the bundle runs without the others).
+fn copy_builds(copier: &mut Copier, pkg: &Path, dst: &Path, report: &mut BundleReport) -> Result<()> {
+    copier.copy_dir(&pkg.join("single"), &dst.join("single"), &|_| true)?;
     for (build, without) in [("threads", "single-threaded"), ("relaxed", "without fused multiply-add (relaxed SIMD)")] {
         let dir = pkg.join(build);
         if dir.is_dir() {
-            copier.copy_dir(&dir, &dst.join("pkg").join(build), &|_| true)?;
+            copier.copy_dir(&dir, &dst.join(build), &|_| true)?;
             report.builds.push(build);
         } else {
             copier.notes.push(format!("{} is missing: the bundle runs {without} ({BUILD_HINT})", dir.display()));
         }
     }
-    let wasm_bytes = copier.bytes - page_bytes;
+    Ok(())
+}
 
-    let training = plan.site.training;
+/// Copies every dataset of the plan into `dst/data/NAME/` ([`copy_dataset`]).
+fn copy_datasets(copier: &mut Copier, plan: &Plan, dst: &Path, report: &mut BundleReport) -> Result<()> {
     for (name, dir, manifest) in &plan.datasets {
-        copy_dataset(&mut copier, name, dir, manifest, training, &dst.join("data").join(name))?;
+        copy_dataset(copier, name, dir, manifest, plan.site.training, &dst.join("data").join(name))?;
         report.datasets.push(name.clone());
     }
-    let data_bytes = copier.bytes - page_bytes - wasm_bytes;
+    Ok(())
+}
+
+/// Copies the weights file of every model of the plan to where the site keeps it.
+fn copy_weights(copier: &mut Copier, plan: &Plan, dst: &Path, report: &mut BundleReport) -> Result<()> {
     let weights_dst = dst.join(WEIGHTS_DIR);
     fs::create_dir_all(&weights_dst).map_err(io_err(format!("cannot create {}", weights_dst.display())))?;
     for (name, file) in &plan.weights {
@@ -37,12 +62,12 @@ pub(super) fn write_tree(root: &Path, plan: &Plan, dst: &Path, report: &mut Bund
         copier.bytes += n;
         report.weights.push(format!("{name}.safetensors"));
     }
-    let weights_bytes = copier.bytes - page_bytes - wasm_bytes - data_bytes;
-    report.models = plan.site.models.iter().map(|m| m.name.clone()).collect();
-    report.training = training;
-    copier.write(&dst.join(SITE_FILE), plan.site.to_json().as_bytes())?;
-    report.part_bytes = [0, wasm_bytes, data_bytes, weights_bytes];
+    Ok(())
+}
 
+/// Adds the service worker's `<script>` tag to the copied `index.html`, unless it loads the
+/// worker already.
+fn inject_worker_script(copier: &mut Copier, root: &Path, dst: &Path, report: &mut BundleReport) -> Result<()> {
     let index_path = dst.join("index.html");
     let html = fs::read_to_string(&index_path).map_err(io_err(format!("cannot read {}", root.join("www").join("index.html").display())))?;
     if let Some(injected) = inject_script(&html) {
@@ -50,23 +75,19 @@ pub(super) fn write_tree(root: &Path, plan: &Plan, dst: &Path, report: &mut Bund
         copier.bytes = copier.bytes + injected.len() as u64 - html.len() as u64;
         report.injected = true;
     }
-    let offline = offline_files(dst, &warm_data(plan))?;
-    copier.write(&dst.join(COI_SERVICEWORKER_FILE), service_worker(&offline)?.as_bytes())?;
-    // The marker lists the files the bundle made, so that a later bundle into the same folder
-    // knows which files are someone else's (a CNAME, a robots.txt) and keeps them.
+    Ok(())
+}
+
+/// Writes the marker, which lists the files the bundle made, so that a later bundle into the
+/// same folder knows which files are someone else's (a CNAME, a robots.txt) and keeps them.
+fn write_marker(copier: &mut Copier, dst: &Path) -> Result<()> {
     let marker = serde_json::json!({
         "generator": "pff bundle",
         "version": env!("CARGO_PKG_VERSION"),
         "created_unix": SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
         "files": files_under(dst).map_err(io_err(format!("cannot list {}", dst.display())))?,
     });
-    copier.write(&dst.join(MARKER_FILE), format!("{marker}\n").as_bytes())?;
-
-    report.files = copier.files;
-    report.bytes = copier.bytes;
-    report.part_bytes[0] = copier.bytes - report.part_bytes[1..].iter().sum::<u64>();
-    report.notes.append(&mut copier.notes);
-    Ok(())
+    copier.write(&dst.join(MARKER_FILE), format!("{marker}\n").as_bytes())
 }
 
 /// The `data/` files cached on the first visit: the default model, and the manifest and test
@@ -117,6 +138,13 @@ struct Copier {
 }
 
 impl Copier {
+    /// Runs `step` and returns the bytes it wrote.
+    fn bytes_of(&mut self, step: impl FnOnce(&mut Copier) -> Result<()>) -> Result<u64> {
+        let before = self.bytes;
+        step(self)?;
+        Ok(self.bytes - before)
+    }
+
     fn write(&mut self, path: &Path, bytes: &[u8]) -> Result<()> {
         fs::write(path, bytes).map_err(io_err(format!("cannot write {}", path.display())))?;
         self.files += 1;

@@ -13,7 +13,7 @@
 //! | `/site.json`  | `www/site.json`, or the repository's site (`catalog::Site::repository`) |
 //!
 //! Files are served by tower-http's [`ServeDir`] (which refuses `..`, absolute paths and
-//! percent-encoded separators). In front of it, [`files`] resolves the path the same way,
+//! percent-encoded separators). In front of it, [`files()`] resolves the path the same way,
 //! canonicalises it and refuses anything that a symlink takes outside its folder. Every
 //! response (errors included) carries `X-Content-Type-Options: nosniff`, `Cache-Control:
 //! no-cache` and, unless isolation is turned off, COOP `same-origin`, COEP `require-corp` and
@@ -21,26 +21,28 @@
 //! the client accepts it; `.gz` files (the dataset shards, which the page decompresses itself
 //! with `DecompressionStream`) are sent as `application/gzip`, byte for byte, never with a
 //! `Content-Encoding`.
+//!
+//! [`ServeDir`]: tower_http::services::ServeDir
+
+mod content_type;
+mod files;
 
 use std::future::Future;
 use std::io::{self, Write as _};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use axum::http::{Extensions, StatusCode, Uri, Version};
-use axum::response::{IntoResponse, Response};
+use axum::http::{Extensions, StatusCode, Version};
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{Predicate, SizeAbove};
-use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use self::content_type::compressible;
+use self::files::{Site, files};
 use crate::error::{PffError, Result};
-use crate::native::fs::{Within, resolve_within};
 
 /// What `pff serve` serves and where it listens.
 #[derive(Debug, Clone)]
@@ -68,191 +70,6 @@ impl Default for ServeOptions {
     fn default() -> Self {
         ServeOptions { host: "127.0.0.1".into(), port: 8080, no_isolation: false, root: PathBuf::from("."), data_dir: None, header_timeout: HEADER_TIMEOUT }
     }
-}
-
-/// The three served folders, in the order they are matched: `/pkg/…`, `/data/…`, the rest.
-struct Site {
-    mounts: Vec<Mount>,
-}
-
-struct Mount {
-    /// The URL prefix without slashes (`"pkg"`, `"data"`), or `""` for the catch-all `www`.
-    prefix: &'static str,
-    dir: PathBuf,
-    files: ServeDir,
-}
-
-impl Site {
-    fn new(root: &Path, data_dir: Option<&Path>) -> Site {
-        let mount = |prefix: &'static str, folder: &str| {
-            let dir = match (folder, data_dir) {
-                ("data", Some(d)) => d.to_path_buf(),
-                _ => root.join(folder),
-            };
-            let files = ServeDir::new(&dir).append_index_html_on_directories(true).redirect_path_prefix(if prefix.is_empty() {
-                String::new()
-            } else {
-                format!("/{prefix}")
-            });
-            Mount { prefix, dir, files }
-        };
-        Site { mounts: vec![mount("pkg", "pkg"), mount("data", "data"), mount("", "www")] }
-    }
-
-    /// The catch-all mount (`www/`).
-    fn www(&self) -> &Mount {
-        self.mounts.last().expect("the last mount is the catch-all")
-    }
-
-    /// The mount serving the raw (still percent-encoded) URL path, and the raw rest of the
-    /// path inside it. Routing looks at the raw first segment, so `/%70kg/x` is `www/pkg/x`,
-    /// exactly what [`ServeDir`] would open for the rewritten request.
-    fn route<'a>(&self, raw_path: &'a str) -> (&Mount, &'a str) {
-        let trimmed = raw_path.trim_start_matches('/');
-        let (first, rest) = trimmed.split_once('/').unwrap_or((trimmed, ""));
-        for m in &self.mounts {
-            if m.prefix.is_empty() {
-                return (m, trimmed);
-            }
-            if first == m.prefix {
-                return (m, rest);
-            }
-        }
-        unreachable!("the last mount is the catch-all")
-    }
-}
-
-/// What the file system says about a requested path.
-#[derive(Debug, PartialEq)]
-enum Resolved {
-    /// It exists and stays inside its folder; `is_dir` tells whether it is a folder.
-    Inside { is_dir: bool },
-    /// It (or the `index.html` a folder request would serve) resolves outside the folder.
-    Outside,
-    /// It does not exist (or cannot be resolved): 404.
-    Missing,
-}
-
-/// Canonicalises `dir/rel` and checks that it stays under the canonical `dir`. For a folder
-/// requested with a trailing slash, the `index.html` inside it is checked as well.
-fn resolve(dir: &Path, rel: &Path, wants_index: bool) -> Resolved {
-    let Ok(base) = std::fs::canonicalize(dir) else {
-        return Resolved::Missing;
-    };
-    let target = match resolve_within(&base, &dir.join(rel)) {
-        Within::Inside(t) => t,
-        Within::Outside(_) => return Resolved::Outside,
-        Within::Missing => return Resolved::Missing,
-    };
-    let is_dir = target.is_dir();
-    if is_dir && wants_index {
-        match resolve_within(&base, &target.join("index.html")) {
-            Within::Inside(_) => {}
-            Within::Outside(_) => return Resolved::Outside,
-            Within::Missing => return Resolved::Missing,
-        }
-    }
-    Resolved::Inside { is_dir }
-}
-
-/// The content type for a file extension, where the guess of `mime_guess` is not the one the
-/// page needs (or names no charset).
-fn mime_for(ext: &str) -> Option<&'static str> {
-    Some(match ext.to_ascii_lowercase().as_str() {
-        "html" | "htm" => "text/html; charset=utf-8",
-        "js" | "mjs" => "text/javascript",
-        "json" | "map" => "application/json",
-        "wasm" => "application/wasm",
-        "css" => "text/css; charset=utf-8",
-        "svg" => "image/svg+xml",
-        "png" => "image/png",
-        "ico" => "image/x-icon",
-        "txt" | "md" => "text/plain; charset=utf-8",
-        "webmanifest" => "application/manifest+json",
-        "safetensors" | "bin" => "application/octet-stream",
-        "gz" => "application/gzip",
-        _ => return None,
-    })
-}
-
-/// Content types worth compressing on the fly. `application/gzip` and images are not.
-fn compressible(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    matches!(
-        essence.as_str(),
-        "text/html"
-            | "text/javascript"
-            | "application/javascript"
-            | "text/css"
-            | "text/plain"
-            | "application/json"
-            | "application/manifest+json"
-            | "application/wasm"
-            | "application/octet-stream"
-            | "image/svg+xml"
-    )
-}
-
-fn plain(status: StatusCode, message: &'static str) -> Response {
-    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], message).into_response()
-}
-
-/// The one handler: route to a folder, refuse escapes, let [`ServeDir`] serve, fix the type.
-async fn files(State(site): State<Arc<Site>>, req: Request) -> Response {
-    let raw_path = req.uri().path().to_owned();
-    if raw_path.strip_prefix('/') == Some(crate::catalog::SITE_FILE) && !site.www().dir.join(crate::catalog::SITE_FILE).is_file() {
-        let json = crate::catalog::Site::repository().to_json();
-        return ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], json).into_response();
-    }
-    let (mount, rest) = site.route(&raw_path);
-    let Some(rel) = crate::urlpath::decode_relative(rest) else {
-        return plain(StatusCode::NOT_FOUND, "404 Not Found\n");
-    };
-    let wants_index = rest.is_empty() || rest.ends_with('/');
-    let (dir, rel_for_check) = (mount.dir.clone(), rel.clone());
-    let resolved = tokio::task::spawn_blocking(move || resolve(&dir, &rel_for_check, wants_index)).await.unwrap_or(Resolved::Missing);
-    let is_dir = match resolved {
-        Resolved::Missing => return plain(StatusCode::NOT_FOUND, "404 Not Found\n"),
-        Resolved::Outside => {
-            return plain(StatusCode::FORBIDDEN, "403 Forbidden: the path resolves outside the served folder\n");
-        }
-        Resolved::Inside { is_dir } => is_dir,
-    };
-
-    // Hand ServeDir the request with the mount's prefix removed (its redirects put it back).
-    let (mut parts, body) = req.into_parts();
-    let rewritten = match parts.uri.query() {
-        Some(q) => format!("/{rest}?{q}"),
-        None => format!("/{rest}"),
-    };
-    parts.uri = match rewritten.parse::<Uri>() {
-        Ok(uri) => uri,
-        Err(_) => return plain(StatusCode::BAD_REQUEST, "400 Bad Request\n"),
-    };
-    let mut serve_dir = mount.files.clone();
-    let response = match serve_dir.try_call(Request::from_parts(parts, body)).await {
-        Ok(r) => r.map(Body::new),
-        Err(e) if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::PermissionDenied => {
-            return plain(StatusCode::NOT_FOUND, "404 Not Found\n");
-        }
-        Err(e) if e.raw_os_error() == Some(20) => {
-            return plain(StatusCode::NOT_FOUND, "404 Not Found\n");
-        } // ENOTDIR
-        Err(_) => {
-            return plain(StatusCode::INTERNAL_SERVER_ERROR, "500 Internal Server Error\n");
-        }
-    };
-    fix_content_type(response, if is_dir { Some("html") } else { rel.extension().and_then(|e| e.to_str()) })
-}
-
-fn fix_content_type(mut response: Response, ext: Option<&str>) -> Response {
-    if response.status().is_success()
-        && response.headers().contains_key(header::CONTENT_TYPE)
-        && let Some(mime) = ext.and_then(mime_for)
-    {
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
-    }
-    response
 }
 
 /// The application: the folders under `opts.root` with the headers and compression described
@@ -403,44 +220,5 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
             eprintln!("stopped");
             Ok(())
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decoding_refuses_traversal() {
-        use crate::urlpath::decode_relative;
-        assert_eq!(decode_relative("a/b.js"), Some(PathBuf::from("a/b.js")));
-        assert_eq!(decode_relative(""), Some(PathBuf::new()));
-        assert_eq!(decode_relative("./a"), Some(PathBuf::from("a")));
-        for bad in ["../x", "%2e%2e/x", "..%2fx", "a/%2e%2e/%2e%2e/x", "%2fetc/passwd", "a%00b", "%zz", "%e2%28"] {
-            assert_eq!(decode_relative(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn routing_uses_the_raw_first_segment() {
-        let site = Site::new(Path::new("/r"), None);
-        let (m, rest) = site.route("/pkg/single/x.js");
-        assert_eq!((m.prefix, rest), ("pkg", "single/x.js"));
-        let (m, rest) = site.route("/data");
-        assert_eq!((m.prefix, rest), ("data", ""));
-        let (m, rest) = site.route("/pkgs/x");
-        assert_eq!((m.prefix, rest), ("", "pkgs/x"));
-        let (m, rest) = site.route("/%70kg/x");
-        assert_eq!((m.prefix, rest), ("", "%70kg/x"));
-        let (m, rest) = site.route("/");
-        assert_eq!((m.prefix, rest), ("", ""));
-    }
-
-    #[test]
-    fn types() {
-        assert_eq!(mime_for("gz"), Some("application/gzip"));
-        assert!(!compressible("application/gzip"));
-        assert!(compressible("text/html; charset=utf-8"));
-        assert!(compressible("application/wasm"));
     }
 }
