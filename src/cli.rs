@@ -19,10 +19,12 @@ macro_rules! say_raw {
     }};
 }
 
+mod device;
 mod eval;
 mod report;
 mod train;
 
+use device::Device;
 use eval::{OtherDataset, dataset_of};
 
 use clap::{Parser, Subcommand};
@@ -48,8 +50,9 @@ struct Cli {
     /// Worker threads for the matrix products (default: all cores).
     #[arg(long, global = true)]
     threads: Option<usize>,
-    /// Where training runs: cpu, or gpu (the GPU engine, in a build with `--features gpu`;
-    /// `train` only so far). A run may move between devices when it is resumed.
+    /// Where train, eval, report and bench compute: cpu, or gpu (the GPU engine, in a build with
+    /// `--features gpu`; eval and report classify on it). A run may move between devices when it
+    /// is resumed.
     #[arg(long, global = true, default_value = "cpu", value_parser = ["cpu", "gpu"])]
     device: String,
     #[command(subcommand)]
@@ -213,6 +216,23 @@ enum Cmd {
     },
 }
 
+impl Cmd {
+    /// The subcommand's name, as typed.
+    fn name(&self) -> &'static str {
+        match self {
+            Cmd::Data { .. } => "data",
+            Cmd::Train(_) => "train",
+            Cmd::Eval { .. } => "eval",
+            Cmd::Prior { .. } => "prior",
+            Cmd::Sample { .. } => "sample",
+            Cmd::Report(_) => "report",
+            Cmd::Bench { .. } => "bench",
+            Cmd::Serve { .. } => "serve",
+            Cmd::Bundle { .. } => "bundle",
+        }
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(n) = cli.threads
@@ -277,11 +297,14 @@ fn site_data_dir(given: Option<PathBuf>, page_root: &Path) -> PathBuf {
 fn run(cli: Cli) -> pff::Result<()> {
     let root = cli.data_dir.clone().unwrap_or_else(|| PathBuf::from(pff::native::shell::DEFAULT_DATA_DIR));
     let on_gpu = cli.device == "gpu";
-    if on_gpu && !matches!(cli.cmd, Cmd::Train(_)) {
-        return Err(PffError::Input(
-            "--device gpu works with `pff train` only so far: evaluation, report and bench on the GPU are not built yet (leave --device out to run this on the CPU)".into(),
-        ));
-    }
+    // the device first: a missing GPU is said before anything is read or written
+    let device = match &cli.cmd {
+        Cmd::Train(_) | Cmd::Eval { .. } | Cmd::Report(_) | Cmd::Bench { .. } => Device::open(on_gpu)?,
+        other => {
+            device::cpu_only(other.name(), on_gpu)?;
+            Device::Cpu
+        }
+    };
     match cli.cmd {
         Cmd::Data { dataset, idx_dir, name, classes, title, noun } => {
             let report = match idx_dir {
@@ -295,8 +318,10 @@ fn run(cli: Cli) -> pff::Result<()> {
             say!("{report}");
             Ok(())
         }
-        Cmd::Train(args) => train::train(&root, args, on_gpu),
-        Cmd::Eval { weights, dataset, split, limit, json, record, f16 } => eval::eval(&root, &weights, dataset, &split, limit, json, record, f16),
+        Cmd::Train(args) => train::train(&root, args, device),
+        Cmd::Eval { weights, dataset, split, limit, json, record, f16 } => {
+            eval::eval(&root, &weights, eval::EvalArgs { dataset, split, limit, json, record, f16 }, &device)
+        }
         Cmd::Prior { weights, components, dataset, limit, seed } => eval::prior(&root, &weights, components, dataset, limit, seed),
         Cmd::Sample { weights, n, out, seed, component, reference_draw } => {
             if !out.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
@@ -318,9 +343,22 @@ fn run(cli: Cli) -> pff::Result<()> {
             say!("wrote {n} generated images to {}", out.display());
             Ok(())
         }
-        Cmd::Report(args) => report::report(&root, &args),
+        Cmd::Report(args) => report::report(&root, &args, &device),
         Cmd::Bench { preset, batches, json, threads_sweep } => {
             let cfg = Config::preset(&preset)?;
+            #[cfg(feature = "gpu")]
+            if let Device::Gpu(gpu) = &device {
+                if !threads_sweep.is_empty() {
+                    return Err(PffError::Input("--threads-sweep measures the CPU: leave out --device gpu".into()));
+                }
+                let report = pff::native::bench_gpu::run(gpu, &cfg, batches, 5)?;
+                if json {
+                    say!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
+                } else {
+                    say_raw!("{report}");
+                }
+                return Ok(());
+            }
             if threads_sweep.is_empty() {
                 let report = pff::native::bench::run(&cfg, batches, 5);
                 if json {

@@ -177,12 +177,32 @@ impl<T: Real> Pff<T> {
 
     /// Evaluates a labelled set (pixels in [0, 1]) with both classifiers and reconstruction.
     pub fn evaluate(&self, x: ArrayView2<'_, T>, labels: &[usize]) -> Evaluation {
+        let cpu = |chunk: ArrayView2<'_, T>| {
+            let (scores, fwd) = self.scores_chunk(chunk);
+            Ok::<_, std::convert::Infallible>((scores, Some(fwd)))
+        };
+        match self.evaluate_scored(x, labels, cpu) {
+            Ok(ev) => ev,
+            Err(never) => match never {},
+        }
+    }
+
+    /// [`Pff::evaluate`] with the goodness scores of each chunk of images from `scores_of`
+    /// (another engine's, such as the GPU's), which may also give the chunk's forward pass; the
+    /// forward head and the reconstruction are computed here from it.
+    pub fn evaluate_scored<E>(
+        &self,
+        x: ArrayView2<'_, T>,
+        labels: &[usize],
+        mut scores_of: impl FnMut(ArrayView2<'_, T>) -> Result<(Array2<T>, Option<Forward<T>>), E>,
+    ) -> Result<Evaluation, E> {
         let c = self.cfg.classes;
         let n = x.nrows();
         let mut predictions = Vec::with_capacity(n);
         let (mut fwd_ok, mut sse) = (0usize, 0.0f64);
         for chunk in x.axis_chunks_iter(Axis(0), CLASSIFY_CHUNK) {
-            let (scores, fwd) = self.scores_chunk(chunk);
+            let (scores, fwd) = scores_of(chunk)?;
+            let fwd = fwd.unwrap_or_else(|| self.rep.forward(nrm(chunk).view()));
             predictions.extend(ops::argmax_rows(scores.view()));
             let off = predictions.len() - chunk.nrows();
             for (i, p) in ops::argmax_rows(fwd.z3.view()).into_iter().enumerate() {
@@ -199,7 +219,7 @@ impl<T: Real> Pff<T> {
             ok += usize::from(p == l);
         }
         let acc = if n == 0 { 0.0 } else { ok as f64 / n as f64 };
-        Evaluation {
+        Ok(Evaluation {
             n,
             accuracy: acc,
             error: 1.0 - acc,
@@ -207,7 +227,7 @@ impl<T: Real> Pff<T> {
             recon_sse: if n == 0 { 0.0 } else { sse / n as f64 },
             confusion,
             predictions,
-        }
+        })
     }
 
     /// Top latents (N×G) as the reference's `get_latent` computes them (algorithm.md §12.1): the forward

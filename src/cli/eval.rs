@@ -59,17 +59,19 @@ pub(super) fn prior(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(super) fn eval(
-    root: &Path,
-    weights: &Path,
-    dataset: Option<String>,
-    split: &str,
-    limit: Option<usize>,
-    json: bool,
-    record: bool,
-    f16: bool,
-) -> pff::Result<()> {
+/// The flags of `pff eval` besides the weights file.
+pub(super) struct EvalArgs {
+    pub dataset: Option<String>,
+    pub split: String,
+    pub limit: Option<usize>,
+    pub json: bool,
+    pub record: bool,
+    pub f16: bool,
+}
+
+pub(super) fn eval(root: &Path, weights: &Path, a: EvalArgs, device: &Device) -> pff::Result<()> {
+    let EvalArgs { dataset, split, limit, json, record, f16 } = a;
+    let split = split.as_str();
     if record && (split != "test" || limit.is_some()) {
         return Err(PffError::Input("--record stores the accuracy on the whole test split: use it with --split test and no --limit".into()));
     }
@@ -82,23 +84,24 @@ pub(super) fn eval(
     let dataset = dataset_of(&ck, dataset, other)?;
     let data = load_for(&ck.model.cfg, root, &dataset, split, limit)?;
     let t = Instant::now();
-    let ev = ck.model.evaluate_dataset(&data, 0..data.len());
+    let ev = device.evaluate(&ck, &data, 0..data.len())?;
     let secs = t.elapsed().as_secs_f64();
     if json {
         let v = json!({
-            "weights": weights, "dataset": dataset, "split": split, "n": ev.n,
+            "weights": weights, "dataset": dataset, "split": split, "n": ev.n, "device": device.describe(),
             "accuracy": ev.accuracy, "error": ev.error, "forward_accuracy": ev.forward_accuracy,
             "recon_sse": ev.recon_sse, "confusion": ev.confusion, "seconds": secs,
         });
         say!("{v}");
     } else {
         say!(
-            "{dataset}/{split}: {} images, goodness accuracy {:.2} % (error {:.2} %), forward head {:.2} %, reconstruction SSE {:.2} per image ({secs:.1} s)",
+            "{dataset}/{split}: {} images, goodness accuracy {:.2} % (error {:.2} %), forward head {:.2} %, reconstruction SSE {:.2} per image ({secs:.1} s on {})",
             ev.n,
             100.0 * ev.accuracy,
             100.0 * ev.error,
             100.0 * ev.forward_accuracy,
-            ev.recon_sse
+            ev.recon_sse,
+            device.describe()
         );
     }
     if record {

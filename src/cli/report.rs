@@ -3,6 +3,7 @@
 //! default, or PCA) with the 10-NN agreement of both maps, and a JSON summary, each written
 //! atomically into the output folder.
 
+use super::device::Device;
 use super::{OtherDataset, dataset_of, dream_images, load_for, read_weights, with_suffix};
 use pff::checkpoint::Checkpoint;
 use pff::data::Dataset;
@@ -63,7 +64,7 @@ impl Figures<'_> {
     }
 }
 
-pub fn report(root: &Path, a: &ReportArgs) -> Result<()> {
+pub fn report(root: &Path, a: &ReportArgs, device: &Device) -> Result<()> {
     let ck = read_weights(&a.weights)?;
     let name = a.weights.file_name().and_then(|s| s.to_str()).unwrap_or("model").trim_end_matches(".safetensors").to_string();
     let dataset = dataset_of(&ck, a.dataset.clone(), OtherDataset::Refuse("a report presents the model on its own dataset"))?;
@@ -71,7 +72,7 @@ pub fn report(root: &Path, a: &ReportArgs) -> Result<()> {
     let figures = Figures { out: &a.out, name: name.clone() };
     let (curve_len, epochs) = curves(&figures, &a.weights, &a.history, &name)?;
     let data = load_for(&ck.model.cfg, root, &dataset, &a.split, None)?;
-    let ev = ck.model.evaluate_dataset(&data, 0..data.len());
+    let ev = device.evaluate(&ck, &data, 0..data.len())?;
     images(&figures, &ck, &data, a.seed)?;
     let manifest = ndata::load_manifest(root, &dataset).ok();
     let map = latent_maps(&figures, &ck, &data, &ck.class_names(manifest.as_ref()), &a.map, a.seed)?;

@@ -9,6 +9,7 @@
 //! SIGINT and SIGTERM stop the run between two batches, after any write in progress, and say
 //! how to resume it; the process then exits 130 or 143, as a shell reports those signals.
 
+use super::device::Device;
 use super::{load, parse_overrides, read_file, read_weights, run_weights_path, with_suffix, write_weights};
 use indicatif::{ProgressBar, ProgressStyle};
 use pff::checkpoint::Storage;
@@ -105,9 +106,7 @@ fn resume_command(root: &Path, state: &Path) -> String {
     format!("pff{} train --resume {}", data_dir_flag(root), quote_path(state))
 }
 
-pub fn train(root: &Path, a: TrainArgs, on_gpu: bool) -> Result<()> {
-    // the device first: a missing GPU is said before anything is read or written
-    let gpu = if on_gpu { Some(open_gpu()?) } else { None };
+pub fn train(root: &Path, a: TrainArgs, device: Device) -> Result<()> {
     let command = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ");
     let (mut run, files) = match &a.resume {
         Some(p) => match resumed(p, &a, &command)? {
@@ -118,12 +117,12 @@ pub fn train(root: &Path, a: TrainArgs, on_gpu: bool) -> Result<()> {
     };
     run.set_clock(clock, rayon::current_num_threads());
     #[cfg(feature = "gpu")]
-    if let Some(gpu) = gpu {
+    if let Some(gpu) = device.into_gpu() {
         run.use_gpu(gpu)?;
         say!("training on the GPU: {}", run.gpu_adapter().unwrap_or_default());
     }
     #[cfg(not(feature = "gpu"))]
-    let _: Option<std::convert::Infallible> = gpu;
+    let Device::Cpu = device;
     let spec = run.spec().clone();
     let train = load(root, &spec.dataset, "train", None)?;
     let dev = load(root, &spec.dataset, "dev", None)?;
@@ -408,16 +407,4 @@ fn watch_interrupts() {
         });
     });
     let _ = ready_rx.recv();
-}
-
-/// The GPU, or why there is none (pff never falls back to the CPU).
-#[cfg(feature = "gpu")]
-fn open_gpu() -> Result<pff::gpu::Gpu> {
-    Ok(pff::gpu::Gpu::new()?)
-}
-
-/// A build without the GPU engine has no GPU to open.
-#[cfg(not(feature = "gpu"))]
-fn open_gpu() -> Result<std::convert::Infallible> {
-    Err(PffError::Device("this pff was built without the GPU engine: build it with `cargo build --release --features gpu`".into()))
 }

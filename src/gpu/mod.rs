@@ -25,10 +25,12 @@
 //! * [`adam`]: Adam's update, one dispatch per tensor.
 //! * [`train`]: one training batch, all of the above in one command buffer.
 //! * [`classify`]: the goodness classifier, every class hypothesis settled at once.
+//! * [`evaluate`]: a labelled set evaluated with that classifier.
 
 pub mod adam;
 pub mod classify;
 pub mod device;
+pub mod evaluate;
 pub mod gemm;
 pub mod generative;
 pub mod grads;
@@ -41,6 +43,7 @@ pub mod train;
 pub use adam::GpuAdam;
 pub use classify::Classifier;
 pub use device::{Gpu, GpuError, GpuErrorKind};
+pub use evaluate::GpuEvaluator;
 pub use gemm::{Gemm, Op};
 pub use generative::{GenNoise, GenScratch, GenStep, GpuGenerative};
 pub use grads::{GpuBatch, GradScratch, RepGrads};

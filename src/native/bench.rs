@@ -69,7 +69,7 @@ fn noise_speeds(cfg: &Config, reps: usize) -> Vec<NoiseResult> {
         .collect()
 }
 
-fn best_of<F: FnMut()>(reps: usize, mut f: F) -> f64 {
+pub(crate) fn best_of<F: FnMut()>(reps: usize, mut f: F) -> f64 {
     let mut best = f64::INFINITY;
     for _ in 0..reps {
         let t = Instant::now();
@@ -79,7 +79,7 @@ fn best_of<F: FnMut()>(reps: usize, mut f: F) -> f64 {
     best
 }
 
-fn synthetic_images(n: usize, d: usize, seed: u64) -> Array2<f32> {
+pub(crate) fn synthetic_images(n: usize, d: usize, seed: u64) -> Array2<f32> {
     // Sparse, non-negative, image-like rows.
     let noise = rng::normal::<f32>(n, d, 1.0, seed);
     noise.mapv(|v| if v > 0.8 { (v - 0.8).min(1.0) } else { 0.0 })
@@ -87,23 +87,38 @@ fn synthetic_images(n: usize, d: usize, seed: u64) -> Array2<f32> {
 
 /// The product shapes of one training step (N = 2B rows) and their roles.
 pub fn model_shapes(cfg: &Config) -> Vec<(String, usize, usize, usize, bool)> {
+    step_products(cfg).into_iter().map(|(name, m, k, n, t, _)| (name, m, k, n, t)).collect()
+}
+
+/// [`model_shapes`] with how many products of each shape one settling step takes (17 in all).
+fn step_products(cfg: &Config) -> Vec<(String, usize, usize, usize, bool, usize)> {
     let n = 2 * cfg.batch_size;
     let (d, h) = (cfg.input_dim, cfg.hidden);
     vec![
-        ("x·W1 (forward, layer 1)".into(), n, d, h, false),
-        ("z·W2, z·V2, z·G2 (forward)".into(), n, h, h, false),
-        ("z1·G1 (input prediction)".into(), n, h, d, false),
-        ("xᵀ·δ (dW1)".into(), d, n, h, true),
-        ("zᵀ·δ (dW2, dV2, dG2)".into(), h, n, h, true),
-        ("zᵀ·e (dG1)".into(), h, n, d, true),
-        ("ŷ·V (label drive)".into(), n, cfg.classes, h, false),
-        ("ẑ2·W (head)".into(), n, h, cfg.classes, false),
-        ("u·Gy (top-down prediction)".into(), n, cfg.latent, h, false),
-        ("e2·Gyᵀ (z_g direction)".into(), n, h, cfg.latent, false),
-        ("ŷᵀ·δ (dV)".into(), cfg.classes, n, h, true),
-        ("ẑ2ᵀ·δ3 (dW)".into(), h, n, cfg.classes, true),
-        ("uᵀ·e2 (dGy)".into(), cfg.latent, n, h, true),
+        ("x·W1 (forward, layer 1)".into(), n, d, h, false, 1),
+        ("z·W2, z·V2, z·G2 (forward)".into(), n, h, h, false, 3),
+        ("z1·G1 (input prediction)".into(), n, h, d, false, 1),
+        ("xᵀ·δ (dW1)".into(), d, n, h, true, 1),
+        ("zᵀ·δ (dW2, dV2, dG2)".into(), h, n, h, true, 3),
+        ("zᵀ·e (dG1)".into(), h, n, d, true, 1),
+        ("ŷ·V (label drive)".into(), n, cfg.classes, h, false, 1),
+        ("ẑ2·W (head)".into(), n, h, cfg.classes, false, 1),
+        ("u·Gy (top-down prediction)".into(), n, cfg.latent, h, false, 1),
+        ("e2·Gyᵀ (z_g direction)".into(), n, h, cfg.latent, false, 1),
+        ("ŷᵀ·δ (dV)".into(), cfg.classes, n, h, true, 1),
+        ("ẑ2ᵀ·δ3 (dW)".into(), h, n, cfg.classes, true, 1),
+        ("uᵀ·e2 (dGy)".into(), cfg.latent, n, h, true, 1),
     ]
+}
+
+/// GFLOP of the matrix products of one training batch: the forward pass (x·W1, z1·W2, ẑ2·W)
+/// and K settling steps of [`step_products`].
+pub fn batch_gflop(cfg: &Config) -> f64 {
+    let n = 2 * cfg.batch_size;
+    let (d, h, c) = (cfg.input_dim, cfg.hidden, cfg.classes);
+    let forward = 2 * n * (d * h + h * h + h * c);
+    let step: usize = step_products(cfg).iter().map(|(_, m, k, n, _, count)| 2 * m * k * n * count).sum();
+    (forward + cfg.steps * step) as f64 / 1e9
 }
 
 pub fn run(cfg: &Config, train_batches: usize, reps: usize) -> BenchReport {

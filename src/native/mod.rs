@@ -2,6 +2,8 @@
 //! images and benchmarks. Compiled only with feature `cli` and never for wasm32.
 
 pub mod bench;
+#[cfg(feature = "gpu")]
+pub mod bench_gpu;
 pub mod bundle;
 pub mod data;
 pub mod fetch;
