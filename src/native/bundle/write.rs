@@ -7,7 +7,9 @@ use super::*;
 pub(super) fn write_tree(root: &Path, plan: &Plan, dst: &Path, report: &mut BundleReport) -> Result<()> {
     let mut copier = Copier { files: 0, bytes: 0, notes: plan.notes.clone() };
 
-    copier.copy_dir(&root.join("www"), dst, &|_| true)?;
+    // www/'s service worker is a template: the bundle writes it with its slots filled, below
+    let template = root.join("www").join(COI_SERVICEWORKER_FILE);
+    copier.copy_dir(&root.join("www"), dst, &|p| p != template)?;
     let page_bytes = copier.bytes;
     let pkg = root.join("pkg");
     copier.copy_dir(&pkg.join("single"), &dst.join("pkg").join("single"), &|_| true)?;
