@@ -1,8 +1,10 @@
 // @ts-check
 // The engine worker: the only code of the page that touches WebAssembly. It starts a build
-// (wasm-build.js), holds the three core handles (DatasetStore, Model, Run), dispatches the
+// (wasm-build.js), holds the core handles (the current DatasetStore and one per other dataset
+// it was asked about, holding that dataset's manifest; the Model; the Run), dispatches the
 // page's messages to them and forwards a run's progress. Every rule (presets, limits, what a
-// run does, how data is checked) is the core's; this file only moves bytes and messages.
+// run does, how data is checked, what a model is called) is the core's; this file only moves
+// bytes and messages.
 // The messages are declared in protocol.js.
 
 import { SITE, startBuild } from './wasm-build.js';
