@@ -353,6 +353,8 @@ fn bundle_source(dir: &TestDir) -> PathBuf {
     write(&root.join("www/app.js"), app_js());
     write(&root.join("www/css/style.css"), "body { margin: 0 }");
     write(&root.join("www/.hidden"), "not bundled");
+    // the service worker's template, a page file as in the repository
+    write(&root.join("www/coi-serviceworker.js"), include_str!("../www/coi-serviceworker.js"));
     write(&root.join("pkg/single/pff.js"), "export default 1;");
     write(&root.join("pkg/single/pff_bg.wasm"), b"\0asm\x01\0\0\0");
     write(&root.join("pkg/single/.gitignore"), "*");
@@ -438,6 +440,8 @@ fn bundle_writes_a_self_contained_site() {
     assert_eq!(html.replace(&format!("\n  {COI_SCRIPT_TAG}"), ""), INDEX_HTML);
 
     let sw = fs::read_to_string(out.join("coi-serviceworker.js")).unwrap();
+    assert!(!sw.contains("pff-bundle:files") && !sw.contains("unversioned"), "the bundle writes the template with its slots filled");
+    assert_eq!(report.files, walk(&out).len(), "every file counted once: www/'s template is not copied, then written");
     for needle in [
         "Cross-Origin-Opener-Policy",
         "Cross-Origin-Embedder-Policy",
@@ -468,7 +472,7 @@ fn bundle_writes_a_self_contained_site() {
     }
     assert!(files.get("coi-serviceworker.js").is_none() && files.get(MARKER_FILE).is_none());
     assert_eq!(files.as_object().unwrap().len(), walk(&out).len() - 2, "every other file is listed");
-    let version = |sw: &str| sw.split("const CACHE = \"pff-\" + ").nth(1).unwrap().split(';').next().unwrap().to_string();
+    let version = |sw: &str| sw.split("const CACHE = 'pff-' + ").nth(1).unwrap().split(';').next().unwrap().to_string();
     let v1 = version(&sw);
     assert!(!v1.contains("unversioned"), "{v1}");
     assert!(leftovers(dir.path()).is_empty(), "{:?}", leftovers(dir.path()));

@@ -55,7 +55,7 @@ fn toy_store() -> (DatasetStore, Vec<pff::data::EncodedShard>) {
 #[wasm_bindgen_test]
 fn the_model_classifies_settles_and_round_trips_weights() {
     let bytes = small_model();
-    let m = Model::from_weights(&bytes).unwrap();
+    let m = Model::from_weights(&bytes, None, None).unwrap();
     let img = vec![0.5f32; 784];
     let r = m.classify(&img).unwrap();
     let probs: Vec<f64> = js_sys::Array::from(&get(&r, "probs")).iter().map(|v| v.as_f64().unwrap()).collect();
@@ -67,17 +67,29 @@ fn the_model_classifies_settles_and_round_trips_weights() {
     let auto = m.settle(&img, -1).unwrap();
     assert_eq!(get(&auto, "label").as_f64(), get(&auto, "winner").as_f64(), "label -1 shows the classifier's answer");
     assert_eq!(len(get(&t, "z1")), 6 * 30);
-    let back = Model::from_weights(&m.export_weights(false).unwrap()).unwrap();
+    let back = Model::from_weights(&m.export_weights(false).unwrap(), None, None).unwrap();
     assert_eq!(Checkpoint::from_bytes(&back.export_weights(false).unwrap()).unwrap().model, Checkpoint::from_bytes(&bytes).unwrap().model);
     assert_eq!(kind(m.classify(&img[..100]).unwrap_err()), "bad-input", "a wrong-sized image is an error, not a trap");
     assert_eq!(kind(m.dream(10, -1, 1).unwrap_err()), "bad-input", "no prior yet");
 }
 
 #[wasm_bindgen_test]
+fn a_weights_file_is_named_by_the_page_else_by_its_url() {
+    let name = |n: Option<&str>, url: Option<&str>| {
+        let m = Model::from_weights(&small_model(), n.map(str::to_string), url.map(str::to_string)).unwrap();
+        get(&m.info().unwrap(), "name").as_string().unwrap()
+    };
+    assert_eq!(name(Some("mine.safetensors"), Some("weights/x.safetensors")), "mine.safetensors");
+    assert_eq!(name(None, Some("weights/mnist-web.safetensors")), "mnist-web.safetensors");
+    assert_eq!(name(Some(""), Some("weights/")), "weights");
+    assert_eq!(name(None, None), "weights");
+}
+
+#[wasm_bindgen_test]
 fn bad_weights_are_errors_of_kind_bad_weights() {
     let good = small_model();
     for bad in [good[..good.len() - 10].to_vec(), b"not weights".to_vec(), Vec::new()] {
-        assert_eq!(kind(Model::from_weights(&bad).err().unwrap()), "bad-weights");
+        assert_eq!(kind(Model::from_weights(&bad, None, None).err().unwrap()), "bad-weights");
     }
 }
 
@@ -121,6 +133,10 @@ fn a_run_trains_on_the_store_and_ends_with_its_best_model() {
     assert_eq!(len(run.history().unwrap()), 3, "epochs 0, 1 and 2");
     let best = run.best_model().unwrap();
     let info = best.info().unwrap();
+    let best_epoch = get(&get(&info, "meta"), "epochs").as_f64().unwrap();
+    assert_eq!(get(&info, "name").as_string().unwrap(), format!("trained in this page (best: epoch {best_epoch})"), "the core names the run's model");
+    let current = get(&run.current_model().unwrap().info().unwrap(), "name").as_string().unwrap();
+    assert_eq!(current, "training in this page, epoch 2");
     let meta = get(&info, "meta");
     assert!(get(&meta, "epochs").as_f64().is_some(), "the best model says which epoch it came from");
     assert_eq!(get(&meta, "dataset").as_string().unwrap(), "toy");
@@ -146,7 +162,7 @@ fn the_store_offers_its_dataset_with_bounds_clamped_to_it_and_its_noun() {
     assert_eq!((get(&dev, "max").as_f64(), get(&dev, "default").as_f64()), (Some(40.0), Some(40.0)));
     assert_eq!(get(&get(&offer, "noun"), "one").as_string().unwrap(), "digit", "classes 0…9 and no noun: digits");
     assert_eq!(get(&store.noun().unwrap(), "many").as_string().unwrap(), "digits");
-    let m = Model::from_weights(&small_model()).unwrap();
+    let m = Model::from_weights(&small_model(), None, None).unwrap();
     assert_eq!(get(&m.noun(&store).unwrap(), "one").as_string().unwrap(), "digit");
     assert!(DatasetStore::new().offer().unwrap().is_undefined());
 }

@@ -63,7 +63,7 @@ function maxDiff(/** @type {ArrayLike<number>} */ x, /** @type {ArrayLike<number
 }
 
 /** a·b with this build, against a naive product and (threads mode) the single-thread build. */
-async function matmulCheck({ m = 64, k = 96, n = 80, seed = 7 }) {
+async function matmulCheck(/** @type {MatmulCheckPayload} */ { m = 64, k = 96, n = 80, seed = 7 }) {
   const wasm = started();
   const a = randomMatrix(m * k, seed);
   const b = randomMatrix(k * n, seed + 1);
@@ -87,9 +87,36 @@ async function matmulCheck({ m = 64, k = 96, n = 80, seed = 7 }) {
   };
 }
 
+/** @typedef {import('./protocol.js').Catalog} Catalog */
+/** @typedef {import('pff-wasm').DatasetStore} DatasetStore */
+/** @typedef {import('pff-wasm').Model} Model */
+/** A product's speed, or why it was not timed. @typedef {{m: number, k: number, n: number, gflops?: number, skipped?: string}} MatmulSpeed */
+/** The Dream panel's latent map: PCA after `firstMs`, t-SNE done after `seconds`. @typedef {{points: number, iterations: number, firstMs: number, seconds: number}} TsneTiming */
+/**
+ * What `bench` measures: the build, the products' speed, the latency of the page's inference
+ * calls, the latent map, and training throughput of the pretrained model's preset.
+ * @typedef {import('./protocol.js').Runtime & {matmul: MatmulSpeed[], model: import('./protocol.js').Config, classifyMs: number,
+ *   settleMs: number, dream100Ms: number, tsne: TsneTiming, trainBatches: number, trainSamplesPerSec: number}} BenchResult
+ */
+/** What `bench` is asked: timed repetitions per product within a time budget, training batches, and the shapes (default: the presets'). @typedef {{reps: number, budgetMs: number, train: number, shapes?: number[][]}} BenchPayload */
+/** @typedef {{m?: number, k?: number, n?: number, seed?: number}} MatmulCheckPayload */
+/**
+ * The benchmark worker's requests: each payload and result (as protocol.js's Requests are the
+ * engine worker's).
+ * @typedef {{
+ *   init: {payload: import('./protocol.js').InitOptions, result: import('./protocol.js').Runtime},
+ *   bench: {payload: BenchPayload, result: BenchResult},
+ *   matmulCheck: {payload: MatmulCheckPayload, result: Awaited<ReturnType<typeof matmulCheck>>},
+ * }} BenchRequests
+ */
+
 /** The products of a training batch of the web and paper presets (2B rows: B real + B negatives). */
-function modelShapes(/** @type {any} */ cat) {
-  const cfg = (/** @type {string} */ name) => cat.presets.find((/** @type {any} */ q) => q.name === name).config;
+function modelShapes(/** @type {Catalog} */ cat) {
+  const cfg = (/** @type {string} */ name) => {
+    const preset = cat.presets.find((q) => q.name === name);
+    if (!preset) throw new Error(`the catalog has no ${name} preset`);
+    return preset.config;
+  };
   const [web, paper] = [cfg('web'), cfg('paper')];
   return [
     [2 * web.batch_size, web.input_dim, web.hidden],
@@ -99,85 +126,124 @@ function modelShapes(/** @type {any} */ cat) {
   ];
 }
 
-async function bench(/** @type {any} */ p) {
-  const wasm = started();
-  const out = /** @type {any} */ ({ ...runtime, matmul: [] });
-  const cat = wasm.catalog();
+/** GFLOP/s of each product, the larger shapes skipped when they would not fit the time budget. */
+function productSpeeds(/** @type {import('./protocol.js').Wasm} */ wasm, /** @type {BenchPayload} */ p, /** @type {number[][]} */ shapes) {
+  /** @type {MatmulSpeed[]} */
+  const speeds = [];
   let rate = 0; // the slowest GFLOP/s so far, to time-box the larger shapes
-  const shapes = p.shapes || modelShapes(cat);
   // Untimed: grow the wasm memory to the largest shape's needs once, so that no timed product
   // pays for growing it and faulting in fresh pages (the first shape read low without this).
-  const [bm, bk, bn] = shapes.reduce((/** @type {number[]} */ a, /** @type {number[]} */ s) => (s[0] * s[1] * s[2] > a[0] * a[1] * a[2] ? s : a));
+  const [bm, bk, bn] = shapes.reduce((a, s) => (s[0] * s[1] * s[2] > a[0] * a[1] * a[2] ? s : a));
   wasm.benchMatmul(bm, bk, bn, 1);
   for (const [m, k, n] of shapes) {
     const flop = 2 * m * k * n;
     if (rate && (flop / (rate * 1e9)) * 1000 * (p.reps + 1) > p.budgetMs) {
-      out.matmul.push({ m, k, n, skipped: `would take about ${Math.round((flop / (rate * 1e9)) * (p.reps + 1))} s` });
+      speeds.push({ m, k, n, skipped: `would take about ${Math.round((flop / (rate * 1e9)) * (p.reps + 1))} s` });
       continue;
     }
     const gflops = wasm.benchMatmul(m, k, n, p.reps);
-    out.matmul.push({ m, k, n, gflops });
+    speeds.push({ m, k, n, gflops });
     rate = rate ? Math.min(rate, gflops) : gflops;
   }
+  return speeds;
+}
+
+/** A store of the catalog's default dataset with the test images of a map and the training images. */
+async function benchStore(/** @type {import('./protocol.js').Wasm} */ wasm, /** @type {Catalog} */ cat) {
   const store = new wasm.DatasetStore();
   store.setManifest(cat.default_dataset, await bytes(`data/${cat.default_dataset}/manifest.json`));
-  for (const [split, want] of [
+  for (const [split, want] of /** @type {[string, number][]} */ ([
     ['test', cat.map_points],
     ['train', TRAIN_IMAGES],
     ['dev', 1],
-  ]) {
+  ])) {
     for (let f = store.nextShard(split, want); f; f = store.nextShard(split, want)) store.addShard(split, f, await bytes(`data/${cat.default_dataset}/${f}`));
   }
-  const model = wasm.Model.fromWeights(await bytes(cat.pretrained_url));
-  out.model = model.info().config;
-  const img = Float32Array.from(store.images('test', 0, 1).pixels, (v) => v / 255);
-  out.classifyMs = timeIt(() => model.classify(img), 20).ms;
-  out.settleMs = timeIt(() => model.settle(img, 0), 10).ms;
-  out.dream100Ms = timeIt((i) => model.dream(100, -1, i + 2), 5).ms;
-  // the Dream panel's latent map: the PCA picture, then the t-SNE map to its end, in the page's steps
+  return store;
+}
+
+/** The Dream panel's latent map: the PCA picture, then the t-SNE map to its end, in the page's steps. */
+function mapTiming(/** @type {Model} */ model, /** @type {DatasetStore} */ store, /** @type {Catalog} */ cat) {
   const points = Math.min(cat.map_points, store.size('test'));
   const t0 = performance.now();
   const map = model.tsneMap(store, 'test', 0, points, 1);
   map.start();
   const firstMs = performance.now() - t0;
+  /** @type {import('./protocol.js').MapProgress} */
   let step;
   do step = map.step(cat.map_step_iterations);
   while (!step.done);
-  out.tsne = { points, iterations: step.iterations, firstMs, seconds: (performance.now() - t0) / 1000 };
   map.free();
-  // training throughput of the model's preset (a fresh run; nothing is kept)
-  const run = new wasm.Run(
-    { preset: out.model.preset, dataset: cat.default_dataset, train_limit: TRAIN_IMAGES, dev_limit: 1, no_test: true, no_prior: true },
-    store,
-  );
-  run.advance(store, 1); // the epoch-0 evaluation
-  run.advance(store, 1); // warm-up batch
-  const t = performance.now();
-  const r = run.advance(store, p.train);
-  const s = (performance.now() - t) / 1000;
-  out.trainBatches = r.batches.length;
-  out.trainSamplesPerSec = r.batches.reduce((/** @type {number} */ a, /** @type {any} */ b) => a + b.samples, 0) / s;
-  run.free();
-  model.free();
-  store.free();
-  return out;
+  return { points, iterations: step.iterations, firstMs, seconds: (performance.now() - t0) / 1000 };
 }
 
-/** @type {Record<string, (p: any) => any>} */
+/** Training throughput of `preset` (a fresh run; nothing is kept): samples per second over `batches` batches. */
+function trainingSpeed(
+  /** @type {import('./protocol.js').Wasm} */ wasm,
+  /** @type {DatasetStore} */ store,
+  /** @type {string} */ preset,
+  /** @type {string} */ dataset,
+  /** @type {number} */ batches,
+) {
+  const run = new wasm.Run({ preset, dataset, train_limit: TRAIN_IMAGES, dev_limit: 1, no_test: true, no_prior: true }, store);
+  try {
+    run.advance(store, 1); // the epoch-0 evaluation
+    run.advance(store, 1); // warm-up batch
+    const t = performance.now();
+    const r = /** @type {import('./protocol.js').Progress} */ (run.advance(store, batches));
+    const s = (performance.now() - t) / 1000;
+    return { trainBatches: r.batches.length, trainSamplesPerSec: r.batches.reduce((a, b) => a + b.samples, 0) / s };
+  } finally {
+    run.free();
+  }
+}
+
+/** @returns {Promise<BenchResult>} */
+async function bench(/** @type {BenchPayload} */ p) {
+  const wasm = started();
+  if (!runtime) throw new Error('the benchmark worker has not started');
+  const cat = /** @type {Catalog} */ (wasm.catalog());
+  const matmul = productSpeeds(wasm, p, p.shapes || modelShapes(cat));
+  const store = await benchStore(wasm, cat);
+  const model = wasm.Model.fromWeights(await bytes(cat.pretrained_url));
+  try {
+    const info = /** @type {{config: import('./protocol.js').Config}} */ (model.info());
+    const img = Float32Array.from(/** @type {import('./protocol.js').ImageBatch} */ (store.images('test', 0, 1)).pixels, (v) => v / 255);
+    return {
+      ...runtime,
+      matmul,
+      model: info.config,
+      classifyMs: timeIt(() => model.classify(img), 20).ms,
+      settleMs: timeIt(() => model.settle(img, 0), 10).ms,
+      dream100Ms: timeIt((i) => model.dream(100, -1, i + 2), 5).ms,
+      tsne: mapTiming(model, store, cat),
+      ...trainingSpeed(wasm, store, info.config.preset, cat.default_dataset, p.train),
+    };
+  } finally {
+    model.free();
+    store.free();
+  }
+}
+
+/** @typedef {{[K in keyof BenchRequests]: (payload: BenchRequests[K]['payload']) => Promise<BenchRequests[K]['result']>}} BenchHandlers */
+
+/** @type {BenchHandlers} */
 const handlers = {
   init: async ({ mode = 'auto' }) => {
-    if (!wasm) ({ wasm, runtime } = await startBuild(mode));
+    if (!wasm || !runtime) ({ wasm, runtime } = await startBuild(mode));
     return runtime;
   },
   bench,
   matmulCheck,
 };
 
-self.onmessage = async (/** @type {MessageEvent} */ e) => {
+self.onmessage = async (/** @type {MessageEvent<{id: number, type: keyof BenchRequests, payload?: unknown}>} */ e) => {
   const { id, type, payload } = e.data || {};
   try {
+    const h = /** @type {((p: unknown) => Promise<unknown>) | undefined} */ (Object.hasOwn(handlers, type) ? handlers[type] : undefined);
+    if (!h) throw new Error(`unknown request type ${JSON.stringify(type)}`);
     if (!wasm && type !== 'init') await handlers.init({});
-    postMessage({ id, ok: true, result: await handlers[type](payload || {}) });
+    postMessage({ id, ok: true, result: await h(payload || {}) });
   } catch (err) {
     postMessage({ id, ok: false, error: { kind: 'internal', message: err instanceof Error ? err.message : String(err) } });
   }

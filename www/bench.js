@@ -1,14 +1,34 @@
-// @ts-nocheck
+// @ts-check
 // The benchmark page: everything runs in the benchmark worker (bench-worker.js), which the
 // demo page never loads. Sets window.benchResult (a plain object) when done, or {error}.
 
-import { Engine } from './engine.js';
+import { $ } from './dom.js';
+import { Engine, errorInfo } from './engine.js';
 import { runtimeLabel, wantedBuild } from './wasm-build.js';
 
-/** @type {(sel: string) => any} */
-const $ = (sel) => document.querySelector(sel);
+/** @typedef {import('./bench-worker.js').BenchRequests} BenchRequests */
+/**
+ * What the page shows and leaves for the e2e tests: the worker's measures, where they were taken
+ * and how long it all took; or why it failed.
+ * @typedef {import('./bench-worker.js').BenchResult & {modelSource: string, userAgent: string, hardwareConcurrency: number,
+ *   crossOriginIsolated: boolean, totalSeconds: number}} PageResult
+ */
 
-function row(name, value) {
+/**
+ * A request to the benchmark worker: the engine's `call`, typed by the benchmark worker's own
+ * messages (BenchRequests) instead of the engine worker's.
+ * @template {keyof BenchRequests} K
+ * @param {Engine} eng
+ * @param {K} type
+ * @param {BenchRequests[K]['payload']} payload
+ * @returns {Promise<BenchRequests[K]['result']>}
+ */
+function call(eng, type, payload) {
+  const untyped = /** @type {(type: string, payload: unknown) => Promise<BenchRequests[K]['result']>} */ (/** @type {unknown} */ (eng.call.bind(eng)));
+  return untyped(type, payload);
+}
+
+function row(/** @type {string} */ name, /** @type {string} */ value) {
   const tr = document.createElement('tr');
   const th = document.createElement('th');
   th.scope = 'row';
@@ -19,31 +39,20 @@ function row(name, value) {
   $('#bench-rows').append(tr);
 }
 
-function say(text) {
+function say(/** @type {string} */ text) {
   $('#message').textContent = text;
 }
 
-async function main() {
-  const mode = wantedBuild(location.search);
-  const t0 = performance.now();
-  const eng = await Engine.start({ url: new URL('bench-worker.js', import.meta.url), init: { mode } });
-  const rt = eng.runtime;
-  $('#threads').textContent = rt.mode === 'threads' ? runtimeLabel(rt) : `${runtimeLabel(rt)}: ${rt.reason}`;
-  const model = 'the pretrained model';
-  say('measuring… (about a minute)');
-  const r = await eng.call('bench', {
-    reps: 3,
-    budgetMs: 15000,
-    train: 2,
-  });
-  r.modelSource = model;
-  r.userAgent = navigator.userAgent;
-  r.hardwareConcurrency = navigator.hardwareConcurrency;
-  r.crossOriginIsolated = self.crossOriginIsolated;
-  r.totalSeconds = (performance.now() - t0) / 1000;
+/** Leaves the result (or the error) where tests/e2e/bench.mjs reads it. @param {PageResult | {error: string}} r */
+function publish(r) {
+  /** @type {Window & {benchResult?: PageResult | {error: string}}} */ (window).benchResult = r;
+}
+
+/** Fills the table and the JSON with `r`. @param {PageResult} r */
+function show(r) {
   row('build', `pkg/${r.build} (${runtimeLabel(r)}), wasm ${r.version}`);
-  row('model', `${model}: ${r.model.preset}, 2×${r.model.hidden} units, K ${r.model.steps}`);
-  for (const m of r.matmul) row(`matmul ${m.m}×${m.k} · ${m.k}×${m.n}`, m.skipped ? `skipped: ${m.skipped}` : `${m.gflops.toFixed(2)} GFLOP/s`);
+  row('model', `${r.modelSource}: ${r.model.preset}, 2×${r.model.hidden} units, K ${r.model.steps}`);
+  for (const m of r.matmul) row(`matmul ${m.m}×${m.k} · ${m.k}×${m.n}`, m.gflops === undefined ? `skipped: ${m.skipped}` : `${m.gflops.toFixed(2)} GFLOP/s`);
   row('classify one digit', `${r.classifyMs.toFixed(1)} ms`);
   row('settle trace of one digit', `${r.settleMs.toFixed(1)} ms`);
   row('dream 100 digits', `${r.dream100Ms.toFixed(1)} ms`);
@@ -53,12 +62,33 @@ async function main() {
   );
   row(`training (${r.model.preset} preset)`, `${r.trainSamplesPerSec.toFixed(0)} samples/s over ${r.trainBatches} batches`);
   $('#bench-json').textContent = JSON.stringify(r, null, 2);
+}
+
+async function main() {
+  const mode = wantedBuild(location.search);
+  const t0 = performance.now();
+  const eng = await Engine.start({ url: new URL('bench-worker.js', import.meta.url), init: { mode } });
+  const rt = eng.runtime;
+  if (rt) $('#threads').textContent = rt.mode === 'threads' ? runtimeLabel(rt) : `${runtimeLabel(rt)}: ${rt.reason}`;
+  say('measuring… (about a minute)');
+  const measured = await call(eng, 'bench', { reps: 3, budgetMs: 15000, train: 2 });
+  /** @type {PageResult} */
+  const r = {
+    ...measured,
+    modelSource: 'the pretrained model',
+    userAgent: navigator.userAgent,
+    hardwareConcurrency: navigator.hardwareConcurrency,
+    crossOriginIsolated: self.crossOriginIsolated,
+    totalSeconds: (performance.now() - t0) / 1000,
+  };
+  show(r);
   say(`done in ${r.totalSeconds.toFixed(0)} s`);
-  window.benchResult = r;
+  publish(r);
   eng.terminate();
 }
 
 main().catch((e) => {
-  say(`failed: ${e.message}`);
-  window.benchResult = { error: e.message };
+  const { message } = errorInfo(e);
+  say(`failed: ${message}`);
+  publish({ error: message });
 });

@@ -1,8 +1,10 @@
 // @ts-check
 // The engine worker: the only code of the page that touches WebAssembly. It starts a build
-// (wasm-build.js), holds the three core handles (DatasetStore, Model, Run), dispatches the
+// (wasm-build.js), holds the core handles (the current DatasetStore and one per other dataset
+// it was asked about, holding that dataset's manifest; the Model; the Run), dispatches the
 // page's messages to them and forwards a run's progress. Every rule (presets, limits, what a
-// run does, how data is checked) is the core's; this file only moves bytes and messages.
+// run does, how data is checked, what a model is called) is the core's; this file only moves
+// bytes and messages.
 // The messages are declared in protocol.js.
 
 import { SITE, startBuild } from './wasm-build.js';
@@ -14,8 +16,9 @@ let wasm = /** @type {Wasm|null} */ (null);
 /** @type {import('./protocol.js').Runtime} */
 let runtime = { mode: 'single', build: 'single', simd: 'simd128', threads: 1, reason: '', version: '' };
 let store = /** @type {import('pff-wasm').DatasetStore|null} */ (null); // the current dataset's (empty before one)
+/** Stores holding only the manifest of a dataset the page asked about (`offer`) or left, until `loadDataset` takes one. @type {Map<string, Promise<import('pff-wasm').DatasetStore>>} */
+const offered = new Map();
 let model = /** @type {import('pff-wasm').Model|null} */ (null); // for inference, or null
-let modelName = /** @type {string|null} */ (null);
 let map = /** @type {import('pff-wasm').MapRun|null} */ (null); // the t-SNE map the Dream panel is drawing, or null
 /** @type {{run: import('pff-wasm').Run, state: 'running'|'paused'|'stopping', wake: (() => void)|null} | null} */
 let training = null;
@@ -38,7 +41,7 @@ function fail(/** @type {string} */ kind, /** @type {string} */ message) {
 function status() {
   return {
     ...runtime,
-    model: model && store ? { name: modelName, ...model.info(), class_names: model.classNames(store), noun: model.noun(store) } : null,
+    model: model && store ? { ...model.info(), class_names: model.classNames(store), noun: model.noun(store) } : null,
     dataset: store
       ? { name: store.name() ?? null, title: store.title() ?? null, classes: store.classNames(), noun: store.noun(), sizes: store.sizes() }
       : { name: null, title: null, classes: [], noun: null, sizes: {} },
@@ -63,16 +66,47 @@ async function fetchBytes(/** @type {string} */ path) {
   return new Uint8Array(await res.arrayBuffer());
 }
 
+/**
+ * The store of dataset `name`: the current one, or one holding only its manifest, fetched once
+ * and checked by the core (throws `corrupt-data` naming the file, or `http`).
+ */
+async function storeOf(/** @type {string} */ name) {
+  const { wasm, store } = engine();
+  if (store.name() === name) return store;
+  let opened = offered.get(name);
+  if (!opened) {
+    opened = fetchBytes(`data/${name}/manifest.json`).then((bytes) => {
+      const s = new wasm.DatasetStore();
+      try {
+        s.setManifest(name, bytes);
+        return s;
+      } catch (e) {
+        s.free();
+        throw e;
+      }
+    });
+    offered.set(name, opened);
+    const asked = opened;
+    asked.catch(() => offered.get(name) === asked && offered.delete(name)); // asked again, it is fetched again
+  }
+  return opened;
+}
+
 /** Loads splits of a dataset into the store, each shard checked by the core before use. */
 async function loadDataset(/** @type {Requests['loadDataset']['payload']} */ { name, splits }) {
-  const { wasm } = engine();
-  if (!store || store.name() !== name) {
+  if (engine().store.name() !== name) {
     needIdle('switch datasets');
-    const next = new wasm.DatasetStore();
-    next.setManifest(name, await fetchBytes(`data/${name}/manifest.json`));
-    store = next;
+    const next = await storeOf(name);
+    needIdle('switch datasets');
+    const left = engine().store; // not freed here: a load still in flight may hold it
+    if (left !== next) {
+      const leftName = left.name();
+      if (leftName) offered.set(leftName, Promise.resolve(left.emptyCopy())); // its manifest, without its shards
+      offered.delete(name);
+      store = next;
+    }
   }
-  const loaded = store;
+  const loaded = engine().store;
   for (const [split, want] of Object.entries(splits)) {
     if (split === 'train') needIdle('change the training set');
     for (let file = loaded.nextShard(split, want); file; file = loaded.nextShard(split, want)) {
@@ -93,10 +127,9 @@ async function loadWeights(/** @type {Requests['loadWeights']['payload']} */ { u
       throw e;
     }
   }
-  const next = engine().wasm.Model.fromWeights(bytes || new Uint8Array()); // throws bad-weights; the current model stays
+  const next = engine().wasm.Model.fromWeights(bytes || new Uint8Array(), name, url); // throws bad-weights; the current model stays
   if (model) model.free();
   model = next;
-  modelName = name || (url ? url.split('/').pop() : 'weights') || 'weights';
   postStatus();
   return { loaded: true, model: status().model };
 }
@@ -126,17 +159,15 @@ async function train(/** @type {Requests['train']['payload']} */ { request, from
       }
       const p = run.step(store); // about 150 ms of work, paced by the core (run::Pacer)
       speed = p.samples_per_s ?? speed;
-      if (p.epoch_end) replaceModel(run.currentModel(), `training in this page, epoch ${p.epoch_end.epoch}`);
+      if (p.epoch_end) replaceModel(run.currentModel()); // named by the core, as every model of a run
       if (p.report) post({ event: 'progress', ...p, samples_per_s: speed, threads: runtime.threads });
       await new Promise((r) => setTimeout(r, 0)); // let queued messages (classify, pause, stop…) run
     }
-    const best = run.bestModel();
-    if (best) replaceModel(best, `trained in this page (best: epoch ${best.info().meta.epochs})`);
+    replaceModel(run.bestModel());
     return { stopped: t.state === 'stopping', history: run.history(), seconds: (performance.now() - t0) / 1000, samples_per_s: speed, model: status().model };
   } catch (e) {
     // a NaN (or any failure) ends the run; the best model so far stays, and the page says so
-    const best = run.bestModel();
-    if (best) replaceModel(best, `trained in this page until it failed (best: epoch ${best.info().meta.epochs})`);
+    replaceModel(run.bestModel()); // the core names it: "… until it failed"
     throw e;
   } finally {
     training = null;
@@ -153,12 +184,11 @@ function dropMap() {
   return had;
 }
 
-function replaceModel(/** @type {import('pff-wasm').Model|undefined} */ next, /** @type {string} */ name) {
+function replaceModel(/** @type {import('pff-wasm').Model|undefined} */ next) {
   if (!next) return;
   dropMap();
   if (model) model.free();
   model = next;
-  modelName = name;
   postStatus();
 }
 
@@ -212,14 +242,12 @@ const handlers = {
     return wasm.catalog(await res.text()); // throws a config error naming what is wrong with the file
   },
   offer: async ({ name }) => {
-    let bytes;
     try {
-      bytes = await fetchBytes(`data/${name}/manifest.json`);
+      return (await storeOf(name)).offer(); // the store that will load its shards answers
     } catch (e) {
       if (httpStatus(e) === 404) return null; // not served here
       throw e;
     }
-    return engine().wasm.datasetOffer(name, bytes); // checked by the core; throws corrupt-data naming the file
   },
   status: () => status(),
   loadDataset,

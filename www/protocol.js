@@ -37,7 +37,7 @@
  */
 /** @typedef {{components: number, weights: number[], labels: (number|null)[]}} PriorInfo */
 /** What one image shows, singular and plural (the core's data::Noun: `digit`/`digits`, `item`/`items`). @typedef {{one: string, many: string}} Noun */
-/** The loaded model: where it came from and the core's ModelInfo. @typedef {{name: string|null, config: Config, meta: ModelMeta, params: number, prior: PriorInfo|null, class_names: string[], noun: Noun}} ModelStatus */
+/** The loaded model: the core's ModelInfo (`name`: the file it came from, or how a run in the page made it) with its classes and noun. @typedef {{name: string, config: Config, meta: ModelMeta, params: number, prior: PriorInfo|null, class_names: string[], noun: Noun}} ModelStatus */
 
 /** The dataset the worker holds: its names and noun (null before a manifest) and the images loaded per split. @typedef {{name: string|null, title: string|null, classes: string[], noun: Noun|null, sizes: Record<string, number>}} DatasetStatus */
 /**

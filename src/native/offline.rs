@@ -13,8 +13,10 @@ use super::bundle::MARKER_FILE;
 use crate::data::sha256_hex;
 use crate::error::{PffError, Result};
 
-/// The service worker written as `DIR/coi-serviceworker.js`.
-pub const COI_SERVICEWORKER_JS: &str = include_str!("coi-serviceworker.js");
+/// The service worker written as `DIR/coi-serviceworker.js` (with its slots filled): a page
+/// file, `www/coi-serviceworker.js`, so that the page's type and format checks see it. The
+/// bundle writes it in place of the copy of `www/`'s.
+pub const COI_SERVICEWORKER_JS: &str = include_str!("../../www/coi-serviceworker.js");
 /// File name of the service worker at the bundle's top level.
 pub const COI_SERVICEWORKER_FILE: &str = "coi-serviceworker.js";
 /// The tag injected as the first element of `<head>` in the bundled `index.html`.
@@ -71,13 +73,13 @@ pub fn offline_files(dst: &Path, warm_data: &[String]) -> Result<BTreeMap<String
 /// The service worker with the bundle's file list and a version derived from it.
 pub fn service_worker(files: &BTreeMap<String, OfflineFile>) -> Result<String> {
     const FILES_SLOT: &str = "/* pff-bundle:files */ {}";
-    const VERSION_SLOT: &str = "/* pff-bundle:version */ \"unversioned\"";
+    const VERSION_SLOT: &str = "/* pff-bundle:version */ 'unversioned'";
     let json = serde_json::to_string(files).expect("file list serialises");
     let version = &sha256_hex(json.as_bytes())[..16];
     if !COI_SERVICEWORKER_JS.contains(FILES_SLOT) || !COI_SERVICEWORKER_JS.contains(VERSION_SLOT) {
         return Err(PffError::Input("cannot write the service worker: coi-serviceworker.js lost its pff-bundle slots".into()));
     }
-    Ok(COI_SERVICEWORKER_JS.replace(FILES_SLOT, &json).replace(VERSION_SLOT, &format!("\"{version}\"")))
+    Ok(COI_SERVICEWORKER_JS.replace(FILES_SLOT, &json).replace(VERSION_SLOT, &format!("'{version}'")))
 }
 
 /// Inserts [`COI_SCRIPT_TAG`] as the first element of `<head>`, or returns `None` if the page

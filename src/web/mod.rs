@@ -99,23 +99,6 @@ pub fn catalog(site: Option<String>) -> Result<JsValue, JsValue> {
     to_js(&catalog::catalog_for(site))
 }
 
-/// The offer of a dataset (`catalog::DatasetOffer`: names, noun, split sizes and the bounds of
-/// an in-page run on it) from the bytes of its `manifest.json`, checked like
-/// [`DatasetStore::set_manifest`] checks them; throws `corrupt-data` naming the file.
-#[wasm_bindgen(js_name = datasetOffer)]
-pub fn dataset_offer(name: &str, bytes: &[u8]) -> Result<JsValue, JsValue> {
-    to_js(&catalog::DatasetOffer::of(&checked_manifest(name, bytes)?))
-}
-
-fn checked_manifest(name: &str, bytes: &[u8]) -> Result<Manifest, JsValue> {
-    let file = format!("data/{name}/manifest.json");
-    let m = Manifest::from_json(bytes, &file).map_err(js_error)?;
-    if m.name != name {
-        return Err(js_error(PffError::data(file, format!("names dataset {:?}", m.name))));
-    }
-    Ok(m)
-}
-
 // ------------------------------------------------------------------------------ conversions
 
 /// A core error as a JS `Error` with `kind` (and `file` for data errors).

@@ -2,14 +2,19 @@
 
 use super::*;
 
-/// A model for inference: the contents of a weights file (parameters, metadata, prior).
+/// A model for inference: the contents of a weights file (parameters, metadata, prior), and
+/// what the page calls it.
 #[wasm_bindgen]
 pub struct Model {
     pub(super) ck: Checkpoint,
+    /// The page's name of the model: the file it came from, or how a run in the page made it
+    /// ([`Run`](super::Run) names those).
+    pub(super) name: String,
 }
 
 #[derive(Serialize)]
 struct ModelInfo<'a> {
+    name: &'a str,
     config: &'a crate::Config,
     meta: &'a crate::checkpoint::ModelMeta,
     params: usize,
@@ -42,10 +47,12 @@ struct Evaluated<'a> {
 
 #[wasm_bindgen]
 impl Model {
-    /// Loads a weights file (the `.safetensors` the CLI writes); throws `bad-weights`.
+    /// Loads a weights file (the `.safetensors` the CLI writes); throws `bad-weights`. The
+    /// model is called `name`, else the file name at the end of `url` (where the bytes came
+    /// from), else `weights`.
     #[wasm_bindgen(js_name = fromWeights)]
-    pub fn from_weights(bytes: &[u8]) -> Result<Model, JsValue> {
-        Ok(Model { ck: Checkpoint::from_bytes(bytes).map_err(js_error)? })
+    pub fn from_weights(bytes: &[u8], name: Option<String>, url: Option<String>) -> Result<Model, JsValue> {
+        Ok(Model { ck: Checkpoint::from_bytes(bytes).map_err(js_error)?, name: weights_name(name, url.as_deref()) })
     }
 
     /// The model as a weights file (f32, or f16 when `half`).
@@ -73,14 +80,14 @@ impl Model {
         to_js(&noun)
     }
 
-    /// `{config, meta, params, prior: {components, weights, labels} | null}`.
+    /// `{name, config, meta, params, prior: {components, weights, labels} | null}`.
     pub fn info(&self) -> Result<JsValue, JsValue> {
         let prior = self.ck.prior.as_ref().map(|g| PriorInfo {
             components: g.weights.len(),
             weights: g.weights.clone(),
             labels: (0..g.weights.len()).map(|c| g.component_labels.get(c).copied().flatten()).collect(),
         });
-        to_js(&ModelInfo { config: &self.ck.model.cfg, meta: &self.ck.meta, params: self.ck.model.num_params(), prior })
+        to_js(&ModelInfo { name: &self.name, config: &self.ck.model.cfg, meta: &self.ck.meta, params: self.ck.model.num_params(), prior })
     }
 
     /// Classifies one image (784 values in [0, 1]): the ten hypotheses settle as one batch.
@@ -167,4 +174,12 @@ impl Model {
     fn prior(&self) -> Result<&crate::gmm::Gmm, JsValue> {
         self.ck.prior.as_ref().ok_or_else(|| bad_input("this model has no generative prior yet"))
     }
+}
+
+/// What the page calls a weights file: `name` when given, else the last segment of the `url`
+/// it was fetched from (`weights/mnist-web.safetensors` → `mnist-web.safetensors`), else
+/// `weights`.
+fn weights_name(name: Option<String>, url: Option<&str>) -> String {
+    let from_url = || url.and_then(|u| u.rsplit('/').next()).filter(|n| !n.is_empty()).map(str::to_string);
+    name.filter(|n| !n.is_empty()).or_else(from_url).unwrap_or_else(|| "weights".into())
 }

@@ -8,6 +8,8 @@ use super::*;
 pub struct Run {
     run: TrainingRun,
     pacer: crate::run::Pacer,
+    /// Whether a step or the stop failed (a non-finite loss…): the run's models say so.
+    failed: bool,
 }
 
 #[wasm_bindgen]
@@ -34,25 +36,34 @@ impl Run {
 
     fn timed(mut run: TrainingRun) -> Run {
         run.set_clock(now_seconds, rayon::current_num_threads());
-        Run { run, pacer: crate::run::Pacer::new(now_seconds) }
+        Run { run, pacer: crate::run::Pacer::new(now_seconds), failed: false }
+    }
+
+    /// `r` as the page sees it; an error marks the run as failed.
+    fn checked<T>(&mut self, r: crate::error::Result<T>) -> Result<T, JsValue> {
+        self.failed |= r.is_err();
+        r.map_err(js_error)
     }
 
     /// One slice of the run, paced by the core (`run::Pacer`: about 150 ms of work; `report`
     /// says whether to draw it, at most every 250 ms): `run::Progress` with `samples_per_s`.
     pub fn step(&mut self, store: &DatasetStore) -> Result<JsValue, JsValue> {
         let data = store.run_data(self.run.phase() == crate::run::Phase::Testing)?;
-        to_js(&self.pacer.step(&mut self.run, &data).map_err(js_error)?)
+        let progress = self.pacer.step(&mut self.run, &data);
+        to_js(&self.checked(progress)?)
     }
 
     /// At most `max_batches` batches (or one evaluation step): `run::Progress`.
     pub fn advance(&mut self, store: &DatasetStore, max_batches: usize) -> Result<JsValue, JsValue> {
         let data = store.run_data(self.run.phase() == crate::run::Phase::Testing)?;
-        to_js(&self.run.advance(&data, max_batches).map_err(js_error)?)
+        let progress = self.run.advance(&data, max_batches);
+        to_js(&self.checked(progress)?)
     }
 
     /// Ends training now; the run then tests and fits its prior on the next `advance` calls.
     pub fn stop(&mut self, store: &DatasetStore) -> Result<(), JsValue> {
-        self.run.stop(&store.run_data(false)?).map_err(js_error)
+        let stopped = self.run.stop(&store.run_data(false)?);
+        self.checked(stopped)
     }
 
     /// Whether the run has finished.
@@ -71,16 +82,25 @@ impl Run {
         to_js(&self.run.history())
     }
 
-    /// The best model so far (after the run: with its test accuracy and prior).
+    /// The best model so far (after the run: with its test accuracy and prior), named
+    /// `trained in this page (best: epoch N)`, or `trained in this page until it failed (best:
+    /// epoch N)` after a failed step.
     #[wasm_bindgen(js_name = bestModel)]
     pub fn best_model(&self) -> Option<Model> {
-        self.run.best_checkpoint().map(|ck| Model { ck })
+        let ck = self.run.best_checkpoint()?;
+        let how = if self.failed { " until it failed" } else { "" };
+        let name = format!("trained in this page{how} (best: epoch {})", ck.meta.epochs);
+        Some(Model { ck, name })
     }
 
-    /// The model as it is now (the last trained batch), without a prior.
+    /// The model as it is now (the last trained batch), without a prior, named `training in
+    /// this page, epoch N` (N: the epochs completed).
     #[wasm_bindgen(js_name = currentModel)]
     pub fn current_model(&self) -> Option<Model> {
-        self.run.best().map(|_| Model { ck: self.run.current_checkpoint() })
+        self.run.best()?;
+        let ck = self.run.current_checkpoint();
+        let name = format!("training in this page, epoch {}", ck.meta.epochs);
+        Some(Model { ck, name })
     }
 }
 

@@ -27,7 +27,8 @@ impl DatasetStore {
         DatasetStore::default()
     }
 
-    /// Takes the dataset's manifest (the bytes of `manifest.json`) and drops any data of a
+    /// Takes the dataset's manifest (the bytes of `data/<name>/manifest.json`, checked: it must
+    /// parse and name `name`; else `corrupt-data` naming the file) and drops any data of a
     /// previous dataset. Returns the manifest.
     #[wasm_bindgen(js_name = setManifest)]
     pub fn set_manifest(&mut self, name: &str, bytes: &[u8]) -> Result<JsValue, JsValue> {
@@ -35,6 +36,13 @@ impl DatasetStore {
         let out = to_js(&m)?;
         *self = DatasetStore { manifest: Some(m), ..Default::default() };
         Ok(out)
+    }
+
+    /// A store of the same dataset (its checked manifest) holding no shards: what the page keeps
+    /// of a dataset it leaves, so that its manifest is not fetched again.
+    #[wasm_bindgen(js_name = emptyCopy)]
+    pub fn empty_copy(&self) -> DatasetStore {
+        DatasetStore { manifest: self.manifest.clone(), ..Default::default() }
     }
 
     /// The dataset's name, or `undefined` before a manifest.
@@ -59,7 +67,9 @@ impl DatasetStore {
         to_js(&self.manifest.as_ref().map_or_else(|| data::Noun::for_classes(&data::digit_names(data::CLASSES)), Manifest::noun))
     }
 
-    /// The dataset's offer (`catalog::DatasetOffer`), or `undefined` before a manifest.
+    /// The dataset's offer (`catalog::DatasetOffer`: names, noun, split sizes and the bounds of
+    /// an in-page run on it), or `undefined` before a manifest. The page asks a store for it,
+    /// so that a manifest is fetched and checked once, by the store that then loads its shards.
     pub fn offer(&self) -> Result<JsValue, JsValue> {
         self.manifest.as_ref().map_or(Ok(JsValue::UNDEFINED), |m| to_js(&catalog::DatasetOffer::of(m)))
     }
@@ -143,4 +153,15 @@ impl DatasetStore {
     pub(super) fn run_data(&self, test: bool) -> Result<RunData<'_>, JsValue> {
         Ok(RunData { train: self.split("train")?, dev: self.split("dev")?, test: if test { Some(self.split("test")?) } else { None } })
     }
+}
+
+/// The manifest of dataset `name` from the bytes of its `manifest.json`; a `corrupt-data` error
+/// naming the file when it does not parse or names another dataset.
+fn checked_manifest(name: &str, bytes: &[u8]) -> Result<Manifest, JsValue> {
+    let file = format!("data/{name}/manifest.json");
+    let m = Manifest::from_json(bytes, &file).map_err(js_error)?;
+    if m.name != name {
+        return Err(js_error(PffError::data(file, format!("names dataset {:?}", m.name))));
+    }
+    Ok(m)
 }

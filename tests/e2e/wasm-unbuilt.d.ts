@@ -10,7 +10,6 @@ export const Model: any;
 export const Run: any;
 export const MapRun: any;
 export function catalog(site?: string | null): any;
-export function datasetOffer(name: string, bytes: Uint8Array): any;
 export function siteFile(): string;
 export function memoryBytes(): number;
 export function simdKind(): string;

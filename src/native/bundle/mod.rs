@@ -5,7 +5,8 @@
 //! ```text
 //! DIR/
 //!   index.html ...            www/* (index.html gets the service worker's <script> tag)
-//!   coi-serviceworker.js      cross-origin isolation on hosts that cannot set headers
+//!   coi-serviceworker.js      cross-origin isolation on hosts that cannot set headers, and the
+//!                             site offline (www/coi-serviceworker.js with the bundle's files)
 //!   pkg/single/ pkg/threads/ pkg/relaxed/  the wasm-bindgen builds (the threaded ones if built)
 //!   site.json                 what the site publishes (`catalog::Site`): models, datasets, title
 //!   data/NAME/                each published dataset: its manifest and the shards of the splits

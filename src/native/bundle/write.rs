@@ -6,7 +6,9 @@ use super::*;
 /// Writes the bundle's contents into `dst` (the temporary folder).
 pub(super) fn write_tree(root: &Path, plan: &Plan, dst: &Path, report: &mut BundleReport) -> Result<()> {
     let mut copier = Copier { files: 0, bytes: 0, notes: plan.notes.clone() };
-    copier.copy_dir(&root.join("www"), dst, &|_| true)?;
+    // www/'s service worker is a template: the bundle writes it with its slots filled, below
+    let template = root.join("www").join(COI_SERVICEWORKER_FILE);
+    copier.copy_dir(&root.join("www"), dst, &|p| p != template)?;
     let wasm_bytes = copier.bytes_of(|c| copy_builds(c, &root.join("pkg"), &dst.join("pkg"), report))?;
     let data_bytes = copier.bytes_of(|c| copy_datasets(c, plan, dst, report))?;
     let weights_bytes = copier.bytes_of(|c| copy_weights(c, plan, dst, report))?;

@@ -48,12 +48,11 @@ export async function run({ test: T }) {
   await T("boundary: a dataset's offer, bounds, noun and images have the keys protocol.js declares", async () => {
     const manifest = read('mnist', 'manifest.json');
     store.setManifest('mnist', manifest);
-    for (const offer of [store.offer(), wasm.datasetOffer('mnist', manifest)]) {
-      check('DatasetOffer', offer);
-      check('RunBounds', offer.bounds);
-      for (const b of Object.values(offer.bounds)) check('Bounds', b);
-      check('Noun', offer.noun);
-    }
+    const offer = store.offer();
+    check('DatasetOffer', offer);
+    check('RunBounds', offer.bounds);
+    for (const b of Object.values(offer.bounds)) check('Bounds', b);
+    check('Noun', offer.noun);
     check('Noun', store.noun());
     for (const [split, want] of [
       ['test', 1],
@@ -67,11 +66,12 @@ export async function run({ test: T }) {
   });
 
   await T("boundary: a model's info and every answer (classify, settle, dream, maps, evaluation) have the keys protocol.js declares", async () => {
-    const model = wasm.Model.fromWeights(read('weights', 'mnist-web.safetensors'));
+    const model = wasm.Model.fromWeights(read('weights', 'mnist-web.safetensors'), undefined, 'weights/mnist-web.safetensors');
     try {
       const info = model.info();
-      // name, class_names and noun are the worker's additions (boot.mjs checks them in a page)
-      check('ModelStatus', info, { skip: ['name', 'class_names', 'noun'] });
+      // class_names and noun are the worker's additions (boot.mjs checks them in a page)
+      check('ModelStatus', info, { skip: ['class_names', 'noun'] });
+      assert(info.name === 'mnist-web.safetensors', `a model fetched from a URL is named by the core after its file: ${JSON.stringify(info.name)}`);
       check('Config', info.config);
       check('ModelMeta', info.meta);
       if (info.prior) check('PriorInfo', info.prior);
@@ -105,6 +105,14 @@ export async function run({ test: T }) {
         if (p.test) check('TestResult', p.test);
       }
       for (const r of run.history()) check('EpochRecord', r);
+      // the core names the run's models (the worker only passes the names on)
+      const names = [run.currentModel(), run.bestModel()].map((m) => {
+        const { name, meta } = m.info();
+        m.free();
+        return `${name} | ${meta.epochs}`;
+      });
+      const best = /^trained in this page \(best: epoch (\d+)\) \| (\d+)$/.exec(names[1]);
+      assert(names[0] === 'training in this page, epoch 1 | 1' && best && best[1] === best[2], JSON.stringify(names));
     } finally {
       run.free();
     }

@@ -111,4 +111,42 @@ export async function run(ctx) {
   } finally {
     await close();
   }
+
+  await T(
+    "a dataset's manifest is fetched once: the Train form's offer and the loads share the core's store; one not served is not offered, a corrupt one is named",
+    async () => {
+      const { page: p2, url, close: close2 } = await openPage(ctx, { goto: false, model: false, allow: [/status of 404/] });
+      try {
+        const fetched = { mnist: 0, fashion: 0 };
+        for (const name of /** @type {const} */ (['mnist', 'fashion'])) {
+          await p2.route(`**/data/${name}/manifest.json`, (route) => {
+            fetched[name]++;
+            return route.continue();
+          });
+        }
+        await p2.route('**/data/broken/manifest.json', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: '{"name": "broken", ' }));
+        await p2.goto(url);
+        await p2.waitForFunction(() => window.pffBooted, null, { timeout: 60000 });
+        const r = await p2.evaluate(async () => {
+          const app = window.pff;
+          const offers = [await app.call('offer', { name: 'mnist' }), await app.call('offer', { name: 'fashion' })];
+          await app.call('loadDataset', { name: 'fashion', splits: { test: 1 } }); // the offered store loads its shards
+          await app.call('loadDataset', { name: 'mnist', splits: { test: 1 } });
+          const missing = await app.call('offer', { name: 'nope' });
+          const broken = await app.call('offer', { name: 'broken' }).then(
+            () => null,
+            (e) => ({ kind: e.kind, file: e.file, message: e.message }),
+          );
+          return { titles: offers.map((o) => o && o.title), missing, broken, dataset: (await app.call('status', {})).dataset.name };
+        });
+        assert(r.titles.join() === 'MNIST,Fashion-MNIST' && r.dataset === 'mnist', JSON.stringify(r));
+        assert(fetched.mnist === 1 && fetched.fashion === 1, `manifest fetches ${JSON.stringify(fetched)}`);
+        assert(r.missing === null, `a dataset not served here is offered: ${JSON.stringify(r.missing)}`);
+        assert(r.broken && r.broken.kind === 'corrupt-data' && r.broken.file === 'data/broken/manifest.json', JSON.stringify(r.broken));
+        return `fetched ${JSON.stringify(fetched)}; "${r.broken.message.slice(0, 80)}"`;
+      } finally {
+        await close2();
+      }
+    },
+  );
 }

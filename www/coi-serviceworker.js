@@ -19,7 +19,7 @@
  * below, since one program cannot have both the DOM's and a worker's global types.
  */
 // @ts-check
-"use strict";
+'use strict';
 
 /** @typedef {Event & {waitUntil(promise: Promise<unknown>): void}} ExtendableEvent */
 /** @typedef {ExtendableEvent & {request: Request, respondWith(response: Response | Promise<Response>): void}} FetchEvent */
@@ -31,12 +31,12 @@
  */
 /** A bundle file's entry: its sha256, and whether it is cached ahead for offline use. @typedef {{sha256: string, warm: boolean}} BundleFile */
 
-if (typeof window === "undefined") {
+if (typeof window === 'undefined') {
   // ---- Service worker ----
   const scope = /** @type {WorkerScope} */ (/** @type {unknown} */ (self));
   /** path (relative to the site root) -> {sha256, warm}: written by `pff bundle`. @type {Record<string, BundleFile>} */
   const FILES = /* pff-bundle:files */ {};
-  const CACHE = "pff-" + /* pff-bundle:version */ "unversioned";
+  const CACHE = 'pff-' + /* pff-bundle:version */ 'unversioned';
 
   const root = () => new URL(scope.registration.scope);
 
@@ -51,34 +51,34 @@ if (typeof window === "undefined") {
     } catch (_) {
       return null;
     }
-    if (rel === "" || rel.endsWith("/")) rel += "index.html";
+    if (rel === '' || rel.endsWith('/')) rel += 'index.html';
     return Object.prototype.hasOwnProperty.call(FILES, rel) ? rel : null;
   };
   const keyOf = (/** @type {string} */ rel) => new URL(rel, root()).href;
 
   const isolate = (/** @type {Headers} */ headers) => {
-    headers.set("Cross-Origin-Opener-Policy", "same-origin");
-    headers.set("Cross-Origin-Embedder-Policy", "require-corp");
-    headers.set("Cross-Origin-Resource-Policy", "same-origin");
+    headers.set('Cross-Origin-Opener-Policy', 'same-origin');
+    headers.set('Cross-Origin-Embedder-Policy', 'require-corp');
+    headers.set('Cross-Origin-Resource-Policy', 'same-origin');
     return headers;
   };
 
   const sha256 = async (/** @type {ArrayBuffer} */ buffer) => {
-    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", buffer));
-    return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', buffer));
+    return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
   };
 
   /** A bundle file from the network, checked against its sha256, ready to cache. @param {string} rel */
   const download = async (rel) => {
-    const response = await fetch(keyOf(rel), { cache: "no-cache" });
+    const response = await fetch(keyOf(rel), { cache: 'no-cache' });
     if (!response.ok) throw new Error(`${rel}: HTTP ${response.status}`);
     const body = await response.arrayBuffer();
     if ((await sha256(body)) !== FILES[rel].sha256) throw new Error(`${rel}: not the file this bundle lists (sha256 differs)`);
     const headers = isolate(new Headers(response.headers));
-    headers.delete("Content-Encoding");
-    headers.delete("Content-Length");
-    headers.set("X-Pff-Sha256", FILES[rel].sha256);
-    return new Response(body, { status: 200, statusText: "OK", headers });
+    headers.delete('Content-Encoding');
+    headers.delete('Content-Length');
+    headers.set('X-Pff-Sha256', FILES[rel].sha256);
+    return new Response(body, { status: 200, statusText: 'OK', headers });
   };
 
   /** A bundle file: from this version's cache, else from an older one with the same bytes. @param {string} rel */
@@ -87,9 +87,9 @@ if (typeof window === "undefined") {
     const hit = await cache.match(keyOf(rel));
     if (hit) return hit;
     for (const name of await caches.keys()) {
-      if (name === CACHE || !name.startsWith("pff-")) continue;
+      if (name === CACHE || !name.startsWith('pff-')) continue;
       const old = await (await caches.open(name)).match(keyOf(rel));
-      if (old && old.headers.get("X-Pff-Sha256") === FILES[rel].sha256) {
+      if (old && old.headers.get('X-Pff-Sha256') === FILES[rel].sha256) {
         await cache.put(keyOf(rel), old.clone());
         return old;
       }
@@ -115,7 +115,7 @@ if (typeof window === "undefined") {
   const passThrough = (/** @type {Request} */ request) =>
     fetch(request).then((response) => {
       // Opaque responses and redirects cannot be rebuilt.
-      if (response.status === 0 || response.type === "opaqueredirect") return response;
+      if (response.status === 0 || response.type === 'opaqueredirect') return response;
       return new Response(response.body, {
         status: response.status,
         statusText: response.statusText,
@@ -125,44 +125,55 @@ if (typeof window === "undefined") {
 
   /** This script itself, as the page loads it: cached at install (it is this version). */
   const selfCopy = async () => {
-    const response = await fetch(scope.location.href, { cache: "no-cache" });
+    const response = await fetch(scope.location.href, { cache: 'no-cache' });
     if (!response.ok) throw new Error(`${scope.location.href}: HTTP ${response.status}`);
     const body = await response.arrayBuffer();
-    await (await caches.open(CACHE)).put(scope.location.href, new Response(body, { status: 200, headers: isolate(new Headers({ "Content-Type": "text/javascript" })) }));
+    const cache = await caches.open(CACHE);
+    await cache.put(scope.location.href, new Response(body, { status: 200, headers: isolate(new Headers({ 'Content-Type': 'text/javascript' })) }));
   };
 
-  scope.addEventListener("install", (e) => {
+  scope.addEventListener('install', (e) => {
     const event = /** @type {ExtendableEvent} */ (e);
     // carry the unchanged files over from the previous version (no network), keep a copy of
     // this script for offline page loads, then take over
     const carried = Promise.all(Object.keys(FILES).map((rel) => fromCache(rel).catch(() => null)));
     event.waitUntil(Promise.all([carried, selfCopy().catch(() => null)]).then(() => scope.skipWaiting()));
   });
-  scope.addEventListener("activate", (e) => {
+  scope.addEventListener('activate', (e) => {
     const event = /** @type {ExtendableEvent} */ (e);
-    const stale = caches.keys().then((names) => Promise.all(names.filter((n) => n.startsWith("pff-") && n !== CACHE).map((n) => caches.delete(n))));
+    const stale = caches.keys().then((names) => Promise.all(names.filter((n) => n.startsWith('pff-') && n !== CACHE).map((n) => caches.delete(n))));
     event.waitUntil(stale.then(() => scope.clients.claim()));
   });
-  scope.addEventListener("message", (e) => {
+  scope.addEventListener('message', (e) => {
     const event = /** @type {ExtendableMessageEvent} */ (e);
-    if (!event.data || event.data.type !== "pff-warm") return;
+    if (!event.data || event.data.type !== 'pff-warm') return;
     const reply = (/** @type {unknown} */ message) => event.source && event.source.postMessage(message);
-    event.waitUntil(warm().then((files) => reply({ type: "pff-warmed", files }), (e) => reply({ type: "pff-warm-failed", error: String(e) })));
+    event.waitUntil(
+      warm().then(
+        (files) => reply({ type: 'pff-warmed', files }),
+        (e) => reply({ type: 'pff-warm-failed', error: String(e) }),
+      ),
+    );
   });
 
-  scope.addEventListener("fetch", (e) => {
+  scope.addEventListener('fetch', (e) => {
     const event = /** @type {FetchEvent} */ (e);
     const request = event.request;
     // Such requests throw when fetched from a worker: let the browser handle them.
-    if (request.cache === "only-if-cached" && request.mode !== "same-origin") return;
+    if (request.cache === 'only-if-cached' && request.mode !== 'same-origin') return;
     // Only our own files get the headers; other origins are left alone.
     if (new URL(request.url).origin !== scope.location.origin) return;
-    const get = request.method === "GET" && !request.headers.has("Range");
+    const get = request.method === 'GET' && !request.headers.has('Range');
     const rel = get ? fileOf(request.url) : null;
     if (rel) {
       event.respondWith(bundleFile(rel).catch(() => passThrough(request)));
     } else if (get && request.url.split(/[?#]/)[0] === scope.location.href) {
-      event.respondWith(caches.open(CACHE).then((c) => c.match(scope.location.href)).then((hit) => hit || passThrough(request)));
+      event.respondWith(
+        caches
+          .open(CACHE)
+          .then((c) => c.match(scope.location.href))
+          .then((hit) => hit || passThrough(request)),
+      );
     } else {
       event.respondWith(passThrough(request));
     }
@@ -171,7 +182,7 @@ if (typeof window === "undefined") {
   // ---- Page ----
   const page = /** @type {Window & {pffOffline?: {files: number} | {error: string}}} */ (window);
   (() => {
-    const FLAG = "pff-coi-reloaded";
+    const FLAG = 'pff-coi-reloaded';
     const storage = (() => {
       try {
         return window.sessionStorage;
@@ -185,30 +196,30 @@ if (typeof window === "undefined") {
       const sw = navigator.serviceWorker;
       if (sw && sw.controller) {
         // after the page has loaded, so that caching never slows the first classification
-        sw.addEventListener("message", (event) => {
+        sw.addEventListener('message', (event) => {
           const d = event.data || {};
-          if (d.type === "pff-warmed") page.pffOffline = { files: d.files };
-          if (d.type === "pff-warm-failed") page.pffOffline = { error: d.error };
+          if (d.type === 'pff-warmed') page.pffOffline = { files: d.files };
+          if (d.type === 'pff-warm-failed') page.pffOffline = { error: d.error };
         });
-        window.addEventListener("load", () => setTimeout(() => sw.controller && sw.controller.postMessage({ type: "pff-warm" }), 1000), { once: true });
+        window.addEventListener('load', () => setTimeout(() => sw.controller && sw.controller.postMessage({ type: 'pff-warm' }), 1000), { once: true });
       }
       return;
     }
-    if (!window.isSecureContext || !("serviceWorker" in navigator) || !navigator.serviceWorker || !storage) {
-      console.info("coi-serviceworker: service workers unavailable here; the page runs without cross-origin isolation.");
+    if (!window.isSecureContext || !('serviceWorker' in navigator) || !navigator.serviceWorker || !storage) {
+      console.info('coi-serviceworker: service workers unavailable here; the page runs without cross-origin isolation.');
       return;
     }
     const reloadOnce = () => {
       if (storage.getItem(FLAG)) {
-        console.warn("coi-serviceworker: still not cross-origin isolated after a reload; running without it.");
+        console.warn('coi-serviceworker: still not cross-origin isolated after a reload; running without it.');
         return;
       }
-      storage.setItem(FLAG, "1");
+      storage.setItem(FLAG, '1');
       window.location.reload();
     };
 
     const current = document.currentScript;
-    const script = current instanceof HTMLScriptElement ? current.src : "";
+    const script = current instanceof HTMLScriptElement ? current.src : '';
     if (!script) return;
     navigator.serviceWorker.register(script).then(
       (/** @type {ServiceWorkerRegistration | undefined} */ registration) => {
@@ -219,16 +230,16 @@ if (typeof window === "undefined") {
         } else if (!registration) {
           // Registered to nothing (a browser or a harness that blocks service workers says so
           // this way): the page runs without cross-origin isolation.
-          console.info("coi-serviceworker: no service worker was registered; the page runs without cross-origin isolation.");
+          console.info('coi-serviceworker: no service worker was registered; the page runs without cross-origin isolation.');
         } else if (registration.active) {
           // Active but not controlling this load (for example after a hard reload).
           reloadOnce();
         } else {
           // First visit: the worker claims the page when it activates.
-          navigator.serviceWorker.addEventListener("controllerchange", reloadOnce, { once: true });
+          navigator.serviceWorker.addEventListener('controllerchange', reloadOnce, { once: true });
         }
       },
-      (err) => console.error("coi-serviceworker: registration failed:", err)
+      (err) => console.error('coi-serviceworker: registration failed:', err),
     );
   })();
 }
