@@ -128,7 +128,11 @@ fn classifier(gpu: &Gpu, model: &Pff<f32>, reps: usize) -> Result<(f64, f64, usi
 impl fmt::Display for GpuBenchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "adapter: {}", self.adapter)?;
-        writeln!(f, "preset {} (H={}, K={}, batch {} + {} negatives); times: {}", self.preset, self.hidden, self.steps, self.batch_size, self.batch_size, self.timing)?;
+        writeln!(
+            f,
+            "preset {} (H={}, K={}, batch {} + {} negatives); times: {}",
+            self.preset, self.hidden, self.steps, self.batch_size, self.batch_size, self.timing
+        )?;
         writeln!(f, "training:        {:8.1} positive samples/s  ({:.0} ms per batch)", self.train_samples_per_s, self.train_batch_ms)?;
         writeln!(
             f,
