@@ -44,8 +44,12 @@ pub fn fit_prior(model: &Pff<f32>, data: &Dataset, limit: Option<usize>, compone
         return Err(PffError::Input("no images to fit the prior on".into()));
     }
     let (x, labels) = data.rows(0..n);
-    let z = model.latents(x.view()).mapv(f64::from);
-    Gmm::fit(z.view(), components, Some(&labels), &mut rng::rng(seed, &[RNG_PRIOR_FIT]))
+    prior_from_latents(model.latents(x.view()).view(), &labels, components, seed)
+}
+
+/// [`fit_prior`] on latents computed elsewhere (the GPU's), one row per image of `labels`.
+pub fn prior_from_latents(z: ArrayView2<'_, f32>, labels: &[usize], components: usize, seed: u64) -> Result<Gmm> {
+    Gmm::fit(z.mapv(f64::from).view(), components, Some(labels), &mut rng::rng(seed, &[RNG_PRIOR_FIT]))
 }
 
 /// Dreams `n` digits from `prior` (only from component `only` when given), components drawn as
@@ -100,13 +104,18 @@ pub fn latent_features(model: &Pff<f32>, data: &Dataset, start: usize, count: us
         return Err(PffError::Input(format!("a latent map needs at least 2 images; {start}..{end} of {} holds fewer", data.len())));
     }
     let (x, labels) = data.rows(start..end);
-    let mut z = model.latents(x.view()).mapv(f64::from);
+    Ok(standardised(model.latents(x.view()).view(), labels))
+}
+
+/// [`latent_features`] from latents computed elsewhere (the GPU's), one row per label.
+pub fn standardised(z: ArrayView2<'_, f32>, labels: Vec<usize>) -> (Array2<f64>, Vec<u8>) {
+    let mut z = z.mapv(f64::from);
     for mut col in z.columns_mut() {
         let mean = col.mean().unwrap_or(0.0);
         let sd = col.mapv(|v| (v - mean).powi(2)).mean().unwrap_or(0.0).sqrt();
         col.mapv_inplace(|v| if sd > 0.0 { (v - mean) / sd } else { 0.0 });
     }
-    Ok((z, labels.into_iter().map(|l| l as u8).collect()))
+    (z, labels.into_iter().map(|l| l as u8).collect())
 }
 
 /// The PCA latent map of images `start..start+count` of `data`.

@@ -6,7 +6,7 @@ use crate::linalg::kernel::Kernel;
 use crate::model::{Forward, Pff, State};
 use crate::ops::{self, nrm, relu, row_sq_sums};
 use crate::real::Real;
-use ndarray::{Array1, Array2, ArrayView2, Axis, concatenate, s};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, concatenate, s};
 use serde::Serialize;
 use std::ops::Range;
 
@@ -59,6 +59,56 @@ pub struct SettleTrace {
     pub prediction: Vec<f32>,
     /// Goodness classifier scores (the window sum, /3) per hypothesis.
     pub scores: Vec<f32>,
+}
+
+impl SettleTrace {
+    /// The trace of settling states: row `k·C + c` of `z1s`/`z2s` is the state after step `k`
+    /// under hypothesis `c`, and `sq1`/`sq2` hold those rows' `Σz²`. `label`: the hypothesis
+    /// whose states are kept (the classifier's answer when `None`).
+    pub fn from_steps(
+        model: &Pff<f32>,
+        (z1s, z2s): (&Array2<f32>, &Array2<f32>),
+        (sq1, sq2): (ArrayView1<'_, f32>, ArrayView1<'_, f32>),
+        label: Option<usize>,
+    ) -> SettleTrace {
+        let cfg = &model.cfg;
+        let c = cfg.classes;
+        let k_steps = z1s.nrows() / c;
+        let (low, high) = cfg.classifier_window();
+        let (mut goodness, mut energy, mut scores) = (Vec::with_capacity(k_steps * c), Vec::with_capacity(2 * k_steps * c), vec![0f32; c]);
+        for k in 0..k_steps {
+            for i in 0..c {
+                let (s1, s2) = (sq1[k * c + i], sq2[k * c + i]);
+                goodness.push(-0.5 * (s1 + s2));
+                energy.extend([s1, s2]);
+                if k >= low && k < high {
+                    scores[i] += -0.5 * (s1 + s2) / 3.0;
+                }
+            }
+        }
+        let argmax = |v: &[f32]| (0..v.len()).fold(0, |best, i| if v[i] > v[best] { i } else { best });
+        let winner = argmax(&scores);
+        let final_best = argmax(&goodness[k_steps.saturating_sub(1) * c..]);
+        let label = label.unwrap_or(winner);
+        let rows = |z: &Array2<f32>| (0..k_steps).flat_map(|k| z.row(k * c + label).to_vec()).collect::<Vec<f32>>();
+        let prediction = (0..k_steps)
+            .flat_map(|k| model.generative.predict_input(z1s.slice(s![k * c + label..k * c + label + 1, ..]).mapv(relu).view()).into_raw_vec_and_offset().0)
+            .collect();
+        SettleTrace {
+            steps: k_steps,
+            classes: c,
+            hidden: cfg.hidden,
+            goodness,
+            energy,
+            label,
+            winner,
+            final_best,
+            z1: rows(z1s),
+            z2: rows(z2s),
+            prediction,
+            scores,
+        }
+    }
 }
 
 impl<T: Real> Pff<T> {
@@ -265,51 +315,18 @@ impl Pff<f32> {
     /// classifier's answer when `None`) the layer states and the generative prediction of the
     /// input.
     pub fn settle_trace(&self, x: ArrayView2<'_, f32>, label: Option<usize>) -> SettleTrace {
-        let cfg = &self.cfg;
-        let c = cfg.classes;
-        let k_steps = cfg.steps;
-        let (low, high) = cfg.classifier_window();
-        let labels: Vec<usize> = (0..c).collect();
-        let mut goodness: Vec<Vec<f32>> = Vec::with_capacity(k_steps);
-        let mut energy: Vec<Vec<[f32; 2]>> = Vec::with_capacity(k_steps);
-        let mut states: Vec<(Array2<f32>, Array2<f32>)> = Vec::with_capacity(k_steps);
-        let mut scores = vec![0f32; c];
-        self.settle(x.slice(s![0..1, ..]), &labels, k_steps, |k, z1, z2| {
-            let (s1, s2) = (row_sq_sums(z1.view()), row_sq_sums(z2.view()));
-            goodness.push((0..c).map(|i| -0.5 * (s1[i] + s2[i])).collect());
-            energy.push((0..c).map(|i| [s1[i], s2[i]]).collect());
-            if k >= low && k < high {
-                for i in 0..c {
-                    scores[i] += -0.5 * (s1[i] + s2[i]) / 3.0;
-                }
-            }
-            states.push((z1.clone(), z2.clone()));
+        let labels: Vec<usize> = (0..self.cfg.classes).collect();
+        let (mut z1s, mut z2s) = (Vec::new(), Vec::new());
+        self.settle(x.slice(s![0..1, ..]), &labels, self.cfg.steps, |_, z1, z2| {
+            z1s.push(z1.clone());
+            z2s.push(z2.clone());
         });
-        let argmax = |v: &[f32]| (0..v.len()).fold(0, |best, i| if v[i] > v[best] { i } else { best });
-        let winner = argmax(&scores);
-        let final_best = argmax(goodness.last().map_or(&[][..], Vec::as_slice));
-        let label = label.unwrap_or(winner);
-        let mut z1 = Vec::with_capacity(k_steps * cfg.hidden);
-        let mut z2 = Vec::with_capacity(k_steps * cfg.hidden);
-        let mut prediction = Vec::with_capacity(k_steps * cfg.input_dim);
-        for (a, b) in &states {
-            z1.extend(a.row(label).iter());
-            z2.extend(b.row(label).iter());
-            prediction.extend(self.generative.predict_input(a.slice(s![label..label + 1, ..]).mapv(relu).view()).iter());
-        }
-        SettleTrace {
-            steps: k_steps,
-            classes: c,
-            hidden: cfg.hidden,
-            goodness: goodness.concat(),
-            energy: energy.concat().into_iter().flatten().collect(),
-            label,
-            winner,
-            final_best,
-            z1,
-            z2,
-            prediction,
-            scores,
-        }
+        let stack = |steps: &[Array2<f32>]| match steps {
+            [] => Array2::zeros((0, self.cfg.hidden)),
+            _ => concatenate(Axis(0), &steps.iter().map(|a| a.view()).collect::<Vec<_>>()).expect("same widths"),
+        };
+        let (z1s, z2s) = (stack(&z1s), stack(&z2s));
+        let (sq1, sq2) = (row_sq_sums(z1s.view()), row_sq_sums(z2s.view()));
+        SettleTrace::from_steps(self, (&z1s, &z2s), (sq1.view(), sq2.view()), label)
     }
 }

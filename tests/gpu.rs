@@ -668,6 +668,48 @@ fn goodness_scores_match_the_cpu() {
     assert!(diff < 1e-5);
 }
 
+/// The top latents (the prior's input), the reconstructions and a settling trace on the GPU
+/// against the CPU, on a
+/// model trained a few batches: the latents come through the forward pass, the head's softmax,
+/// one settling step and K = 12 descent steps, so the bound is looser than one step's; both
+/// measured values are printed.
+#[test]
+fn latents_reconstructions_and_settle_traces_match_the_cpu() {
+    use pff::config::Config;
+    use pff::model::Pff;
+    use pff::train::Trainer;
+    let gpu = gpu();
+    let cfg = Config { input_dim: 40, hidden: 30, classes: 10, latent: 6, steps: 12, batch_size: 16, latent_batch: 16, ..Config::tiny() };
+    let mut trainer = Trainer::new(Pff::new(cfg.clone(), 23).unwrap(), 23);
+    for batch in 0..3 {
+        let x = arr(16, 40, 90 + batch).mapv(|v| v.abs().min(1.0));
+        let labels: Vec<usize> = (0..16).map(|i| (i + batch as usize) % 10).collect();
+        trainer.train_batch(x.view(), &labels, batch).unwrap();
+    }
+    let model = &trainer.model;
+    let x = arr(37, 40, 95).mapv(|v| v.abs().min(1.0)); // 3 latent batches, the last short
+    let inference = pff::gpu::Inference::new(gpu, model).unwrap();
+    let latents = rel_diff(&inference.latents(gpu, model, x.view()).unwrap(), &model.latents(x.view()));
+    let recon = rel_diff(&inference.reconstruct(gpu, model, x.view()).unwrap(), &model.reconstruct(x.view()));
+    eprintln!("latents within {latents:.3e}, reconstructions within {recon:.3e} of each one's largest entry");
+    assert!(latents < 1e-4 && recon < 1e-5, "latents {latents:e}, reconstructions {recon:e}");
+
+    // the settling trace of one image, every hypothesis, K steps (what the page's Settle view draws)
+    let one = x.slice(ndarray::s![0..1, ..]);
+    for label in [None, Some(3)] {
+        let (got, want) = (inference.settle_trace(gpu, model, one, label).unwrap(), model.settle_trace(one, label));
+        assert_eq!((got.steps, got.classes, got.label, got.winner), (want.steps, want.classes, want.label, want.winner));
+        let flat = |v: &[f32]| ndarray::Array1::from(v.to_vec());
+        let worst =
+            [(&got.goodness, &want.goodness), (&got.z1, &want.z1), (&got.z2, &want.z2), (&got.prediction, &want.prediction), (&got.scores, &want.scores)]
+                .map(|(g, w)| rel_diff(&flat(g), &flat(w)))
+                .into_iter()
+                .fold(0.0f32, f32::max);
+        eprintln!("settle trace ({label:?}): within {worst:.3e} of each record's largest entry");
+        assert!(worst < 1e-5, "settle trace differs by {worst:e}");
+    }
+}
+
 /// The acceptance check of issue 24 in test form: the `tiny` preset trained for one epoch of
 /// 2000 real MNIST images on the GPU and on the CPU from the same seed (same initial weights,
 /// batch order, negatives and Philox noise: one run on two devices), then

@@ -89,10 +89,17 @@ impl Gpu {
         let options = wgpu::RequestAdapterOptions { power_preference: wgpu::PowerPreference::HighPerformance, ..Default::default() };
         let adapter = block_on(instance.request_adapter(&options)).map_err(|e| no_adapter(searched, &e.to_string()))?;
         let info = adapter.get_info();
-        let desc = wgpu::DeviceDescriptor { label: Some("pff"), ..Default::default() };
+        // timestamp queries where the adapter has them (for `pff bench`), nothing else optional
+        let required_features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
+        let desc = wgpu::DeviceDescriptor { label: Some("pff"), required_features, ..Default::default() };
         let (device, queue) = block_on(adapter.request_device(&desc))
             .map_err(|e| GpuError::new(GpuErrorKind::NoDevice, format!("the adapter {} ({:?}) refused a device: {e}", info.name, info.backend)))?;
         Ok(Gpu { device, queue, info })
+    }
+
+    /// Whether the device can time passes with timestamp queries ([`super::timing::PassTimer`]).
+    pub fn has_timestamps(&self) -> bool {
+        self.device.features().contains(wgpu::Features::TIMESTAMP_QUERY)
     }
 
     /// One line naming the adapter, its backend and driver (for logs and `bench`).

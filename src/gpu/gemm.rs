@@ -9,6 +9,7 @@
 use super::device::{Gpu, GpuError, GpuErrorKind};
 use super::kernel::{Kernel, uniform};
 use super::matrix::GpuMatrix;
+use super::timing::PassTimer;
 
 const SOURCE: &str = include_str!("kernels/gemm.wgsl");
 
@@ -35,12 +36,14 @@ impl Op {
 /// The compiled product kernel.
 pub struct Gemm {
     kernel: Kernel,
+    /// Times every dispatch (benchmarks only).
+    timer: Option<PassTimer>,
 }
 
 impl Gemm {
     /// Compiles the kernel (once per device).
     pub fn new(gpu: &Gpu) -> Result<Gemm, GpuError> {
-        Ok(Gemm { kernel: Kernel::new(gpu, "gemm", SOURCE, "main")? })
+        Ok(Gemm { kernel: Kernel::new(gpu, "gemm", SOURCE, "main")?, timer: None })
     }
 
     /// Records `c ← alpha·op_a(a)·op_b(b) + beta·c` as one dispatch in `encoder`.
@@ -65,8 +68,22 @@ impl Gemm {
         }
         let params = uniform(gpu, &[m as u32, n as u32, k as u32, u32::from(op_a == Op::T), u32::from(op_b == Op::T), alpha.to_bits(), beta.to_bits(), 0]);
         let groups = [n.div_ceil(BLOCK) as u32, m.div_ceil(BLOCK) as u32, 1];
-        self.kernel.encode(gpu, encoder, &[&params, &a.buffer, &b.buffer, &c.buffer], groups);
+        self.kernel.encode_timed(gpu, encoder, &[&params, &a.buffer, &b.buffer, &c.buffer], groups, self.timer.as_ref().map(PassTimer::writes));
+        if let Some(t) = &self.timer {
+            t.encode_resolve(encoder);
+        }
         Ok(())
+    }
+
+    /// This product kernel with each dispatch timed by `timer` (for `pff bench`: one product
+    /// per submission, its time read with [`PassTimer::seconds`]).
+    pub fn timed(self, timer: PassTimer) -> Gemm {
+        Gemm { timer: Some(timer), ..self }
+    }
+
+    /// The duration of the last dispatch, when this kernel is [`Gemm::timed`].
+    pub fn last_seconds(&self, gpu: &Gpu) -> Result<Option<f64>, GpuError> {
+        self.timer.as_ref().map(|t| t.seconds(gpu)).transpose()
     }
 
     /// [`Gemm::encode`] in its own submission (tests, one-off products).

@@ -180,3 +180,40 @@ impl GenStep {
         Ok(DISPATCHES)
     }
 }
+
+/// Dispatches recorded by [`GenStep::encode_latent_step`].
+pub const LATENT_STEP_DISPATCHES: usize = 5;
+
+impl GenStep {
+    /// Records `out ← nrm(relu(src))` (one dispatch, no noise): the generator's view of a state.
+    pub fn encode_input(&self, gpu: &Gpu, encoder: &mut wgpu::CommandEncoder, src: &GpuMatrix, out: &GpuMatrix) {
+        let mut words = vec![src.rows as u32, src.cols as u32, 0, 0];
+        words.extend_from_slice(&[0; 8]);
+        let params = uniform(gpu, &words);
+        self.input.encode(gpu, encoder, &[&params, &src.buffer, &out.buffer], [src.rows as u32, 1, 1]);
+    }
+
+    /// Records one descent step of the top latent toward `target` (z2, N×H) alone, as
+    /// `Generative::latent_direction` and `z_g −= β·d` (algorithm.md §12.1): the top-down
+    /// prediction, its error, `e2·Gyᵀ` and the latent step, [`LATENT_STEP_DISPATCHES`] of them.
+    pub fn encode_latent_step(
+        &self,
+        gpu: &Gpu,
+        encoder: &mut wgpu::CommandEncoder,
+        cfg: &Config,
+        params: &GpuGenerative,
+        (target, z_g): (&GpuMatrix, &GpuMatrix),
+        s: &GenScratch,
+    ) -> Result<usize, GpuError> {
+        let n = z_g.rows;
+        self.encode_input(gpu, encoder, z_g, &s.u);
+        self.gemm.encode(gpu, encoder, 1.0, (&s.u, Op::N), (&params.gy, Op::N), 0.0, &s.p2)?;
+        let two_n = (2.0 / n as f64) as f32;
+        let error = uniform(gpu, &[n as u32, target.cols as u32, 0, two_n.to_bits()]);
+        self.error.encode(gpu, encoder, &[&error, &s.p2.buffer, &target.buffer, &s.e2.buffer, &s.loss2.buffer], [n as u32, 1, 1]);
+        self.gemm.encode(gpu, encoder, 1.0, (&s.e2, Op::N), (&params.gy, Op::T), 0.0, &s.gu)?;
+        let latent = uniform(gpu, &[n as u32, z_g.cols as u32, (cfg.beta as f32).to_bits()]);
+        self.latent.encode(gpu, encoder, &[&latent, &z_g.buffer, &s.gu.buffer, &s.d_z.buffer], [n as u32, 1, 1]);
+        Ok(LATENT_STEP_DISPATCHES)
+    }
+}

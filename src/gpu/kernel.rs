@@ -39,10 +39,22 @@ impl Kernel {
 
     /// Records one dispatch of `groups` workgroups with `buffers` bound to 0, 1, 2, … of group 0.
     pub fn encode(&self, gpu: &Gpu, encoder: &mut wgpu::CommandEncoder, buffers: &[&wgpu::Buffer], groups: [u32; 3]) {
+        self.encode_timed(gpu, encoder, buffers, groups, None)
+    }
+
+    /// [`Kernel::encode`] in a pass that writes `timestamps` (see `timing::PassTimer`).
+    pub fn encode_timed(
+        &self,
+        gpu: &Gpu,
+        encoder: &mut wgpu::CommandEncoder,
+        buffers: &[&wgpu::Buffer],
+        groups: [u32; 3],
+        timestamps: Option<wgpu::ComputePassTimestampWrites<'_>>,
+    ) {
         let layout = self.pipeline.get_bind_group_layout(0);
         let entries: Vec<_> = buffers.iter().enumerate().map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() }).collect();
         let bind = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some(self.label), layout: &layout, entries: &entries });
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(self.label), timestamp_writes: None });
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(self.label), timestamp_writes: timestamps });
         pass.set_pipeline(&self.pipeline);
         pass.set_bind_group(0, &bind, &[]);
         let [x, y, z] = groups;

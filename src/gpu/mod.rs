@@ -26,6 +26,8 @@
 //! * [`train`]: one training batch, all of the above in one command buffer.
 //! * [`classify`]: the goodness classifier, every class hypothesis settled at once.
 //! * [`evaluate`]: a labelled set evaluated with that classifier.
+//! * [`inference`]: the top latents (for the prior) and reconstructions.
+//! * [`timing`]: timestamp queries around one pass, for `pff bench`.
 
 pub mod adam;
 pub mod classify;
@@ -34,10 +36,12 @@ pub mod evaluate;
 pub mod gemm;
 pub mod generative;
 pub mod grads;
+pub mod inference;
 pub mod kernel;
 pub mod matrix;
 pub mod noise;
 pub mod settle;
+pub mod timing;
 pub mod train;
 
 pub use adam::GpuAdam;
@@ -47,7 +51,9 @@ pub use evaluate::GpuEvaluator;
 pub use gemm::{Gemm, Op};
 pub use generative::{GenNoise, GenScratch, GenStep, GpuGenerative};
 pub use grads::{GpuBatch, GradScratch, RepGrads};
+pub use inference::Inference;
 pub use matrix::GpuMatrix;
 pub use noise::Noise;
 pub use settle::{GpuRepresentation, GpuState, Settle, StepNoise, StepScratch};
+pub use timing::PassTimer;
 pub use train::{GpuBatchReport, GpuTrainer};

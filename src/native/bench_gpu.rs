@@ -2,13 +2,15 @@
 //! GFLOP/s of every product shape, on the adapter wgpu finds, with the structure figures that
 //! say how the engine uses it (dispatches and bytes read back per batch).
 //!
-//! Timings are wall clock from submission to `Gpu::wait` (best of N), not timestamp queries:
-//! they include the launch and synchronisation costs a run pays. On a software driver
-//! (lavapipe, SwiftShader) they measure the CPU emulating a GPU, not a GPU.
+//! Training and classifier timings are wall clock from submission to `Gpu::wait` (best of N):
+//! they include the launch and synchronisation costs a run pays. The products are timed by
+//! timestamp queries around their pass where the device has them (`gpu::PassTimer`), else by
+//! the wall clock. On a software driver (lavapipe, SwiftShader) they measure the CPU emulating
+//! a GPU, not a GPU.
 
 use super::bench::{MatmulResult, batch_gflop, best_of, model_shapes, synthetic_images};
 use crate::config::Config;
-use crate::gpu::{Classifier, Gemm, Gpu, GpuError, GpuMatrix, GpuRepresentation, GpuTrainer, Op};
+use crate::gpu::{Classifier, Gemm, Gpu, GpuError, GpuMatrix, GpuRepresentation, GpuTrainer, Op, PassTimer};
 use crate::model::Pff;
 use crate::train::{Cursor, Trainer};
 use serde::Serialize;
@@ -24,6 +26,8 @@ pub struct GpuBenchReport {
     pub batch_size: usize,
     /// How the times were taken.
     pub timing: &'static str,
+    /// How the products' times were taken: `timestamp queries` (the kernel alone) or `wall clock`.
+    pub product_timing: &'static str,
     /// Positive samples per second (each batch also trains on as many negatives).
     pub train_samples_per_s: f64,
     pub train_batch_ms: f64,
@@ -76,6 +80,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, train_batches: usize, reps: usize) -> Result
         steps: cfg.steps,
         batch_size: b,
         timing: "wall clock, submission to completion, best of N",
+        product_timing: if gpu.has_timestamps() { "timestamp queries around the kernel's pass, best of N" } else { "wall clock, best of N" },
         train_samples_per_s: b as f64 / secs,
         train_batch_ms: secs * 1e3,
         batch_gflop: gflop,
@@ -89,9 +94,13 @@ pub fn run(gpu: &Gpu, cfg: &Config, train_batches: usize, reps: usize) -> Result
     })
 }
 
-/// Every product shape of a training step, each in its own submission.
+/// Every product shape of a training step, each in its own submission, timed by timestamp
+/// queries where the device has them (the kernel alone), else by the wall clock.
 fn products(gpu: &Gpu, cfg: &Config, reps: usize) -> Result<Vec<MatmulResult>, GpuError> {
-    let gemm = Gemm::new(gpu)?;
+    let gemm = match PassTimer::new(gpu) {
+        Some(timer) => Gemm::new(gpu)?.timed(timer),
+        None => Gemm::new(gpu)?,
+    };
     let mut out = Vec::new();
     for (name, m, k, n, transposed) in model_shapes(cfg) {
         let a = if transposed { synthetic_images(k, m, 1) } else { synthetic_images(m, k, 1) };
@@ -144,7 +153,7 @@ impl fmt::Display for GpuBenchReport {
             "goodness classifier: {:8.1} images/s; one image {:.2} ms ({} dispatches per 500 images)",
             self.classify_images_per_s, self.classify_one_ms, self.classify_dispatches_per_500
         )?;
-        writeln!(f, "matrix products (f32, one submission each):")?;
+        writeln!(f, "matrix products (f32, one submission each; {}):", self.product_timing)?;
         for m in &self.matmuls {
             writeln!(f, "  {:>5}×{:<5}·{:>5}×{:<5} {:7.2} ms {:7.1} GFLOP/s  {}", m.m, m.k, m.k, m.n, m.ms, m.gflops, m.name)?;
         }

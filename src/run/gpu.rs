@@ -7,6 +7,8 @@
 //! is brought up to date at every epoch end (the dev evaluation, the best model and the state
 //! read it) and when the run stops; a state saved in mid-epoch reads the GPU's copy. Between
 //! those, a batch reads back only its losses (7·N floats) and the non-finite guard (4 bytes).
+//! The dev evaluation after each epoch and the test at the end run the goodness classifier on
+//! the GPU too (the forward head and reconstruction error on the CPU, `gpu::evaluate`).
 //!
 //! Both devices draw the noise from the same Philox streams (`crate::noise`), so a run of one
 //! seed is the same run on either, to within the GPU's rounding. A run on the older PCG-block
@@ -15,14 +17,20 @@
 use super::TrainingRun;
 use crate::data::Dataset;
 use crate::error::{PffError, Result};
-use crate::gpu::{Gpu, GpuTrainer};
+use crate::gpu::{Classifier, Gpu, GpuRepresentation, GpuTrainer};
+use crate::infer::Evaluation;
+use crate::model::Pff;
 use crate::noise::NoiseStream;
 use crate::train::{BatchStats, Trainer};
+use ndarray::ArrayView2;
+use std::ops::Range;
 
 /// The GPU a run trains on, with the run's model and optimisers on it.
 pub(super) struct GpuRun {
     gpu: Gpu,
     trainer: GpuTrainer,
+    /// The goodness classifier, for the dev and test evaluations.
+    classifier: Classifier,
     /// Whether the GPU holds batches the host trainer has not seen.
     ahead: bool,
 }
@@ -40,7 +48,8 @@ impl TrainingRun {
             )));
         }
         let trainer = GpuTrainer::upload(&gpu, &self.trainer)?;
-        self.gpu = Some(GpuRun { gpu, trainer, ahead: false });
+        let classifier = Classifier::new(&gpu)?;
+        self.gpu = Some(GpuRun { gpu, trainer, classifier, ahead: false });
         Ok(())
     }
 
@@ -67,6 +76,24 @@ impl TrainingRun {
             },
             |_, _| {},
         )
+    }
+
+    /// Images `rows` of `data` evaluated with `model` ([`Pff::evaluate_dataset`]), the goodness
+    /// classifier on the run's GPU when it trains on one. The current model's parameters are
+    /// already there (the host trainer is in sync at an epoch end); another model (the best,
+    /// for the test) is uploaded.
+    pub(super) fn evaluate_on_device(&self, model: &Pff<f32>, data: &Dataset, rows: Range<usize>) -> Result<Evaluation> {
+        let Some(g) = &self.gpu else { return Ok(model.evaluate_dataset(data, rows)) };
+        let uploaded;
+        let rep = if !g.ahead && model.same_parameters(&self.trainer.model) {
+            &g.trainer.rep
+        } else {
+            uploaded = GpuRepresentation::upload(&g.gpu, &model.rep);
+            &uploaded
+        };
+        let (x, labels) = data.rows(rows);
+        let scores = |chunk: ArrayView2<'_, f32>| g.classifier.scores(&g.gpu, &model.cfg, rep, chunk).map(|(s, _)| (s, None));
+        Ok(model.evaluate_scored(x.view(), &labels, scores)?)
     }
 
     /// Brings the host trainer up to date with the GPU (parameters, moments, step counts).
