@@ -4,8 +4,8 @@
 use crate::config::Config;
 use crate::data::Dataset;
 use crate::error::{PffError, Result};
-use crate::noise::NoiseStream;
 use crate::model::{Clamped, GenLoss, Generative, LayerNoise, ParamSet, Pff, RepLoss, Representation, State};
+use crate::noise::NoiseStream;
 use crate::ops::{nrm, one_hot};
 use crate::real::Real;
 use crate::rng;

@@ -61,9 +61,7 @@ impl Device {
 /// Refuses `--device gpu` for a command that has no GPU path.
 pub fn cpu_only(command: &str, on_gpu: bool) -> Result<()> {
     if on_gpu {
-        return Err(PffError::Input(format!(
-            "--device gpu works with train, eval, report and bench; `pff {command}` runs on the CPU (leave --device out)"
-        )));
+        return Err(PffError::Input(format!("--device gpu works with train, eval, report and bench; `pff {command}` runs on the CPU (leave --device out)")));
     }
     Ok(())
 }

@@ -139,7 +139,15 @@ fn write(trainer: &Trainer, meta: &ModelMeta, run: Option<&RunState>, best: Opti
     checkpoint::push_set(&mut tensors, "adam.g.m.", &trainer.opt_g.m, storage);
     checkpoint::push_set(&mut tensors, "adam.g.v.", &trainer.opt_g.v, storage);
     let mut md = checkpoint::base_metadata(&trainer.model, meta, None);
-    let st = TrainerState { version: STATE_VERSION, seed: trainer.seed, noise: trainer.noise_stream, cursor: trainer.cursor, t_r: trainer.opt_r.t, t_g: trainer.opt_g.t, best_dev: None };
+    let st = TrainerState {
+        version: STATE_VERSION,
+        seed: trainer.seed,
+        noise: trainer.noise_stream,
+        cursor: trainer.cursor,
+        t_r: trainer.opt_r.t,
+        t_g: trainer.opt_g.t,
+        best_dev: None,
+    };
     md.insert("trainer".into(), serde_json::to_string(&st).expect("state serialises"));
     if let Some(run) = run {
         md.insert("run".into(), serde_json::to_string(run).expect("run state serialises"));
