@@ -185,13 +185,8 @@ impl Trainer {
     /// (the updates of earlier steps, made from finite losses, stay applied).
     pub fn train_batch(&mut self, x: ArrayView2<'_, f32>, labels: &[usize], key: u64) -> Result<BatchStats> {
         let cfg = self.model.cfg.clone();
+        check_batch(&cfg, x, labels)?;
         let b = x.nrows();
-        if b == 0 || labels.len() != b || x.ncols() != cfg.input_dim {
-            return Err(PffError::Input(format!("a batch of {b}×{} images with {} labels (need D = {})", x.ncols(), labels.len(), cfg.input_dim)));
-        }
-        if let Some(&bad) = labels.iter().find(|&&l| l >= cfg.classes) {
-            return Err(PffError::Input(format!("label {bad} is out of range 0..{}", cfg.classes)));
-        }
         // The optimisers' rate follows the configuration's schedule at the current epoch.
         let lr = cfg.lr_at(self.cursor.epoch);
         self.opt_r.lr = lr;
@@ -296,6 +291,19 @@ impl Trainer {
         }
         Ok(out)
     }
+}
+
+/// Refuses a batch that is not B ≥ 1 images of `cfg.input_dim` pixels with one label each, every
+/// label a class of `cfg`.
+fn check_batch(cfg: &Config, x: ArrayView2<'_, f32>, labels: &[usize]) -> Result<()> {
+    let b = x.nrows();
+    if b == 0 || labels.len() != b || x.ncols() != cfg.input_dim {
+        return Err(PffError::Input(format!("a batch of {b}×{} images with {} labels (need D = {})", x.ncols(), labels.len(), cfg.input_dim)));
+    }
+    if let Some(&bad) = labels.iter().find(|&&l| l >= cfg.classes) {
+        return Err(PffError::Input(format!("label {bad} is out of range 0..{}", cfg.classes)));
+    }
+    Ok(())
 }
 
 fn check_finite(values: &[f64], what: &str, step: u64) -> Result<()> {

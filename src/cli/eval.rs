@@ -2,6 +2,9 @@
 //! and the rule for which dataset a command on a weights file works on.
 
 use super::*;
+use pff::checkpoint::Storage;
+use serde_json::json;
+use std::time::Instant;
 
 /// What a command does with a dataset other than the model's own.
 #[derive(Clone, Copy)]

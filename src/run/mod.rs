@@ -9,6 +9,7 @@
 //! state, so that a resumed run trains on the same data with the same seed, and a request
 //! that contradicts it is refused.
 
+mod evaluation;
 #[cfg(feature = "gpu")]
 mod gpu;
 mod pacing;
@@ -21,18 +22,16 @@ pub use progress::{EpochRecord, Phase, Progress, TestResult};
 pub use request::{RunRequest, RunSpec};
 pub use state::{BestRecord, STATE_VERSION, StoredState, trainer_to_bytes};
 
+use evaluation::TestSums;
+
 use crate::checkpoint::{Checkpoint, ModelMeta};
 use crate::config::{Schedule, Setting};
 use crate::data::Dataset;
 use crate::error::{PffError, Result};
 use crate::generate;
 use crate::gmm::Gmm;
-use crate::infer::Evaluation;
 use crate::model::Pff;
 use crate::train::{BatchStats, Trainer};
-
-/// Test images evaluated per [`TrainingRun::advance`] step once training is over.
-const TEST_CHUNK: usize = 1000;
 
 /// The data a run reads; the run uses the first `train_limit` / `dev_limit` images.
 #[derive(Clone, Copy, Debug)]
@@ -60,15 +59,6 @@ struct EpochSums {
     batches: usize,
     samples: usize,
     seconds: f64,
-}
-
-/// A partial test evaluation.
-#[derive(Clone, Debug, Default)]
-struct TestSums {
-    n: usize,
-    correct: usize,
-    forward_correct: usize,
-    sse: f64,
 }
 
 /// One training run. See the module documentation.
@@ -362,52 +352,6 @@ impl TrainingRun {
 
     fn train_images(&self, data: &RunData<'_>) -> Result<usize> {
         self.limited(self.spec.train_limit, data.train.len(), "train")
-    }
-
-    fn evaluate_dev(&self, data: &RunData<'_>) -> Result<Evaluation> {
-        let n = self.limited(self.spec.dev_limit, data.dev.len(), "dev")?;
-        Ok(self.trainer.model.evaluate_dataset(data.dev, 0..n))
-    }
-
-    /// Evaluates the model after `epoch` and keeps it when it beats the best.
-    fn end_epoch(&mut self, data: &RunData<'_>, epoch: usize) -> Result<EpochRecord> {
-        #[cfg(feature = "gpu")]
-        self.sync_from_gpu()?;
-        let ev = self.evaluate_dev(data)?;
-        let mut rec = self.record(epoch, &ev, Some(&self.sums));
-        rec.improved = self.best.as_ref().is_none_or(|b| ev.accuracy > b.dev_accuracy);
-        if rec.improved {
-            self.best = Some(Best { model: self.trainer.model.clone(), epoch, dev_accuracy: ev.accuracy });
-        }
-        self.sums = EpochSums::default();
-        self.history.push(rec.clone());
-        Ok(rec)
-    }
-
-    fn test_step(&mut self, data: &RunData<'_>) -> Result<()> {
-        let test = data.test.ok_or_else(|| PffError::Input("this run evaluates the test split at the end, but no test data was given".into()))?;
-        test.check_fits(self.spec.config.input_dim, self.spec.config.classes, &format!("{}/test", self.spec.dataset))?;
-        let best = self.best.as_ref().expect("a run past its baseline has a best model");
-        let total = self.spec.test_limit.map_or(test.len(), |l| l.min(test.len()));
-        let start = self.test_sums.n;
-        let end = (start + TEST_CHUNK).min(total);
-        if start < end {
-            let ev = best.model.evaluate_dataset(test, start..end);
-            let s = &mut self.test_sums;
-            s.n += ev.n;
-            s.correct += ev.predictions.iter().zip(&test.labels[start..end]).filter(|&(&p, &l)| p == usize::from(l)).count();
-            s.forward_correct += (ev.forward_accuracy * ev.n as f64).round() as usize;
-            s.sse += ev.recon_sse * ev.n as f64;
-        }
-        if self.test_sums.n >= total {
-            let s = &self.test_sums;
-            let n = s.n.max(1) as f64;
-            let accuracy = s.correct as f64 / n;
-            self.test = Some(TestResult { n: s.n, accuracy, error: 1.0 - accuracy, forward_accuracy: s.forward_correct as f64 / n, recon_sse: s.sse / n });
-            self.test_sums = TestSums::default();
-            self.phase = if self.spec.fit_prior { Phase::Prior } else { Phase::Done };
-        }
-        Ok(())
     }
 }
 
