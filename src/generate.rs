@@ -121,14 +121,24 @@ pub fn standardised(z: ArrayView2<'_, f32>, labels: Vec<usize>) -> (Array2<f64>,
 /// The PCA latent map of images `start..start+count` of `data`.
 pub fn latent_map(model: &Pff<f32>, data: &Dataset, start: usize, count: usize) -> Result<LatentMap> {
     let (z, labels) = latent_features(model, data, start, count)?;
-    let p = pca2(z.view());
-    Ok(LatentMap { n: labels.len(), points: p.iter().map(|&v| v as f32).collect(), labels })
+    Ok(pca_map(z.view(), labels))
+}
+
+/// The PCA map of features (one row per label, from [`latent_features`] or [`standardised`]).
+pub fn pca_map(z: ArrayView2<'_, f64>, labels: Vec<u8>) -> LatentMap {
+    let p = pca2(z);
+    LatentMap { n: labels.len(), points: p.iter().map(|&v| v as f32).collect(), labels }
 }
 
 /// The PCA latent map of images `start..start+count` of `data`, and the t-SNE map that starts
 /// from it, ready to advance ([`crate::tsne::Tsne::step`]).
 pub fn tsne_start(model: &Pff<f32>, data: &Dataset, start: usize, count: usize, opts: crate::tsne::TsneOptions) -> Result<(LatentMap, crate::tsne::Tsne)> {
     let (z, labels) = latent_features(model, data, start, count)?;
+    tsne_start_of(z, labels, opts)
+}
+
+/// [`tsne_start`] from features (one row per label, from [`latent_features`] or [`standardised`]).
+pub fn tsne_start_of(z: Array2<f64>, labels: Vec<u8>, opts: crate::tsne::TsneOptions) -> Result<(LatentMap, crate::tsne::Tsne)> {
     let pca = pca2(z.view());
     let map = crate::tsne::Tsne::new(z.as_slice().expect("standard layout"), z.ncols(), pca.as_slice().expect("standard layout"), opts)?;
     Ok((LatentMap { n: labels.len(), points: pca.iter().map(|&v| v as f32).collect(), labels }, map))

@@ -1,7 +1,9 @@
-//! `--device`: where a command computes. `train`, `eval`, `report` and `bench` take the GPU;
-//! the rest run on the CPU. A missing adapter, or a build without the GPU engine, is an error
+//! `--device`: where a command computes. `train`, `eval`, `report` and `bench` take the GPU
+//! (for `report`: the evaluation, the reconstructions and the latents of the maps; the mixture,
+//! the maps themselves and the figures are CPU work); the rest run on the CPU. A missing adapter, or a build without the GPU engine, is an error
 //! that says so: pff never falls back to the CPU on its own.
 
+use ndarray::{Array2, ArrayView2};
 use pff::checkpoint::Checkpoint;
 use pff::data::Dataset;
 use pff::infer::Evaluation;
@@ -12,7 +14,7 @@ use std::ops::Range;
 pub enum Device {
     Cpu,
     #[cfg(feature = "gpu")]
-    Gpu(pff::gpu::Gpu),
+    Gpu(Box<pff::gpu::Gpu>),
 }
 
 impl Device {
@@ -23,7 +25,7 @@ impl Device {
         }
         #[cfg(feature = "gpu")]
         {
-            Ok(Device::Gpu(pff::gpu::Gpu::new()?))
+            Ok(Device::Gpu(Box::new(pff::gpu::Gpu::new()?)))
         }
         #[cfg(not(feature = "gpu"))]
         Err(PffError::Device("this pff was built without the GPU engine: build it with `cargo build --release --features gpu`".into()))
@@ -34,7 +36,7 @@ impl Device {
     pub fn into_gpu(self) -> Option<pff::gpu::Gpu> {
         match self {
             Device::Cpu => None,
-            Device::Gpu(gpu) => Some(gpu),
+            Device::Gpu(gpu) => Some(*gpu),
         }
     }
 
@@ -54,6 +56,26 @@ impl Device {
             Device::Cpu => Ok(ck.model.evaluate_dataset(data, rows)),
             #[cfg(feature = "gpu")]
             Device::Gpu(gpu) => Ok(pff::gpu::GpuEvaluator::new(gpu, &ck.model)?.evaluate_dataset(gpu, &ck.model, data, rows)?),
+        }
+    }
+}
+
+impl Device {
+    /// The top latents of images `x` (the latent maps' input).
+    pub fn latents(&self, ck: &Checkpoint, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+        match self {
+            Device::Cpu => Ok(ck.model.latents(x)),
+            #[cfg(feature = "gpu")]
+            Device::Gpu(gpu) => Ok(pff::gpu::Inference::new(gpu, &ck.model)?.latents(gpu, &ck.model, x)?),
+        }
+    }
+
+    /// The reconstructions of images `x`.
+    pub fn reconstruct(&self, ck: &Checkpoint, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+        match self {
+            Device::Cpu => Ok(ck.model.reconstruct(x)),
+            #[cfg(feature = "gpu")]
+            Device::Gpu(gpu) => Ok(pff::gpu::Inference::new(gpu, &ck.model)?.reconstruct(gpu, &ck.model, x)?),
         }
     }
 }

@@ -73,9 +73,9 @@ pub fn report(root: &Path, a: &ReportArgs, device: &Device) -> Result<()> {
     let (curve_len, epochs) = curves(&figures, &a.weights, &a.history, &name)?;
     let data = load_for(&ck.model.cfg, root, &dataset, &a.split, None)?;
     let ev = device.evaluate(&ck, &data, 0..data.len())?;
-    images(&figures, &ck, &data, a.seed)?;
+    images(&figures, &ck, &data, a.seed, device)?;
     let manifest = ndata::load_manifest(root, &dataset).ok();
-    let map = latent_maps(&figures, &ck, &data, &ck.class_names(manifest.as_ref()), &a.map, a.seed)?;
+    let map = latent_maps(&figures, (&ck, device), &data, &ck.class_names(manifest.as_ref()), &a.map, a.seed)?;
     let secs: Vec<f64> = epochs.iter().filter_map(|e| e["seconds"].as_f64()).collect();
     let size = std::fs::metadata(&a.weights).map(|m| m.len()).unwrap_or(0);
     let summary = json!({
@@ -120,9 +120,9 @@ fn curves(figures: &Figures<'_>, weights: &Path, history: &[PathBuf], name: &str
 
 /// Up to 50 images, ten per row, each row of originals above its reconstructions; and 100
 /// dreamed images when the model has a prior.
-fn images(figures: &Figures<'_>, ck: &Checkpoint, data: &Dataset, seed: u64) -> Result<()> {
+fn images(figures: &Figures<'_>, ck: &Checkpoint, data: &Dataset, seed: u64, device: &Device) -> Result<()> {
     let (x, _) = data.rows(0..50.min(data.len()));
-    let rec = ck.model.reconstruct(x.view());
+    let rec = device.reconstruct(ck, x.view())?;
     let mut pairs = ndarray::Array2::<f32>::zeros((x.nrows().div_ceil(10) * 20, x.ncols()));
     for i in 0..x.nrows() {
         let (r, c) = (i / 10, i % 10);
@@ -145,12 +145,19 @@ struct MapAgreement {
 }
 
 /// Draws the latent map `kind` of the first [`MAP_POINTS`] images and says what both maps keep.
-fn latent_maps(figures: &Figures<'_>, ck: &Checkpoint, data: &Dataset, names: &[String], kind: &str, seed: u64) -> Result<MapAgreement> {
-    let pca = generate::latent_map(&ck.model, data, 0, MAP_POINTS)?;
+fn latent_maps(figures: &Figures<'_>, (ck, device): (&Checkpoint, &Device), data: &Dataset, names: &[String], kind: &str, seed: u64) -> Result<MapAgreement> {
+    let n = MAP_POINTS.min(data.len());
+    if n < 2 {
+        return Err(PffError::Input(format!("a latent map needs at least 2 images; the split holds {}", data.len())));
+    }
+    let (x, labels) = data.rows(0..n);
+    let (z, labels) = generate::standardised(device.latents(ck, x.view())?.view(), labels);
+    let pca = generate::pca_map(z.view(), labels.clone());
     let agreement = |m: &LatentMap| tsne::knn_agreement(&m.points.iter().map(|&v| f64::from(v)).collect::<Vec<_>>(), &m.labels, AGREEMENT_NEIGHBOURS);
     let pca_agreement = agreement(&pca);
     let (map, axes) = if kind == "tsne" {
-        (generate::tsne_map(&ck.model, data, 0, MAP_POINTS, TsneOptions { seed, ..TsneOptions::default() })?, ("t-SNE 1", "t-SNE 2"))
+        let (start, map) = generate::tsne_start_of(z, labels, TsneOptions { seed, ..TsneOptions::default() })?;
+        (LatentMap { points: map.run().iter().map(|&v| v as f32).collect(), ..start }, ("t-SNE 1", "t-SNE 2"))
     } else {
         (pca, ("principal component 1", "principal component 2"))
     };

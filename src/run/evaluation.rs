@@ -5,6 +5,8 @@
 use super::{Best, EpochRecord, EpochSums, Phase, RunData, TestResult, TrainingRun};
 use crate::error::{PffError, Result};
 use crate::infer::Evaluation;
+#[cfg(not(feature = "gpu"))]
+use {crate::data::Dataset, crate::model::Pff, std::ops::Range};
 
 /// Test images evaluated per [`TrainingRun::advance`] step once training is over.
 const TEST_CHUNK: usize = 1000;
@@ -22,7 +24,13 @@ impl TrainingRun {
     /// The current model on the run's first `dev_limit` dev images.
     pub(super) fn evaluate_dev(&self, data: &RunData<'_>) -> Result<Evaluation> {
         let n = self.limited(self.spec.dev_limit, data.dev.len(), "dev")?;
-        Ok(self.trainer.model.evaluate_dataset(data.dev, 0..n))
+        self.evaluate_on_device(&self.trainer.model, data.dev, 0..n)
+    }
+
+    /// Images `rows` of `data` evaluated with `model` (a build without the GPU engine).
+    #[cfg(not(feature = "gpu"))]
+    pub(super) fn evaluate_on_device(&self, model: &Pff<f32>, data: &Dataset, rows: Range<usize>) -> Result<Evaluation> {
+        Ok(model.evaluate_dataset(data, rows))
     }
 
     /// Evaluates the model after `epoch` and keeps it when it beats the best.
@@ -50,7 +58,7 @@ impl TrainingRun {
         let start = self.test_sums.n;
         let end = (start + TEST_CHUNK).min(total);
         if start < end {
-            let ev = best.model.evaluate_dataset(test, start..end);
+            let ev = self.evaluate_on_device(&best.model, test, start..end)?;
             let s = &mut self.test_sums;
             s.n += ev.n;
             s.correct += ev.predictions.iter().zip(&test.labels[start..end]).filter(|&(&p, &l)| p == usize::from(l)).count();

@@ -8,7 +8,8 @@
 //! read it) and when the run stops; a state saved in mid-epoch reads the GPU's copy. Between
 //! those, a batch reads back only its losses (7·N floats) and the non-finite guard (4 bytes).
 //! The dev evaluation after each epoch and the test at the end run the goodness classifier on
-//! the GPU too (the forward head and reconstruction error on the CPU, `gpu::evaluate`).
+//! the GPU too (the forward head and reconstruction error on the CPU, `gpu::evaluate`), and so
+//! do the latents the prior is fitted on (`gpu::inference`).
 //!
 //! Both devices draw the noise from the same Philox streams (`crate::noise`), so a run of one
 //! seed is the same run on either, to within the GPU's rounding. A run on the older PCG-block
@@ -17,7 +18,9 @@
 use super::TrainingRun;
 use crate::data::Dataset;
 use crate::error::{PffError, Result};
-use crate::gpu::{Classifier, Gpu, GpuRepresentation, GpuTrainer};
+use crate::generate;
+use crate::gmm::Gmm;
+use crate::gpu::{Classifier, Gpu, GpuRepresentation, GpuTrainer, Inference};
 use crate::infer::Evaluation;
 use crate::model::Pff;
 use crate::noise::NoiseStream;
@@ -94,6 +97,19 @@ impl TrainingRun {
         let (x, labels) = data.rows(rows);
         let scores = |chunk: ArrayView2<'_, f32>| g.classifier.scores(&g.gpu, &model.cfg, rep, chunk).map(|(s, _)| (s, None));
         Ok(model.evaluate_scored(x.view(), &labels, scores)?)
+    }
+
+    /// The prior of `model` on the first `n` images of `data`, the latents computed on the run's
+    /// GPU when it trains on one (`gpu::Inference::latents`), the mixture fitted on the CPU.
+    pub(super) fn fit_prior_on_device(&self, model: &Pff<f32>, data: &Dataset, n: usize) -> Result<Gmm> {
+        let (components, seed) = (self.spec.config.prior_components, self.spec.seed);
+        let Some(g) = &self.gpu else { return generate::fit_prior(model, data, Some(n), components, seed) };
+        if n == 0 {
+            return Err(PffError::Input("no images to fit the prior on".into()));
+        }
+        let (x, labels) = data.rows(0..n.min(data.len()));
+        let z = Inference::new(&g.gpu, model)?.latents(&g.gpu, model, x.view())?;
+        generate::prior_from_latents(z.view(), &labels, components, seed)
     }
 
     /// Brings the host trainer up to date with the GPU (parameters, moments, step counts).

@@ -28,7 +28,6 @@ use crate::checkpoint::{Checkpoint, ModelMeta};
 use crate::config::{Schedule, Setting};
 use crate::data::Dataset;
 use crate::error::{PffError, Result};
-use crate::generate;
 use crate::gmm::Gmm;
 use crate::model::Pff;
 use crate::train::{BatchStats, Trainer};
@@ -279,7 +278,7 @@ impl TrainingRun {
             Phase::Prior => {
                 let best = self.best.as_ref().expect("a run past its baseline has a best model");
                 let train = self.train_images(data)?;
-                self.prior = Some(generate::fit_prior(&best.model, data.train, Some(train), self.spec.config.prior_components, self.spec.seed)?);
+                self.prior = Some(self.fit_prior_on_device(&best.model, data.train, train)?);
                 self.phase = Phase::Done;
             }
             Phase::Done => {}
@@ -294,6 +293,12 @@ impl TrainingRun {
             return self.train_batches_gpu(data, n, count);
         }
         self.trainer.train_batches_of(data, n, count, |_, _| {})
+    }
+
+    /// The prior of `model` on the first `n` images of `data` (a build without the GPU engine).
+    #[cfg(not(feature = "gpu"))]
+    fn fit_prior_on_device(&self, model: &Pff<f32>, data: &Dataset, n: usize) -> Result<Gmm> {
+        crate::generate::fit_prior(model, data, Some(n), self.spec.config.prior_components, self.spec.seed)
     }
 
     /// Where the run trains: `Some("gpu")`, or `None` on the CPU (the default).

@@ -69,8 +69,10 @@ fn a_run_stopped_mid_epoch_records_the_partial_epoch_then_tests_and_fits_its_pri
 fn the_best_model_survives_a_regression() {
     let toy = Toy::new();
     // A learning rate too large for the model makes the dev accuracy fall back after its best
-    // epoch (measured: 1/3, 1/3, 2/3, 0.1, 2/3, …).
-    let mut run = TrainingRun::new(RunSpec { test_at_end: false, fit_prior: false, ..spec(8, 0.1) }).unwrap();
+    // epoch (measured on the PCG-block noise stream: 1/3, 1/3, 2/3, 0.1, 2/3, …; this seed on the
+    // Philox stream stays at 1/3 throughout, which would leave nothing to test).
+    let spec = RunSpec { test_at_end: false, fit_prior: false, noise: crate::noise::NoiseStream::PcgBlocks, ..spec(8, 0.1) };
+    let mut run = TrainingRun::new(spec).unwrap();
     finish(&mut run, &toy.data());
     let accs: Vec<f64> = run.history().iter().map(|r| r.dev_accuracy).collect();
     let (best_epoch, best_acc) = run.best().unwrap();
