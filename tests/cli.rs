@@ -9,7 +9,7 @@ use pff::native::fetch::{FetchOptions, fetch_dataset};
 use std::process::{Command, Output};
 
 mod common;
-use common::{TestDir, fetch_mnist as mnist, pff, repo_data_root as data_root, text};
+use common::{TestDir, fetch_mnist as mnist, pff, repo_data_root as data_root, text, write_idx};
 
 fn stderr(o: &Output) -> String {
     text(&o.stderr)
@@ -342,20 +342,6 @@ fn eval_sample_prior_bench_and_data_work_as_binaries() {
     let o = pff(&["data", "--dataset", "mnist"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("already present"), "{}", stdout(&o));
-}
-
-/// Writes the four standard IDX files of `train` and `test` into `dir`.
-fn write_idx(dir: &std::path::Path, train: &pff::data::Dataset, test: &pff::data::Dataset) {
-    std::fs::create_dir_all(dir).unwrap();
-    for (prefix, set) in [("train", train), ("t10k", test)] {
-        let n = (set.len() as u32).to_be_bytes();
-        let mut images = [&0x0803u32.to_be_bytes()[..], &n, &28u32.to_be_bytes(), &28u32.to_be_bytes()].concat();
-        images.extend_from_slice(&set.pixels);
-        let mut labels = [&0x0801u32.to_be_bytes()[..], &n].concat();
-        labels.extend_from_slice(&set.labels);
-        std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), images).unwrap();
-        std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), labels).unwrap();
-    }
 }
 
 /// The first `n` images of `set` whose label is below `classes`.

@@ -16,7 +16,7 @@ use pff::gpu::{Gemm, Gpu, GpuMatrix, GpuRepresentation, GpuState, Noise, Op, Set
 use std::sync::OnceLock;
 
 mod common;
-use common::fetch_mnist;
+use common::{TestDir, fetch_mnist, write_idx};
 
 /// The one device all tests share (opening one costs about a second on lavapipe).
 fn gpu() -> &'static Gpu {
@@ -969,6 +969,45 @@ fn the_cli_evaluates_and_benchmarks_on_the_gpu() {
         assert!(bench[key].as_f64().unwrap() > 0.0, "{key}");
     }
     assert!(!bench["adapter"].as_str().unwrap().is_empty());
+}
+
+/// `pff --device gpu report` on a small dataset of its own (60 test images): the same
+/// evaluation as the CPU's report, and reconstructions and a latent map from the GPU's latents.
+#[test]
+fn the_report_on_the_gpu_presents_what_the_cpu_report_does() {
+    fetch_mnist();
+    let dir = TestDir::new("gpu-report");
+    let (root, idx) = (dir.path().join("data"), dir.path().join("idx"));
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    let (train, test) = (pff::native::data::load_split(&data, "mnist", "train").unwrap(), pff::native::data::load_split(&data, "mnist", "test").unwrap());
+    write_idx(&idx, &train.slice(0..2400), &test.slice(0..60));
+    let at = |args: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_pff")).arg("--data-dir").arg(&root).args(args).output().unwrap();
+    let out = dir.path().join("small.safetensors");
+    let steps: [&[&str]; 2] = [
+        &["data", "--idx-dir", idx.to_str().unwrap(), "--name", "small"],
+        &["train", "--preset", "tiny", "--dataset", "small", "--epochs", "2", "--no-prior", "--out", out.to_str().unwrap()],
+    ];
+    for args in steps {
+        let o = at(args);
+        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    let report = |device: &str| {
+        let figures = dir.path().join(device);
+        let o = at(&["--device", device, "report", "--weights", out.to_str().unwrap(), "--map", "pca", "--out", figures.to_str().unwrap()]);
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(o.status.success(), "{device}: {}", String::from_utf8_lossy(&o.stderr));
+        let summary: serde_json::Value = serde_json::from_str(&text[text.find('{').unwrap()..]).unwrap();
+        (summary, std::fs::read(figures.join("small-recon.png")).unwrap())
+    };
+    let ((cpu, cpu_png), (gpu, gpu_png)) = (report("cpu"), report("gpu"));
+    eprintln!("report on 60 images: CPU {cpu}\nGPU {gpu}");
+    for key in ["n", "accuracy", "forward_accuracy", "map_points"] {
+        assert_eq!(cpu[key], gpu[key], "{key}");
+    }
+    assert!(cpu["accuracy"].as_f64().unwrap() > 0.5, "a model that learned something: {cpu}");
+    let agreement = |s: &serde_json::Value| s["map_knn_agreement"].as_f64().unwrap();
+    assert!((agreement(&cpu) - agreement(&gpu)).abs() <= 0.02, "the maps' 10-NN agreement: CPU {cpu}, GPU {gpu}");
+    assert!(cpu_png.starts_with(b"\x89PNG") && gpu_png.starts_with(b"\x89PNG"), "both reports draw the reconstructions");
 }
 
 /// The shipped `mnist-web` model on the first 1000 test images: the GPU's goodness classifier

@@ -64,3 +64,17 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     e.write_all(bytes).unwrap();
     e.finish().unwrap()
 }
+
+/// Writes the four standard IDX files of `train` and `test` into `dir`.
+pub fn write_idx(dir: &std::path::Path, train: &pff::data::Dataset, test: &pff::data::Dataset) {
+    std::fs::create_dir_all(dir).unwrap();
+    for (prefix, set) in [("train", train), ("t10k", test)] {
+        let n = (set.len() as u32).to_be_bytes();
+        let mut images = [&0x0803u32.to_be_bytes()[..], &n, &28u32.to_be_bytes(), &28u32.to_be_bytes()].concat();
+        images.extend_from_slice(&set.pixels);
+        let mut labels = [&0x0801u32.to_be_bytes()[..], &n].concat();
+        labels.extend_from_slice(&set.labels);
+        std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), images).unwrap();
+        std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), labels).unwrap();
+    }
+}
