@@ -454,6 +454,18 @@ fn the_same_run_matches_the_committed_native_record() {
     assert!(here.dev_accuracy > 0.3, "the run learns (dev accuracy {})", here.dev_accuracy);
 }
 
+/// The same fixed run on the older PCG-block noise stream gives what it gave before the Philox
+/// stream became the default: the record committed then is kept unchanged. The draws must be
+/// identical and the rest within the cross-kernel bounds of `same_run::compare` (on the AVX-512
+/// machine that wrote the record, every value is bit-identical).
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn the_same_run_on_the_pcg_block_stream_matches_its_record_from_before_philox() {
+    let (here, record) = (same_run::run_on(NoiseStream::PcgBlocks, |_| {}), same_run::pcg_blocks_reference());
+    let (loss, param) = same_run::compare(&record, &here).unwrap();
+    eprintln!("pcg-blocks vs its record: losses {loss:.2e}, parameters {param:.2e}, identical: {}", here == record);
+}
+
 /// Every "§N" or "§N.M" cited in `src/` names a section heading of `docs/algorithm.md`.
 #[cfg(not(target_arch = "wasm32"))]
 #[test]

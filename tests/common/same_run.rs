@@ -17,6 +17,7 @@
 
 use pff::data::{Dataset, PIXELS};
 use pff::model::ParamSet;
+use pff::noise::NoiseStream;
 use pff::run::{RunData, RunRequest, TrainingRun};
 use pff::train::{Cursor, Trainer};
 use serde::{Deserialize, Serialize};
@@ -79,12 +80,18 @@ pub fn run() -> Outcome {
 
 /// Runs the fixed run, `prepare` given the run before its first batch (to move it to a GPU).
 pub fn run_with(prepare: impl FnOnce(&mut TrainingRun)) -> Outcome {
+    run_on(NoiseStream::Philox, prepare)
+}
+
+/// [`run_with`] on the noise stream `noise`.
+pub fn run_on(noise: NoiseStream, prepare: impl FnOnce(&mut TrainingRun)) -> Outcome {
     let train = digits(TRAIN, 11);
     let dev = digits(DEV, 12);
     let request = RunRequest {
         preset: Some("tiny".into()),
         dataset: Some("synthetic".into()),
         seed: Some(7),
+        noise: Some(noise),
         epochs: Some(1),
         no_test: true,
         no_prior: true,
@@ -92,7 +99,7 @@ pub fn run_with(prepare: impl FnOnce(&mut TrainingRun)) -> Outcome {
     };
     let spec = request.spec().unwrap();
     // The random draws, from a trainer of the same seed (the run's trainer uses these functions).
-    let probe = Trainer::new(pff::Pff::new(spec.config.clone(), spec.seed).unwrap(), spec.seed);
+    let probe = Trainer::new(pff::Pff::new(spec.config.clone(), spec.seed).unwrap(), spec.seed).with_noise_stream(noise);
     let order = probe.permutation(TRAIN, 0);
     let negatives = (0..3)
         .map(|b| {
@@ -143,6 +150,12 @@ pub fn compare(reference: &Outcome, here: &Outcome) -> Result<(f64, f64), String
         return Err(format!("losses differ by up to {loss:.2e} (allowed {LOSS_TOL:.0e}), parameters by {param:.2e} relative L2 (allowed {PARAM_TOL:.0e})"));
     }
     Ok((loss, param))
+}
+
+/// The native run's outcome on the PCG-block stream, as committed before Philox became the
+/// default (`tests/fixtures/same-run-pcg-blocks.json`, never re-blessed).
+pub fn pcg_blocks_reference() -> Outcome {
+    serde_json::from_str(include_str!("../fixtures/same-run-pcg-blocks.json")).expect("tests/fixtures/same-run-pcg-blocks.json is valid")
 }
 
 /// The native run's outcome, as committed.
