@@ -953,11 +953,11 @@ fn json_of(o: &std::process::Output) -> serde_json::Value {
 fn the_cli_evaluates_and_benchmarks_on_the_gpu() {
     fetch_mnist();
     let eval = |device: &str| json_of(&pff_cli(&["--device", device, "eval", "--weights", "data/weights/mnist-web.safetensors", "--limit", "40", "--json"]));
-    let (cpu, gpu) = (eval("cpu"), eval("gpu"));
+    let (cpu, on_gpu) = (eval("cpu"), eval("gpu"));
     assert_eq!(cpu["device"], "cpu");
-    assert!(gpu["device"].as_str().unwrap().starts_with("gpu: "), "{gpu}");
+    assert!(on_gpu["device"].as_str().unwrap().starts_with("gpu: "), "{on_gpu}");
     for key in ["n", "accuracy", "confusion", "forward_accuracy"] {
-        assert_eq!(cpu[key], gpu[key], "{key}");
+        assert_eq!(cpu[key], on_gpu[key], "{key}");
     }
     let bench = json_of(&pff_cli(&["--device", "gpu", "bench", "--preset", "tiny", "--batches", "1", "--json"]));
     eprintln!("pff --device gpu bench --preset tiny: {bench}");
@@ -969,6 +969,8 @@ fn the_cli_evaluates_and_benchmarks_on_the_gpu() {
         assert!(bench[key].as_f64().unwrap() > 0.0, "{key}");
     }
     assert!(!bench["adapter"].as_str().unwrap().is_empty());
+    let timing = bench["product_timing"].as_str().unwrap();
+    assert_eq!(timing.starts_with("timestamp queries"), gpu().has_timestamps(), "{timing}: timestamp queries wherever the adapter has them");
 }
 
 /// `pff --device gpu report` on a small dataset of its own (60 test images): the same

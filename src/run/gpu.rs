@@ -104,10 +104,11 @@ impl TrainingRun {
     pub(super) fn fit_prior_on_device(&self, model: &Pff<f32>, data: &Dataset, n: usize) -> Result<Gmm> {
         let (components, seed) = (self.spec.config.prior_components, self.spec.seed);
         let Some(g) = &self.gpu else { return generate::fit_prior(model, data, Some(n), components, seed) };
+        let n = n.min(data.len());
         if n == 0 {
             return Err(PffError::Input("no images to fit the prior on".into()));
         }
-        let (x, labels) = data.rows(0..n.min(data.len()));
+        let (x, labels) = data.rows(0..n);
         let z = Inference::new(&g.gpu, model)?.latents(&g.gpu, model, x.view())?;
         generate::prior_from_latents(z.view(), &labels, components, seed)
     }
