@@ -24,7 +24,8 @@ rustup toolchain list | grep -q "^$NIGHTLY" ||
 [ "$(cargo fuzz --version 2>/dev/null | awk '{print $2}')" = "$CARGO_FUZZ_VERSION" ] ||
   cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
 
-cargo run --quiet --release --example fuzz_seeds -- fuzz/corpus
+# --features gpu: the library the test command has already built for its tests and the CLI
+cargo run --quiet --release --features gpu --example fuzz_seeds -- fuzz/corpus
 rustup run "$NIGHTLY" cargo fuzz build
 status=0
 for t in "${TARGETS[@]}"; do
