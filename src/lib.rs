@@ -33,6 +33,16 @@
 pub mod data;
 pub mod error;
 
+// wgpu's handles are not Send/Sync in a shared-memory build (gfx-rs/wgpu#6267), and its
+// `fragile-send-sync-non-atomic-wasm` feature silently does nothing there: a GPU page build is a
+// build without atomics.
+#[cfg(all(feature = "gpu", target_arch = "wasm32", target_feature = "atomics"))]
+compile_error!("feature `gpu` cannot go into an atomics (threads) wasm build: build the GPU page build without .cargo/threads.toml");
+// The GPU engine is native only so far; without this a wasm build with `gpu` would silently have
+// no GPU engine.
+#[cfg(all(feature = "gpu", target_arch = "wasm32", not(target_feature = "atomics")))]
+compile_error!("feature `gpu` is native only so far: the WebGPU page build (issue 25) is not built yet");
+
 #[cfg(all(feature = "cli", not(target_arch = "wasm32")))]
 pub mod native;
 
