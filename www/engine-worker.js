@@ -92,8 +92,11 @@ async function storeOf(/** @type {string} */ name) {
   return opened;
 }
 
-/** Loads splits of a dataset into the store, each shard checked by the core before use. */
-async function loadDataset(/** @type {Requests['loadDataset']['payload']} */ { name, splits }) {
+/**
+ * Loads splits of a dataset into the store, each shard checked by the core before use: the
+ * images `splits` names, or those the core says a run of `run` reads.
+ */
+async function loadDataset(/** @type {Requests['loadDataset']['payload']} */ { name, splits, run }) {
   if (engine().store.name() !== name) {
     needIdle('switch datasets');
     const next = await storeOf(name);
@@ -107,7 +110,9 @@ async function loadDataset(/** @type {Requests['loadDataset']['payload']} */ { n
     }
   }
   const loaded = engine().store;
-  for (const [split, want] of Object.entries(splits)) {
+  /** @type {Record<string, number>} */
+  const wanted = run ? loaded.runReads(run) : splits || {};
+  for (const [split, want] of Object.entries(wanted)) {
     if (split === 'train') needIdle('change the training set');
     for (let file = loaded.nextShard(split, want); file; file = loaded.nextShard(split, want)) {
       loaded.addShard(split, file, await fetchBytes(`data/${name}/${file}`));

@@ -110,7 +110,7 @@
  *   init: {payload: InitOptions, result: Runtime},
  *   catalog: {payload: {}, result: Catalog},
  *   status: {payload: {}, result: Status},
- *   loadDataset: {payload: {name: string, splits: Record<string, number>}, result: {name: string, sizes: Record<string, number>}},
+ *   loadDataset: {payload: {name: string, splits?: Record<string, number>, run?: RunRequest}, result: {name: string, sizes: Record<string, number>}},
  *   loadWeights: {payload: {url?: string, bytes?: Uint8Array, name?: string, optional?: boolean}, result: {loaded: boolean, reason?: string, model: ModelStatus|null}},
  *   exportWeights: {payload: {half?: boolean}, result: {bytes: Uint8Array}},
  *   classify: {payload: {pixels: Float32Array}, result: Classification},

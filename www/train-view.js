@@ -251,8 +251,8 @@ export class TrainView {
     this.losses = [];
     try {
       this.note(`Loading ${size} training and ${dev} dev images…`);
-      // only the images the run reads: the first train_limit, dev_limit and test_limit of each split
-      await app.call('loadDataset', { name, splits: { train: size, dev, ...(request.test_limit ? { test: request.test_limit } : {}) } });
+      // only the images the run reads, as the core says (RunRequest::reads)
+      await app.call('loadDataset', { name, run: request });
       this.resetCharts();
       this.note(
         `Training ${fromScratch ? `a new ${base.preset} model` : 'the current model'} on ${size} images for ${epochs} epoch${epochs > 1 ? 's' : ''}. Draw, Settle and Dream use the model as of the last finished epoch.`,

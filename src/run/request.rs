@@ -215,6 +215,16 @@ impl RunRequest {
         })
     }
 
+    /// What a run of this request reads: for each split, the first N images (`None`: all of
+    /// it). A front end loads these, and no more, before the run starts.
+    pub fn reads(&self) -> Vec<(&'static str, Option<usize>)> {
+        let mut out = vec![("train", self.train_limit), ("dev", self.dev_limit)];
+        if !self.no_test {
+            out.push(("test", self.test_limit));
+        }
+        out
+    }
+
     /// Applies this request to a resumed run: anything it says about the run's identity must
     /// agree with the stored one; only the schedule and the finishing steps may change.
     pub fn apply_to(&self, run: &mut TrainingRun) -> Result<()> {

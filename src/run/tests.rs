@@ -167,3 +167,11 @@ fn a_paced_run_grows_its_slices_and_reports_every_batch_once() {
     assert_eq!(reported, 120, "every batch of the 2 epochs of 60 is reported once");
     assert!(steps < 40, "the slices grow past one batch: {steps} slices");
 }
+
+#[test]
+fn a_request_says_which_images_its_run_reads() {
+    let request = RunRequest { train_limit: Some(200), dev_limit: Some(50), test_limit: Some(20), ..RunRequest::default() };
+    assert_eq!(request.reads(), [("train", Some(200)), ("dev", Some(50)), ("test", Some(20))]);
+    let untested = RunRequest { no_test: true, ..RunRequest::default() };
+    assert_eq!(untested.reads(), [("train", None), ("dev", None)], "no test split, and whole splits where no limit is set");
+}

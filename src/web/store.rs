@@ -117,6 +117,17 @@ impl DatasetStore {
         to_js(&sizes)
     }
 
+    /// The images of each split a run of `request` reads (`run::RunRequest::reads`, within this
+    /// dataset's bounds): `{train: n, dev: n, test?: n}`, what the worker loads before the run.
+    #[wasm_bindgen(js_name = runReads)]
+    pub fn run_reads(&self, request: JsValue) -> Result<JsValue, JsValue> {
+        let req = self.bounded(from_js(request, "run request")?)?;
+        let m = self.manifest()?;
+        let whole = |split: &str| m.splits.get(split).map_or(0, |i| i.count);
+        let reads: BTreeMap<&str, usize> = req.reads().into_iter().map(|(split, n)| (split, n.unwrap_or_else(|| whole(split)))).collect();
+        to_js(&reads)
+    }
+
     /// Images `start..start+count` of a split: `{n, pixels: Uint8Array(n×784), labels: Uint8Array(n)}`.
     pub fn images(&self, split: &str, start: usize, count: usize) -> Result<JsValue, JsValue> {
         let d = self.split(split)?;

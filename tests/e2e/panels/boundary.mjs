@@ -92,6 +92,15 @@ export async function run({ test: T }) {
     return verdict();
   });
 
+  await T('the core says which images a run reads (RunRequest::reads), within the bounds of the dataset', async () => {
+    const request = { preset: 'tiny', dataset: 'mnist', train_limit: 200, dev_limit: 150, test_limit: 120 };
+    const reads = store.runReads(request);
+    assert(JSON.stringify(reads) === JSON.stringify({ dev: 150, test: 120, train: 200 }), JSON.stringify(reads));
+    const clamped = store.runReads({ ...request, no_test: true, train_limit: 10 ** 9, dev_limit: 5 });
+    assert(JSON.stringify(clamped) === JSON.stringify({ dev: 100, train: 50000 }), `no test images, the limits within the bounds: ${JSON.stringify(clamped)}`);
+    return `${JSON.stringify(reads)}; ${JSON.stringify(clamped)}`;
+  });
+
   await T("boundary: a training run's progress, batches, epoch records, test result and history have the keys protocol.js declares", async () => {
     const run = new wasm.Run({ preset: 'tiny', dataset: 'mnist', seed: 1, epochs: 1, train_limit: 200, dev_limit: 50, test_limit: 20, no_prior: true }, store);
     const seen = new Set();
