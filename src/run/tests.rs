@@ -175,3 +175,16 @@ fn a_request_says_which_images_its_run_reads() {
     let untested = RunRequest { no_test: true, ..RunRequest::default() };
     assert_eq!(untested.reads(), [("train", None), ("dev", None)], "no test split, and whole splits where no limit is set");
 }
+
+#[test]
+fn a_resumed_run_keeps_its_noise_stream() {
+    use crate::noise::NoiseStream;
+    let toy = Toy::new();
+    let mut run = TrainingRun::new(spec(1, 2e-3)).unwrap();
+    run.advance(&toy.data(), 2).unwrap();
+    let mut resumed = TrainingRun::resume(&run.state_bytes().unwrap(), None).unwrap();
+    assert_eq!(resumed.spec().noise, NoiseStream::Philox, "a new run draws Philox noise");
+    let e = RunRequest { noise: Some(NoiseStream::PcgBlocks), ..RunRequest::default() }.apply_to(&mut resumed).unwrap_err();
+    assert!(e.to_string().contains("noise stream") && e.to_string().contains("keeps its"), "{e}");
+    RunRequest { noise: Some(NoiseStream::Philox), ..RunRequest::default() }.apply_to(&mut resumed).unwrap();
+}
