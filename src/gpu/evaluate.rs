@@ -28,11 +28,28 @@ impl GpuEvaluator {
     /// [`Pff::evaluate_dataset`] with the goodness scores from the GPU. `model` must be the one
     /// this evaluator was made for.
     pub fn evaluate_dataset(&mut self, gpu: &Gpu, model: &Pff<f32>, data: &Dataset, rows: Range<usize>) -> Result<Evaluation, GpuError> {
-        let (x, labels) = data.rows(rows);
-        model.evaluate_scored(x.view(), &labels, |chunk| {
-            let (scores, dispatches) = self.classifier.scores(gpu, &model.cfg, &self.rep, chunk)?;
-            self.dispatches += dispatches;
-            Ok((scores, None))
-        })
+        let (evaluation, dispatches) = evaluate_rows(gpu, &self.classifier, &self.rep, model, data, rows)?;
+        self.dispatches += dispatches;
+        Ok(evaluation)
     }
+}
+
+/// Images `rows` of `data` evaluated with `model`, whose representation circuit `rep` holds on
+/// the GPU, and the dispatches it took.
+pub fn evaluate_rows(
+    gpu: &Gpu,
+    classifier: &Classifier,
+    rep: &GpuRepresentation,
+    model: &Pff<f32>,
+    data: &Dataset,
+    rows: Range<usize>,
+) -> Result<(Evaluation, usize), GpuError> {
+    let (x, labels) = data.rows(rows);
+    let mut dispatches = 0;
+    let evaluation = model.evaluate_scored(x.view(), &labels, |chunk| {
+        let (scores, d) = classifier.scores(gpu, &model.cfg, rep, chunk)?;
+        dispatches += d;
+        Ok((scores, None))
+    })?;
+    Ok((evaluation, dispatches))
 }

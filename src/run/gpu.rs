@@ -25,7 +25,6 @@ use crate::infer::Evaluation;
 use crate::model::Pff;
 use crate::noise::NoiseStream;
 use crate::train::{BatchStats, Trainer};
-use ndarray::ArrayView2;
 use std::ops::Range;
 
 /// The GPU a run trains on, with the run's model and optimisers on it.
@@ -94,9 +93,7 @@ impl TrainingRun {
             uploaded = GpuRepresentation::upload(&g.gpu, &model.rep);
             &uploaded
         };
-        let (x, labels) = data.rows(rows);
-        let scores = |chunk: ArrayView2<'_, f32>| g.classifier.scores(&g.gpu, &model.cfg, rep, chunk).map(|(s, _)| (s, None));
-        Ok(model.evaluate_scored(x.view(), &labels, scores)?)
+        Ok(crate::gpu::evaluate::evaluate_rows(&g.gpu, &g.classifier, rep, model, data, rows)?.0)
     }
 
     /// The prior of `model` on the first `n` images of `data`, the latents computed on the run's
