@@ -39,12 +39,23 @@ pub struct Dream {
 /// images of `data` (all when `None`), labelling each component by the class most of its
 /// images carry.
 pub fn fit_prior(model: &Pff<f32>, data: &Dataset, limit: Option<usize>, components: usize, seed: u64) -> Result<Gmm> {
+    fit_prior_with(data, limit, components, seed, |x| Ok(model.latents(x)))
+}
+
+/// [`fit_prior`] with the latents from `latents_of` (another engine's, such as the GPU's).
+pub fn fit_prior_with(
+    data: &Dataset,
+    limit: Option<usize>,
+    components: usize,
+    seed: u64,
+    latents_of: impl FnOnce(ArrayView2<'_, f32>) -> Result<Array2<f32>>,
+) -> Result<Gmm> {
     let n = limit.map_or(data.len(), |l| l.min(data.len()));
     if n == 0 {
         return Err(PffError::Input("no images to fit the prior on".into()));
     }
     let (x, labels) = data.rows(0..n);
-    prior_from_latents(model.latents(x.view()).view(), &labels, components, seed)
+    prior_from_latents(latents_of(x.view())?.view(), &labels, components, seed)
 }
 
 /// [`fit_prior`] on latents computed elsewhere (the GPU's), one row per image of `labels`.

@@ -101,13 +101,7 @@ impl TrainingRun {
     pub(super) fn fit_prior_on_device(&self, model: &Pff<f32>, data: &Dataset, n: usize) -> Result<Gmm> {
         let (components, seed) = (self.spec.config.prior_components, self.spec.seed);
         let Some(g) = &self.gpu else { return generate::fit_prior(model, data, Some(n), components, seed) };
-        let n = n.min(data.len());
-        if n == 0 {
-            return Err(PffError::Input("no images to fit the prior on".into()));
-        }
-        let (x, labels) = data.rows(0..n);
-        let z = Inference::new(&g.gpu, model)?.latents(&g.gpu, model, x.view())?;
-        generate::prior_from_latents(z.view(), &labels, components, seed)
+        generate::fit_prior_with(data, Some(n), components, seed, |x| Ok(Inference::new(&g.gpu, model)?.latents(&g.gpu, model, x)?))
     }
 
     /// Brings the host trainer up to date with the GPU (parameters, moments, step counts).
