@@ -39,23 +39,18 @@ pub struct Dream {
 /// images of `data` (all when `None`), labelling each component by the class most of its
 /// images carry.
 pub fn fit_prior(model: &Pff<f32>, data: &Dataset, limit: Option<usize>, components: usize, seed: u64) -> Result<Gmm> {
-    fit_prior_with(data, limit, components, seed, |x| Ok(model.latents(x)))
+    let (x, labels) = prior_images(data, limit)?;
+    prior_from_latents(model.latents(x.view()).view(), &labels, components, seed)
 }
 
-/// [`fit_prior`] with the latents from `latents_of` (another engine's, such as the GPU's).
-pub fn fit_prior_with(
-    data: &Dataset,
-    limit: Option<usize>,
-    components: usize,
-    seed: u64,
-    latents_of: impl FnOnce(ArrayView2<'_, f32>) -> Result<Array2<f32>>,
-) -> Result<Gmm> {
+/// The images a prior is fitted on (the first `limit` of `data`, or all) and their labels; an
+/// error when there are none.
+pub fn prior_images(data: &Dataset, limit: Option<usize>) -> Result<(Array2<f32>, Vec<usize>)> {
     let n = limit.map_or(data.len(), |l| l.min(data.len()));
     if n == 0 {
         return Err(PffError::Input("no images to fit the prior on".into()));
     }
-    let (x, labels) = data.rows(0..n);
-    prior_from_latents(latents_of(x.view())?.view(), &labels, components, seed)
+    Ok(data.rows(0..n))
 }
 
 /// [`fit_prior`] on latents computed elsewhere (the GPU's), one row per image of `labels`.

@@ -23,8 +23,10 @@
 //!   the same bits on the CPU and the GPU.
 //! * [`noise`]: which generator a run's settling noise comes from (Philox by default).
 //! * [`linalg`]: the one seam every matrix product goes through.
-//! * `gpu` (feature `gpu`, native for now): the GPU engine, WGSL kernels run through wgpu on
-//!   buffers that stay on the GPU.
+//! * `gpu` (feature `gpu`): the GPU engine, WGSL kernels run through wgpu on buffers that stay
+//!   on the GPU, natively (Vulkan, Metal, DX12, GL) and in the page's `webgpu` build.
+//! * [`blocking`]: the GPU's readbacks are async (the browser can only await them); native code
+//!   drives them with [`blocking::block_on`].
 //!
 //! The core is pure computation on byte slices and arrays: no files, no network, no terminal.
 //! Those live in [`native`] (feature `cli`, never compiled for wasm32), and the whole
@@ -38,23 +40,20 @@ pub mod error;
 // build without atomics.
 #[cfg(all(feature = "gpu", target_arch = "wasm32", target_feature = "atomics"))]
 compile_error!("feature `gpu` cannot go into an atomics (threads) wasm build: build the GPU page build without .cargo/threads.toml");
-// The GPU engine is native only so far; without this a wasm build with `gpu` would silently have
-// no GPU engine.
-#[cfg(all(feature = "gpu", target_arch = "wasm32", not(target_feature = "atomics")))]
-compile_error!("feature `gpu` is native only so far: the WebGPU page build (issue 25) is not built yet");
 
 #[cfg(all(feature = "cli", not(target_arch = "wasm32")))]
 pub mod native;
 
 pub use error::{ErrorKind, PffError, Result};
 
+pub mod blocking;
 pub mod catalog;
 pub mod checkpoint;
 pub mod config;
 pub mod counter_rng;
 pub mod generate;
 pub mod gmm;
-#[cfg(all(feature = "gpu", not(target_arch = "wasm32")))]
+#[cfg(feature = "gpu")]
 pub mod gpu;
 pub mod infer;
 pub mod init;

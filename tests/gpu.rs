@@ -11,6 +11,7 @@
 //! checks must be hit.
 
 use ndarray::{Array2, ArrayView2};
+use pff::blocking::block_on;
 use pff::counter_rng::StreamKey;
 use pff::gpu::{Gemm, Gpu, GpuMatrix, GpuRepresentation, GpuState, Noise, Op, Settle, StepNoise, StepScratch};
 use std::sync::OnceLock;
@@ -356,7 +357,7 @@ fn rep_train_step_against_cpu(n: usize, d: usize, h: usize) -> (f32, f64) {
         eprintln!("  grad {name}: max difference {diff:.3e} of its largest entry");
         worst_grad = worst_grad.max(diff);
     }
-    let losses = gscratch.losses(gpu, batch.npos).unwrap();
+    let losses = block_on(gscratch.losses(gpu, batch.npos)).unwrap();
     let want = [cpu.loss.layer1, cpu.loss.layer2, cpu.loss.head];
     let worst_loss = losses.iter().zip(&want).fold(0.0f64, |m, (g, w)| m.max((g - w).abs() / w.abs().max(1e-12)));
     eprintln!(
@@ -472,7 +473,7 @@ fn one_generator_step_matches_the_cpu() {
         |a: &Array2<f32>, b: &Array2<f32>| a.rows().into_iter().zip(b.rows()).fold(0.0f32, |m, (ra, rb)| m.max(rel_diff(&ra.to_owned(), &rb.to_owned())));
     report.push(("d_z".into(), by_row(&scratch.d_z.download(gpu).unwrap(), &cpu.d_z)));
     report.push(("z_g".into(), by_row(&gz.download(gpu).unwrap(), &cpu_z)));
-    let losses = scratch.losses(gpu).unwrap();
+    let losses = block_on(scratch.losses(gpu)).unwrap();
     let want = [cpu.loss.input, cpu.loss.layer1, cpu.loss.layer2];
     let loss_diff = losses.iter().zip(&want).fold(0.0f64, |m, (a, b)| m.max((a - b).abs() / b.abs().max(1e-12)));
     eprintln!(
@@ -513,9 +514,10 @@ fn one_training_batch_matches_the_cpu_with_the_same_noise() {
     let report = on_gpu.train_batch(gpu, x.view(), &labels, &negatives, cursor).unwrap();
     assert_eq!(report.dispatches, DISPATCHES_BEFORE_STEPS + cfg.steps * DISPATCHES_PER_STEP);
     assert_eq!(report.bytes_read, 0);
-    on_gpu.check_finite(gpu).unwrap();
+    let stats = block_on(on_gpu.finish(gpu)).unwrap();
+    assert_eq!(stats.len(), 1);
+    let stats = stats[0];
     let (rep, generative) = on_gpu.download(gpu).unwrap();
-    let stats = on_gpu.stats(gpu).unwrap().unwrap();
 
     // The CPU, step by step as Trainer::train_batch, with the Philox noise.
     let n = 2 * b;
@@ -578,7 +580,7 @@ fn a_non_finite_loss_stops_the_updates_and_is_reported() {
     let negatives = trainer.negative_labels(&labels, 0);
     let mut on_gpu = GpuTrainer::upload(gpu, &trainer).unwrap();
     on_gpu.train_batch(gpu, x.view(), &labels, &negatives, pff::train::Cursor::default()).unwrap();
-    let err = on_gpu.check_finite(gpu).unwrap_err();
+    let err = block_on(on_gpu.finish(gpu)).unwrap_err();
     assert_eq!(err.kind, GpuErrorKind::NonFinite);
     assert!(err.message.contains("representation losses became non-finite at settling step 0"), "{err}");
     let (rep, generative) = on_gpu.download(gpu).unwrap();
@@ -611,7 +613,7 @@ fn time_one_tiny_batch() {
         let cursor = pff::train::Cursor { epoch: 0, batch: round as usize };
         let report = on_gpu.train_batch(gpu, x.view(), &labels, &negatives, cursor).unwrap();
         let recorded = t.elapsed();
-        on_gpu.check_finite(gpu).unwrap();
+        block_on(on_gpu.finish(gpu)).unwrap();
         let gpu_time = t.elapsed();
         let t = Instant::now();
         trainer.train_batch(x.view(), &labels, round).unwrap();
@@ -649,7 +651,7 @@ fn goodness_scores_match_the_cpu() {
     let x = arr(23, 40, 80).mapv(f32::abs);
     let want = trainer.model.goodness_scores(x.view());
     let params = GpuRepresentation::upload(gpu, &trainer.model.rep);
-    let (got, dispatches) = Classifier::new(gpu).unwrap().scores(gpu, &cfg, &params, x.view()).unwrap();
+    let (got, dispatches) = block_on(Classifier::new(gpu).unwrap().scores(gpu, &cfg, &params, x.view())).unwrap();
     let diff = rel_diff(&got, &want);
     let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
     let (pg, pc) = (pff::ops::argmax_rows(got.view()), pff::ops::argmax_rows(want.view()));
@@ -689,7 +691,7 @@ fn latents_reconstructions_and_settle_traces_match_the_cpu() {
     let model = &trainer.model;
     let x = arr(37, 40, 95).mapv(|v| v.abs().min(1.0)); // 3 latent batches, the last short
     let inference = pff::gpu::Inference::new(gpu, model).unwrap();
-    let latents = rel_diff(&inference.latents(gpu, model, x.view()).unwrap(), &model.latents(x.view()));
+    let latents = rel_diff(&block_on(inference.latents(gpu, model, x.view())).unwrap(), &model.latents(x.view()));
     let recon = rel_diff(&inference.reconstruct(gpu, model, x.view()).unwrap(), &model.reconstruct(x.view()));
     eprintln!("latents within {latents:.3e}, reconstructions within {recon:.3e} of each one's largest entry");
     assert!(latents < 1e-5 && recon < 1e-5, "latents {latents:e}, reconstructions {recon:e}");
@@ -753,10 +755,9 @@ fn tiny_preset_learns_mnist_on_the_gpu_as_on_the_cpu() {
         let negatives = start.negative_labels(&labels, Trainer::batch_key(cursor));
         on_gpu.train_batch(gpu, x.view(), &labels, &negatives, cursor).unwrap();
     }
-    on_gpu.check_finite(gpu).unwrap();
-    let stats = on_gpu.stats(gpu).unwrap().unwrap();
+    let stats = *block_on(on_gpu.finish(gpu)).unwrap().last().unwrap();
     let train_time = t.elapsed();
-    let (scores, _) = Classifier::new(gpu).unwrap().scores(gpu, &cfg, &on_gpu.rep, dev_x.view()).unwrap();
+    let (scores, _) = block_on(Classifier::new(gpu).unwrap().scores(gpu, &cfg, &on_gpu.rep, dev_x.view())).unwrap();
     let gpu_acc = accuracy(&pff::ops::argmax_rows(scores.view()));
     let gpu_time = t.elapsed();
     (start.model.rep, start.model.generative) = on_gpu.download(gpu).unwrap();
@@ -816,7 +817,7 @@ fn a_run_moves_from_the_cpu_to_the_gpu_and_back() {
     let after_cpu = cpu.current_model().clone();
 
     let mut on_gpu = pff::run::TrainingRun::resume(&cpu.state_bytes().unwrap(), None).unwrap();
-    on_gpu.use_gpu(Gpu::new().unwrap()).unwrap();
+    block_on(on_gpu.use_gpu(Gpu::new().unwrap())).unwrap();
     let p = on_gpu.advance(&data, 2).unwrap();
     assert_eq!((p.batches.len(), p.batch), (2, 2));
     assert!(p.batches.iter().all(|b| b.goodness_loss.is_finite() && b.samples == 10));
@@ -856,7 +857,7 @@ fn a_gpu_run_is_the_cpu_run_of_the_same_seed() {
     let finish = |gpu: bool| {
         let mut run = pff::run::TrainingRun::new(toy_spec(4)).unwrap();
         if gpu {
-            run.use_gpu(Gpu::new().unwrap()).unwrap();
+            block_on(run.use_gpu(Gpu::new().unwrap())).unwrap();
         }
         let mut losses = Vec::new();
         while !run.is_done() {
@@ -881,7 +882,7 @@ mod same_run;
 /// relative, parameters 4.9e-7 relative L2, the same dev accuracy.
 #[test]
 fn the_same_run_on_the_gpu_matches_the_committed_native_record() {
-    let here = same_run::run_with(|run| run.use_gpu(Gpu::new().unwrap()).unwrap());
+    let here = same_run::run_with(|run| block_on(run.use_gpu(Gpu::new().unwrap())).unwrap());
     let reference = same_run::reference();
     let (loss, param) = same_run::compare(&reference, &here).unwrap();
     eprintln!("GPU vs native record: losses {loss:.2e}, parameters {param:.2e}, dev accuracy {} vs {}", here.dev_accuracy, reference.dev_accuracy);
@@ -894,7 +895,7 @@ fn the_same_run_on_the_gpu_matches_the_committed_native_record() {
 fn a_run_on_the_pcg_block_stream_is_refused_by_the_gpu() {
     let spec = pff::run::RunSpec { noise: pff::noise::NoiseStream::PcgBlocks, ..toy_spec(1) };
     let mut run = pff::run::TrainingRun::new(spec).unwrap();
-    let e = run.use_gpu(Gpu::new().unwrap()).unwrap_err();
+    let e = block_on(run.use_gpu(Gpu::new().unwrap())).unwrap_err();
     assert_eq!(e.kind(), pff::ErrorKind::BadConfig);
     assert!(e.to_string().contains("'pcg-blocks'") && e.to_string().contains("--device cpu"), "{e}");
     assert_eq!(run.gpu_adapter(), None);
@@ -1024,7 +1025,7 @@ fn the_shipped_mnist_web_model_reads_1000_test_digits_on_the_gpu_as_on_the_cpu()
     let test = pff::native::data::load_split(&root.join("data"), "mnist", "test").unwrap();
     let cpu = ck.model.evaluate_dataset(&test, 0..1000);
     let mut evaluator = pff::gpu::GpuEvaluator::new(gpu(), &ck.model).unwrap();
-    let on_gpu = evaluator.evaluate_dataset(gpu(), &ck.model, &test, 0..1000).unwrap();
+    let on_gpu = block_on(evaluator.evaluate_dataset(gpu(), &ck.model, &test, 0..1000)).unwrap();
     let (x, _) = test.rows(0..1000);
     let scores = ck.model.goodness_scores(x.view());
     let scale = scores.iter().fold(0.0f32, |m, v| m.max(v.abs()));

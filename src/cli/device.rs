@@ -4,6 +4,8 @@
 //! that says so: pff never falls back to the CPU on its own.
 
 use ndarray::{Array2, ArrayView2};
+#[cfg(feature = "gpu")]
+use pff::blocking::block_on;
 use pff::checkpoint::Checkpoint;
 use pff::data::Dataset;
 use pff::infer::Evaluation;
@@ -55,7 +57,7 @@ impl Device {
         match self {
             Device::Cpu => Ok(ck.model.evaluate_dataset(data, rows)),
             #[cfg(feature = "gpu")]
-            Device::Gpu(gpu) => Ok(pff::gpu::GpuEvaluator::new(gpu, &ck.model)?.evaluate_dataset(gpu, &ck.model, data, rows)?),
+            Device::Gpu(gpu) => Ok(block_on(pff::gpu::GpuEvaluator::new(gpu, &ck.model)?.evaluate_dataset(gpu, &ck.model, data, rows))?),
         }
     }
 }
@@ -66,7 +68,7 @@ impl Device {
         match self {
             Device::Cpu => Ok(ck.model.latents(x)),
             #[cfg(feature = "gpu")]
-            Device::Gpu(gpu) => Ok(pff::gpu::Inference::new(gpu, &ck.model)?.latents(gpu, &ck.model, x)?),
+            Device::Gpu(gpu) => Ok(block_on(pff::gpu::Inference::new(gpu, &ck.model)?.latents(gpu, &ck.model, x))?),
         }
     }
 

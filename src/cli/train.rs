@@ -121,7 +121,7 @@ pub fn train(root: &Path, a: TrainArgs, device: Device) -> Result<()> {
     run.set_clock(clock, rayon::current_num_threads());
     #[cfg(feature = "gpu")]
     if let Some(gpu) = device.into_gpu() {
-        run.use_gpu(gpu)?;
+        pff::blocking::block_on(run.use_gpu(gpu))?;
         say!("training on the GPU: {}", run.gpu_adapter().unwrap_or_default());
     }
     #[cfg(not(feature = "gpu"))]

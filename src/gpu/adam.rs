@@ -73,26 +73,13 @@ impl GpuAdam {
     }
 }
 
-impl GpuAdam {
-    /// Copies the moments and the step count into `adam` (for a checkpoint, or to go on on the
-    /// CPU).
-    pub fn download_into<P: ParamSet<f32>>(&self, gpu: &Gpu, adam: &mut Adam<P>) -> Result<(), GpuError> {
-        for (moments, gpu_moments) in [(&mut adam.m, &self.m), (&mut adam.v, &self.v)] {
-            for (dst, src) in moments.slices_mut().into_iter().zip(gpu_moments) {
-                dst.copy_from_slice(&flat(gpu, src)?);
-            }
-        }
-        adam.t = self.t;
-        Ok(())
-    }
-}
-
 /// A zeroed guard flag (one u32 in a storage buffer) for [`GpuAdam::encode_step`].
 pub fn guard_flag(gpu: &Gpu) -> wgpu::Buffer {
     GpuMatrix::zeros(gpu, 1, 1).buffer
 }
 
 /// A GPU matrix's values as a flat vector (for comparing moments with the CPU's).
+#[cfg(not(target_arch = "wasm32"))]
 pub fn flat(gpu: &Gpu, m: &GpuMatrix) -> Result<Vec<f32>, GpuError> {
     Ok(m.download(gpu)?.into_raw_vec_and_offset().0)
 }

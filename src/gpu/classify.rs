@@ -32,11 +32,11 @@ impl Classifier {
 
     /// The scores (n×C) of the images `x` (n×D, pixels), as `Pff::goodness_scores` gives them
     /// (the window sum, /3), in chunks of [`CHUNK`] images, and the number of dispatches.
-    pub fn scores(&self, gpu: &Gpu, cfg: &Config, rep: &GpuRepresentation, x: ArrayView2<'_, f32>) -> Result<(Array2<f32>, usize), GpuError> {
+    pub async fn scores(&self, gpu: &Gpu, cfg: &Config, rep: &GpuRepresentation, x: ArrayView2<'_, f32>) -> Result<(Array2<f32>, usize), GpuError> {
         let mut out = Array2::zeros((x.nrows(), cfg.classes));
         let mut dispatches = 0;
         for (i, chunk) in x.axis_chunks_iter(Axis(0), CHUNK).enumerate() {
-            let (scores, d) = self.chunk_scores(gpu, cfg, rep, chunk)?;
+            let (scores, d) = self.chunk_scores(gpu, cfg, rep, chunk).await?;
             out.slice_mut(s![i * CHUNK..i * CHUNK + chunk.nrows(), ..]).assign(&scores);
             dispatches += d;
         }
@@ -44,7 +44,7 @@ impl Classifier {
     }
 
     /// [`Classifier::scores`] of at most [`CHUNK`] images.
-    fn chunk_scores(&self, gpu: &Gpu, cfg: &Config, rep: &GpuRepresentation, x: ArrayView2<'_, f32>) -> Result<(Array2<f32>, usize), GpuError> {
+    async fn chunk_scores(&self, gpu: &Gpu, cfg: &Config, rep: &GpuRepresentation, x: ArrayView2<'_, f32>) -> Result<(Array2<f32>, usize), GpuError> {
         let (n, c, h) = (x.nrows(), cfg.classes, cfg.hidden);
         let rows = n * c;
         let tiled = concatenate(Axis(0), &vec![x; c]).expect("same widths");
@@ -72,7 +72,7 @@ impl Classifier {
             states.swap(0, 1);
         }
         gpu.queue.submit([encoder.finish()]);
-        let flat = score.download(gpu)?;
+        let flat = score.read(gpu).await?;
         let out = Array2::from_shape_fn((n, c), |(i, class)| flat[[class * n + i, 0]] / 3.0);
         Ok((out, dispatches))
     }

@@ -6,10 +6,10 @@
 //! searched and how to install a software driver: pff never falls back to the CPU on its own,
 //! since a run that silently took 100× longer would be worse than an error.
 
+#[cfg(not(target_arch = "wasm32"))]
+use crate::blocking::block_on;
 use std::fmt;
 use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
 /// What kind of GPU failure an error is: the part a program may act on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,19 +80,28 @@ pub struct Gpu {
 }
 
 impl Gpu {
-    /// The best adapter on any backend this build has (narrowed by `WGPU_BACKEND` when set),
-    /// with the WebGPU default limits. A software adapter is accepted: it is how the tests run.
+    /// [`Gpu::request`], waited for (native builds; the page awaits `request`).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn new() -> Result<Gpu, GpuError> {
-        let desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+        block_on(Gpu::request())
+    }
+
+    /// The best adapter on any backend this build has (natively narrowed by `WGPU_BACKEND` when
+    /// set; in the page, the browser's WebGPU), with the WebGPU default limits. A software
+    /// adapter is accepted: it is how the tests run.
+    pub async fn request() -> Result<Gpu, GpuError> {
+        let desc = instance_descriptor();
         let searched = desc.backends & wgpu::Instance::enabled_backend_features();
         let instance = wgpu::Instance::new(desc);
         let options = wgpu::RequestAdapterOptions { power_preference: wgpu::PowerPreference::HighPerformance, ..Default::default() };
-        let adapter = block_on(instance.request_adapter(&options)).map_err(|e| no_adapter(searched, &e.to_string()))?;
+        let adapter = instance.request_adapter(&options).await.map_err(|e| no_adapter(searched, &e.to_string()))?;
         let info = adapter.get_info();
         // timestamp queries where the adapter has them (for `pff bench`), nothing else optional
         let required_features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
         let desc = wgpu::DeviceDescriptor { label: Some("pff"), required_features, ..Default::default() };
-        let (device, queue) = block_on(adapter.request_device(&desc))
+        let (device, queue) = adapter
+            .request_device(&desc)
+            .await
             .map_err(|e| GpuError::new(GpuErrorKind::NoDevice, format!("the adapter {} ({:?}) refused a device: {e}", info.name, info.backend)))?;
         Ok(Gpu { device, queue, info })
     }
@@ -108,24 +117,55 @@ impl Gpu {
         format!("{} ({:?}, {:?}, driver {} {})", i.name, i.backend, i.device_type, i.driver, i.driver_info)
     }
 
-    /// Blocks until all submitted work has finished.
+    /// Natively, blocks until all submitted work has finished. In the page this returns at once
+    /// (WebGPU has no blocking wait; a readback awaits the browser instead).
     pub fn wait(&self) -> Result<(), GpuError> {
         self.device.poll(wgpu::PollType::wait_indefinitely()).map(drop).map_err(|e| GpuError::new(GpuErrorKind::Readback, format!("waiting for the GPU: {e}")))
     }
 
     /// Runs `make` under a validation error scope: a kernel that fails to compile or a pipeline
     /// that fails validation becomes a [`GpuErrorKind::Shader`] error instead of a panic.
+    ///
+    /// In the page an error scope can only be awaited, so there `make` runs unchecked and the
+    /// caller checks everything it built at once with [`Gpu::validated`].
     pub fn checked<R>(&self, what: &str, make: impl FnOnce(&wgpu::Device) -> R) -> Result<R, GpuError> {
+        #[cfg(target_arch = "wasm32")]
+        let _ = what;
+        #[cfg(target_arch = "wasm32")]
+        return Ok(make(&self.device));
+        #[cfg(not(target_arch = "wasm32"))]
+        block_on(self.validated(what, async { make(&self.device) }))
+    }
+
+    /// Awaits `build` under a validation error scope: whatever it compiles or creates that fails
+    /// validation becomes a [`GpuErrorKind::Shader`] error naming `what`.
+    pub async fn validated<R>(&self, what: &str, build: impl Future<Output = R>) -> Result<R, GpuError> {
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let out = make(&self.device);
-        match block_on(scope.pop()) {
+        let out = build.await;
+        match scope.pop().await {
             None => Ok(out),
             Some(e) => Err(GpuError::new(GpuErrorKind::Shader, format!("{what}: {e}"))),
         }
     }
 }
 
+/// Where wgpu looks: natively every backend this build has, narrowed by `WGPU_BACKEND`; in the
+/// page, the browser's WebGPU.
+fn instance_descriptor() -> wgpu::InstanceDescriptor {
+    #[cfg(not(target_arch = "wasm32"))]
+    return wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    #[cfg(target_arch = "wasm32")]
+    wgpu::InstanceDescriptor { backends: wgpu::Backends::BROWSER_WEBGPU, ..wgpu::InstanceDescriptor::new_without_display_handle() }
+}
+
 /// The error for "no adapter": what was searched and how to get a software driver.
+#[cfg(target_arch = "wasm32")]
+fn no_adapter(_: wgpu::Backends, detail: &str) -> GpuError {
+    GpuError::new(GpuErrorKind::NoAdapter, format!("this browser offers no WebGPU adapter ({detail})"))
+}
+
+/// The error for "no adapter": what was searched and how to get a software driver.
+#[cfg(not(target_arch = "wasm32"))]
 fn no_adapter(searched: wgpu::Backends, detail: &str) -> GpuError {
     let names: Vec<&str> = [(wgpu::Backends::VULKAN, "Vulkan"), (wgpu::Backends::METAL, "Metal"), (wgpu::Backends::DX12, "DX12"), (wgpu::Backends::GL, "GL")]
         .into_iter()
@@ -139,18 +179,4 @@ fn no_adapter(searched: wgpu::Backends, detail: &str) -> GpuError {
         if names.is_empty() { "no backend (WGPU_BACKEND names none this build has)".to_string() } else { names.join(", ") }
     );
     GpuError::new(GpuErrorKind::NoAdapter, message)
-}
-
-/// Drives a wgpu future to completion on this thread. Natively wgpu's futures (adapter, device,
-/// error scopes) are ready when first polled, so this never spins in practice; it exists so that
-/// the crate needs no executor.
-pub(crate) fn block_on<F: Future>(fut: F) -> F::Output {
-    let mut fut = pin!(fut);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
-        }
-        std::thread::yield_now();
-    }
 }

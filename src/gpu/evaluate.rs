@@ -27,16 +27,17 @@ impl GpuEvaluator {
 
     /// [`Pff::evaluate_dataset`] with the goodness scores from the GPU. `model` must be the one
     /// this evaluator was made for.
-    pub fn evaluate_dataset(&mut self, gpu: &Gpu, model: &Pff<f32>, data: &Dataset, rows: Range<usize>) -> Result<Evaluation, GpuError> {
-        let (evaluation, dispatches) = evaluate_rows(gpu, &self.classifier, &self.rep, model, data, rows)?;
+    pub async fn evaluate_dataset(&mut self, gpu: &Gpu, model: &Pff<f32>, data: &Dataset, rows: Range<usize>) -> Result<Evaluation, GpuError> {
+        let (evaluation, dispatches) = evaluate_rows(gpu, &self.classifier, &self.rep, model, data, rows).await?;
         self.dispatches += dispatches;
         Ok(evaluation)
     }
 }
 
 /// Images `rows` of `data` evaluated with `model`, whose representation circuit `rep` holds on
-/// the GPU, and the dispatches it took.
-pub fn evaluate_rows(
+/// the GPU, and the dispatches it took. The scores of all images come first (awaited chunk by
+/// chunk), then the CPU's part.
+pub async fn evaluate_rows(
     gpu: &Gpu,
     classifier: &Classifier,
     rep: &GpuRepresentation,
@@ -45,11 +46,12 @@ pub fn evaluate_rows(
     rows: Range<usize>,
 ) -> Result<(Evaluation, usize), GpuError> {
     let (x, labels) = data.rows(rows);
-    let mut dispatches = 0;
+    let (scores, dispatches) = classifier.scores(gpu, &model.cfg, rep, x.view()).await?;
+    let mut at = 0;
     let evaluation = model.evaluate_scored(x.view(), &labels, |chunk| {
-        let (scores, d) = classifier.scores(gpu, &model.cfg, rep, chunk)?;
-        dispatches += d;
-        Ok((scores, None))
+        let mine = scores.slice(ndarray::s![at..at + chunk.nrows(), ..]).to_owned();
+        at += chunk.nrows();
+        Ok::<_, GpuError>((mine, None))
     })?;
     Ok((evaluation, dispatches))
 }

@@ -82,6 +82,7 @@ impl Gemm {
     }
 
     /// The duration of the last dispatch, when this kernel is [`Gemm::timed`].
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn last_seconds(&self, gpu: &Gpu) -> Result<Option<f64>, GpuError> {
         self.timer.as_ref().map(|t| t.seconds(gpu)).transpose()
     }

@@ -41,6 +41,7 @@ impl GpuGenerative {
         GpuGenerative { gy: GpuMatrix::zeros(gpu, g, h), g1: GpuMatrix::zeros(gpu, h, d), g2: GpuMatrix::zeros(gpu, h, h) }
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn download(&self, gpu: &Gpu) -> Result<Generative<f32>, GpuError> {
         Ok(Generative { gy: self.gy.download(gpu)?, g1: self.g1.download(gpu)?, g2: self.g2.download(gpu)? })
     }
@@ -106,10 +107,19 @@ impl GenScratch {
 
     /// The step's losses as `model::GenLoss` reports them (input, layer 1, layer 2; means of
     /// per-image squared errors): reads back 3·N floats.
-    pub fn losses(&self, gpu: &Gpu) -> Result<[f64; 3], GpuError> {
-        let n = self.loss0.rows as f64;
-        let mean = |m: &GpuMatrix| -> Result<f64, GpuError> { Ok(m.download(gpu)?.iter().map(|&v| f64::from(v)).sum::<f64>() / n) };
-        Ok([mean(&self.loss0)?, mean(&self.loss1)?, mean(&self.loss2)?])
+    pub async fn losses(&self, gpu: &Gpu) -> Result<[f64; 3], GpuError> {
+        let rows = super::matrix::read_all(gpu, &self.loss_rows()).await?;
+        Ok(GenScratch::losses_of([&rows[0], &rows[1], &rows[2]]))
+    }
+
+    /// The per-row loss buffers: input, layer 1, layer 2.
+    pub fn loss_rows(&self) -> [&GpuMatrix; 3] {
+        [&self.loss0, &self.loss1, &self.loss2]
+    }
+
+    /// The losses from the rows of [`GenScratch::loss_rows`].
+    pub fn losses_of(rows: [&[f32]; 3]) -> [f64; 3] {
+        rows.map(|r| r.iter().map(|&v| f64::from(v)).sum::<f64>() / r.len() as f64)
     }
 }
 

@@ -16,8 +16,12 @@ use super::kernel::{Kernel, uniform};
 use super::matrix::GpuMatrix;
 use super::settle::{GpuRepresentation, GpuState};
 use crate::config::{Config, GROUP};
-use crate::model::Representation;
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{ArrayView1, ArrayView2, Axis};
+#[cfg(not(target_arch = "wasm32"))]
+use {
+    crate::model::Representation,
+    ndarray::{Array1, Array2},
+};
 
 /// Dispatches recorded by [`RepGrads::encode`].
 pub const DISPATCHES: usize = 14;
@@ -74,11 +78,22 @@ impl GradScratch {
 
     /// The step's three losses as `model::RepLoss` reports them (goodness means over N, head
     /// over the positives): reads back 3·N floats.
-    pub fn losses(&self, gpu: &Gpu, npos: f32) -> Result<[f64; 3], GpuError> {
-        let sum = |m: &GpuMatrix| -> Result<f64, GpuError> { Ok(m.download(gpu)?.iter().map(|&v| f64::from(v)).sum()) };
-        let n = self.loss1.rows as f64;
-        let head = if npos > 0.0 { sum(&self.loss_head)? / f64::from(npos) } else { 0.0 };
-        Ok([sum(&self.loss1)? / n, sum(&self.loss2)? / n, head])
+    pub async fn losses(&self, gpu: &Gpu, npos: f32) -> Result<[f64; 3], GpuError> {
+        let rows = super::matrix::read_all(gpu, &self.loss_rows()).await?;
+        Ok(GradScratch::losses_of([&rows[0], &rows[1], &rows[2]], npos))
+    }
+
+    /// The per-row loss buffers: goodness of layers 1 and 2, head.
+    pub fn loss_rows(&self) -> [&GpuMatrix; 3] {
+        [&self.loss1, &self.loss2, &self.loss_head]
+    }
+
+    /// The losses from the rows of [`GradScratch::loss_rows`].
+    pub fn losses_of(rows: [&[f32]; 3], npos: f32) -> [f64; 3] {
+        let sum = |r: &[f32]| r.iter().map(|&v| f64::from(v)).sum::<f64>();
+        let n = rows[0].len() as f64;
+        let head = if npos > 0.0 { sum(rows[2]) / f64::from(npos) } else { 0.0 };
+        [sum(rows[0]) / n, sum(rows[1]) / n, head]
     }
 }
 
@@ -102,6 +117,7 @@ impl GpuRepresentation {
     }
 
     /// The parameters back on the CPU.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn download(&self, gpu: &Gpu) -> Result<Representation<f32>, GpuError> {
         let vec = |m: &GpuMatrix| -> Result<Array1<f32>, GpuError> { Ok(m.download(gpu)?.remove_axis(Axis(0))) };
         let mat = |m: &GpuMatrix| -> Result<Array2<f32>, GpuError> { m.download(gpu) };

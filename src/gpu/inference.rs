@@ -5,6 +5,7 @@
 use super::generative::{GenScratch, GenStep, GpuGenerative};
 use super::kernel::{Kernel, uniform};
 use super::{Gemm, Gpu, GpuError, GpuMatrix, GpuRepresentation, GpuState, Op, Settle, StepScratch};
+#[cfg(not(target_arch = "wasm32"))]
 use crate::infer::SettleTrace;
 use crate::model::Pff;
 use ndarray::{Array2, ArrayView2, Axis, s};
@@ -51,7 +52,7 @@ impl Inference {
     /// The top latents (N×G) of images `x` (pixels in [0, 1]), as `Pff::latents` computes them:
     /// in batches of `latent_batch`, the forward state, the label replaced by the head's
     /// probabilities, one noise-free step, and K descent steps of z_g from zero.
-    pub fn latents(&self, gpu: &Gpu, model: &Pff<f32>, x: ArrayView2<'_, f32>) -> Result<Array2<f32>, GpuError> {
+    pub async fn latents(&self, gpu: &Gpu, model: &Pff<f32>, x: ArrayView2<'_, f32>) -> Result<Array2<f32>, GpuError> {
         let cfg = &model.cfg;
         let mut out = Array2::zeros((x.nrows(), cfg.latent));
         for (i, chunk) in x.axis_chunks_iter(Axis(0), cfg.latent_batch).enumerate() {
@@ -70,13 +71,14 @@ impl Inference {
             }
             gpu.queue.submit([encoder.finish()]);
             let start = i * cfg.latent_batch;
-            out.slice_mut(s![start..start + n, ..]).assign(&z_g.download(gpu)?);
+            out.slice_mut(s![start..start + n, ..]).assign(&z_g.read(gpu).await?);
         }
         Ok(out)
     }
 
     /// Reconstructions of images `x` from their forward state, as `Pff::reconstruct`:
     /// `clip01(nrm(φ(nrm(φ(z2⁰))·G2))·G1)`.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn reconstruct(&self, gpu: &Gpu, model: &Pff<f32>, x: ArrayView2<'_, f32>) -> Result<Array2<f32>, GpuError> {
         let (n, h, d) = (x.nrows(), model.cfg.hidden, model.cfg.input_dim);
         let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("reconstruct") });
@@ -94,6 +96,7 @@ impl Inference {
     /// `Pff::settle_trace` records it: every step's states are copied aside on the GPU and read
     /// back once. The per-step input predictions of the recorded hypothesis (K rows of one
     /// product) are computed from those states on the CPU.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn settle_trace(&self, gpu: &Gpu, model: &Pff<f32>, x: ArrayView2<'_, f32>, label: Option<usize>) -> Result<SettleTrace, GpuError> {
         let cfg = &model.cfg;
         let (c, h, k_steps) = (cfg.classes, cfg.hidden, cfg.steps);

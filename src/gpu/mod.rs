@@ -8,9 +8,14 @@
 //! ([`GpuMatrix`]), one training step is recorded as a few dispatches, and only the scalars that
 //! are asked for are read back.
 //!
-//! The kernels live in `kernels/*.wgsl`, written once for the native build now (Vulkan, Metal,
-//! DX12 or GL, whichever wgpu finds) and for the page later (WebGPU). They are compiled into the
-//! binary with `include_str!`.
+//! The kernels live in `kernels/*.wgsl`, written once for the native build (Vulkan, Metal, DX12
+//! or GL, whichever wgpu finds) and the page's `webgpu` build (the browser's WebGPU). They are
+//! compiled into the binary with `include_str!`.
+//!
+//! Readbacks are async ([`matrix::read_words`]), since in the browser they can only be awaited;
+//! native code waits for them with [`crate::blocking::block_on`]. A few native-only helpers
+//! (`GpuMatrix::download`, the report's reconstructions and settle traces, `pff bench`'s
+//! timers) wait themselves.
 //!
 //! * [`device`]: finding an adapter and opening a device; a missing adapter is an error that says
 //!   how to get one, never a silent fallback to the CPU.

@@ -85,6 +85,7 @@ impl GpuState {
     }
 
     /// The raw states back on the CPU.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn download(&self, gpu: &Gpu) -> Result<State<f32>, GpuError> {
         Ok(State { z1: self.z1.z.download(gpu)?, z2: self.z2.z.download(gpu)? })
     }

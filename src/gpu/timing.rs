@@ -2,8 +2,9 @@
 //! lavapipe and SwiftShader do). A timestamp pair brackets one compute pass, so the time is
 //! the kernel's, without the submission, launch and readback that wall-clock timing includes.
 
-use super::device::{Gpu, GpuError};
-use super::matrix::read_words;
+use super::device::Gpu;
+#[cfg(not(target_arch = "wasm32"))]
+use {super::device::GpuError, super::matrix::read_buffers, crate::blocking::block_on};
 
 /// Two timestamps (a pass's start and end) and the buffer they resolve into.
 pub struct PassTimer {
@@ -38,8 +39,9 @@ impl PassTimer {
     }
 
     /// The timed pass's duration in seconds (reads back 16 bytes; call after the submission).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn seconds(&self, gpu: &Gpu) -> Result<f64, GpuError> {
-        let w = read_words(gpu, &self.resolved, 16)?;
+        let w = block_on(read_buffers(gpu, &[(&self.resolved, 16)]))?.pop().expect("one buffer");
         let (start, end) = (u64::from(w[0]) | u64::from(w[1]) << 32, u64::from(w[2]) | u64::from(w[3]) << 32);
         Ok(end.saturating_sub(start) as f64 * f64::from(gpu.queue.get_timestamp_period()) * 1e-9)
     }

@@ -7,15 +7,15 @@
 //!   guard (1), Adam on θ_r (10), the generator step with the top latent's update (14), the
 //!   guard (1), Adam on θ_g (3): 49.
 //!
-//! Nothing is read back: the last step's losses stay on the GPU until [`GpuTrainer::stats`]
-//! is asked for them, and the guard's flag until [`GpuTrainer::check_finite`] reads it. The noise is the counter-based Philox stream of [`crate::counter_rng`],
-//! addressed (seed, batch key, step k, purpose) with purposes 0, 1 (e1, e2) and 2, 3 (n1, n2)
-//! as the CPU's `batch_noise` numbers them; the CPU's training still uses its PCG blocks, so a
-//! GPU batch equals a CPU batch only when the CPU is fed the same Philox noise (as the tests do).
+//! Nothing is read back during a batch: the last step's losses of every batch stay on the GPU
+//! until [`GpuTrainer::finish`] reads them, with the guard's flag, in one readback. The noise is
+//! the counter-based Philox stream of [`crate::counter_rng`], addressed (seed, batch key, step k,
+//! purpose) with purposes 0, 1 (e1, e2) and 2, 3 (n1, n2) as the CPU's `crate::noise` numbers
+//! them, so a GPU batch is the CPU's batch to within rounding.
 //!
 //! Not here yet: `reg_lambda` (refused).
 
-use super::adam::{GpuAdam, guard_flag};
+use super::adam::GpuAdam;
 use super::device::{Gpu, GpuError, GpuErrorKind};
 use super::generative::{GenNoise, GenScratch, GenStep, GpuGenerative};
 use super::grads::{GpuBatch, GradScratch, RepGrads};
@@ -24,6 +24,8 @@ use super::matrix::GpuMatrix;
 use super::settle::{GpuRepresentation, GpuState, Settle, StepNoise, StepScratch};
 use crate::config::Config;
 use crate::counter_rng::StreamKey;
+use crate::model::ParamSet;
+#[cfg(not(target_arch = "wasm32"))]
 use crate::model::{Generative, Representation};
 use crate::ops::one_hot;
 use crate::train::{BatchStats, Cursor, Trainer};
@@ -42,10 +44,12 @@ pub struct GpuTrainer {
     gen_step: GenStep,
     guard: Kernel,
     /// The non-finite guard's word: 0, or 1 + 2k (representation losses of step k) or 2 + 2k
-    /// (generative losses of step k) for the first step whose losses were not finite.
-    flag: wgpu::Buffer,
-    /// The last batch's loss rows, kept for [`GpuTrainer::stats`].
-    last: Option<LastBatch>,
+    /// (generative losses of step k) for the first step whose losses were not finite. Cleared
+    /// when the first batch after a [`GpuTrainer::finish`] starts, so a bad step stops every
+    /// update until it is read.
+    flag: GpuMatrix,
+    /// The loss rows of the batches trained since the last [`GpuTrainer::finish`].
+    pending: Vec<LastBatch>,
 }
 
 /// What one GPU batch recorded.
@@ -87,22 +91,32 @@ impl GpuTrainer {
             rep_grads: RepGrads::new(gpu)?,
             gen_step: GenStep::new(gpu)?,
             guard: Kernel::new(gpu, "guard", include_str!("kernels/guard.wgsl"), "main")?,
-            flag: guard_flag(gpu),
-            last: None,
+            flag: GpuMatrix::zeros(gpu, 1, 1),
+            pending: Vec::new(),
         })
     }
 
-    /// Both circuits' parameters back on the CPU (for checkpoints and tests).
+    /// Both circuits' parameters back on the CPU (for tests).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn download(&self, gpu: &Gpu) -> Result<(Representation<f32>, Generative<f32>), GpuError> {
         Ok((self.rep.download(gpu)?, self.generative.download(gpu)?))
     }
 
     /// Copies the parameters and both optimisers' state into `trainer` (its cursor is the
-    /// caller's): what a checkpoint, an evaluation or the CPU needs to go on from here.
-    pub fn download_into(&self, gpu: &Gpu, trainer: &mut Trainer) -> Result<(), GpuError> {
-        (trainer.model.rep, trainer.model.generative) = self.download(gpu)?;
-        self.opt_r.download_into(gpu, &mut trainer.opt_r)?;
-        self.opt_g.download_into(gpu, &mut trainer.opt_g)
+    /// caller's), in one readback: what a checkpoint, an evaluation or the CPU needs to go on
+    /// from here.
+    pub async fn read_into(&self, gpu: &Gpu, trainer: &mut Trainer) -> Result<(), GpuError> {
+        let (r, g) = (&self.opt_r, &self.opt_g);
+        let sources: Vec<&GpuMatrix> =
+            self.rep.tensors().into_iter().chain(self.generative.tensors()).chain(&r.m).chain(&r.v).chain(&g.m).chain(&g.v).collect();
+        let values = super::matrix::read_all(gpu, &sources).await?;
+        let t = trainer;
+        let dsts = t.model.rep.slices_mut().into_iter().chain(t.model.generative.slices_mut()).chain(t.opt_r.m.slices_mut()).chain(t.opt_r.v.slices_mut());
+        for (dst, src) in dsts.chain(t.opt_g.m.slices_mut()).chain(t.opt_g.v.slices_mut()).zip(&values) {
+            dst.copy_from_slice(src);
+        }
+        (t.opt_r.t, t.opt_g.t) = (r.t, g.t);
+        Ok(())
     }
 
     /// Trains on the batch at `cursor`: `x` (B×D, pixels in [0, 1]), its labels and the
@@ -133,7 +147,9 @@ impl GpuTrainer {
             npos: b as f32,
         };
         let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("pff batch") });
-        encoder.clear_buffer(&self.flag, 0, None);
+        if self.pending.is_empty() {
+            encoder.clear_buffer(&self.flag.buffer, 0, None);
+        }
         let mut dispatches = 0;
         let sq = GpuMatrix::zeros(gpu, n, 1);
         self.settle.encode_nrm(gpu, &mut encoder, &xx, &batch.x_hat, &sq)?;
@@ -155,15 +171,15 @@ impl GpuTrainer {
             dispatches += self.rep_grads.encode(gpu, &mut encoder, &cfg, &self.rep, &batch, (prev, next), &grad_scratch, &rep_grads)?;
             let g = &grad_scratch;
             dispatches += self.encode_guard(gpu, &mut encoder, [&g.loss1, &g.loss2, &g.loss_head], 1 + 2 * k);
-            dispatches += self.opt_r.encode_step(gpu, &mut encoder, &self.rep.tensors(), &rep_grads.tensors(), &self.flag);
+            dispatches += self.opt_r.encode_step(gpu, &mut encoder, &self.rep.tensors(), &rep_grads.tensors(), &self.flag.buffer);
             dispatches += self.gen_step.encode(gpu, &mut encoder, &cfg, &self.generative, (&xx, next, &z_g), Some(gen_noise), &gen_scratch, &gen_grads)?;
             let g = &gen_scratch;
             dispatches += self.encode_guard(gpu, &mut encoder, [&g.loss0, &g.loss1, &g.loss2], 2 + 2 * k);
-            dispatches += self.opt_g.encode_step(gpu, &mut encoder, &self.generative.tensors(), &gen_grads.tensors(), &self.flag);
+            dispatches += self.opt_g.encode_step(gpu, &mut encoder, &self.generative.tensors(), &gen_grads.tensors(), &self.flag.buffer);
             states.swap(0, 1);
         }
         gpu.queue.submit([encoder.finish()]);
-        self.last = Some(LastBatch { rep: grad_scratch, generative: gen_scratch, forward, samples: b });
+        self.pending.push(LastBatch { rep: grad_scratch, generative: gen_scratch, forward, samples: b });
         Ok(GpuBatchReport { dispatches, bytes_read: 0 })
     }
 
@@ -171,32 +187,47 @@ impl GpuTrainer {
     /// finite (one dispatch).
     fn encode_guard(&self, gpu: &Gpu, encoder: &mut wgpu::CommandEncoder, rows: [&GpuMatrix; 3], code: u32) -> usize {
         let params = uniform(gpu, &[rows[0].rows as u32, code]);
-        self.guard.encode(gpu, encoder, &[&params, &rows[0].buffer, &rows[1].buffer, &rows[2].buffer, &self.flag], [1, 1, 1]);
+        self.guard.encode(gpu, encoder, &[&params, &rows[0].buffer, &rows[1].buffer, &rows[2].buffer, &self.flag.buffer], [1, 1, 1]);
         1
     }
 
-    /// Whether the last batch's losses stayed finite (reads back 4 bytes). If not, the error
-    /// names the first bad step; its update and all later ones were not applied, as on the CPU,
-    /// and the caller should not go on from this state (Adam's step counts moved on).
-    pub fn check_finite(&self, gpu: &Gpu) -> Result<(), GpuError> {
-        let code = super::matrix::read_words(gpu, &self.flag, 4)?[0];
-        if code == 0 {
-            return Ok(());
+    /// The `BatchStats` of every batch trained since the last call, in order (each batch's last
+    /// settling step's losses and the forward head's cross-entropy before its updates, as the
+    /// CPU's `train_batch` reports them), read back with the non-finite guard in one readback
+    /// (7·N floats per batch and 4 bytes).
+    ///
+    /// If the guard tripped, the error names the first bad step; its update and all later ones
+    /// were not applied, as on the CPU, and the caller should not go on from this state (Adam's
+    /// step counts moved on).
+    pub async fn finish(&mut self, gpu: &Gpu) -> Result<Vec<BatchStats>, GpuError> {
+        let pending = std::mem::take(&mut self.pending);
+        let mut sources = vec![&self.flag];
+        for p in &pending {
+            sources.extend(p.rep.loss_rows().into_iter().chain(p.generative.loss_rows()).chain([&p.forward.loss_head]));
         }
-        let (step, what) = ((code - 1) / 2, if code % 2 == 1 { "representation losses" } else { "generative losses" });
-        let msg = format!("{what} became non-finite at settling step {step}; training stopped before applying the update (try a smaller learning rate)");
-        Err(GpuError::new(GpuErrorKind::NonFinite, msg))
+        let words = super::matrix::read_words(gpu, &sources).await?;
+        guard_result(words[0][0])?;
+        let rows: Vec<Vec<f32>> = words[1..].iter().map(|w| w.iter().map(|&v| f32::from_bits(v)).collect()).collect();
+        Ok(pending.iter().zip(rows.chunks_exact(7)).map(|(p, r)| batch_stats(p.samples, r)).collect())
     }
+}
 
-    /// The last batch's `BatchStats` (the last step's losses and the forward head's
-    /// cross-entropy before the batch's updates), as the CPU's `train_batch` reports them. Reads
-    /// back 7·N floats; `None` before the first batch.
-    pub fn stats(&self, gpu: &Gpu) -> Result<Option<BatchStats>, GpuError> {
-        let Some(last) = &self.last else { return Ok(None) };
-        let b = last.samples as f32;
-        let [l1, l2, head] = last.rep.losses(gpu, b)?;
-        let [input, g1, g2] = last.generative.losses(gpu)?;
-        let [_, _, forward_ce] = last.forward.losses(gpu, b)?;
-        Ok(Some(BatchStats { goodness_loss: l1 + l2, head_loss: head, gen_loss: input + g1 + g2, recon_loss: input, forward_ce, samples: last.samples }))
+/// The guard's word as a result: 0 is fine, else the first bad step.
+fn guard_result(code: u32) -> Result<(), GpuError> {
+    if code == 0 {
+        return Ok(());
     }
+    let (step, what) = ((code - 1) / 2, if code % 2 == 1 { "representation losses" } else { "generative losses" });
+    let msg = format!("{what} became non-finite at settling step {step}; training stopped before applying the update (try a smaller learning rate)");
+    Err(GpuError::new(GpuErrorKind::NonFinite, msg))
+}
+
+/// One batch's `BatchStats` from its seven loss rows (representation 1, 2, head; generative
+/// input, 1, 2; the forward head's cross-entropy).
+fn batch_stats(samples: usize, rows: &[Vec<f32>]) -> BatchStats {
+    let b = samples as f32;
+    let [l1, l2, head] = GradScratch::losses_of([&rows[0], &rows[1], &rows[2]], b);
+    let [input, g1, g2] = GenScratch::losses_of([&rows[3], &rows[4], &rows[5]]);
+    let forward_ce = rows[6].iter().map(|&v| f64::from(v)).sum::<f64>() / f64::from(b);
+    BatchStats { goodness_loss: l1 + l2, head_loss: head, gen_loss: input + g1 + g2, recon_loss: input, forward_ce, samples }
 }

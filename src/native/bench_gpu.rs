@@ -9,6 +9,7 @@
 //! a GPU, not a GPU.
 
 use super::bench::{MatmulResult, batch_gflop, best_of, model_shapes, synthetic_images};
+use crate::blocking::block_on;
 use crate::config::Config;
 use crate::gpu::{Classifier, Gemm, Gpu, GpuError, GpuMatrix, GpuRepresentation, GpuTrainer, Op, PassTimer};
 use crate::model::Pff;
@@ -71,6 +72,7 @@ pub fn run(gpu: &Gpu, cfg: &Config, train_batches: usize, reps: usize) -> Result
     if let Some(e) = failed {
         return Err(e);
     }
+    block_on(trainer.finish(gpu))?; // the batches' losses, not timed: a run reads them per chunk
     let (classify_images_per_s, classify_one_ms, classify_dispatches_per_500) = classifier(gpu, &model, reps)?;
     let gflop = batch_gflop(cfg);
     Ok(GpuBenchReport {
@@ -124,9 +126,9 @@ fn classifier(gpu: &Gpu, model: &Pff<f32>, reps: usize) -> Result<(f64, f64, usi
     let rep = GpuRepresentation::upload(gpu, &model.rep);
     let images = synthetic_images(500, model.cfg.input_dim, 4);
     let one = images.slice(ndarray::s![0..1, ..]).to_owned();
-    let (_, dispatches) = classifier.scores(gpu, &model.cfg, &rep, images.view())?;
+    let (_, dispatches) = block_on(classifier.scores(gpu, &model.cfg, &rep, images.view()))?;
     let mut failed = None;
-    let mut timed = |x: &ndarray::Array2<f32>, reps: usize| best_of(reps, || failed = classifier.scores(gpu, &model.cfg, &rep, x.view()).err());
+    let mut timed = |x: &ndarray::Array2<f32>, reps: usize| best_of(reps, || failed = block_on(classifier.scores(gpu, &model.cfg, &rep, x.view())).err());
     let (batch_secs, one_secs) = (timed(&images, reps.clamp(1, 3)), timed(&one, reps * 3));
     match failed {
         Some(e) => Err(e),

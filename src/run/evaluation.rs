@@ -22,22 +22,22 @@ pub(super) struct TestSums {
 
 impl TrainingRun {
     /// The current model on the run's first `dev_limit` dev images.
-    pub(super) fn evaluate_dev(&self, data: &RunData<'_>) -> Result<Evaluation> {
+    pub(super) async fn evaluate_dev(&self, data: &RunData<'_>) -> Result<Evaluation> {
         let n = self.limited(self.spec.dev_limit, data.dev.len(), "dev")?;
-        self.evaluate_on_device(&self.trainer.model, data.dev, 0..n)
+        self.evaluate_on_device(&self.trainer.model, data.dev, 0..n).await
     }
 
     /// Images `rows` of `data` evaluated with `model` (a build without the GPU engine).
     #[cfg(not(feature = "gpu"))]
-    pub(super) fn evaluate_on_device(&self, model: &Pff<f32>, data: &Dataset, rows: Range<usize>) -> Result<Evaluation> {
+    pub(super) async fn evaluate_on_device(&self, model: &Pff<f32>, data: &Dataset, rows: Range<usize>) -> Result<Evaluation> {
         Ok(model.evaluate_dataset(data, rows))
     }
 
     /// Evaluates the model after `epoch` and keeps it when it beats the best.
-    pub(super) fn end_epoch(&mut self, data: &RunData<'_>, epoch: usize) -> Result<EpochRecord> {
+    pub(super) async fn end_epoch(&mut self, data: &RunData<'_>, epoch: usize) -> Result<EpochRecord> {
         #[cfg(feature = "gpu")]
-        self.sync_from_gpu()?;
-        let ev = self.evaluate_dev(data)?;
+        self.sync_from_gpu().await?;
+        let ev = self.evaluate_dev(data).await?;
         let mut rec = self.record(epoch, &ev, Some(&self.sums));
         rec.improved = self.best.as_ref().is_none_or(|b| ev.accuracy > b.dev_accuracy);
         if rec.improved {
@@ -50,7 +50,7 @@ impl TrainingRun {
 
     /// Evaluates the best model on the next chunk of the test split; after the last chunk,
     /// records the result and moves on to the prior, or to the end.
-    pub(super) fn test_step(&mut self, data: &RunData<'_>) -> Result<()> {
+    pub(super) async fn test_step(&mut self, data: &RunData<'_>) -> Result<()> {
         let test = data.test.ok_or_else(|| PffError::Input("this run evaluates the test split at the end, but no test data was given".into()))?;
         test.check_fits(self.spec.config.input_dim, self.spec.config.classes, &format!("{}/test", self.spec.dataset))?;
         let best = self.best.as_ref().expect("a run past its baseline has a best model");
@@ -58,7 +58,7 @@ impl TrainingRun {
         let start = self.test_sums.n;
         let end = (start + TEST_CHUNK).min(total);
         if start < end {
-            let ev = self.evaluate_on_device(&best.model, test, start..end)?;
+            let ev = self.evaluate_on_device(&best.model, test, start..end).await?;
             let s = &mut self.test_sums;
             s.n += ev.n;
             s.correct += ev.predictions.iter().zip(&test.labels[start..end]).filter(|&(&p, &l)| p == usize::from(l)).count();

@@ -38,8 +38,9 @@ pub(super) struct GpuRun {
 }
 
 impl TrainingRun {
-    /// Trains the rest of this run on `gpu`: the model and the optimisers go up now.
-    pub fn use_gpu(&mut self, gpu: Gpu) -> Result<()> {
+    /// Trains the rest of this run on `gpu`: the model and the optimisers go up now, and the
+    /// kernels are compiled and validated (awaited: in the page validation can only be awaited).
+    pub async fn use_gpu(&mut self, gpu: Gpu) -> Result<()> {
         if self.spec.config.reg_lambda != 0.0 {
             return Err(PffError::Config("the GPU engine has no weight regulariser yet (reg_lambda): train this run on the CPU".into()));
         }
@@ -49,9 +50,9 @@ impl TrainingRun {
                 self.trainer.noise_stream.name()
             )));
         }
-        let trainer = GpuTrainer::upload(&gpu, &self.trainer)?;
-        let classifier = Classifier::new(&gpu)?;
-        self.gpu = Some(GpuRun { gpu, trainer, classifier, ahead: false });
+        let (trainer, classifier) =
+            gpu.validated("starting the GPU engine", async { (GpuTrainer::upload(&gpu, &self.trainer), Classifier::new(&gpu)) }).await?;
+        self.gpu = Some(GpuRun { trainer: trainer?, classifier: classifier?, gpu, ahead: false });
         Ok(())
     }
 
@@ -62,10 +63,11 @@ impl TrainingRun {
 
     /// Up to `count` batches of the first `n` images of `data` on the GPU, in the host
     /// trainer's batch loop (`Trainer::batches_with`: the same order, negatives and cursor).
-    pub(super) fn train_batches_gpu(&mut self, data: &Dataset, n: usize, count: usize) -> Result<Vec<BatchStats>> {
+    /// The batches' losses and the non-finite guard come back in one readback at the end.
+    pub(super) async fn train_batches_gpu(&mut self, data: &Dataset, n: usize, count: usize) -> Result<Vec<BatchStats>> {
         let g = self.gpu.as_mut().expect("called on a GPU run");
         g.trainer.cfg = self.trainer.model.cfg.clone(); // the schedule may have changed
-        self.trainer.batches_with(
+        let trained = self.trainer.batches_with(
             data,
             n,
             count,
@@ -73,18 +75,20 @@ impl TrainingRun {
                 let negatives = host.negative_labels(labels, key);
                 g.trainer.train_batch(&g.gpu, x, labels, &negatives, host.cursor)?;
                 g.ahead = true;
-                g.trainer.check_finite(&g.gpu)?;
-                Ok(g.trainer.stats(&g.gpu)?.expect("a batch was trained"))
+                Ok(BatchStats { samples: x.nrows(), ..Default::default() }) // the losses come below
             },
             |_, _| {},
-        )
+        );
+        let stats = g.trainer.finish(&g.gpu).await?; // read even after a failure, so none stay pending
+        trained?;
+        Ok(stats)
     }
 
     /// Images `rows` of `data` evaluated with `model` ([`Pff::evaluate_dataset`]), the goodness
     /// classifier on the run's GPU when it trains on one. The current model's parameters are
     /// already there (the host trainer is in sync at an epoch end); another model (the best,
     /// for the test) is uploaded.
-    pub(super) fn evaluate_on_device(&self, model: &Pff<f32>, data: &Dataset, rows: Range<usize>) -> Result<Evaluation> {
+    pub(super) async fn evaluate_on_device(&self, model: &Pff<f32>, data: &Dataset, rows: Range<usize>) -> Result<Evaluation> {
         let Some(g) = &self.gpu else { return Ok(model.evaluate_dataset(data, rows)) };
         let uploaded;
         let rep = if !g.ahead && model.same_parameters(&self.trainer.model) {
@@ -93,31 +97,33 @@ impl TrainingRun {
             uploaded = GpuRepresentation::upload(&g.gpu, &model.rep);
             &uploaded
         };
-        Ok(crate::gpu::evaluate::evaluate_rows(&g.gpu, &g.classifier, rep, model, data, rows)?.0)
+        Ok(crate::gpu::evaluate::evaluate_rows(&g.gpu, &g.classifier, rep, model, data, rows).await?.0)
     }
 
     /// The prior of `model` on the first `n` images of `data`, the latents computed on the run's
     /// GPU when it trains on one (`gpu::Inference::latents`), the mixture fitted on the CPU.
-    pub(super) fn fit_prior_on_device(&self, model: &Pff<f32>, data: &Dataset, n: usize) -> Result<Gmm> {
+    pub(super) async fn fit_prior_on_device(&self, model: &Pff<f32>, data: &Dataset, n: usize) -> Result<Gmm> {
         let (components, seed) = (self.spec.config.prior_components, self.spec.seed);
         let Some(g) = &self.gpu else { return generate::fit_prior(model, data, Some(n), components, seed) };
-        generate::fit_prior_with(data, Some(n), components, seed, |x| Ok(Inference::new(&g.gpu, model)?.latents(&g.gpu, model, x)?))
+        let (x, labels) = generate::prior_images(data, Some(n))?;
+        let z = Inference::new(&g.gpu, model)?.latents(&g.gpu, model, x.view()).await?;
+        generate::prior_from_latents(z.view(), &labels, components, seed)
     }
 
     /// Brings the host trainer up to date with the GPU (parameters, moments, step counts).
-    pub(super) fn sync_from_gpu(&mut self) -> Result<()> {
+    pub(super) async fn sync_from_gpu(&mut self) -> Result<()> {
         if let Some(g) = self.gpu.as_mut().filter(|g| g.ahead) {
-            g.trainer.download_into(&g.gpu, &mut self.trainer)?;
+            g.trainer.read_into(&g.gpu, &mut self.trainer).await?;
             g.ahead = false;
         }
         Ok(())
     }
 
     /// The host trainer as the GPU has it now, when the GPU is ahead of it.
-    pub(super) fn gpu_trainer_now(&self) -> Result<Option<Trainer>> {
+    pub(super) async fn gpu_trainer_now(&self) -> Result<Option<Trainer>> {
         let Some(g) = self.gpu.as_ref().filter(|g| g.ahead) else { return Ok(None) };
         let mut now = self.trainer.clone();
-        g.trainer.download_into(&g.gpu, &mut now)?;
+        g.trainer.read_into(&g.gpu, &mut now).await?;
         Ok(Some(now))
     }
 }

@@ -24,6 +24,7 @@ pub use state::{BestRecord, STATE_VERSION, StoredState, trainer_to_bytes};
 
 use evaluation::TestSums;
 
+use crate::blocking::block_on;
 use crate::checkpoint::{Checkpoint, ModelMeta};
 use crate::config::{Schedule, Setting};
 use crate::data::Dataset;
@@ -226,9 +227,14 @@ impl TrainingRun {
     /// Ends training now: a partly trained epoch is evaluated like a full one, then the run
     /// goes on to its test evaluation and prior.
     pub fn stop(&mut self, data: &RunData<'_>) -> Result<()> {
+        block_on(self.stop_async(data))
+    }
+
+    /// [`TrainingRun::stop`], awaiting the run's device (the page's GPU build awaits this).
+    pub async fn stop_async(&mut self, data: &RunData<'_>) -> Result<()> {
         self.stopped = true;
         if self.phase == Phase::Training && self.sums.batches > 0 {
-            self.end_epoch(data, self.trainer.cursor.epoch + 1)?;
+            self.end_epoch(data, self.trainer.cursor.epoch + 1).await?;
         }
         if matches!(self.phase, Phase::Baseline | Phase::Training) && self.best.is_some() {
             self.phase = self.after_training();
@@ -238,12 +244,18 @@ impl TrainingRun {
 
     /// Does at most `max_batches` training batches (or one evaluation step) and reports.
     pub fn advance(&mut self, data: &RunData<'_>, max_batches: usize) -> Result<Progress> {
+        block_on(self.advance_async(data, max_batches))
+    }
+
+    /// [`TrainingRun::advance`], awaiting the run's device: a run on the CPU never waits, and a
+    /// run on the GPU waits for its readbacks (in the page they can only be awaited).
+    pub async fn advance_async(&mut self, data: &RunData<'_>, max_batches: usize) -> Result<Progress> {
         let mut progress = Vec::new();
         let mut record = None;
         match self.phase {
             Phase::Baseline => {
                 self.resolve_limits(data)?;
-                let ev = self.evaluate_dev(data)?;
+                let ev = self.evaluate_dev(data).await?;
                 let rec = EpochRecord { improved: true, ..self.record(0, &ev, None) };
                 self.best = Some(Best { model: self.trainer.model.clone(), epoch: 0, dev_accuracy: ev.accuracy });
                 self.history.push(rec.clone());
@@ -254,7 +266,7 @@ impl TrainingRun {
                 let train = self.train_images(data)?;
                 let t0 = self.now();
                 let epoch = self.trainer.cursor.epoch;
-                let stats = self.train_batches(data.train, train, max_batches.max(1))?;
+                let stats = self.train_batches(data.train, train, max_batches.max(1)).await?;
                 let sums = &mut self.sums;
                 for s in &stats {
                     sums.batches += 1;
@@ -268,17 +280,17 @@ impl TrainingRun {
                 }
                 progress = stats;
                 if self.trainer.cursor.epoch > epoch {
-                    record = Some(self.end_epoch(data, self.trainer.cursor.epoch)?);
+                    record = Some(self.end_epoch(data, self.trainer.cursor.epoch).await?);
                     if self.trainer.cursor.epoch >= self.spec.config.epochs {
                         self.phase = self.after_training();
                     }
                 }
             }
-            Phase::Testing => self.test_step(data)?,
+            Phase::Testing => self.test_step(data).await?,
             Phase::Prior => {
                 let best = self.best.as_ref().expect("a run past its baseline has a best model");
                 let train = self.train_images(data)?;
-                self.prior = Some(self.fit_prior_on_device(&best.model, data.train, train)?);
+                self.prior = Some(self.fit_prior_on_device(&best.model, data.train, train).await?);
                 self.phase = Phase::Done;
             }
             Phase::Done => {}
@@ -287,17 +299,17 @@ impl TrainingRun {
     }
 
     /// Up to `count` training batches of the first `n` images, on the run's device.
-    fn train_batches(&mut self, data: &Dataset, n: usize, count: usize) -> Result<Vec<BatchStats>> {
+    async fn train_batches(&mut self, data: &Dataset, n: usize, count: usize) -> Result<Vec<BatchStats>> {
         #[cfg(feature = "gpu")]
         if self.gpu.is_some() {
-            return self.train_batches_gpu(data, n, count);
+            return self.train_batches_gpu(data, n, count).await;
         }
         self.trainer.train_batches_of(data, n, count, |_, _| {})
     }
 
     /// The prior of `model` on the first `n` images of `data` (a build without the GPU engine).
     #[cfg(not(feature = "gpu"))]
-    fn fit_prior_on_device(&self, model: &Pff<f32>, data: &Dataset, n: usize) -> Result<Gmm> {
+    async fn fit_prior_on_device(&self, model: &Pff<f32>, data: &Dataset, n: usize) -> Result<Gmm> {
         crate::generate::fit_prior(model, data, Some(n), self.spec.config.prior_components, self.spec.seed)
     }
 
@@ -313,7 +325,7 @@ impl TrainingRun {
     /// The host trainer as it is on the run's device now (`None`: the host's is current).
     fn trainer_now(&self) -> Result<Option<Trainer>> {
         #[cfg(feature = "gpu")]
-        return self.gpu_trainer_now();
+        return block_on(self.gpu_trainer_now());
         #[cfg(not(feature = "gpu"))]
         Ok(None)
     }

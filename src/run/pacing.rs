@@ -41,8 +41,13 @@ impl Pacer {
     /// Advances `run` by one slice. The progress carries the throughput so far, and, when it is
     /// reported, every batch trained since the last report.
     pub fn step(&mut self, run: &mut TrainingRun, data: &RunData<'_>) -> Result<Progress> {
+        crate::blocking::block_on(self.step_async(run, data))
+    }
+
+    /// [`Pacer::step`], awaiting the run's device (the page's GPU build).
+    pub async fn step_async(&mut self, run: &mut TrainingRun, data: &RunData<'_>) -> Result<Progress> {
         let t0 = (self.clock)();
-        let mut p = run.advance(data, self.chunk)?;
+        let mut p = run.advance_async(data, self.chunk).await?;
         let now = (self.clock)();
         let seconds = (now - t0).max(0.0);
         if !p.batches.is_empty() {

@@ -2,6 +2,8 @@
 //! computed in slices.
 
 use super::*;
+#[cfg(not(feature = "gpu"))]
+use crate::blocking::block_on;
 
 /// A core training run (`run::TrainingRun`) on the data of a [`DatasetStore`].
 #[wasm_bindgen]
@@ -47,23 +49,21 @@ impl Run {
 
     /// One slice of the run, paced by the core (`run::Pacer`: about 150 ms of work; `report`
     /// says whether to draw it, at most every 250 ms): `run::Progress` with `samples_per_s`.
+    #[cfg(not(feature = "gpu"))]
     pub fn step(&mut self, store: &DatasetStore) -> Result<JsValue, JsValue> {
-        let data = store.run_data(self.run.phase() == crate::run::Phase::Testing)?;
-        let progress = self.pacer.step(&mut self.run, &data);
-        to_js(&self.checked(progress)?)
+        block_on(self.step_async(store))
     }
 
     /// At most `max_batches` batches (or one evaluation step): `run::Progress`.
+    #[cfg(not(feature = "gpu"))]
     pub fn advance(&mut self, store: &DatasetStore, max_batches: usize) -> Result<JsValue, JsValue> {
-        let data = store.run_data(self.run.phase() == crate::run::Phase::Testing)?;
-        let progress = self.run.advance(&data, max_batches);
-        to_js(&self.checked(progress)?)
+        block_on(self.advance_async(store, max_batches))
     }
 
     /// Ends training now; the run then tests and fits its prior on the next `advance` calls.
+    #[cfg(not(feature = "gpu"))]
     pub fn stop(&mut self, store: &DatasetStore) -> Result<(), JsValue> {
-        let stopped = self.run.stop(&store.run_data(false)?);
-        self.checked(stopped)
+        block_on(self.stop_async(store))
     }
 
     /// Whether the run has finished.
@@ -101,6 +101,66 @@ impl Run {
         let ck = self.run.current_checkpoint();
         let name = format!("training in this page, epoch {}", ck.meta.epochs);
         Some(Model { ck, name })
+    }
+}
+
+/// The run's steps, awaited: the CPU builds wait for them above (a CPU run never waits), the
+/// GPU build exports them as Promises below.
+impl Run {
+    async fn step_async(&mut self, store: &DatasetStore) -> Result<JsValue, JsValue> {
+        let data = store.run_data(self.run.phase() == crate::run::Phase::Testing)?;
+        let progress = self.pacer.step_async(&mut self.run, &data).await;
+        to_js(&self.checked(progress)?)
+    }
+
+    async fn advance_async(&mut self, store: &DatasetStore, max_batches: usize) -> Result<JsValue, JsValue> {
+        let data = store.run_data(self.run.phase() == crate::run::Phase::Testing)?;
+        let progress = self.run.advance_async(&data, max_batches).await;
+        to_js(&self.checked(progress)?)
+    }
+
+    async fn stop_async(&mut self, store: &DatasetStore) -> Result<(), JsValue> {
+        let stopped = self.run.stop_async(&store.run_data(false)?).await;
+        self.checked(stopped)
+    }
+}
+
+/// The GPU build (`pkg/webgpu`): the same run, its steps returning Promises, and the run moved
+/// onto the browser's WebGPU adapter by [`Run::use_gpu`].
+#[cfg(feature = "gpu")]
+#[wasm_bindgen]
+impl Run {
+    /// One slice of the run, paced by the core (`run::Pacer`: about 150 ms of work; `report`
+    /// says whether to draw it, at most every 250 ms): a Promise of `run::Progress` with
+    /// `samples_per_s`.
+    pub async fn step(&mut self, store: &DatasetStore) -> Result<JsValue, JsValue> {
+        self.step_async(store).await
+    }
+
+    /// At most `max_batches` batches (or one evaluation step): a Promise of `run::Progress`.
+    pub async fn advance(&mut self, store: &DatasetStore, max_batches: usize) -> Result<JsValue, JsValue> {
+        self.advance_async(store, max_batches).await
+    }
+
+    /// Ends training now; the run then tests and fits its prior on the next steps.
+    pub async fn stop(&mut self, store: &DatasetStore) -> Result<(), JsValue> {
+        self.stop_async(store).await
+    }
+
+    /// Moves the run onto the browser's WebGPU adapter (`gpu::Gpu::request`, then
+    /// `TrainingRun::use_gpu`): the model, the optimisers and the compiled kernels go up now,
+    /// and from here its batches, dev and test evaluations and prior latents run there. Rejects
+    /// with kind `device` when the browser has no adapter, or `config` for a run the GPU engine
+    /// cannot train; the run then stays on the CPU.
+    #[wasm_bindgen(js_name = useGpu)]
+    pub async fn use_gpu(&mut self) -> Result<(), JsValue> {
+        let gpu = crate::gpu::Gpu::request().await.map_err(|e| js_error(e.into()))?;
+        self.run.use_gpu(gpu).await.map_err(js_error)
+    }
+
+    /// Where the run trains: `gpu` or `cpu`.
+    pub fn device(&self) -> String {
+        if self.run.gpu_adapter().is_some() { "gpu" } else { "cpu" }.into()
     }
 }
 
