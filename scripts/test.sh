@@ -4,17 +4,18 @@
 #      Fashion-MNIST fetches, server, shipped weights) and the GPU engine against the CPU on
 #      lavapipe, Mesa's software Vulkan driver (tests/gpu.rs; fails without an adapter), in one
 #      build with `--features gpu`
-#   2. the three wasm packages built with wasm-pack (scripts/build-wasm.sh)
+#   2. the four wasm packages built with wasm-pack (scripts/build-wasm.sh)
 #   3. wasm-bindgen tests in headless Chromium and headless Firefox ESR (`wasm-pack test
 #      --headless --chrome` / `--firefox`), single-threaded build and threaded build, and the
 #      relaxed-SIMD build in Chromium
 #   4. end-to-end tests of the page with playwright-core and Debian's Chromium, served by
 #      `pff serve` with and without cross-origin isolation; a smoke subset of them in Firefox ESR
 #      through WebDriver (tests/e2e/firefox.mjs); a custom dataset trained, bundled and served by
-#      a plain static host (tests/e2e/bundle.mjs)
+#      a plain static host (tests/e2e/bundle.mjs); the GPU build in Chromium on SwiftShader's
+#      software WebGPU adapter (tests/e2e/webgpu.mjs)
 #   5. a 20-second smoke run of every fuzz target (scripts/fuzz.sh; cargo-fuzz on the pinned nightly)
 #   6. the gates: cargo fmt --check, clippy with warnings denied (native with the gpu feature,
-#      and wasm32), tsc over the page's JavaScript (JSDoc types, strict, the worker protocol of
+#      and wasm32, with and without it), tsc over the page's JavaScript (JSDoc types, strict, the worker protocol of
 #      www/protocol.js) and prettier --check over it and the e2e tests (pinned in tests/e2e,
 #      .prettierrc)
 # Installs what it needs first (scripts/setup.sh --test).
@@ -41,6 +42,8 @@ step "clippy (native)" cargo clippy --release --all-targets --features gpu -- -D
 step "clippy (wasm32)" cargo clippy --release --target wasm32-unknown-unknown --lib --tests -- -D warnings
 step "clippy (wasm32, relaxed SIMD)" env CARGO_TARGET_DIR=target/relaxed-check \
   cargo clippy --release --target wasm32-unknown-unknown --lib --tests --config .cargo/relaxed.toml -- -D warnings
+# the GPU build's library (pkg/webgpu: feature gpu on wasm32, the browser's WebGPU)
+step "clippy (wasm32, WebGPU)" cargo clippy --release --target wasm32-unknown-unknown --lib --features gpu -- -D warnings
 step "JavaScript format" bash -c 'cd tests/e2e && npx --no-install prettier --config .prettierrc --check "../../www/*.js" "*.mjs" "panels/*.mjs"'
 # One feature set for clippy, the tests and the CLI, so that the crate is compiled once: the
 # gpu feature only adds src/gpu/ (tests/gpu.rs runs the GPU engine on lavapipe).
@@ -59,6 +62,7 @@ step "wasm tests (threads, Firefox)" env CARGO_TARGET_DIR=target/threads rustup 
 step "build CLI" cargo build --release --features gpu
 step "end-to-end tests" node tests/e2e/run.mjs
 step "end-to-end tests (Firefox)" node tests/e2e/firefox.mjs
+step "end-to-end tests (WebGPU on SwiftShader)" node tests/e2e/webgpu.mjs
 step "end-to-end: share a model (bundle on a plain static host)" node tests/e2e/bundle.mjs
 step "fuzz smoke (20 s per target)" ./scripts/fuzz.sh 20
 

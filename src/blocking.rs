@@ -19,13 +19,16 @@ use std::task::{Context, Poll, Waker};
 pub fn block_on<F: Future>(fut: F) -> F::Output {
     let mut fut = pin!(fut);
     let mut cx = Context::from_waker(Waker::noop());
+    #[cfg(target_arch = "wasm32")]
+    return match fut.as_mut().poll(&mut cx) {
+        Poll::Ready(v) => v,
+        Poll::Pending => panic!("block_on: a future that waits on the browser (a GPU readback) was driven synchronously; await it instead"),
+    };
+    #[cfg(not(target_arch = "wasm32"))]
     loop {
         if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
             return v;
         }
-        #[cfg(target_arch = "wasm32")]
-        panic!("block_on: a future that waits on the browser (a GPU readback) was driven synchronously; await it instead");
-        #[cfg(not(target_arch = "wasm32"))]
         std::thread::yield_now();
     }
 }

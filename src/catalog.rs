@@ -23,8 +23,11 @@ pub struct PresetInfo {
     pub name: String,
     /// A one-line label such as `web (2×500 units, K 12)`.
     pub label: String,
-    /// Whether the page offers it for in-page training (the paper model is too large).
+    /// Whether the page offers it for in-page training.
     pub in_page: bool,
+    /// Whether an in-page run of it needs the GPU build (`paper`: an epoch takes many minutes on
+    /// a CPU); the CPU builds show it as needing a GPU and refuse to start it.
+    pub needs_gpu: bool,
     /// The full configuration.
     pub config: Config,
 }
@@ -189,7 +192,13 @@ pub struct Catalog {
 fn preset(name: &str, in_page: bool) -> PresetInfo {
     let config = Config::preset(name).expect("a built-in preset");
     let label = format!("{name} (2×{} units, K {})", config.hidden, config.steps);
-    PresetInfo { name: name.to_string(), label, in_page, config }
+    PresetInfo { name: name.to_string(), label, in_page, needs_gpu: needs_gpu(name), config }
+}
+
+/// Whether an in-page run of preset `name` needs the GPU build: the paper's 2×2000 model, whose
+/// epoch takes about 6 minutes natively on two cores and longer in a page.
+pub fn needs_gpu(preset: &str) -> bool {
+    preset == "paper"
 }
 
 /// The catalog of this build for the repository's own site.
@@ -203,7 +212,7 @@ pub fn catalog_for(site: Site) -> Catalog {
     let RunBounds { train_images, dev_images, test_images } = RunBounds::standard();
     Catalog {
         image: ImageShape { rows: crate::data::ROWS, cols: crate::data::COLS, pixels: crate::data::PIXELS },
-        presets: vec![preset("tiny", true), preset("web", true), preset("paper", false)],
+        presets: vec![preset("tiny", true), preset("web", true), preset("paper", true)],
         default_preset: RunRequest::IN_PAGE_PRESET.into(),
         train_images,
         dev_images,
@@ -240,7 +249,9 @@ mod tests {
             assert_eq!(p.config, Config::preset(&p.name).unwrap());
             assert!(p.label.contains(&p.config.hidden.to_string()));
         }
-        assert!(c.presets.iter().any(|p| p.name == c.default_preset && p.in_page));
+        assert!(c.presets.iter().any(|p| p.name == c.default_preset && p.in_page && !p.needs_gpu));
+        let needing: Vec<&str> = c.presets.iter().filter(|p| p.needs_gpu).map(|p| p.name.as_str()).collect();
+        assert_eq!(needing, ["paper"]);
         let web = c.presets.iter().find(|p| p.name == "web").unwrap();
         assert_eq!(web.config.lr, Config::web().lr);
         // the default model is the first shipped one, on the default dataset

@@ -151,6 +151,11 @@ fn a_run_trains_on_the_store_and_ends_with_its_best_model() {
     // a run on another dataset than the store's is refused
     let other = serde_wasm_bindgen::to_value(&RunRequest { dataset: Some("mnist".into()), ..Default::default() }).unwrap();
     assert_eq!(kind(Run::new(other, &store).err().unwrap()), "bad-config");
+    // the paper preset needs the GPU build: the CPU builds refuse it before making its model
+    let paper = serde_wasm_bindgen::to_value(&RunRequest { preset: Some("paper".into()), dataset: Some("toy".into()), ..Default::default() }).unwrap();
+    let err = Run::new(paper, &store).err().unwrap();
+    assert_eq!(kind(err.clone()), "bad-config");
+    assert!(get(&err, "message").as_string().unwrap().contains("the paper preset needs a GPU in the page"));
 }
 
 #[wasm_bindgen_test]

@@ -206,14 +206,19 @@ function fmtParams(n) {
 /** @param {import('./protocol.js').Runtime} rt */
 function renderRuntime(rt) {
   const el = $('#threads');
-  if (rt.mode === 'threads') {
+  const noGpu = rt.gpu_reason ? `; no GPU: ${rt.gpu_reason}` : '';
+  if (rt.build === 'webgpu') {
     el.textContent = runtimeLabel(rt);
     el.className = 'badge threads-on';
-    el.title = `${rt.build === 'relaxed' ? 'threaded, fused multiply-add' : 'threaded'} WebAssembly build (${rt.reason})`;
+    el.title = `GPU build: training and evaluation on WebGPU (${rt.gpu}), drawing on one CPU thread`;
+  } else if (rt.mode === 'threads') {
+    el.textContent = runtimeLabel(rt);
+    el.className = 'badge threads-on';
+    el.title = `${rt.build === 'relaxed' ? 'threaded, fused multiply-add' : 'threaded'} WebAssembly build (${rt.reason}${noGpu})`;
   } else {
     el.textContent = `${runtimeLabel(rt)}: ${rt.reason || 'single-thread build'}`;
     el.className = 'badge threads-off';
-    el.title = 'single-thread WebAssembly build';
+    el.title = `single-thread WebAssembly build${noGpu}`;
   }
 }
 

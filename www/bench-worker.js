@@ -93,10 +93,17 @@ async function matmulCheck(/** @type {MatmulCheckPayload} */ { m = 64, k = 96, n
 /** A product's speed, or why it was not timed. @typedef {{m: number, k: number, n: number, gflops?: number, skipped?: string}} MatmulSpeed */
 /** The Dream panel's latent map: PCA after `firstMs`, t-SNE done after `seconds`. @typedef {{points: number, iterations: number, firstMs: number, seconds: number}} TsneTiming */
 /**
+ * The WebGPU column (the core's web::GpuBench): the adapter, how it was timed, a readback's cost,
+ * the GPU's products and one classification there.
+ * @typedef {{adapter: string, timing: string, readback_ms: number, matmul: {m: number, k: number, n: number, ms: number, gflops: number}[],
+ *   classify_one_ms: number}} GpuColumn
+ */
+/**
  * What `bench` measures: the build, the products' speed, the latency of the page's inference
- * calls, the latent map, and training throughput of the pretrained model's preset.
+ * calls, the latent map, training throughput of the pretrained model's preset (on the GPU in the
+ * GPU build), and the GPU build's WebGPU column.
  * @typedef {import('./protocol.js').Runtime & {matmul: MatmulSpeed[], model: import('./protocol.js').Config, classifyMs: number,
- *   settleMs: number, dream100Ms: number, tsne: TsneTiming, trainBatches: number, trainSamplesPerSec: number}} BenchResult
+ *   settleMs: number, dream100Ms: number, tsne: TsneTiming, trainBatches: number, trainSamplesPerSec: number, gpu: GpuColumn|null}} BenchResult
  */
 /** What `bench` is asked: timed repetitions per product within a time budget, training batches, and the shapes (default: the presets'). @typedef {{reps: number, budgetMs: number, train: number, shapes?: number[][]}} BenchPayload */
 /** @typedef {{m?: number, k?: number, n?: number, seed?: number}} MatmulCheckPayload */
@@ -178,7 +185,7 @@ function mapTiming(/** @type {Model} */ model, /** @type {DatasetStore} */ store
 }
 
 /** Training throughput of `preset` (a fresh run; nothing is kept): samples per second over `batches` batches. */
-function trainingSpeed(
+async function trainingSpeed(
   /** @type {import('./protocol.js').Wasm} */ wasm,
   /** @type {DatasetStore} */ store,
   /** @type {string} */ preset,
@@ -187,15 +194,29 @@ function trainingSpeed(
 ) {
   const run = new wasm.Run({ preset, dataset, train_limit: TRAIN_IMAGES, dev_limit: 1, no_test: true, no_prior: true }, store);
   try {
-    run.advance(store, 1); // the epoch-0 evaluation
-    run.advance(store, 1); // warm-up batch
+    // the GPU build trains on its adapter (its steps are Promises; the CPU builds' are values)
+    const onGpu = /** @type {{useGpu?: () => Promise<void>}} */ (/** @type {unknown} */ (run));
+    if (onGpu.useGpu) await onGpu.useGpu();
+    await run.advance(store, 1); // the epoch-0 evaluation
+    await run.advance(store, 1); // warm-up batch
     const t = performance.now();
-    const r = /** @type {import('./protocol.js').Progress} */ (run.advance(store, batches));
+    const r = /** @type {import('./protocol.js').Progress} */ (await run.advance(store, batches));
     const s = (performance.now() - t) / 1000;
     return { trainBatches: r.batches.length, trainSamplesPerSec: r.batches.reduce((a, b) => a + b.samples, 0) / s };
   } finally {
     run.free();
   }
+}
+
+/**
+ * The WebGPU column (the GPU build): its products on the same shapes, one classification and a
+ * readback on the adapter. Training throughput is `trainingSpeed`'s, which trains on the GPU in
+ * this build.
+ * @returns {Promise<GpuColumn>}
+ */
+async function gpuColumn(/** @type {Model} */ model, /** @type {BenchPayload} */ p, /** @type {number[][]} */ shapes) {
+  const bench = /** @type {{benchGpu: (shapes: Uint32Array, reps: number) => Promise<GpuColumn>}} */ (/** @type {unknown} */ (model));
+  return bench.benchGpu(Uint32Array.from(shapes.flat()), p.reps);
 }
 
 /** @returns {Promise<BenchResult>} */
@@ -217,7 +238,8 @@ async function bench(/** @type {BenchPayload} */ p) {
       settleMs: timeIt(() => model.settle(img, 0), 10).ms,
       dream100Ms: timeIt((i) => model.dream(100, -1, i + 2), 5).ms,
       tsne: mapTiming(model, store, cat),
-      ...trainingSpeed(wasm, store, info.config.preset, cat.default_dataset, p.train),
+      ...(await trainingSpeed(wasm, store, info.config.preset, cat.default_dataset, p.train)),
+      gpu: runtime.build === 'webgpu' ? await gpuColumn(model, p, p.shapes || modelShapes(cat)) : null,
     };
   } finally {
     model.free();
@@ -230,7 +252,7 @@ async function bench(/** @type {BenchPayload} */ p) {
 /** @type {BenchHandlers} */
 const handlers = {
   init: async ({ mode = 'auto' }) => {
-    if (!wasm || !runtime) ({ wasm, runtime } = await startBuild(mode));
+    if (!wasm || !runtime) ({ wasm, runtime } = await startBuild(mode, { useGpu: false })); // the CPU columns stay on the CPU
     return runtime;
   },
   bench,

@@ -60,7 +60,13 @@ function show(r) {
     `latent map of ${r.tsne.points} test images`,
     `PCA after ${r.tsne.firstMs.toFixed(0)} ms, t-SNE (${r.tsne.iterations} iterations) after ${r.tsne.seconds.toFixed(1)} s`,
   );
-  row(`training (${r.model.preset} preset)`, `${r.trainSamplesPerSec.toFixed(0)} samples/s over ${r.trainBatches} batches`);
+  row(`training (${r.model.preset} preset${r.gpu ? ', on the GPU' : ''})`, `${r.trainSamplesPerSec.toFixed(0)} samples/s over ${r.trainBatches} batches`);
+  if (r.gpu) {
+    row('WebGPU adapter', `${r.gpu.adapter} (${r.gpu.timing})`);
+    row('WebGPU readback of 4 bytes', `${r.gpu.readback_ms.toFixed(2)} ms`);
+    for (const m of r.gpu.matmul) row(`WebGPU matmul ${m.m}×${m.k} · ${m.k}×${m.n}`, `${m.gflops.toFixed(2)} GFLOP/s (${m.ms.toFixed(2)} ms)`);
+    row('WebGPU classify one digit', `${r.gpu.classify_one_ms.toFixed(1)} ms (the page classifies on the CPU: ${r.classifyMs.toFixed(1)} ms)`);
+  }
   $('#bench-json').textContent = JSON.stringify(r, null, 2);
 }
 
@@ -69,7 +75,7 @@ async function main() {
   const t0 = performance.now();
   const eng = await Engine.start({ url: new URL('bench-worker.js', import.meta.url), init: { mode } });
   const rt = eng.runtime;
-  if (rt) $('#threads').textContent = rt.mode === 'threads' ? runtimeLabel(rt) : `${runtimeLabel(rt)}: ${rt.reason}`;
+  if (rt) $('#threads').textContent = rt.mode === 'threads' || rt.build === 'webgpu' ? runtimeLabel(rt) : `${runtimeLabel(rt)}: ${rt.reason}`;
   say('measuring… (about a minute)');
   const measured = await call(eng, 'bench', { reps: 3, budgetMs: 15000, train: 2 });
   /** @type {PageResult} */

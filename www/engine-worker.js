@@ -14,7 +14,7 @@ import { SITE, startBuild } from './wasm-build.js';
 
 let wasm = /** @type {Wasm|null} */ (null);
 /** @type {import('./protocol.js').Runtime} */
-let runtime = { mode: 'single', build: 'single', simd: 'simd128', threads: 1, reason: '', version: '' };
+let runtime = { mode: 'single', build: 'single', simd: 'simd128', threads: 1, reason: '', version: '', gpu: null };
 let store = /** @type {import('pff-wasm').DatasetStore|null} */ (null); // the current dataset's (empty before one)
 /** Stores holding only the manifest of a dataset the page asked about (`offer`) or left, until `loadDataset` takes one. @type {Map<string, Promise<import('pff-wasm').DatasetStore>>} */
 const offered = new Map();
@@ -22,6 +22,8 @@ let model = /** @type {import('pff-wasm').Model|null} */ (null); // for inferenc
 let map = /** @type {import('pff-wasm').MapRun|null} */ (null); // the t-SNE map the Dream panel is drawing, or null
 /** @type {{run: import('pff-wasm').Run, state: 'running'|'paused'|'stopping', wake: (() => void)|null} | null} */
 let training = null;
+/** The run's step in flight (the GPU build's steps are Promises, holding the store meanwhile). @type {Promise<unknown>} */
+let stepping = Promise.resolve();
 
 const post = (/** @type {import('./protocol.js').WorkerMessage} */ msg) => postMessage(msg);
 const log = (/** @type {'info'|'warn'|'error'} */ level, /** @type {string} */ message) => post({ event: 'log', level, message });
@@ -115,7 +117,9 @@ async function loadDataset(/** @type {Requests['loadDataset']['payload']} */ { n
   for (const [split, want] of Object.entries(wanted)) {
     if (split === 'train') needIdle('change the training set');
     for (let file = loaded.nextShard(split, want); file; file = loaded.nextShard(split, want)) {
-      loaded.addShard(split, file, await fetchBytes(`data/${name}/${file}`));
+      const bytes = await fetchBytes(`data/${name}/${file}`);
+      await stepping; // a GPU step in flight reads the store
+      loaded.addShard(split, file, bytes);
     }
   }
   postStatus();
@@ -148,6 +152,21 @@ async function train(/** @type {Requests['train']['payload']} */ { request, from
   const t = { run, state: 'running', wake: null };
   training = t;
   postStatus();
+  /** The GPU build's run: moved onto the adapter (a run it cannot train stays on the CPU, and the log says why). */
+  const onGpu = /** @type {{useGpu?: () => Promise<void>}} */ (/** @type {unknown} */ (run));
+  if (onGpu.useGpu) {
+    try {
+      await onGpu.useGpu();
+    } catch (e) {
+      log('warn', `training on the CPU: ${e instanceof Error ? e.message : e}`);
+    }
+  }
+  /** One step of the run, awaited (a Promise in the GPU build, a value in the others). @param {() => unknown} f */
+  const step = async (f) => {
+    const p = Promise.resolve().then(f);
+    stepping = p.catch(() => {});
+    return p;
+  };
   const t0 = performance.now();
   let stopped = false;
   let speed = 0; // positive samples per second so far, from the core's pacer
@@ -159,10 +178,10 @@ async function train(/** @type {Requests['train']['payload']} */ { request, from
         continue;
       }
       if (t.state === 'stopping' && !stopped) {
-        run.stop(store);
+        await step(() => run.stop(store));
         stopped = true;
       }
-      const p = run.step(store); // about 150 ms of work, paced by the core (run::Pacer)
+      const p = /** @type {import('./protocol.js').Progress} */ (await step(() => run.step(store))); // about 150 ms of work, paced by the core (run::Pacer)
       speed = p.samples_per_s ?? speed;
       if (p.epoch_end) replaceModel(run.currentModel()); // named by the core, as every model of a run
       if (p.report) post({ event: 'progress', ...p, samples_per_s: speed, threads: runtime.threads });

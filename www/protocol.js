@@ -10,10 +10,12 @@
 // Results are the core's serde structs (src/web/), so their fields have the core's names;
 // tests/e2e/panels/boundary.mjs checks the keys declared here against what the core sends.
 
-/** The WebAssembly build a worker runs (pkg/<build>/). @typedef {'relaxed'|'threads'|'single'} Build */
+/** The WebAssembly build a worker runs (pkg/<build>/). @typedef {'webgpu'|'relaxed'|'threads'|'single'} Build */
 /**
+ * The build a worker runs. `gpu`: the WebGPU adapter the `webgpu` build trains on (null on the
+ * CPU builds); `gpu_reason`: why a CPU build runs instead of the GPU one.
  * @typedef {{mode: 'threads'|'single', build: Build, simd: 'relaxed-simd'|'simd128', threads: number,
- *   reason: string, version: string}} Runtime
+ *   reason: string, version: string, gpu: string|null, gpu_reason?: string}} Runtime
  */
 
 /**
@@ -43,7 +45,7 @@
 /**
  * What the worker says it holds: its runtime, the model, the dataset, the training run's state.
  * @typedef {{mode: 'threads'|'single', build: Build, simd: 'relaxed-simd'|'simd128', threads: number, reason: string, version: string,
- *   model: ModelStatus|null, dataset: DatasetStatus, training: 'idle'|'running'|'paused'|'stopping'}} Status
+ *   gpu: string|null, gpu_reason?: string, model: ModelStatus|null, dataset: DatasetStatus, training: 'idle'|'running'|'paused'|'stopping'}} Status
  */
 
 /** @typedef {{min: number, max: number, default: number}} Bounds */
@@ -54,7 +56,7 @@
  * @typedef {{name: string, title: string, classes: string[], noun: Noun, splits: Record<string, number>, bounds: RunBounds}} DatasetOffer
  */
 /** The core's catalog::ImageShape: every image is `rows` × `cols` pixels, `pixels` in all. @typedef {{rows: number, cols: number, pixels: number}} ImageShape */
-/** The core's catalog::PresetInfo. @typedef {{name: string, label: string, in_page: boolean, config: Config}} PresetInfo */
+/** The core's catalog::PresetInfo. @typedef {{name: string, label: string, in_page: boolean, needs_gpu: boolean, config: Config}} PresetInfo */
 /** The core's catalog::ShippedModel: a model published with the page. @typedef {{name: string, label: string, dataset: string, url: string}} ShippedModel */
 /** The core's catalog::RealBounds. @typedef {{min: number, max: number}} RealBounds */
 /**

@@ -59,14 +59,20 @@ export class TrainView {
     this.findDatasets();
   }
 
-  /** The in-page presets and the form's bounds, from the catalog. @param {import('./protocol.js').Catalog} catalog */
+  /**
+   * The in-page presets and the form's bounds, from the catalog. A preset that needs the GPU
+   * build (`paper`) is listed but cannot be picked on the CPU builds, and says why.
+   * @param {import('./protocol.js').Catalog} catalog
+   */
   fill(catalog) {
     const select = $('#train-preset', HTMLSelectElement);
     select.textContent = '';
+    const onGpu = this.app.state.runtime?.build === 'webgpu';
     for (const p of catalog.presets.filter((p) => p.in_page)) {
       const o = document.createElement('option');
       o.value = p.name;
-      o.textContent = p.label;
+      o.disabled = p.needs_gpu && !onGpu;
+      o.textContent = o.disabled ? `${p.label}: needs a GPU (a browser with WebGPU)` : p.label;
       select.append(o);
     }
     select.value = catalog.default_preset;

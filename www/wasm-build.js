@@ -1,8 +1,10 @@
 // @ts-check
-// Picks and starts the WebAssembly build for a worker: where the page is cross-origin isolated
-// and the browser validates a module with shared memory, `pkg/relaxed` (threads and fused
-// multiply-add) if it also validates a relaxed-SIMD instruction, else `pkg/threads`; `pkg/single`
-// everywhere else or when the pool fails to start. Used by the engine and benchmark workers.
+// Picks and starts the WebAssembly build for a worker: `pkg/webgpu` (the GPU engine on WebGPU,
+// one CPU thread) where the browser offers a WebGPU adapter and the worker asked for the GPU;
+// else, where the page is cross-origin isolated and the browser validates a module with shared
+// memory, `pkg/relaxed` (threads and fused multiply-add) if it also validates a relaxed-SIMD
+// instruction, else `pkg/threads`; `pkg/single` everywhere else or when the pool fails to start.
+// Used by the engine and benchmark workers. The GPU build is fetched only when an adapter exists.
 
 /** A module with one shared memory (the smallest module that needs WebAssembly threads). */
 const PROBE_SHARED_MEMORY = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 5, 4, 1, 3, 1, 1]);
@@ -38,12 +40,70 @@ export async function importBuild(which) {
 const simdOf = (wasm) => (wasm.simdKind() === 'relaxed-simd' ? 'relaxed-simd' : 'simd128');
 
 /**
+ * The browser's WebGPU adapter, named as the badge shows it ("swiftshader", "nvidia ampere"), or
+ * why there is none.
+ * @returns {Promise<{adapter: string|null, reason: string}>}
+ */
+export async function webgpuAdapter() {
+  const gpu = /** @type {{requestAdapter: (o?: object) => Promise<{info?: {vendor?: string, architecture?: string, description?: string}}|null>}|undefined} */ (
+    /** @type {any} */ (navigator).gpu
+  );
+  if (!gpu) return { adapter: null, reason: 'this browser has no WebGPU' };
+  try {
+    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (!adapter) return { adapter: null, reason: 'the browser offers no WebGPU adapter' };
+    const info = adapter.info || {};
+    const name = [info.vendor, info.architecture].filter(Boolean).join(' ') || info.description || 'gpu';
+    return { adapter: name, reason: '' };
+  } catch (e) {
+    return { adapter: null, reason: `the WebGPU adapter request failed (${e instanceof Error ? e.message : e})` };
+  }
+}
+
+/**
  * Starts the best build this page allows, or a slower one when asked (`threads`: no fused
- * multiply-add; `single`: one thread).
+ * multiply-add; `single`: one thread). `auto` and `webgpu` take the GPU build where there is an
+ * adapter (`useGpu`: the engine worker; the benchmark worker asks for it by name); without one
+ * the CPU builds follow, and `gpu` says why.
  * @param {'auto'|import('./protocol.js').Build} wanted
+ * @param {{useGpu?: boolean}} [options]
  * @returns {Promise<{wasm: import('./protocol.js').Wasm, runtime: import('./protocol.js').Runtime, warning: string|null}>}
  */
-export async function startBuild(wanted = 'auto') {
+export async function startBuild(wanted = 'auto', { useGpu = true } = {}) {
+  let gpuReason = wanted === 'auto' || wanted === 'webgpu' ? '' : `the ${wanted} build was asked for`;
+  let warning = null;
+  if ((wanted === 'auto' && useGpu) || wanted === 'webgpu') {
+    const { adapter, reason } = await webgpuAdapter();
+    gpuReason = reason;
+    if (adapter) {
+      try {
+        const wasm = await importBuild('webgpu');
+        const runtime = {
+          mode: /** @type {const} */ ('single'),
+          build: /** @type {const} */ ('webgpu'),
+          simd: simdOf(wasm),
+          threads: 1,
+          reason: `WebGPU adapter: ${adapter}`,
+          version: wasm.version(),
+          gpu: adapter,
+        };
+        return { wasm, runtime, warning };
+      } catch (e) {
+        gpuReason = `the WebGPU build failed to start (${e instanceof Error ? e.message : e})`;
+      }
+    }
+    if (wanted === 'webgpu') warning = `webgpu build unavailable: ${gpuReason}`;
+  }
+  const cpu = await startCpuBuild(wanted === 'webgpu' ? 'auto' : wanted);
+  return { ...cpu, runtime: { ...cpu.runtime, gpu: null, gpu_reason: gpuReason }, warning: warning || cpu.warning };
+}
+
+/**
+ * The CPU builds: relaxed → threads → single, as the page allows.
+ * @param {'auto'|'relaxed'|'threads'|'single'} wanted
+ * @returns {Promise<{wasm: import('./protocol.js').Wasm, runtime: import('./protocol.js').Runtime, warning: string|null}>}
+ */
+async function startCpuBuild(wanted) {
   let reason = '';
   let warning = null;
   if (wanted === 'single') reason = 'the single-thread build was asked for';
@@ -65,6 +125,7 @@ export async function startBuild(wanted = 'auto') {
           threads: wasm.threadCount(),
           reason: `cross-origin isolated, ${n} cores${why}`,
           version: wasm.version(),
+          gpu: null,
         };
         return { wasm, runtime, warning };
       } catch (e) {
@@ -74,26 +135,27 @@ export async function startBuild(wanted = 'auto') {
     }
   }
   const wasm = await importBuild('single');
-  return { wasm, runtime: { mode: 'single', build: 'single', simd: simdOf(wasm), threads: 1, reason, version: wasm.version() }, warning };
+  return { wasm, runtime: { mode: 'single', build: 'single', simd: simdOf(wasm), threads: 1, reason, version: wasm.version(), gpu: null }, warning };
 }
 
 /**
- * The build a page's address asks for: `?build=relaxed|threads|single` (or `?mode=single`),
- * for comparisons; `auto` otherwise.
+ * The build a page's address asks for: `?build=webgpu|relaxed|threads|single` (or
+ * `?mode=single`), for comparisons; `auto` otherwise.
  * @param {string} search location.search
  * @returns {'auto'|import('./protocol.js').Build}
  */
 export function wantedBuild(search) {
   const q = new URLSearchParams(search);
   const build = q.get('build') || (q.get('mode') === 'single' ? 'single' : '');
-  return build === 'relaxed' || build === 'threads' || build === 'single' ? build : 'auto';
+  return build === 'webgpu' || build === 'relaxed' || build === 'threads' || build === 'single' ? build : 'auto';
 }
 
 /**
- * How the page names a runtime: "2 threads · relaxed SIMD", "1 thread · SIMD128".
+ * How the page names a runtime: "WebGPU · swiftshader", "2 threads · relaxed SIMD", "1 thread · SIMD128".
  * @param {import('./protocol.js').Runtime} rt
  */
 export function runtimeLabel(rt) {
+  if (rt.build === 'webgpu') return `WebGPU · ${rt.gpu}`;
   const simd = rt.simd === 'relaxed-simd' ? 'relaxed SIMD' : 'SIMD128';
   return `${rt.threads} thread${rt.threads === 1 ? '' : 's'} · ${simd}`;
 }

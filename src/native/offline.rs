@@ -48,14 +48,17 @@ pub fn files_under(dir: &Path) -> io::Result<Vec<String>> {
 #[derive(Serialize)]
 pub struct OfflineFile {
     sha256: String,
-    /// Cached after the first visit: the page, the wasm builds, the site file, the default model and
-    /// the manifest and test split of its dataset.
+    /// Cached after the first visit: the page, the CPU wasm builds, the site file, the default
+    /// model and the manifest and test split of its dataset. The rest is cached when fetched.
     warm: bool,
 }
 
+/// Where the GPU build lives in a site.
+const WEBGPU_BUILD_DIR: &str = "pkg/webgpu/";
+
 /// Every file of the bundle in `dst` (relative path → sha256 and whether it is cached for
-/// offline use after the first visit: everything outside `data/`, and the `data/` files listed
-/// in `warm_data`), the service worker and the marker aside.
+/// offline use after the first visit: everything outside `data/` and the GPU build, and the
+/// `data/` files listed in `warm_data`), the service worker and the marker aside.
 pub fn offline_files(dst: &Path, warm_data: &[String]) -> Result<BTreeMap<String, OfflineFile>> {
     let mut out = BTreeMap::new();
     for rel in files_under(dst).map_err(|e| PffError::io(format!("cannot list {}", dst.display()), e))? {
@@ -64,7 +67,9 @@ pub fn offline_files(dst: &Path, warm_data: &[String]) -> Result<BTreeMap<String
         }
         let path = dst.join(&rel);
         let bytes = fs::read(&path).map_err(|e| PffError::io(format!("cannot read {}", path.display()), e))?;
-        let warm = !rel.starts_with("data/") || warm_data.contains(&rel);
+        // data beyond the default model's, and the GPU build (fetched only where the browser has
+        // an adapter), are cached when first fetched rather than ahead
+        let warm = !(rel.starts_with("data/") || rel.starts_with(WEBGPU_BUILD_DIR)) || warm_data.contains(&rel);
         out.insert(rel, OfflineFile { sha256: sha256_hex(&bytes), warm });
     }
     Ok(out)

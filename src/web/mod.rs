@@ -25,6 +25,8 @@ use serde::{Serialize, Serializer};
 use std::collections::BTreeMap;
 use wasm_bindgen::prelude::*;
 
+#[cfg(feature = "gpu")]
+mod gpu_bench;
 mod kernels;
 mod model;
 mod run;

@@ -19,14 +19,27 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-/** Launches Chromium with a fresh profile; resolves {context, dir, close()}. `serviceWorkers:
+/**
+ * Chromium's arguments for a WebGPU adapter without a GPU: SwiftShader, its software Vulkan
+ * (../shared/docs/gpu-notes.md). Without them `navigator.gpu.requestAdapter()` gives null.
+ */
+export const CHROMIUM_WEBGPU_ARGS = [
+  ...CHROMIUM_ARGS.filter((a) => a !== '--disable-gpu'),
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+  '--use-vulkan=swiftshader',
+  '--use-webgpu-adapter=swiftshader',
+  '--disable-vulkan-surface',
+];
+
+/** Launches Chromium with a fresh profile (and `args`); resolves {context, dir, close()}. `serviceWorkers:
  * 'block'` keeps a bundle's service worker out (the page then stays without cross-origin
  * isolation, on the single-thread build). */
-export async function launch({ viewport = { width: 1280, height: 900 }, serviceWorkers = 'allow' } = {}) {
+export async function launch({ viewport = { width: 1280, height: 900 }, serviceWorkers = 'allow', args = CHROMIUM_ARGS } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pff-e2e-'));
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: CHROMIUM,
-    args: CHROMIUM_ARGS,
+    args,
     headless: true,
     viewport,
     serviceWorkers: /** @type {'allow'|'block'} */ (serviceWorkers),

@@ -37,8 +37,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         loss[row] = 0.0;
         return;
     }
-    var m = -3.4028235e38;
-    for (var c = 0u; c < p.classes; c++) {
+    // the first logit starts the maximum (classes ≥ 1): no sentinel, which some WGSL compilers
+    // (Chromium's Tint) refuse when its decimal rounds past the largest f32
+    var m = logits[base] + bias[0];
+    for (var c = 1u; c < p.classes; c++) {
         m = max(m, logits[base + c] + bias[c]);
     }
     var total = 0.0;

@@ -7,7 +7,7 @@
 //!   index.html ...            www/* (index.html gets the service worker's <script> tag)
 //!   coi-serviceworker.js      cross-origin isolation on hosts that cannot set headers, and the
 //!                             site offline (www/coi-serviceworker.js with the bundle's files)
-//!   pkg/single/ pkg/threads/ pkg/relaxed/  the wasm-bindgen builds (the threaded ones if built)
+//!   pkg/single/ pkg/threads/ pkg/relaxed/ pkg/webgpu/  the wasm-bindgen builds (all but single if built)
 //!   site.json                 what the site publishes (`catalog::Site`): models, datasets, title
 //!   data/NAME/                each published dataset: its manifest and the shards of the splits
 //!                             the page uses (test; train and dev only if training is offered)
@@ -83,8 +83,9 @@ pub struct BundleReport {
     pub files: usize,
     /// Bytes written.
     pub bytes: u64,
-    /// The optional builds included: `threads`, `relaxed` (without them the page runs
-    /// single-threaded; without `relaxed`, without fused multiply-add).
+    /// The optional builds included: `threads`, `relaxed`, `webgpu` (without them the page runs
+    /// single-threaded; without `relaxed`, without fused multiply-add; without `webgpu`, on the
+    /// CPU only).
     pub builds: Vec<&'static str>,
     /// Dataset folders copied under `data/`.
     pub datasets: Vec<String>,

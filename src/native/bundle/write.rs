@@ -28,11 +28,12 @@ pub(super) fn write_tree(root: &Path, plan: &Plan, dst: &Path, report: &mut Bund
     Ok(())
 }
 
-/// Copies the single-threaded build from `pkg`, and the threaded and relaxed builds where they
-/// were built (a note says what the bundle runs without the others).
+/// Copies the single-threaded build from `pkg`, and the threaded, relaxed and WebGPU builds where
+/// they were built (a note says what the bundle runs without the others).
 fn copy_builds(copier: &mut Copier, pkg: &Path, dst: &Path, report: &mut BundleReport) -> Result<()> {
     copier.copy_dir(&pkg.join("single"), &dst.join("single"), &|_| true)?;
-    for (build, without) in [("threads", "single-threaded"), ("relaxed", "without fused multiply-add (relaxed SIMD)")] {
+    let optional = [("threads", "single-threaded"), ("relaxed", "without fused multiply-add (relaxed SIMD)"), ("webgpu", "on the CPU only (no WebGPU)")];
+    for (build, without) in optional {
         let dir = pkg.join(build);
         if dir.is_dir() {
             copier.copy_dir(&dir, &dst.join(build), &|_| true)?;
