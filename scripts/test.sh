@@ -56,6 +56,9 @@ step "wasm tests (threads)" env CARGO_TARGET_DIR=target/threads rustup run "$NIG
   wasm-pack test --headless --chrome --mode no-install --release -- --config .cargo/threads.toml --features threads
 step "wasm tests (relaxed)" env CARGO_TARGET_DIR=target/relaxed rustup run "$NIGHTLY" \
   wasm-pack test --headless --chrome --mode no-install --release -- --config .cargo/threads.toml --config .cargo/relaxed.toml --features threads
+# the GPU build's run on Chrome's SwiftShader WebGPU adapter (its flags: tests/webdriver-webgpu.json)
+step "wasm tests (webgpu, SwiftShader)" env WASM_BINDGEN_TEST_WEBDRIVER_JSON="$PWD/tests/webdriver-webgpu.json" WASM_BINDGEN_TEST_TIMEOUT=300 \
+  wasm-pack test --headless --chrome --mode no-install --release -- --features gpu --test web
 step "wasm tests (single, Firefox)" wasm-pack test --headless --firefox --mode no-install --release
 step "wasm tests (threads, Firefox)" env CARGO_TARGET_DIR=target/threads rustup run "$NIGHTLY" \
   wasm-pack test --headless --firefox --mode no-install --release -- --config .cargo/threads.toml --features threads

@@ -201,6 +201,18 @@ pub fn needs_gpu(preset: &str) -> bool {
     preset == "paper"
 }
 
+/// Refuses an in-page run of `preset` that needs the GPU ([`needs_gpu`]) where it would not train
+/// on one (`on_gpu`): the page's CPU builds when the run is made, its GPU build when the run
+/// steps before it moved onto the adapter.
+pub fn check_device(preset: &str, on_gpu: bool) -> crate::Result<()> {
+    if needs_gpu(preset) && !on_gpu {
+        return Err(crate::PffError::Config(format!(
+            "the {preset} preset needs a GPU in the page (a browser with WebGPU), or train it natively: pff train --preset {preset}"
+        )));
+    }
+    Ok(())
+}
+
 /// The catalog of this build for the repository's own site.
 pub fn catalog() -> Catalog {
     catalog_for(Site::repository())
@@ -252,6 +264,10 @@ mod tests {
         assert!(c.presets.iter().any(|p| p.name == c.default_preset && p.in_page && !p.needs_gpu));
         let needing: Vec<&str> = c.presets.iter().filter(|p| p.needs_gpu).map(|p| p.name.as_str()).collect();
         assert_eq!(needing, ["paper"]);
+        let refused = check_device("paper", false).unwrap_err();
+        assert_eq!(refused.kind(), crate::ErrorKind::BadConfig);
+        assert!(refused.to_string().contains("the paper preset needs a GPU in the page"), "{refused}");
+        assert!(check_device("paper", true).is_ok() && check_device("web", false).is_ok());
         let web = c.presets.iter().find(|p| p.name == "web").unwrap();
         assert_eq!(web.config.lr, Config::web().lr);
         // the default model is the first shipped one, on the default dataset

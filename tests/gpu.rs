@@ -9,6 +9,8 @@
 //! Shapes are small and ragged: lavapipe computes about 1 GFLOP/s on the CPU, and pff's real sizes
 //! (784, 500, 2000) are not multiples of the 64-wide tiles, so every edge case of the bounds
 //! checks must be hit.
+//! Native only: the page's GPU build is tested in tests/web.rs (`--features gpu` on wasm32).
+#![cfg(not(target_arch = "wasm32"))]
 
 use ndarray::{Array2, ArrayView2};
 use pff::blocking::block_on;

@@ -1,5 +1,8 @@
-//! The JavaScript-facing surface (`src/web.rs`), exercised in headless Chromium: the dataset
+//! The JavaScript-facing surface (`src/web/`), exercised in headless Chromium: the dataset
 //! store's checks, the model's inference calls, a training run, and errors with their kinds.
+//! Built with `--features gpu` (the page's `webgpu` build), a run moved onto the browser's
+//! WebGPU adapter trains the CPU run's batches; scripts/test.sh runs that on SwiftShader, whose
+//! Chrome flags come from tests/webdriver-webgpu.json (WASM_BINDGEN_TEST_WEBDRIVER_JSON).
 #![cfg(target_arch = "wasm32")]
 
 use pff::checkpoint::{Checkpoint, ModelMeta, Storage};
@@ -116,6 +119,8 @@ fn the_store_uses_only_shards_that_match_the_manifest() {
     assert_eq!(js_sys::Uint8Array::from(get(&imgs, "pixels")).length(), 2 * 784);
 }
 
+/// (The GPU build's runs step through Promises: its own test is below.)
+#[cfg(not(feature = "gpu"))]
 #[wasm_bindgen_test]
 fn a_run_trains_on_the_store_and_ends_with_its_best_model() {
     let (store, _) = toy_store();
@@ -186,4 +191,54 @@ fn matmul_through_the_seam_is_correct() {
     }
     assert!(matmul(&a, &b, m, k + 1, n).is_err());
     assert!(thread_count() >= 1);
+}
+
+/// The toy run's request: 2×20 units, K 4, two epochs, seed 3.
+#[cfg(feature = "gpu")]
+fn toy_request() -> JsValue {
+    let mut set = std::collections::BTreeMap::new();
+    set.insert("hidden".to_string(), serde_json::json!(20));
+    set.insert("steps".to_string(), serde_json::json!(4));
+    let req = RunRequest { preset: Some("tiny".into()), dataset: Some("toy".into()), seed: Some(3), epochs: Some(2), set, ..Default::default() };
+    serde_wasm_bindgen::to_value(&req).unwrap()
+}
+
+/// Every batch's losses of a run, stepped `advance(store, 2)` to its end, and its history.
+#[cfg(feature = "gpu")]
+async fn losses_to_the_end(run: &mut Run, store: &DatasetStore) -> (Vec<f64>, JsValue) {
+    let mut losses = Vec::new();
+    for step in 0.. {
+        assert!(step < 100, "the run ends");
+        if run.is_done() {
+            break;
+        }
+        let p = run.advance(store, 2).await.unwrap();
+        for b in js_sys::Array::from(&get(&p, "batches")).iter() {
+            losses.extend(["goodness_loss", "head_loss", "gen_loss", "forward_ce"].map(|k| get(&b, k).as_f64().unwrap()));
+        }
+    }
+    (losses, run.history().unwrap())
+}
+
+#[cfg(feature = "gpu")]
+#[wasm_bindgen_test]
+async fn a_run_on_webgpu_trains_the_cpu_runs_batches_and_ends_with_its_test_and_prior() {
+    let (store, _) = toy_store();
+    let mut on_cpu = Run::new(toy_request(), &store).unwrap();
+    let mut on_gpu = Run::new(toy_request(), &store).unwrap();
+    on_gpu.use_gpu().await.expect("a WebGPU adapter (Chrome's SwiftShader: tests/webdriver-webgpu.json)");
+    assert_eq!((on_cpu.device(), on_gpu.device()), ("cpu".to_string(), "gpu".to_string()));
+    let (cpu, cpu_history) = losses_to_the_end(&mut on_cpu, &store).await;
+    let (gpu, gpu_history) = losses_to_the_end(&mut on_gpu, &store).await;
+    assert_eq!(cpu.len(), gpu.len());
+    assert_eq!(cpu.len(), 4 * 2 * 120usize.div_ceil(50), "four losses of two epochs of 3 batches (120 images, batch 50: the last one wraps)");
+    let worst = cpu.iter().zip(&gpu).map(|(c, g)| (c - g).abs() / c.abs().max(1e-6)).fold(0.0, f64::max);
+    assert!(worst < 1e-5, "largest relative loss difference {worst}");
+    let devices: Vec<String> = js_sys::Array::from(&gpu_history).iter().skip(1).map(|r| get(&r, "device").as_string().unwrap_or_default()).collect();
+    assert_eq!(devices, ["gpu", "gpu"]);
+    let dev = |h: &JsValue| js_sys::Array::from(h).iter().map(|r| get(&r, "dev_accuracy").as_f64().unwrap()).collect::<Vec<_>>();
+    assert_eq!(dev(&cpu_history), dev(&gpu_history), "the same dev accuracy after every epoch");
+    let best = on_gpu.best_model().unwrap().info().unwrap();
+    assert!(get(&get(&best, "meta"), "test_accuracy").as_f64().is_some(), "the test split was evaluated on the GPU");
+    assert!(!get(&best, "prior").is_null(), "the prior was fitted on the GPU's latents");
 }

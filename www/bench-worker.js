@@ -103,7 +103,7 @@ async function matmulCheck(/** @type {MatmulCheckPayload} */ { m = 64, k = 96, n
  * calls, the latent map, training throughput of the pretrained model's preset (on the GPU in the
  * GPU build), and the GPU build's WebGPU column.
  * @typedef {import('./protocol.js').Runtime & {matmul: MatmulSpeed[], model: import('./protocol.js').Config, classifyMs: number,
- *   settleMs: number, dream100Ms: number, tsne: TsneTiming, trainBatches: number, trainSamplesPerSec: number, gpu: GpuColumn|null}} BenchResult
+ *   settleMs: number, dream100Ms: number, tsne: TsneTiming, trainBatches: number, trainSamplesPerSec: number, webgpu: GpuColumn|null}} BenchResult
  */
 /** What `bench` is asked: timed repetitions per product within a time budget, training batches, and the shapes (default: the presets'). @typedef {{reps: number, budgetMs: number, train: number, shapes?: number[][]}} BenchPayload */
 /** @typedef {{m?: number, k?: number, n?: number, seed?: number}} MatmulCheckPayload */
@@ -239,7 +239,7 @@ async function bench(/** @type {BenchPayload} */ p) {
       dream100Ms: timeIt((i) => model.dream(100, -1, i + 2), 5).ms,
       tsne: mapTiming(model, store, cat),
       ...(await trainingSpeed(wasm, store, info.config.preset, cat.default_dataset, p.train)),
-      gpu: runtime.build === 'webgpu' ? await gpuColumn(model, p, p.shapes || modelShapes(cat)) : null,
+      webgpu: runtime.build === 'webgpu' ? await gpuColumn(model, p, p.shapes || modelShapes(cat)) : null,
     };
   } finally {
     model.free();

@@ -60,12 +60,12 @@ function show(r) {
     `latent map of ${r.tsne.points} test images`,
     `PCA after ${r.tsne.firstMs.toFixed(0)} ms, t-SNE (${r.tsne.iterations} iterations) after ${r.tsne.seconds.toFixed(1)} s`,
   );
-  row(`training (${r.model.preset} preset${r.gpu ? ', on the GPU' : ''})`, `${r.trainSamplesPerSec.toFixed(0)} samples/s over ${r.trainBatches} batches`);
-  if (r.gpu) {
-    row('WebGPU adapter', `${r.gpu.adapter} (${r.gpu.timing})`);
-    row('WebGPU readback of 4 bytes', `${r.gpu.readback_ms.toFixed(2)} ms`);
-    for (const m of r.gpu.matmul) row(`WebGPU matmul ${m.m}×${m.k} · ${m.k}×${m.n}`, `${m.gflops.toFixed(2)} GFLOP/s (${m.ms.toFixed(2)} ms)`);
-    row('WebGPU classify one digit', `${r.gpu.classify_one_ms.toFixed(1)} ms (the page classifies on the CPU: ${r.classifyMs.toFixed(1)} ms)`);
+  row(`training (${r.model.preset} preset${r.webgpu ? ', on the GPU' : ''})`, `${r.trainSamplesPerSec.toFixed(0)} samples/s over ${r.trainBatches} batches`);
+  if (r.webgpu) {
+    row('WebGPU adapter', `${r.webgpu.adapter} (${r.webgpu.timing})`);
+    row('WebGPU readback of 4 bytes', `${r.webgpu.readback_ms.toFixed(2)} ms`);
+    for (const m of r.webgpu.matmul) row(`WebGPU matmul ${m.m}×${m.k} · ${m.k}×${m.n}`, `${m.gflops.toFixed(2)} GFLOP/s (${m.ms.toFixed(2)} ms)`);
+    row('WebGPU classify one digit', `${r.webgpu.classify_one_ms.toFixed(1)} ms (the page classifies on the CPU: ${r.classifyMs.toFixed(1)} ms)`);
   }
   $('#bench-json').textContent = JSON.stringify(r, null, 2);
 }

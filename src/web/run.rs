@@ -24,7 +24,7 @@ impl Run {
     pub fn new(request: JsValue, store: &DatasetStore) -> Result<Run, JsValue> {
         let req = store.bounded(from_js(request, "run request")?)?;
         let spec = req.spec_for(store.manifest()?).map_err(js_error)?;
-        device_allows(&spec.config.preset, cfg!(feature = "gpu")).map_err(js_error)?;
+        catalog::check_device(&spec.config.preset, cfg!(feature = "gpu")).map_err(js_error)?;
         Ok(Run::timed(TrainingRun::new(spec).map_err(js_error)?))
     }
 
@@ -35,7 +35,7 @@ impl Run {
         req.preset = Some(model.ck.model.cfg.preset.clone());
         req.set.insert("classes".into(), model.ck.model.cfg.classes.into());
         let spec = req.spec_for(store.manifest()?).map_err(js_error)?;
-        device_allows(&spec.config.preset, cfg!(feature = "gpu")).map_err(js_error)?;
+        catalog::check_device(&spec.config.preset, cfg!(feature = "gpu")).map_err(js_error)?;
         Ok(Run::timed(TrainingRun::continuing(spec, model.ck.model.clone()).map_err(js_error)?))
     }
 
@@ -119,14 +119,14 @@ impl Run {
 /// GPU build exports them as Promises below.
 impl Run {
     async fn step_async(&mut self, store: &DatasetStore) -> Result<JsValue, JsValue> {
-        device_allows(&self.run.spec().config.preset, self.on_gpu()).map_err(js_error)?;
+        catalog::check_device(&self.run.spec().config.preset, self.on_gpu()).map_err(js_error)?;
         let data = store.run_data(self.run.phase() == crate::run::Phase::Testing)?;
         let progress = self.pacer.step_async(&mut self.run, &data).await;
         to_js(&self.checked(progress)?)
     }
 
     async fn advance_async(&mut self, store: &DatasetStore, max_batches: usize) -> Result<JsValue, JsValue> {
-        device_allows(&self.run.spec().config.preset, self.on_gpu()).map_err(js_error)?;
+        catalog::check_device(&self.run.spec().config.preset, self.on_gpu()).map_err(js_error)?;
         let data = store.run_data(self.run.phase() == crate::run::Phase::Testing)?;
         let progress = self.run.advance_async(&data, max_batches).await;
         to_js(&self.checked(progress)?)
@@ -175,18 +175,6 @@ impl Run {
     pub fn device(&self) -> String {
         if self.run.gpu_adapter().is_some() { "gpu" } else { "cpu" }.into()
     }
-}
-
-/// Refuses a run of a preset that needs the GPU build (`catalog::needs_gpu`) where it would not
-/// train on a GPU: the CPU builds when it is made, the GPU build when it steps before
-/// [`Run::use_gpu`] succeeded.
-fn device_allows(preset: &str, gpu: bool) -> crate::error::Result<()> {
-    if catalog::needs_gpu(preset) && !gpu {
-        return Err(PffError::Config(format!(
-            "the {preset} preset needs a GPU in the page (a browser with WebGPU), or train it natively: pff train --preset {preset}"
-        )));
-    }
-    Ok(())
 }
 
 /// A t-SNE latent map in progress (`tsne::Tsne`), advanced a few iterations at a time so that

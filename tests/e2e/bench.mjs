@@ -1,26 +1,29 @@
 // Drives www/bench.html headless with each build in one run, on a cross-origin isolated server:
-// the relaxed-SIMD build (what the page picks here), the plain threaded build (?build=threads)
-// and the single-thread build (?build=single); prints the results as JSON.
+// the relaxed-SIMD build (what the page picks here), the plain threaded build (?build=threads),
+// the single-thread build (?build=single) and the GPU build (?build=webgpu, in a browser of its
+// own with SwiftShader's software adapter: its numbers are not GPU speed); prints the results
+// as JSON.
 //
-//   cd tests/e2e && node bench.mjs [--mode relaxed|threads|single] [--out FILE]
+//   cd tests/e2e && node bench.mjs [--mode relaxed|threads|single|webgpu] [--out FILE]
 // Screenshots of the page go to artifacts/screenshots/bench-<mode>.png.
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { ARTIFACTS, launch, startServer, watch } from './lib.mjs';
+import { ARTIFACTS, CHROMIUM_WEBGPU_ARGS, launch, startServer, watch } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const only = args.includes('--mode') ? args[args.indexOf('--mode') + 1] : null;
 const out = args.includes('--out') ? args[args.indexOf('--out') + 1] : null;
-const modes = only ? [only] : ['relaxed', 'threads', 'single'];
+const modes = only ? [only] : ['relaxed', 'threads', 'single', 'webgpu'];
 
 const server = await startServer({ isolation: true });
 const browser = await launch();
+const gpuBrowser = modes.includes('webgpu') ? await launch({ args: CHROMIUM_WEBGPU_ARGS }) : null;
 const results = {};
 let failed = false;
 try {
   for (const mode of modes) {
-    const page = await browser.context.newPage();
+    const page = await (mode === 'webgpu' && gpuBrowser ? gpuBrowser : browser).context.newPage();
     const seen = watch(page, server.url);
     const t0 = Date.now();
     await page.goto(`${server.url}bench.html?build=${mode}`);
@@ -39,10 +42,15 @@ try {
     console.error(
       `${mode}: ${r.error ? `error: ${r.error}` : `${r.matmul.map((m) => (m.gflops ? m.gflops.toFixed(1) : 'skip')).join(' / ')} GFLOP/s, classify ${r.classifyMs.toFixed(1)} ms, settle ${r.settleMs.toFixed(1)} ms, dream100 ${r.dream100Ms.toFixed(0)} ms, t-SNE ${r.tsne.points} points ${r.tsne.seconds.toFixed(1)} s, train ${r.trainSamplesPerSec.toFixed(0)} samples/s`} (${r.wallSeconds.toFixed(0)} s)`,
     );
+    if (r.webgpu)
+      console.error(
+        `webgpu column (${r.webgpu.adapter}): ${r.webgpu.matmul.map((m) => m.gflops.toFixed(2)).join(' / ')} GFLOP/s, classify ${r.webgpu.classify_one_ms.toFixed(1)} ms, readback ${r.webgpu.readback_ms.toFixed(2)} ms`,
+      );
     await page.close();
   }
 } finally {
   await browser.close();
+  if (gpuBrowser) await gpuBrowser.close();
   await server.stop();
 }
 const json = JSON.stringify({ server: server.kind, results }, null, 2);

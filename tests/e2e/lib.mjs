@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launch, watch } from './browser.mjs';
+import { launch, tab, waitText, watch } from './browser.mjs';
 
 export * from './browser.mjs';
 
@@ -220,6 +220,41 @@ async function ensureModel(page) {
     await window.pff.call('loadWeights', { bytes: new Uint8Array(b), name: 'tiny-fixture.safetensors' });
     await window.pff.modelChanged('loaded');
   }, Array.from(fixtureModel));
+}
+
+/**
+ * What a first visit to `url` (a fresh browser, an empty cache; `args`: its Chromium flags)
+ * transfers until a drawn "2" gets its verdict: the total in bytes (bodies and headers), the
+ * paths fetched, the three largest and how many responses. The page is watched (`watchers`).
+ */
+export async function firstVisit(url, { args = undefined, watchers = [] } = {}) {
+  const fresh = await launch({ viewport: DESKTOP, args });
+  try {
+    const p = await fresh.context.newPage();
+    watchers.push(watch(p, url));
+    const finished = [];
+    p.on('requestfinished', (r) => finished.push(r));
+    await p.goto(url);
+    await p.waitForFunction(() => window.pffBooted, null, { timeout: 60000 });
+    await tab(p, 'draw');
+    await drawStroke(p, TWO);
+    await waitText(p, '[data-testid="prediction"]', /^[0-9]$/, 15000);
+    const files = [];
+    for (const r of finished.slice()) {
+      const z = await r.sizes();
+      files.push([new URL(r.url()).pathname, z.responseBodySize + z.responseHeadersSize]);
+    }
+    const total = files.reduce((t, [, n]) => t + n, 0);
+    const names = files.map(([f]) => f).join(' ');
+    files.sort((x, y) => y[1] - x[1]);
+    const top = files
+      .slice(0, 3)
+      .map(([f, n]) => `${f.split('/').pop()} ${(n / 1e6).toFixed(2)} MB`)
+      .join(', ');
+    return { total, names, top, count: files.length };
+  } finally {
+    await fresh.close();
+  }
 }
 
 /** Brings the page's pretrained model back (a test that changed the model restores it). */

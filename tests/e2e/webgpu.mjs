@@ -1,7 +1,8 @@
 // The page's GPU build (pkg/webgpu) end to end, in headless Chromium with SwiftShader's software
 // WebGPU adapter (CHROMIUM_WEBGPU_ARGS), served by `pff serve` (cross-origin isolated, so the
 // CPU builds it is compared with are the best ones):
-//   the page picks pkg/webgpu and the badge names the adapter; a drawn "1" and "2" are read
+//   the page picks pkg/webgpu and the badge names the adapter; a first visit transfers at most
+//   5 MB before its first verdict, the GPU build and no CPU build; a drawn "1" and "2" are read
 //   right; a seeded run of a few `tiny` batches trains on the GPU and its losses match the same
 //   run on a CPU build; pause, resume, stop and export work, and the exported weights load in a
 //   CPU build and classify the same; without the flags the page picks a CPU build and says why.
@@ -11,7 +12,7 @@
 //
 // The last line is `N passed, M failed`; the exit code is non-zero on any failure.
 
-import { CHROMIUM_WEBGPU_ARGS, HAVE_PRETRAINED, Runner, TWO, assert, call, drawStroke, launch, startServer, waitText, watch } from './lib.mjs';
+import { CHROMIUM_WEBGPU_ARGS, HAVE_PRETRAINED, Runner, TWO, assert, drawStroke, firstVisit, launch, startServer, waitText, watch } from './lib.mjs';
 
 const ONE = [
   [0.5, 0.15],
@@ -90,6 +91,14 @@ try {
       const badge = (await page.textContent('[data-testid="threads"]')).trim();
       assert(badge === `WebGPU · ${rt.gpu}`, `badge "${badge}"`);
       return badge;
+    });
+
+    await runner.test('a first visit with an adapter transfers at most 5 MB before the first classification, the GPU build and no other', async () => {
+      const { total, names, top, count } = await firstVisit(server.url, { args: CHROMIUM_WEBGPU_ARGS, watchers });
+      assert(/pkg\/webgpu\/pff_bg\.wasm/.test(names), `the GPU build was not fetched: ${names}`);
+      assert(!/pkg\/(relaxed|threads|single)\//.test(names), `a CPU build was fetched too: ${names}`);
+      assert(total <= 5e6, `${(total / 1e6).toFixed(2)} MB transferred (${top})`);
+      return `${(total / 1e6).toFixed(2)} MB in ${count} responses (largest: ${top})`;
     });
 
     await runner.test('a drawn "1" and "2" are read right in the GPU build', async () => {

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { DESKTOP, HAVE_PRETRAINED, ROOT, TWO, assert, call, drawStroke, launch, openPage, tab, waitText, watch } from '../lib.mjs';
+import { HAVE_PRETRAINED, ROOT, TWO, assert, call, drawStroke, firstVisit, openPage, tab, waitText } from '../lib.mjs';
 import { declaredTypes, keyProblems } from '../protocol-keys.mjs';
 
 /** @param {import('../lib.mjs').ModeContext} ctx */
@@ -108,37 +108,12 @@ export async function run(ctx) {
   }
 
   await T('the first visit transfers at most 5 MB before the first classification of a drawn digit', async () => {
-    const fresh = await launch({ viewport: DESKTOP }); // an empty cache
-    try {
-      const p = await fresh.context.newPage();
-      ctx.watchers.push(watch(p, ctx.url));
-      const finished = [];
-      p.on('requestfinished', (r) => finished.push(r));
-      await p.goto(ctx.url);
-      await p.waitForFunction(() => window.pffBooted, null, { timeout: 60000 });
-      await tab(p, 'draw');
-      await drawStroke(p, TWO);
-      await waitText(p, '[data-testid="prediction"]', /^[0-9]$/, 15000);
-      const seenUntilNow = finished.slice();
-      const files = [];
-      for (const r of seenUntilNow) {
-        const z = await r.sizes();
-        files.push([new URL(r.url()).pathname, z.responseBodySize + z.responseHeadersSize]);
-      }
-      const total = files.reduce((t, [, n]) => t + n, 0);
-      const names = files.map(([f]) => f).join(' ');
-      assert(/\.wasm/.test(names) && /mnist-web\.safetensors/.test(names), `the count missed the engine or the model: ${names}`);
-      assert(!/test-000/.test(names), 'the test images were fetched before a view needed them');
-      files.sort((x, y) => y[1] - x[1]);
-      const top = files
-        .slice(0, 3)
-        .map(([f, n]) => `${f.split('/').pop()} ${(n / 1e6).toFixed(2)} MB`)
-        .join(', ');
-      assert(total <= 5e6, `${(total / 1e6).toFixed(2)} MB transferred (${top})`);
-      return `${(total / 1e6).toFixed(2)} MB in ${files.length} responses (largest: ${top})`;
-    } finally {
-      await fresh.close();
-    }
+    const { total, names, top, count } = await firstVisit(ctx.url, { watchers: ctx.watchers });
+    assert(/\.wasm/.test(names) && /mnist-web\.safetensors/.test(names), `the count missed the engine or the model: ${names}`);
+    assert(!/test-000/.test(names), 'the test images were fetched before a view needed them');
+    assert(!/pkg\/webgpu\//.test(names), 'the GPU build was fetched without an adapter');
+    assert(total <= 5e6, `${(total / 1e6).toFixed(2)} MB transferred (${top})`);
+    return `${(total / 1e6).toFixed(2)} MB in ${count} responses (largest: ${top})`;
   });
 
   await T('a page whose test shard was altered (valid gzip, wrong sha256) names the shard, uses none of it and keeps working', async () => {
