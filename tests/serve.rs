@@ -362,6 +362,8 @@ fn bundle_source(dir: &TestDir) -> PathBuf {
     write(&root.join("pkg/threads/pff_bg.wasm"), b"\0asm\x01\0\0\0");
     write(&root.join("pkg/relaxed/pff.js"), "export default 3;");
     write(&root.join("pkg/relaxed/pff_bg.wasm"), b"\0asm\x01\0\0\0");
+    write(&root.join("pkg/webgpu/pff.js"), "export default 4;");
+    write(&root.join("pkg/webgpu/pff_bg.wasm"), b"\0asm\x01\0\0\0");
     write(&root.join("pkg/other/ignored.js"), "not bundled");
     write(&root.join("data/README.md"), "not bundled");
     write_dataset(&root.join("data"), "mnist");
@@ -384,7 +386,7 @@ fn bundle_writes_a_self_contained_site() {
     let root = bundle_source(&dir);
     let out = dir.path().join("site");
     let report = bundle::bundle(&root, &out).unwrap();
-    assert!(report.builds == ["threads", "relaxed"] && report.injected && !report.replaced);
+    assert!(report.builds == ["threads", "relaxed", "webgpu"] && report.injected && !report.replaced);
     assert_eq!(report.datasets, vec!["mnist".to_string()]);
     assert_eq!(report.weights, vec!["mnist-web.safetensors".to_string()]);
     assert_eq!(report.models, vec!["mnist-web".to_string()]);
@@ -405,6 +407,8 @@ fn bundle_writes_a_self_contained_site() {
         "pkg/threads/pff_bg.wasm",
         "pkg/relaxed/pff.js",
         "pkg/relaxed/pff_bg.wasm",
+        "pkg/webgpu/pff.js",
+        "pkg/webgpu/pff_bg.wasm",
         "data/mnist/manifest.json",
         "data/mnist/train-000.bin.gz",
         "data/mnist/dev-000.bin.gz",
@@ -461,6 +465,9 @@ fn bundle_writes_a_self_contained_site() {
         ("pkg/threads/pff_bg.wasm", true),
         ("pkg/relaxed/pff_bg.wasm", true),
         ("pkg/single/pff_bg.wasm", true),
+        // the GPU build is fetched only where the browser has an adapter: cached then, not ahead
+        ("pkg/webgpu/pff_bg.wasm", false),
+        ("pkg/webgpu/pff.js", false),
         ("site.json", true),
         ("data/weights/mnist-web.safetensors", true),
         ("data/mnist/manifest.json", true),

@@ -95,7 +95,7 @@ async function matmulCheck(/** @type {MatmulCheckPayload} */ { m = 64, k = 96, n
 /**
  * The WebGPU column (the core's web::GpuBench): the adapter, how it was timed, a readback's cost,
  * the GPU's products and one classification there.
- * @typedef {{adapter: string, timing: string, readback_ms: number, matmul: {m: number, k: number, n: number, ms: number, gflops: number}[],
+ * @typedef {{adapter: string, timing: string, readback_ms: number, matmul: {m: number, k: number, n: number, ms: number|null, gflops: number|null, skipped: string|null}[],
  *   classify_one_ms: number}} GpuColumn
  */
 /**
@@ -103,9 +103,14 @@ async function matmulCheck(/** @type {MatmulCheckPayload} */ { m = 64, k = 96, n
  * calls, the latent map, training throughput of the pretrained model's preset (on the GPU in the
  * GPU build), and the GPU build's WebGPU column.
  * @typedef {import('./protocol.js').Runtime & {matmul: MatmulSpeed[], model: import('./protocol.js').Config, classifyMs: number,
- *   settleMs: number, dream100Ms: number, tsne: TsneTiming, trainBatches: number, trainSamplesPerSec: number, webgpu: GpuColumn|null}} BenchResult
+ *   settleMs: number, dream100Ms: number, tsne: TsneTiming, trainPreset: string, trainBatches: number, trainSamplesPerSec: number, webgpu: GpuColumn|null}} BenchResult
  */
-/** What `bench` is asked: timed repetitions per product within a time budget, training batches, and the shapes (default: the presets'). @typedef {{reps: number, budgetMs: number, train: number, shapes?: number[][]}} BenchPayload */
+/**
+ * What `bench` is asked: timed repetitions per product within a time budget, training batches,
+ * the shapes (default: the presets'), and the preset whose training is timed (default: the
+ * pretrained model's).
+ * @typedef {{reps: number, budgetMs: number, train: number, shapes?: number[][], trainPreset?: string}} BenchPayload
+ */
 /** @typedef {{m?: number, k?: number, n?: number, seed?: number}} MatmulCheckPayload */
 /**
  * The benchmark worker's requests: each payload and result (as protocol.js's Requests are the
@@ -202,7 +207,7 @@ async function trainingSpeed(
     const t = performance.now();
     const r = /** @type {import('./protocol.js').Progress} */ (await run.advance(store, batches));
     const s = (performance.now() - t) / 1000;
-    return { trainBatches: r.batches.length, trainSamplesPerSec: r.batches.reduce((a, b) => a + b.samples, 0) / s };
+    return { trainPreset: preset, trainBatches: r.batches.length, trainSamplesPerSec: r.batches.reduce((a, b) => a + b.samples, 0) / s };
   } finally {
     run.free();
   }
@@ -215,8 +220,8 @@ async function trainingSpeed(
  * @returns {Promise<GpuColumn>}
  */
 async function gpuColumn(/** @type {Model} */ model, /** @type {BenchPayload} */ p, /** @type {number[][]} */ shapes) {
-  const bench = /** @type {{benchGpu: (shapes: Uint32Array, reps: number) => Promise<GpuColumn>}} */ (/** @type {unknown} */ (model));
-  return bench.benchGpu(Uint32Array.from(shapes.flat()), p.reps);
+  const bench = /** @type {{benchGpu: (shapes: Uint32Array, reps: number, budgetMs: number) => Promise<GpuColumn>}} */ (/** @type {unknown} */ (model));
+  return bench.benchGpu(Uint32Array.from(shapes.flat()), p.reps, p.budgetMs);
 }
 
 /** @returns {Promise<BenchResult>} */
@@ -238,7 +243,7 @@ async function bench(/** @type {BenchPayload} */ p) {
       settleMs: timeIt(() => model.settle(img, 0), 10).ms,
       dream100Ms: timeIt((i) => model.dream(100, -1, i + 2), 5).ms,
       tsne: mapTiming(model, store, cat),
-      ...(await trainingSpeed(wasm, store, info.config.preset, cat.default_dataset, p.train)),
+      ...(await trainingSpeed(wasm, store, p.trainPreset || info.config.preset, cat.default_dataset, p.train)),
       webgpu: runtime.build === 'webgpu' ? await gpuColumn(model, p, p.shapes || modelShapes(cat)) : null,
     };
   } finally {

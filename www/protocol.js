@@ -20,7 +20,7 @@
 
 /**
  * An error as it crosses: `kind` is the core's ErrorKind (`corrupt-data`, `bad-weights`,
- * `bad-config`, `bad-input`, `non-finite`, `cancelled`, `io`; `device` is the native GPU engine's only) or the worker's own (`busy`,
+ * `bad-config`, `bad-input`, `non-finite`, `cancelled`, `io`, `device`: the GPU engine's, natively and in the webgpu build) or the worker's own (`busy`,
  * `http`, `internal`); the page also sees `crashed` when the worker dies.
  * @typedef {{kind: string, message: string, file?: string}} ErrorInfo
  */

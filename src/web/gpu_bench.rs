@@ -10,15 +10,16 @@
 use super::*;
 use crate::gpu::{Classifier, Gemm, Gpu, GpuError, GpuMatrix, GpuRepresentation, Op, matrix};
 
-/// One product shape's result.
+/// One product shape's result, or why it was not timed.
 #[derive(Serialize)]
 struct GpuProduct {
     m: usize,
     k: usize,
     n: usize,
     /// Best wall-clock milliseconds, submission to readback, less the best empty readback.
-    ms: f64,
-    gflops: f64,
+    ms: Option<f64>,
+    gflops: Option<f64>,
+    skipped: Option<String>,
 }
 
 /// The WebGPU column.
@@ -37,10 +38,11 @@ struct GpuBench {
 #[wasm_bindgen]
 impl Model {
     /// The WebGPU column of the benchmark page: `shapes` is a flat list of (m, k, n) triples, each
-    /// timed best of `reps`; the classifier runs this model. Rejects with kind `device` when the
+    /// timed best of `reps`, a shape skipped when the slowest rate so far says it would take more
+    /// than `budget_ms`; the classifier runs this model. Rejects with kind `device` when the
     /// browser has no adapter.
     #[wasm_bindgen(js_name = benchGpu)]
-    pub async fn bench_gpu(&self, shapes: Vec<usize>, reps: usize) -> Result<JsValue, JsValue> {
+    pub async fn bench_gpu(&self, shapes: Vec<usize>, reps: usize, budget_ms: f64) -> Result<JsValue, JsValue> {
         if !shapes.len().is_multiple_of(3) || shapes.contains(&0) {
             return Err(bad_input(format!("benchGpu: {} values are not (m, k, n) triples of positive sizes", shapes.len())));
         }
@@ -50,8 +52,15 @@ impl Model {
         let readback_ms = best_ms(reps, || async { matrix::read_words(&gpu, &[&flag]).await.map(drop) }).await.map_err(gpu_error)?;
         let gemm = Gemm::new(&gpu).map_err(gpu_error)?;
         let mut products = Vec::new();
+        let mut rate = f64::INFINITY; // the slowest GFLOP/s so far
         for s in shapes.chunks_exact(3) {
             let (m, k, n) = (s[0], s[1], s[2]);
+            let flop = 2.0 * (m * k * n) as f64;
+            let estimate_ms = flop / (rate * 1e9) * 1e3 * (reps + 1) as f64;
+            if estimate_ms > budget_ms {
+                products.push(GpuProduct { m, k, n, ms: None, gflops: None, skipped: Some(format!("would take about {:.0} s", estimate_ms / 1e3)) });
+                continue;
+            }
             let a = GpuMatrix::upload(&gpu, crate::rng::normal::<f32>(m, k, 1.0, 1).view());
             let b = GpuMatrix::upload(&gpu, crate::rng::normal::<f32>(k, n, 1.0, 2).view());
             let c = GpuMatrix::zeros(&gpu, m, n);
@@ -60,7 +69,9 @@ impl Model {
                 matrix::read_words(&gpu, &[&flag]).await.map(drop)
             };
             let ms = (best_ms(reps, product).await.map_err(gpu_error)? - readback_ms).max(1e-3);
-            products.push(GpuProduct { m, k, n, ms, gflops: 2.0 * (m * k * n) as f64 / (ms / 1e3) / 1e9 });
+            let gflops = flop / (ms / 1e3) / 1e9;
+            rate = rate.min(gflops);
+            products.push(GpuProduct { m, k, n, ms: Some(ms), gflops: Some(gflops), skipped: None });
         }
         let classifier = Classifier::new(&gpu).map_err(gpu_error)?;
         let rep = GpuRepresentation::upload(&gpu, &self.ck.model.rep);

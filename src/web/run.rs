@@ -163,8 +163,8 @@ impl Run {
     /// Moves the run onto the browser's WebGPU adapter (`gpu::Gpu::request`, then
     /// `TrainingRun::use_gpu`): the model, the optimisers and the compiled kernels go up now,
     /// and from here its batches, dev and test evaluations and prior latents run there. Rejects
-    /// with kind `device` when the browser has no adapter, or `config` for a run the GPU engine
-    /// cannot train; the run then stays on the CPU.
+    /// with kind `device` when the browser has no adapter, or `bad-config` for a run the GPU
+    /// engine cannot train (a weight regulariser); the run then stays on the CPU.
     #[wasm_bindgen(js_name = useGpu)]
     pub async fn use_gpu(&mut self) -> Result<(), JsValue> {
         let gpu = crate::gpu::Gpu::request().await.map_err(|e| js_error(e.into()))?;
@@ -173,7 +173,7 @@ impl Run {
 
     /// Where the run trains: `gpu` or `cpu`.
     pub fn device(&self) -> String {
-        if self.run.gpu_adapter().is_some() { "gpu" } else { "cpu" }.into()
+        if self.on_gpu() { "gpu" } else { "cpu" }.into()
     }
 }
 

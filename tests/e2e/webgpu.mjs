@@ -5,7 +5,8 @@
 //   5 MB before its first verdict, the GPU build and no CPU build; a drawn "1" and "2" are read
 //   right; a seeded run of a few `tiny` batches trains on the GPU and its losses match the same
 //   run on a CPU build; pause, resume, stop and export work, and the exported weights load in a
-//   CPU build and classify the same; without the flags the page picks a CPU build and says why.
+//   CPU build and classify the same; without the flags the page picks a CPU build and says why;
+//   a page without cross-origin isolation still uses the GPU.
 // SwiftShader runs on the CPU: its timings are not GPU speed (docs/results.md).
 //
 //   cd tests/e2e && node webgpu.mjs
@@ -90,7 +91,9 @@ try {
       assert(rt.build === 'webgpu' && typeof rt.gpu === 'string' && rt.gpu.length > 0, JSON.stringify(rt));
       const badge = (await page.textContent('[data-testid="threads"]')).trim();
       assert(badge === `WebGPU · ${rt.gpu}`, `badge "${badge}"`);
-      return badge;
+      const paper = await page.$eval('#train-preset option[value="paper"]', (o) => ({ disabled: o.disabled, text: o.textContent }));
+      assert(!paper.disabled && !/needs a GPU/.test(paper.text), `the Train panel's paper preset: ${JSON.stringify(paper)}`);
+      return `${badge}; the Train panel offers ${paper.text}`;
     });
 
     await runner.test('a first visit with an adapter transfers at most 5 MB before the first classification, the GPU build and no other', async () => {
@@ -173,6 +176,8 @@ try {
       assert(rt.build !== 'webgpu' && rt.gpu === null && /WebGPU/.test(rt.gpu_reason || ''), JSON.stringify(rt));
       const title = await cpuPage.page.getAttribute('[data-testid="threads"]', 'title');
       assert(title.includes(`no GPU: ${rt.gpu_reason}`), `badge title "${title}"`);
+      const paper = await cpuPage.page.$eval('#train-preset option[value="paper"]', (o) => ({ disabled: o.disabled, text: o.textContent }));
+      assert(paper.disabled && /needs a GPU/.test(paper.text), `the Train panel's paper preset on a CPU build: ${JSON.stringify(paper)}`);
       const forced = await openPage(server.url, { gpu: false, query: 'build=webgpu' });
       try {
         const frt = await forced.page.evaluate(() => window.pff.state.runtime);
@@ -180,12 +185,28 @@ try {
       } finally {
         await forced.close();
       }
-      return `${rt.build} build: ${rt.gpu_reason}`;
+      return `${rt.build} build: ${rt.gpu_reason}; the Train panel lists "${paper.text}", disabled`;
     });
   } finally {
     await gpuPage.close();
     await cpuPage.close();
   }
+  await runner.test('a page without cross-origin isolation still uses the GPU', async () => {
+    const plain = await startServer({ isolation: false });
+    try {
+      const p = await openPage(plain.url);
+      try {
+        const [rt, isolated] = await p.page.evaluate(() => [window.pff.state.runtime, self.crossOriginIsolated]);
+        assert(!isolated && rt.build === 'webgpu', `isolated ${isolated}, ${JSON.stringify(rt)}`);
+        return `not isolated: ${rt.build} build on ${rt.gpu}`;
+      } finally {
+        await p.close();
+      }
+    } finally {
+      await plain.stop();
+    }
+  });
+
   await runner.test('no console errors and no requests to other origins', async () => {
     const errors = watchers.flatMap((w) => w.errors);
     const offOrigin = watchers.flatMap((w) => w.offOrigin);
