@@ -62,7 +62,9 @@ step "wasm tests (webgpu, SwiftShader)" env WASM_BINDGEN_TEST_WEBDRIVER_JSON="$P
 step "wasm tests (single, Firefox)" wasm-pack test --headless --firefox --mode no-install --release
 step "wasm tests (threads, Firefox)" env CARGO_TARGET_DIR=target/threads rustup run "$NIGHTLY" \
   wasm-pack test --headless --firefox --mode no-install --release -- --config .cargo/threads.toml --features threads
-step "build CLI" cargo build --release --features gpu
+# No separate CLI build: the native test step built target/release/pff (the binary of the CLI
+# tests, same features), which the end-to-end tests serve the page with. A `cargo build` here
+# would compile pff again, since cargo unifies the dev-dependencies' features into a test build.
 step "end-to-end tests" node tests/e2e/run.mjs
 step "end-to-end tests (Firefox)" node tests/e2e/firefox.mjs
 step "end-to-end tests (WebGPU on SwiftShader)" node tests/e2e/webgpu.mjs
