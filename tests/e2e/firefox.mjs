@@ -21,7 +21,7 @@ import path from 'node:path';
 import { Builder, By, Origin } from 'selenium-webdriver';
 import firefox from 'selenium-webdriver/firefox.js';
 import bidiConnection from 'selenium-webdriver/lib/bidi_connection.js';
-import { REPO, Runner, assert, seededTrainingInPage, startServer } from './lib.mjs';
+import { ONE, REPO, Runner, TWO, assert, seededTrainingInPage, startServer } from './lib.mjs';
 
 const { getBidiConnection } = bidiConnection;
 
@@ -36,32 +36,6 @@ const PRETRAINED = path.join(REPO, 'data', 'weights', 'mnist-web.safetensors');
 const FASHION = path.join(REPO, 'data', 'weights', 'fashion-web.safetensors');
 for (const f of [FIREFOX, GECKODRIVER, PRETRAINED, FASHION])
   if (!fs.existsSync(f)) throw new Error(`${f} is missing (scripts/setup.sh --test installs the browser and driver)`);
-
-// the same strokes as run.mjs: a vertical "1" and a handwritten "2"
-const ONE = [
-  [0.5, 0.15],
-  [0.5, 0.35],
-  [0.51, 0.55],
-  [0.51, 0.75],
-  [0.51, 0.87],
-];
-const TWO = [
-  [0.3, 0.3],
-  [0.36, 0.2],
-  [0.46, 0.16],
-  [0.57, 0.17],
-  [0.65, 0.24],
-  [0.67, 0.34],
-  [0.62, 0.45],
-  [0.52, 0.56],
-  [0.42, 0.66],
-  [0.33, 0.76],
-  [0.3, 0.8],
-  [0.42, 0.8],
-  [0.55, 0.79],
-  [0.68, 0.8],
-  [0.74, 0.82],
-];
 
 const runner = new Runner('pff e2e (Firefox)');
 const trainedHashes = {}; // tensors' sha256 after the seeded batches, by build

@@ -111,6 +111,10 @@ export const SHOTS = path.join(ARTIFACTS, 'screenshots');
 export const DESKTOP = { width: 1280, height: 900 };
 export const PHONE = { width: 390, height: 844 };
 
+/** A vertical "1", top to bottom. */
+// prettier-ignore
+export const ONE = [[0.5, 0.15], [0.5, 0.35], [0.51, 0.55], [0.51, 0.75], [0.51, 0.87]];
+
 /** A handwritten "2": an arc over the top, a diagonal down to the left, a base line. */
 // prettier-ignore
 export const TWO = [

@@ -13,15 +13,8 @@
 //
 // The last line is `N passed, M failed`; the exit code is non-zero on any failure.
 
-import { CHROMIUM_WEBGPU_ARGS, HAVE_PRETRAINED, Runner, TWO, assert, drawStroke, firstVisit, launch, startServer, waitText, watch } from './lib.mjs';
+import { CHROMIUM_WEBGPU_ARGS, HAVE_PRETRAINED, ONE, Runner, TWO, assert, drawStroke, firstVisit, launch, startServer, waitText, watch } from './lib.mjs';
 
-const ONE = [
-  [0.5, 0.15],
-  [0.5, 0.35],
-  [0.51, 0.55],
-  [0.51, 0.75],
-  [0.51, 0.87],
-];
 /** A run small enough for a software GPU: 5 batches of 50, 100 dev images, no test, no prior. */
 const SEEDED = { preset: 'tiny', dataset: 'mnist', seed: 11, epochs: 1, train_limit: 250, dev_limit: 100, no_test: true, no_prior: true };
 /** Relative tolerance of a loss on the GPU against the CPU (same Philox noise; f32 rounding apart). */
