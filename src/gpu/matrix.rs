@@ -66,7 +66,7 @@ impl GpuMatrix {
 
     /// The matrix read back once all submitted work has finished.
     pub async fn read(&self, gpu: &Gpu) -> Result<Array2<f32>, GpuError> {
-        let data = read_words(gpu, &[self]).await?.pop().expect("one matrix").into_iter().map(f32::from_bits).collect();
+        let data = read_all(gpu, &[self]).await?.pop().expect("one matrix");
         Ok(Array2::from_shape_vec((self.rows, self.cols), data).expect("buffer holds rows×cols values"))
     }
 
